@@ -1,0 +1,90 @@
+/*
+ * Storage backends: the only way the engine touches storage.
+ *
+ * A backend exposes two stores, DATA and META.  In the interleaved layout
+ * both name the same file; in the separate layout, two files.  The default
+ * backend uses POSIX calls through a table of function pointers (the shim
+ * passes libc's real functions, so its own wrappers are never re-entered);
+ * tests plug in in-memory, fault-injecting or crash-simulating backends.
+ *
+ * Every op returns a negative errno on failure.
+ */
+#ifndef CSUMSHIM_BACKEND_H
+#define CSUMSHIM_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum csm_store {
+	CSM_DATA = 0,
+	CSM_META = 1,
+};
+
+struct csm_backend_ops {
+	/* Transfer the whole iovec at `off`, looping over short counts and
+	 * EINTR.  Returns the bytes moved; a read is short only at the end of
+	 * the store.  iovcnt <= 3. */
+	ssize_t (*preadv)(void *ctx, enum csm_store st, const struct iovec *iov, int iovcnt,
+			  uint64_t off);
+	ssize_t (*pwritev)(void *ctx, enum csm_store st, const struct iovec *iov, int iovcnt,
+			   uint64_t off);
+	int (*sync)(void *ctx, enum csm_store st, bool datasync);
+	int (*get_size)(void *ctx, enum csm_store st, uint64_t *size);
+	/* Resize a store (regular files).  Not called when !resizable. */
+	int (*set_size)(void *ctx, enum csm_store st, uint64_t size);
+	/* Make [off, off+len) read as zeros, deallocating if possible. */
+	int (*zero_range)(void *ctx, enum csm_store st, uint64_t off, uint64_t len);
+	/* First offset >= off that may hold data (SEEK_DATA); -ENXIO when
+	 * there is none; -EOPNOTSUPP when the store cannot tell. */
+	int (*next_data)(void *ctx, enum csm_store st, uint64_t off, uint64_t *data_off);
+	void (*destroy)(void *ctx);
+};
+
+struct csm_backend {
+	const struct csm_backend_ops *ops;
+	void *ctx;
+	bool resizable; /* false for block devices: fixed capacity */
+};
+
+/* The system calls the POSIX backend uses.  csm_sysio_libc() fills the
+ * table with libc's own functions. */
+struct csm_sysio {
+	ssize_t (*preadv)(int, const struct iovec *, int, off_t);
+	ssize_t (*pwritev)(int, const struct iovec *, int, off_t);
+	int (*fsync)(int);
+	int (*fdatasync)(int);
+	int (*ftruncate)(int, off_t);
+	int (*fstat)(int, struct stat *);
+	int (*fallocate)(int, int, off_t, off_t);
+	int (*ioctl)(int, unsigned long, ...);
+	off_t (*lseek)(int, off_t, int);
+	int (*close)(int);
+};
+
+void csm_sysio_libc(struct csm_sysio *sys);
+
+/* A backend over file descriptors.  For the interleaved layout pass the
+ * same fd twice.  With own_fds, destroy() closes them.  `sys` is copied;
+ * NULL means libc.  Returns 0 or -errno. */
+int csm_backend_posix(struct csm_backend *out, int data_fd, int meta_fd, bool own_fds,
+		      const struct csm_sysio *sys);
+
+static inline void csm_backend_destroy(struct csm_backend *be)
+{
+	if (be->ops && be->ops->destroy)
+		be->ops->destroy(be->ctx);
+	be->ops = 0;
+	be->ctx = 0;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,127 @@
+/*
+ * The engine: logical I/O on a csumshim file, verified block by block.
+ *
+ * Callers see a plain byte array of csm_size() bytes.  Every block read is
+ * checked against its stored checksum before a byte of it is returned;
+ * every write stores new checksums (in the older brother, before the data)
+ * so a crash at any instant leaves each block verifiable as old or new.
+ *
+ * Functions return -1 and set errno, like the system calls they stand in
+ * for; csm_format/csm_open return a negative errno and fill a one-line
+ * message.  Thread-safe: concurrent calls on one engine are fine.
+ *
+ * Errnos: EIO for a block that fails verification (or a group with no
+ * valid metadata); EINVAL, EFBIG, EBADF (write on a read-only engine),
+ * ENOSPC (past a fixed-size device); whatever the backend reports.
+ * csm_open: EMEDIUMTYPE not a csumshim file, EUCLEAN damaged superblock,
+ * ENOTSUP unsupported version or features.
+ */
+#ifndef CSUMSHIM_ENGINE_H
+#define CSUMSHIM_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "csumshim/backend.h"
+#include "csumshim/format.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct csm_engine;
+
+enum csm_event_kind {
+	CSM_EV_DATA_MISMATCH = 1, /* written block, checksum differs */
+	CSM_EV_NONZERO_UNWRITTEN, /* never-written block holds non-zero bytes */
+	CSM_EV_META_DAMAGED,      /* one brother failed its own checks */
+	CSM_EV_GROUP_BROKEN,      /* no valid brother: the group is unreadable */
+	CSM_EV_IO_ERROR,          /* the backend failed */
+};
+
+const char *csm_event_name(enum csm_event_kind k);
+
+struct csm_event {
+	enum csm_event_kind kind;
+	uint64_t lblock; /* data events */
+	uint64_t group;
+	int slot;                     /* META_DAMAGED: 0 = A, 1 = B */
+	enum csm_mb_status mb_status; /* META_DAMAGED */
+	int err;                      /* IO_ERROR: positive errno */
+};
+
+/* Called with engine locks held: must not call back into the engine. */
+typedef void (*csm_report_fn)(void *arg, const struct csm_event *ev);
+
+struct csm_engine_opts {
+	size_t cache_bytes; /* metadata cache bound; 0 = CSM_DEFAULT_CACHE */
+	bool readonly;
+	bool log_only;      /* report mismatches but return the stored data */
+	csm_report_fn report;
+	void *report_arg;
+};
+
+#define CSM_DEFAULT_CACHE ((size_t)16 << 20)
+
+struct csm_format_opts {
+	uint32_t block_size; /* 0 = 4096 */
+	unsigned algo;       /* 0 = crc32c */
+	unsigned layout;     /* 0 = interleaved */
+	uint64_t size;       /* logical size in bytes */
+	bool use_capacity;   /* size = what the (fixed) store can hold */
+	const uint8_t *uuid; /* NULL = random */
+};
+
+int csm_format(struct csm_backend *be, const struct csm_format_opts *fo, char *err, size_t errlen);
+
+/* Takes ownership of *be (also on failure). */
+int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct csm_engine **out,
+	     char *err, size_t errlen);
+int csm_close(struct csm_engine *e);
+
+ssize_t csm_pread(struct csm_engine *e, void *buf, size_t n, uint64_t off);
+ssize_t csm_pwrite(struct csm_engine *e, const void *buf, size_t n, uint64_t off);
+uint64_t csm_size(struct csm_engine *e);
+int csm_truncate(struct csm_engine *e, uint64_t size);
+/* Make [off, off+len) read as zeros (within the current size). */
+int csm_zero_range(struct csm_engine *e, uint64_t off, uint64_t len);
+int csm_fsync(struct csm_engine *e, bool datasync);
+
+const struct csm_super *csm_superblock(const struct csm_engine *e);
+const struct csm_geometry *csm_geometry(const struct csm_engine *e);
+
+struct csm_stats {
+	uint64_t mismatches;   /* data events */
+	uint64_t meta_damaged; /* brother events */
+	uint64_t io_errors;
+	struct csm_event first; /* first event, kind 0 if none */
+};
+void csm_stats(struct csm_engine *e, struct csm_stats *st);
+
+/* Scrub: verify every block of the file, reporting each bad one. */
+struct csm_scrub_result {
+	uint64_t groups;
+	uint64_t groups_skipped; /* holes: nothing stored, nothing to read */
+	uint64_t blocks;
+	uint64_t blocks_written;
+	uint64_t bad_blocks;
+	uint64_t bad_meta;
+	uint64_t broken_groups;
+};
+typedef void (*csm_progress_fn)(void *arg, uint64_t done_bytes, uint64_t total_bytes);
+int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,
+	      struct csm_scrub_result *res);
+
+/* Raw access for dump/corrupt: bypasses checksums and the cache. */
+ssize_t csm_raw_pread(struct csm_engine *e, enum csm_store st, void *buf, size_t n, uint64_t off);
+ssize_t csm_raw_pwrite(struct csm_engine *e, enum csm_store st, const void *buf, size_t n,
+		       uint64_t off);
+/* Forget cached metadata (after raw writes). */
+void csm_drop_cache(struct csm_engine *e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

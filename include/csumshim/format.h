@@ -1,0 +1,365 @@
+/*
+ * csumshim on-disk format, version 1 — the pure layer.
+ *
+ * Everything here is a function of its arguments: no I/O, no globals, no
+ * allocation.  The engine, the CLI and the tests all use it, and docs/FORMAT.md
+ * describes the same bytes in prose.
+ *
+ * A csumshim file is a logical byte array of any size, cut into blocks of
+ * `block_size` bytes (512, 1024, 2048 or 4096).  Blocks are gathered into
+ * groups of `per_group` blocks; every group owns two metadata blocks, the
+ * "brothers", each holding one checksum ("tuple") and one written bit per
+ * block of the group, plus a 64-bit generation and a self-checksum.
+ *
+ * Two layouts:
+ *   interleaved  one file: [header 4096][A][B][N data]...[A][B][N data]
+ *   separate     data file = logical content exactly;
+ *                metadata file = [header 4096][A][B][A][B]...
+ *
+ * All integers on disk are little-endian.
+ */
+#ifndef CSUMSHIM_FORMAT_H
+#define CSUMSHIM_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- constants -------------------------------------------------------- */
+
+#define CSM_MAGIC "CSUMSHIM"        /* 8 bytes, no terminator on disk */
+#define CSM_VERSION 1u
+#define CSM_SB_SIZE 512u            /* bytes covered by the superblock */
+#define CSM_HEADER_SIZE 4096u       /* bytes before group 0 */
+#define CSM_UUID_SIZE 16u
+#define CSM_META_MAGIC 0x47444d43u  /* "CMDG" read as LE32 */
+#define CSM_META_HDR_SIZE 64u
+#define CSM_MIN_BLOCK 512u
+#define CSM_MAX_BLOCK 4096u
+/* Largest logical size: physical offsets must stay below 2^62. */
+#define CSM_MAX_LOGICAL_SIZE (UINT64_C(1) << 60)
+
+enum csm_algo {
+	CSM_ALGO_CRC32C = 1,
+	CSM_ALGO_XXH3 = 2,
+};
+
+enum csm_layout {
+	CSM_LAYOUT_INTERLEAVED = 1,
+	CSM_LAYOUT_SEPARATE = 2,
+};
+
+enum csm_state {
+	CSM_STATE_CLEAN = 1,   /* closed cleanly: every update completed */
+	CSM_STATE_UNCLEAN = 2, /* open for writing, or crashed while open */
+};
+
+/* Superblock feature bits.  v1 defines none; an unknown incompatible bit
+ * makes the file unopenable, an unknown compatible bit is ignored. */
+#define CSM_INCOMPAT_KNOWN 0u
+
+/* Metadata block flags. */
+#define CSM_MF_KNOWN 0u
+
+/* ---- superblock ------------------------------------------------------- */
+
+/* The decoded, host-order superblock. */
+struct csm_super {
+	uint32_t version;
+	uint32_t incompat;
+	uint32_t compat;
+	uint8_t uuid[CSM_UUID_SIZE]; /* identity and checksum salt */
+	uint32_t block_size;
+	uint32_t per_group;
+	uint8_t algo;   /* enum csm_algo */
+	uint8_t layout; /* enum csm_layout */
+	uint8_t state;  /* enum csm_state */
+	uint32_t header_size;
+	uint64_t logical_size;
+	uint64_t sequence;    /* bumped on every superblock write */
+	uint64_t format_time; /* seconds since the epoch */
+};
+
+/* Superblock field offsets (see docs/FORMAT.md). */
+enum {
+	CSM_SB_OFF_MAGIC = 0,
+	CSM_SB_OFF_VERSION = 8,
+	CSM_SB_OFF_SBSIZE = 12,
+	CSM_SB_OFF_INCOMPAT = 16,
+	CSM_SB_OFF_COMPAT = 20,
+	CSM_SB_OFF_UUID = 24,
+	CSM_SB_OFF_BLOCK_SIZE = 40,
+	CSM_SB_OFF_PER_GROUP = 44,
+	CSM_SB_OFF_ALGO = 48,
+	CSM_SB_OFF_LAYOUT = 49,
+	CSM_SB_OFF_STATE = 50,
+	CSM_SB_OFF_PAD = 51,
+	CSM_SB_OFF_HEADER_SIZE = 52,
+	CSM_SB_OFF_LOGICAL_SIZE = 56,
+	CSM_SB_OFF_SEQUENCE = 64,
+	CSM_SB_OFF_FORMAT_TIME = 72,
+	CSM_SB_OFF_RESERVED = 80,
+	CSM_SB_OFF_CSUM = 508,
+};
+
+/* Why a superblock was refused.  csm_sb_strerror() gives the message. */
+enum csm_sb_err {
+	CSM_SB_OK = 0,
+	CSM_SB_SHORT,          /* fewer than CSM_SB_SIZE bytes */
+	CSM_SB_BAD_MAGIC,      /* not a csumshim file */
+	CSM_SB_BAD_CSUM,       /* damaged */
+	CSM_SB_BAD_VERSION,
+	CSM_SB_BAD_SBSIZE,
+	CSM_SB_BAD_INCOMPAT,
+	CSM_SB_BAD_BLOCK_SIZE,
+	CSM_SB_BAD_ALGO,
+	CSM_SB_BAD_LAYOUT,
+	CSM_SB_BAD_STATE,
+	CSM_SB_BAD_PAD,
+	CSM_SB_BAD_HEADER_SIZE,
+	CSM_SB_BAD_PER_GROUP,
+	CSM_SB_BAD_LOGICAL_SIZE,
+	CSM_SB_BAD_RESERVED,
+	CSM_SB_ERR_COUNT
+};
+
+const char *csm_sb_strerror(enum csm_sb_err e);
+
+/* Encode into exactly CSM_SB_SIZE bytes (computes the checksum). */
+void csm_sb_encode(const struct csm_super *sb, uint8_t out[CSM_SB_SIZE]);
+
+/* Decode and validate `len` bytes.  On success fills *sb. */
+enum csm_sb_err csm_sb_decode(const uint8_t *buf, size_t len, struct csm_super *sb);
+
+/* True if the buffer starts with the csumshim magic (damaged or not). */
+bool csm_sb_has_magic(const uint8_t *buf, size_t len);
+
+/* ---- names ------------------------------------------------------------ */
+
+const char *csm_algo_name(unsigned algo);      /* "crc32c", "xxh3", NULL */
+int csm_algo_from_name(const char *name);      /* enum value or -1 */
+const char *csm_layout_name(unsigned layout);  /* "interleaved", "separate" */
+int csm_layout_from_name(const char *name);
+const char *csm_state_name(unsigned state);
+bool csm_block_size_valid(uint64_t bs);
+
+/* ---- geometry --------------------------------------------------------- */
+
+struct csm_geometry {
+	uint32_t block_size;
+	uint32_t block_shift;   /* log2(block_size) */
+	uint32_t per_group;     /* N data blocks per group */
+	uint32_t csum_size;     /* bytes per tuple */
+	uint32_t bitmap_offset; /* within a metadata block */
+	uint32_t bitmap_bytes;
+	uint32_t tuples_offset;
+	uint8_t layout;
+	uint8_t algo;
+	uint64_t header_size;
+	uint64_t group_stride;  /* bytes from one group's brothers to the next */
+};
+
+/* Bytes per tuple for an algorithm, 0 if unknown. */
+uint32_t csm_algo_csum_size(unsigned algo);
+
+/* Largest N such that header + bitmap + N tuples fit one block; 0 if the
+ * block size or algorithm is invalid. */
+uint32_t csm_per_group_for(uint32_t block_size, unsigned algo);
+
+/* Fill *g from the three parameters that define the geometry.
+ * Returns false on an invalid combination. */
+bool csm_geo_init(struct csm_geometry *g, uint32_t block_size, unsigned algo, unsigned layout);
+
+static inline uint64_t csm_geo_blocks(const struct csm_geometry *g, uint64_t size)
+{
+	return (size + g->block_size - 1) >> g->block_shift;
+}
+
+static inline uint64_t csm_geo_groups(const struct csm_geometry *g, uint64_t size)
+{
+	uint64_t b = csm_geo_blocks(g, size);
+	return (b + g->per_group - 1) / g->per_group;
+}
+
+static inline uint64_t csm_geo_group_of(const struct csm_geometry *g, uint64_t lblock)
+{
+	return lblock / g->per_group;
+}
+
+static inline uint32_t csm_geo_index_of(const struct csm_geometry *g, uint64_t lblock)
+{
+	return (uint32_t)(lblock % g->per_group);
+}
+
+/* Physical offset of logical block `lblock` in the data store. */
+static inline uint64_t csm_geo_data_offset(const struct csm_geometry *g, uint64_t lblock)
+{
+	if (g->layout == CSM_LAYOUT_SEPARATE)
+		return lblock << g->block_shift;
+	uint64_t grp = lblock / g->per_group;
+	uint64_t idx = lblock % g->per_group;
+	return g->header_size + grp * g->group_stride + ((2 + idx) << g->block_shift);
+}
+
+/* Physical offset of brother `slot` (0 = A, 1 = B) of `group` in the
+ * metadata store. */
+static inline uint64_t csm_geo_meta_offset(const struct csm_geometry *g, uint64_t group,
+					   unsigned slot)
+{
+	return g->header_size + group * g->group_stride + ((uint64_t)slot << g->block_shift);
+}
+
+/* Group whose brothers or data cover physical offset `off` of the metadata
+ * store (interleaved: the single file).  Offsets inside the header map to
+ * group 0. */
+uint64_t csm_geo_group_at_meta_offset(const struct csm_geometry *g, uint64_t off);
+
+/* Group whose data covers physical offset `off` of the data store. */
+uint64_t csm_geo_group_at_data_offset(const struct csm_geometry *g, uint64_t off);
+
+/* Physical size of each store for a given logical size.  Interleaved: both
+ * are the same file, ending with the last (whole) data block.  Separate:
+ * the data store is exactly `size` bytes. */
+uint64_t csm_geo_data_store_size(const struct csm_geometry *g, uint64_t size);
+uint64_t csm_geo_meta_store_size(const struct csm_geometry *g, uint64_t size);
+
+/* Largest logical size that fits a store of `capacity` bytes (block
+ * devices); 0 if not even the header fits. */
+uint64_t csm_geo_capacity_for(const struct csm_geometry *g, uint64_t data_capacity,
+			      uint64_t meta_capacity);
+
+/* ---- metadata blocks ("brothers") ------------------------------------- */
+
+/* Layout of a metadata block header (offsets). */
+enum {
+	CSM_MB_OFF_MAGIC = 0,
+	CSM_MB_OFF_CSUM = 4,
+	CSM_MB_OFF_GENERATION = 8,
+	CSM_MB_OFF_GROUP = 16,
+	CSM_MB_OFF_FLAGS = 24,
+	CSM_MB_OFF_NBLOCKS = 28,
+	CSM_MB_OFF_RESERVED = 32,
+};
+
+enum csm_mb_status {
+	CSM_MB_EMPTY = 0,   /* all zero: never written */
+	CSM_MB_VALID,
+	CSM_MB_BAD_MAGIC,
+	CSM_MB_BAD_CSUM,
+	CSM_MB_BAD_GROUP,   /* valid block, but for another group */
+	CSM_MB_BAD_FIELD,   /* nblocks/flags/reserved out of range */
+};
+
+const char *csm_mb_status_name(enum csm_mb_status s);
+
+/* Check one metadata block read from group `group`'s slot.  On VALID,
+ * *generation is set (0 for EMPTY). */
+enum csm_mb_status csm_mb_check(const struct csm_geometry *g, const uint8_t uuid[CSM_UUID_SIZE],
+				const uint8_t *blk, uint64_t group, uint64_t *generation);
+
+/* Start a fresh metadata block for `group` (all blocks unwritten). */
+void csm_mb_init(const struct csm_geometry *g, uint8_t *blk, uint64_t group);
+
+/* Set the generation and seal the self-checksum; call last. */
+void csm_mb_seal(const struct csm_geometry *g, const uint8_t uuid[CSM_UUID_SIZE], uint8_t *blk,
+		 uint64_t generation);
+
+uint64_t csm_mb_generation(const uint8_t *blk);
+uint32_t csm_mb_flags(const uint8_t *blk);
+
+/* Per-block state inside a metadata block. */
+static inline bool csm_mb_written(const struct csm_geometry *g, const uint8_t *blk, uint32_t idx)
+{
+	return (blk[g->bitmap_offset + (idx >> 3)] >> (idx & 7)) & 1;
+}
+
+uint64_t csm_mb_tuple(const struct csm_geometry *g, const uint8_t *blk, uint32_t idx);
+void csm_mb_set(const struct csm_geometry *g, uint8_t *blk, uint32_t idx, uint64_t csum);
+void csm_mb_clear(const struct csm_geometry *g, uint8_t *blk, uint32_t idx);
+
+/* Same state (written bit and, if written, tuple) for block idx? */
+bool csm_mb_same(const struct csm_geometry *g, const uint8_t *a, const uint8_t *b, uint32_t idx);
+
+/* ---- choosing between brothers ---------------------------------------- */
+
+struct csm_pair {
+	enum csm_mb_status status[2];
+	uint64_t gen[2];
+	int newer;        /* slot holding the authority; -1: both empty (fresh)
+			     or both unusable (see broken) */
+	bool older_ok;    /* older brother may vouch for blocks that differ */
+	bool broken;      /* no valid brother although one was written */
+};
+
+/* Decide which brother rules, given both slots' check results.  Pure.
+ * Rules (docs/FORMAT.md "Choosing a brother"):
+ *  - the newer is the valid brother with the larger generation;
+ *  - the older counts only if valid (or empty standing for generation 0)
+ *    and exactly one generation behind the newer;
+ *  - equal generations in two valid brothers: the newer is slot A and the
+ *    older is not trusted;
+ *  - no valid brother but at least one damaged: broken. */
+void csm_pair_choose(struct csm_pair *p, enum csm_mb_status s0, uint64_t gen0,
+		     enum csm_mb_status s1, uint64_t gen1);
+
+/* ---- checksums -------------------------------------------------------- */
+
+/* crc32c (Castagnoli), chained: csm_crc32c(csm_crc32c(0, a), b) ==
+ * csm_crc32c(0, a||b).  Uses SSE4.2 when the CPU has it. */
+uint32_t csm_crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t csm_crc32c_sw(uint32_t crc, const void *buf, size_t len);
+/* Hardware path, or NULL-equivalent behaviour: returns the software result
+ * when the CPU lacks SSE4.2.  csm_crc32c_impl() names what runs. */
+uint32_t csm_crc32c_hw(uint32_t crc, const void *buf, size_t len);
+const char *csm_crc32c_impl(void);
+
+/* The per-file hashing context: algorithm plus salt. */
+struct csm_hasher {
+	uint8_t algo;
+	uint32_t crc_after_salt; /* crc32c of the uuid, precomputed */
+	uint8_t uuid[CSM_UUID_SIZE];
+};
+
+void csm_hasher_init(struct csm_hasher *h, unsigned algo, const uint8_t uuid[CSM_UUID_SIZE]);
+
+/* Checksum of one data block: covers the salt, the little-endian logical
+ * block number and the `len` bytes of data (len = block size). */
+uint64_t csm_block_csum(const struct csm_hasher *h, uint64_t lblock, const void *data, size_t len);
+
+/* True if `len` bytes are all zero. */
+bool csm_is_zero(const void *buf, size_t len);
+
+/* ---- little-endian helpers -------------------------------------------- */
+
+static inline void csm_put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static inline void csm_put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void csm_put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint32_t csm_get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t csm_get_le64(const uint8_t *p)
+{
+	return (uint64_t)csm_get_le32(p) | (uint64_t)csm_get_le32(p + 4) << 32;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,228 @@
+/*
+ * The POSIX storage backend: regular files and block devices through a
+ * table of system-call pointers.  Loops on short counts and EINTR; never
+ * dies; returns negative errnos.
+ */
+#define _GNU_SOURCE
+#include "csumshim/backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+struct posix_ctx {
+	int fd[2];
+	bool own;
+	bool is_blk[2];
+	struct csm_sysio sys;
+};
+
+void csm_sysio_libc(struct csm_sysio *sys)
+{
+	sys->preadv = preadv;
+	sys->pwritev = pwritev;
+	sys->fsync = fsync;
+	sys->fdatasync = fdatasync;
+	sys->ftruncate = ftruncate;
+	sys->fstat = fstat;
+	sys->fallocate = fallocate;
+	sys->ioctl = (int (*)(int, unsigned long, ...))ioctl;
+	sys->lseek = lseek;
+	sys->close = close;
+}
+
+/* Advance an iovec array past `done` bytes; returns the new count. */
+static int iov_advance(struct iovec *iov, int cnt, size_t done)
+{
+	int i = 0;
+	while (i < cnt && done >= iov[i].iov_len)
+		done -= iov[i++].iov_len;
+	if (i < cnt) {
+		iov[i].iov_base = (char *)iov[i].iov_base + done;
+		iov[i].iov_len -= done;
+	}
+	memmove(iov, iov + i, (size_t)(cnt - i) * sizeof(*iov));
+	return cnt - i;
+}
+
+static ssize_t xfer(struct posix_ctx *c, enum csm_store st, const struct iovec *in, int cnt,
+		    uint64_t off, bool write)
+{
+	struct iovec iov[8];
+	if (cnt > 8)
+		return -EINVAL;
+	memcpy(iov, in, (size_t)cnt * sizeof(*iov));
+	size_t total = 0;
+	while (cnt > 0) {
+		ssize_t r = write ? c->sys.pwritev(c->fd[st], iov, cnt, (off_t)(off + total))
+				  : c->sys.preadv(c->fd[st], iov, cnt, (off_t)(off + total));
+		if (r < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		if (r == 0) {
+			if (write)
+				return -ENOSPC;
+			break; /* end of store */
+		}
+		total += (size_t)r;
+		cnt = iov_advance(iov, cnt, (size_t)r);
+	}
+	return (ssize_t)total;
+}
+
+static ssize_t px_preadv(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
+			 uint64_t off)
+{
+	return xfer(ctx, st, iov, cnt, off, false);
+}
+
+static ssize_t px_pwritev(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
+			  uint64_t off)
+{
+	return xfer(ctx, st, iov, cnt, off, true);
+}
+
+static int px_sync(void *ctx, enum csm_store st, bool datasync)
+{
+	struct posix_ctx *c = ctx;
+	int r = datasync ? c->sys.fdatasync(c->fd[st]) : c->sys.fsync(c->fd[st]);
+	return r < 0 ? -errno : 0;
+}
+
+static int px_get_size(void *ctx, enum csm_store st, uint64_t *size)
+{
+	struct posix_ctx *c = ctx;
+	if (c->is_blk[st]) {
+		uint64_t sz;
+		if (c->sys.ioctl(c->fd[st], BLKGETSIZE64, &sz) < 0)
+			return -errno;
+		*size = sz;
+		return 0;
+	}
+	struct stat s;
+	if (c->sys.fstat(c->fd[st], &s) < 0)
+		return -errno;
+	*size = (uint64_t)s.st_size;
+	return 0;
+}
+
+static int px_set_size(void *ctx, enum csm_store st, uint64_t size)
+{
+	struct posix_ctx *c = ctx;
+	if (c->is_blk[st])
+		return -EINVAL;
+	while (c->sys.ftruncate(c->fd[st], (off_t)size) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+static int write_zeros(struct posix_ctx *c, enum csm_store st, uint64_t off, uint64_t len)
+{
+	static const char zeros[65536];
+	while (len > 0) {
+		size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
+		struct iovec v = {(void *)zeros, n};
+		ssize_t r = xfer(c, st, &v, 1, off, true);
+		if (r < 0)
+			return (int)r;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int px_zero_range(void *ctx, enum csm_store st, uint64_t off, uint64_t len)
+{
+	struct posix_ctx *c = ctx;
+	if (len == 0)
+		return 0;
+	if (c->is_blk[st]) {
+		uint64_t range[2] = {off, len};
+		if (c->sys.ioctl(c->fd[st], BLKZEROOUT, range) == 0)
+			return 0;
+		return write_zeros(c, st, off, len);
+	}
+	if (c->sys.fallocate(c->fd[st], FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+			     (off_t)len) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL)
+		return -errno;
+	/* No hole punching here: only write zeros below the current end. */
+	uint64_t size;
+	int r = px_get_size(ctx, st, &size);
+	if (r < 0)
+		return r;
+	if (off >= size)
+		return 0;
+	return write_zeros(c, st, off, len < size - off ? len : size - off);
+}
+
+static int px_next_data(void *ctx, enum csm_store st, uint64_t off, uint64_t *data_off)
+{
+	struct posix_ctx *c = ctx;
+	if (c->is_blk[st])
+		return -EOPNOTSUPP;
+	off_t r = c->sys.lseek(c->fd[st], (off_t)off, SEEK_DATA);
+	if (r < 0)
+		return errno == ENXIO ? -ENXIO : -EOPNOTSUPP;
+	*data_off = (uint64_t)r;
+	return 0;
+}
+
+static void px_destroy(void *ctx)
+{
+	struct posix_ctx *c = ctx;
+	if (c->own) {
+		c->sys.close(c->fd[0]);
+		if (c->fd[1] != c->fd[0])
+			c->sys.close(c->fd[1]);
+	}
+	free(c);
+}
+
+static const struct csm_backend_ops posix_ops = {
+	.preadv = px_preadv,
+	.pwritev = px_pwritev,
+	.sync = px_sync,
+	.get_size = px_get_size,
+	.set_size = px_set_size,
+	.zero_range = px_zero_range,
+	.next_data = px_next_data,
+	.destroy = px_destroy,
+};
+
+int csm_backend_posix(struct csm_backend *out, int data_fd, int meta_fd, bool own_fds,
+		      const struct csm_sysio *sys)
+{
+	struct posix_ctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	if (sys)
+		c->sys = *sys;
+	else
+		csm_sysio_libc(&c->sys);
+	c->fd[CSM_DATA] = data_fd;
+	c->fd[CSM_META] = meta_fd;
+	c->own = own_fds;
+	for (int i = 0; i < 2; i++) {
+		struct stat s;
+		if (c->sys.fstat(c->fd[i], &s) < 0) {
+			int e = errno;
+			free(c);
+			return -e;
+		}
+		c->is_blk[i] = S_ISBLK(s.st_mode);
+	}
+	out->ops = &posix_ops;
+	out->ctx = c;
+	out->resizable = !c->is_blk[0] && !c->is_blk[1];
+	return 0;
+}

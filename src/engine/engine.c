@@ -1,0 +1,1354 @@
+/*
+ * The engine: verified logical I/O over a storage backend.
+ *
+ * Locking
+ *   - Each metadata group has a reader/writer lock.  Reads of a group's
+ *     blocks hold it shared from the data read to the end of verification;
+ *     writes hold it exclusive from the metadata update to the data write.
+ *   - Groups live in a bounded cache split into 64 shards, each a uthash
+ *     table with an LRU list under its own mutex, held only to find or
+ *     insert an entry.  There is no engine-wide lock on the I/O path.
+ *   - resize_mu serialises size changes and superblock writes only.
+ *
+ * Write protocol (per group, under the group lock)
+ *   1. Build the new brother from the newer one: all its tuples plus the
+ *      new checksums, generation + 1.  Write it over the older slot.
+ *   2. Write the data.
+ *   A crash between (1) and (2) leaves blocks whose data is old while the
+ *   newer brother has new tuples; the older brother, one generation behind
+ *   and differing exactly in those blocks, vouches for the old data.
+ *
+ * Size changes keep one invariant: every byte past the logical size, in the
+ * last block and beyond it, is zero and unwritten.  Growing writes the
+ * superblock first; shrinking zeroes and unmarks first, truncates the
+ * stores, then writes the superblock.
+ */
+#define _GNU_SOURCE
+#include "csumshim/engine.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <uthash.h>
+
+#define NSHARDS 64
+#define CSM_MAX_PER_GROUP 1024
+#define ALIGN 4096
+
+_Static_assert(CSM_MAX_BLOCK <= ALIGN, "bounce buffers hold one block");
+
+struct group {
+	uint64_t gno;
+	UT_hash_handle hh;
+	struct group *prev, *next; /* LRU, most recent first (shard mutex) */
+	unsigned refs;             /* shard mutex */
+	pthread_rwlock_t lock;
+	bool loaded;               /* group lock */
+	uint64_t epoch;            /* engine epoch when loaded */
+	struct csm_pair pair;      /* group lock */
+	uint8_t *slot[2];          /* raw brothers, block_size each */
+};
+
+struct shard {
+	pthread_mutex_t mu;
+	struct group *table;
+	struct group *head, *tail;
+	size_t count;
+} __attribute__((aligned(64)));
+
+struct csm_engine {
+	struct csm_backend be;
+	struct csm_engine_opts opts;
+	struct csm_super sb; /* resize_mu */
+	struct csm_geometry geo;
+	struct csm_hasher hasher;
+	uint64_t capacity; /* fixed stores: largest logical size */
+	_Atomic uint64_t size;
+	_Atomic bool unclean; /* superblock says unclean (written by us) */
+	pthread_mutex_t resize_mu;
+	size_t max_per_shard;
+	_Atomic uint64_t n_mismatch, n_meta, n_io;
+	_Atomic uint64_t epoch; /* bumped to invalidate every cached group */
+	pthread_mutex_t first_mu;
+	struct csm_event first;
+	struct shard shards[NSHARDS];
+};
+
+const char *csm_event_name(enum csm_event_kind k)
+{
+	switch (k) {
+	case CSM_EV_DATA_MISMATCH:
+		return "checksum mismatch";
+	case CSM_EV_NONZERO_UNWRITTEN:
+		return "never-written block is not zero";
+	case CSM_EV_META_DAMAGED:
+		return "metadata block damaged";
+	case CSM_EV_GROUP_BROKEN:
+		return "no valid metadata for group";
+	case CSM_EV_IO_ERROR:
+		return "I/O error";
+	}
+	return "unknown event";
+}
+
+static void report(struct csm_engine *e, const struct csm_event *ev)
+{
+	switch (ev->kind) {
+	case CSM_EV_DATA_MISMATCH:
+	case CSM_EV_NONZERO_UNWRITTEN:
+		atomic_fetch_add(&e->n_mismatch, 1);
+		break;
+	case CSM_EV_META_DAMAGED:
+	case CSM_EV_GROUP_BROKEN:
+		atomic_fetch_add(&e->n_meta, 1);
+		break;
+	case CSM_EV_IO_ERROR:
+		atomic_fetch_add(&e->n_io, 1);
+		break;
+	}
+	pthread_mutex_lock(&e->first_mu);
+	if (e->first.kind == 0)
+		e->first = *ev;
+	pthread_mutex_unlock(&e->first_mu);
+	if (e->opts.report)
+		e->opts.report(e->opts.report_arg, ev);
+}
+
+static void report_io(struct csm_engine *e, uint64_t group, int neg_err)
+{
+	struct csm_event ev = {.kind = CSM_EV_IO_ERROR, .group = group, .err = -neg_err};
+	report(e, &ev);
+}
+
+/* ---- backend helpers -------------------------------------------------- */
+
+/* Read exactly n bytes, zero-filling past the end of the store. */
+static int store_readv(struct csm_engine *e, enum csm_store st, struct iovec *iov, int cnt,
+		       uint64_t off)
+{
+	ssize_t r = e->be.ops->preadv(e->be.ctx, st, iov, cnt, off);
+	if (r < 0)
+		return (int)r;
+	size_t got = (size_t)r;
+	for (int i = 0; i < cnt; i++) {
+		if (got >= iov[i].iov_len) {
+			got -= iov[i].iov_len;
+			continue;
+		}
+		memset((char *)iov[i].iov_base + got, 0, iov[i].iov_len - got);
+		got = 0;
+	}
+	return 0;
+}
+
+static int store_read(struct csm_engine *e, enum csm_store st, void *buf, size_t n, uint64_t off)
+{
+	struct iovec v = {buf, n};
+	return store_readv(e, st, &v, 1, off);
+}
+
+static int store_writev(struct csm_engine *e, enum csm_store st, const struct iovec *iov, int cnt,
+			uint64_t off)
+{
+	size_t want = 0;
+	for (int i = 0; i < cnt; i++)
+		want += iov[i].iov_len;
+	ssize_t r = e->be.ops->pwritev(e->be.ctx, st, iov, cnt, off);
+	if (r < 0)
+		return (int)r;
+	return (size_t)r == want ? 0 : -EIO;
+}
+
+static int store_write(struct csm_engine *e, enum csm_store st, const void *buf, size_t n,
+		       uint64_t off)
+{
+	struct iovec v = {(void *)buf, n};
+	return store_writev(e, st, &v, 1, off);
+}
+
+static int set_store_sizes(struct csm_engine *e, uint64_t size)
+{
+	int r = e->be.ops->set_size(e->be.ctx, CSM_DATA, csm_geo_data_store_size(&e->geo, size));
+	if (r == 0 && e->geo.layout == CSM_LAYOUT_SEPARATE)
+		r = e->be.ops->set_size(e->be.ctx, CSM_META,
+					csm_geo_meta_store_size(&e->geo, size));
+	return r;
+}
+
+/* Write the whole 4 KiB header (superblock + zeros), aligned for O_DIRECT. */
+static int write_header(struct csm_backend *be, const struct csm_super *sb)
+{
+	uint8_t *hdr = aligned_alloc(ALIGN, CSM_HEADER_SIZE);
+	if (!hdr)
+		return -ENOMEM;
+	memset(hdr, 0, CSM_HEADER_SIZE);
+	csm_sb_encode(sb, hdr);
+	struct iovec v = {hdr, CSM_HEADER_SIZE};
+	ssize_t r = be->ops->pwritev(be->ctx, CSM_META, &v, 1, 0);
+	free(hdr);
+	if (r < 0)
+		return (int)r;
+	return r == CSM_HEADER_SIZE ? 0 : -EIO;
+}
+
+/* Caller holds resize_mu. */
+static int write_super(struct csm_engine *e)
+{
+	e->sb.sequence++;
+	return write_header(&e->be, &e->sb);
+}
+
+/* ---- group cache ------------------------------------------------------ */
+
+static void lru_unlink(struct shard *s, struct group *g)
+{
+	if (g->prev)
+		g->prev->next = g->next;
+	else
+		s->head = g->next;
+	if (g->next)
+		g->next->prev = g->prev;
+	else
+		s->tail = g->prev;
+	g->prev = g->next = NULL;
+}
+
+static void lru_push(struct shard *s, struct group *g)
+{
+	g->prev = NULL;
+	g->next = s->head;
+	if (s->head)
+		s->head->prev = g;
+	s->head = g;
+	if (!s->tail)
+		s->tail = g;
+}
+
+static struct group *group_alloc(struct csm_engine *e)
+{
+	struct group *g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	uint8_t *buf = aligned_alloc(ALIGN, 2 * (size_t)ALIGN);
+	if (!buf) {
+		free(g);
+		return NULL;
+	}
+	(void)e;
+	g->slot[0] = buf;
+	g->slot[1] = buf + ALIGN;
+	pthread_rwlock_init(&g->lock, NULL);
+	return g;
+}
+
+static void group_free(struct group *g)
+{
+	pthread_rwlock_destroy(&g->lock);
+	free(g->slot[0]);
+	free(g);
+}
+
+/* Find or create the entry for gno, with a reference.  Reuses the least
+ * recently used idle entry when the shard is full. */
+static struct group *group_get(struct csm_engine *e, uint64_t gno)
+{
+	struct shard *s = &e->shards[gno % NSHARDS];
+	struct group *g;
+	pthread_mutex_lock(&s->mu);
+	HASH_FIND(hh, s->table, &gno, sizeof(gno), g);
+	if (g) {
+		if (s->head != g) {
+			lru_unlink(s, g);
+			lru_push(s, g);
+		}
+		g->refs++;
+		pthread_mutex_unlock(&s->mu);
+		return g;
+	}
+	g = NULL;
+	if (s->count >= e->max_per_shard) {
+		for (struct group *v = s->tail; v; v = v->prev) {
+			if (v->refs == 0) {
+				g = v;
+				break;
+			}
+		}
+		if (g) {
+			HASH_DEL(s->table, g);
+			lru_unlink(s, g);
+			s->count--;
+		}
+	}
+	if (!g)
+		g = group_alloc(e);
+	if (!g) {
+		pthread_mutex_unlock(&s->mu);
+		return NULL;
+	}
+	g->gno = gno;
+	g->refs = 1;
+	g->loaded = false;
+	HASH_ADD(hh, s->table, gno, sizeof(g->gno), g);
+	lru_push(s, g);
+	s->count++;
+	pthread_mutex_unlock(&s->mu);
+	return g;
+}
+
+static void group_put(struct csm_engine *e, struct group *g)
+{
+	struct shard *s = &e->shards[g->gno % NSHARDS];
+	pthread_mutex_lock(&s->mu);
+	g->refs--;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Read and classify both brothers.  Caller holds the group lock exclusive. */
+static int group_load(struct csm_engine *e, struct group *g)
+{
+	const struct csm_geometry *geo = &e->geo;
+	struct iovec v[2] = {{g->slot[0], geo->block_size}, {g->slot[1], geo->block_size}};
+	int r = store_readv(e, CSM_META, v, 2, csm_geo_meta_offset(geo, g->gno, 0));
+	if (r < 0) {
+		report_io(e, g->gno, r);
+		return r;
+	}
+	enum csm_mb_status st[2];
+	uint64_t gen[2];
+	for (int i = 0; i < 2; i++)
+		st[i] = csm_mb_check(geo, e->sb.uuid, g->slot[i], g->gno, &gen[i]);
+	csm_pair_choose(&g->pair, st[0], gen[0], st[1], gen[1]);
+	for (int i = 0; i < 2; i++) {
+		if (st[i] == CSM_MB_VALID || st[i] == CSM_MB_EMPTY)
+			continue;
+		struct csm_event ev = {.kind = CSM_EV_META_DAMAGED,
+				       .group = g->gno,
+				       .slot = i,
+				       .mb_status = st[i]};
+		report(e, &ev);
+	}
+	/* A valid newer brother with an empty twin past generation 1 means
+	 * the twin was lost: worth a report, though reads go on. */
+	if (g->pair.newer >= 0 && st[1 - g->pair.newer] == CSM_MB_EMPTY &&
+	    g->pair.gen[g->pair.newer] > 1) {
+		struct csm_event ev = {.kind = CSM_EV_META_DAMAGED,
+				       .group = g->gno,
+				       .slot = 1 - g->pair.newer,
+				       .mb_status = CSM_MB_EMPTY};
+		report(e, &ev);
+	}
+	if (g->pair.broken) {
+		struct csm_event ev = {.kind = CSM_EV_GROUP_BROKEN, .group = g->gno};
+		report(e, &ev);
+	}
+	g->loaded = true;
+	g->epoch = atomic_load(&e->epoch);
+	return 0;
+}
+
+static bool group_fresh(struct csm_engine *e, const struct group *g)
+{
+	return g->loaded && g->epoch == atomic_load_explicit(&e->epoch, memory_order_acquire);
+}
+
+/* Take the group lock shared with the metadata loaded. */
+static int group_rdlock(struct csm_engine *e, struct group *g)
+{
+	for (;;) {
+		pthread_rwlock_rdlock(&g->lock);
+		if (group_fresh(e, g))
+			return 0;
+		pthread_rwlock_unlock(&g->lock);
+		pthread_rwlock_wrlock(&g->lock);
+		int r = group_fresh(e, g) ? 0 : group_load(e, g);
+		pthread_rwlock_unlock(&g->lock);
+		if (r < 0)
+			return r;
+	}
+}
+
+static int group_wrlock(struct csm_engine *e, struct group *g)
+{
+	pthread_rwlock_wrlock(&g->lock);
+	int r = group_fresh(e, g) ? 0 : group_load(e, g);
+	if (r < 0)
+		pthread_rwlock_unlock(&g->lock);
+	return r;
+}
+
+/* Forget cached metadata of groups >= from: idle entries are freed, and
+ * bumping the epoch makes every entry still in use reload under its own
+ * lock before its next use.  Allocation-free. */
+static void cache_invalidate(struct csm_engine *e, uint64_t from)
+{
+	atomic_fetch_add(&e->epoch, 1);
+	for (int i = 0; i < NSHARDS; i++) {
+		struct shard *s = &e->shards[i];
+		struct group *g, *tmp;
+		pthread_mutex_lock(&s->mu);
+		HASH_ITER(hh, s->table, g, tmp)
+		{
+			if (g->gno < from || g->refs != 0)
+				continue;
+			HASH_DEL(s->table, g);
+			lru_unlink(s, g);
+			s->count--;
+			group_free(g);
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+}
+
+void csm_drop_cache(struct csm_engine *e)
+{
+	cache_invalidate(e, 0);
+}
+
+/* ---- verification ----------------------------------------------------- */
+
+static bool tuple_matches(struct csm_engine *e, const uint8_t *mb, uint32_t idx, uint64_t lblock,
+			  const uint8_t *data, uint64_t *csum, bool *have)
+{
+	if (!csm_mb_written(&e->geo, mb, idx))
+		return csm_is_zero(data, e->geo.block_size);
+	if (!*have) {
+		*csum = csm_block_csum(&e->hasher, lblock, data, e->geo.block_size);
+		*have = true;
+	}
+	return *csum == csm_mb_tuple(&e->geo, mb, idx);
+}
+
+/* 0 if `data` is a valid content of lblock, else the event kind. */
+static int verify_block(struct csm_engine *e, const struct group *g, uint64_t lblock,
+			const uint8_t *data)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint32_t idx = csm_geo_index_of(geo, lblock);
+	int n = g->pair.newer;
+	if (n < 0)
+		return csm_is_zero(data, geo->block_size) ? 0 : CSM_EV_NONZERO_UNWRITTEN;
+	uint64_t c = 0;
+	bool have = false;
+	if (tuple_matches(e, g->slot[n], idx, lblock, data, &c, &have))
+		return 0;
+	const uint8_t *older = g->slot[1 - n];
+	if (g->pair.older_ok && !csm_mb_same(geo, g->slot[n], older, idx) &&
+	    tuple_matches(e, older, idx, lblock, data, &c, &have))
+		return 0;
+	return csm_mb_written(geo, g->slot[n], idx) ? CSM_EV_DATA_MISMATCH
+						   : CSM_EV_NONZERO_UNWRITTEN;
+}
+
+static void report_block(struct csm_engine *e, int kind, uint64_t lblock)
+{
+	struct csm_event ev = {.kind = (enum csm_event_kind)kind,
+			       .lblock = lblock,
+			       .group = csm_geo_group_of(&e->geo, lblock)};
+	report(e, &ev);
+}
+
+/* ---- runs: contiguous blocks of one group ----------------------------- */
+
+/* A byte range [pos, pos+len) inside one group, split into an unaligned
+ * head block, whole middle blocks (transferred in place) and an unaligned
+ * tail block (both through bounce buffers). */
+struct run {
+	uint64_t gno, first, last;
+	size_t head;    /* offset of pos in its block */
+	size_t endoff;  /* offset of pos+len in its block, 0 = aligned */
+	bool head_bounce, tail_bounce;
+	uint64_t pos;
+	size_t len;
+};
+
+static void run_init(const struct csm_geometry *geo, struct run *r, uint64_t pos, size_t len)
+{
+	uint32_t bs = geo->block_size;
+	r->pos = pos;
+	r->len = len;
+	r->first = pos >> geo->block_shift;
+	r->last = (pos + len - 1) >> geo->block_shift;
+	r->gno = csm_geo_group_of(geo, r->first);
+	r->head = (size_t)(pos & (bs - 1));
+	r->endoff = (size_t)((pos + len) & (bs - 1));
+	r->head_bounce = r->head != 0 || (r->first == r->last && r->endoff != 0);
+	r->tail_bounce = r->last != r->first && r->endoff != 0;
+}
+
+/* Where block k's bytes are during the transfer. */
+static uint8_t *run_block_ptr(const struct csm_geometry *geo, const struct run *r, uint64_t k,
+			      uint8_t *user, uint8_t *b0, uint8_t *b1)
+{
+	if (k == r->first && r->head_bounce)
+		return b0;
+	if (k == r->last && r->tail_bounce)
+		return b1;
+	return user + ((k << geo->block_shift) - r->pos);
+}
+
+static int run_iov(const struct csm_geometry *geo, const struct run *r, struct iovec *iov,
+		   uint8_t *user, uint8_t *b0, uint8_t *b1)
+{
+	uint32_t bs = geo->block_size;
+	int n = 0;
+	uint64_t mid_first = r->first + (r->head_bounce ? 1 : 0);
+	uint64_t mid_last = r->last - (r->tail_bounce ? 1 : 0);
+	if (r->head_bounce)
+		iov[n++] = (struct iovec){b0, bs};
+	if (mid_first <= mid_last && !(r->head_bounce && r->first == r->last))
+		iov[n++] = (struct iovec){user + ((mid_first << geo->block_shift) - r->pos),
+					  (size_t)(mid_last - mid_first + 1) << geo->block_shift};
+	if (r->tail_bounce)
+		iov[n++] = (struct iovec){b1, bs};
+	return n;
+}
+
+static ssize_t read_run(struct csm_engine *e, uint8_t *buf, uint64_t pos, size_t len)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint8_t b0[CSM_MAX_BLOCK] __attribute__((aligned(ALIGN)));
+	uint8_t b1[CSM_MAX_BLOCK] __attribute__((aligned(ALIGN)));
+	struct run r;
+	struct iovec iov[3];
+	run_init(geo, &r, pos, len);
+	int cnt = run_iov(geo, &r, iov, buf, b0, b1);
+
+	struct group *g = group_get(e, r.gno);
+	if (!g)
+		return -ENOMEM;
+	int rc = group_rdlock(e, g);
+	if (rc < 0) {
+		group_put(e, g);
+		return rc;
+	}
+	ssize_t done = 0;
+	uint64_t bad = UINT64_MAX;
+	if (g->pair.broken) {
+		rc = -EIO;
+		goto out;
+	}
+	rc = store_readv(e, CSM_DATA, iov, cnt, csm_geo_data_offset(geo, r.first));
+	if (rc < 0) {
+		report_io(e, r.gno, rc);
+		goto out;
+	}
+	for (uint64_t k = r.first; k <= r.last; k++) {
+		int kind = verify_block(e, g, k, run_block_ptr(geo, &r, k, buf, b0, b1));
+		if (kind) {
+			report_block(e, kind, k);
+			if (!e->opts.log_only) {
+				bad = k;
+				break;
+			}
+		}
+	}
+	if (r.head_bounce && bad != r.first) {
+		size_t n = geo->block_size - r.head;
+		memcpy(buf, b0 + r.head, n < len ? n : len);
+	}
+	if (r.tail_bounce && bad != r.last)
+		memcpy(buf + ((r.last << geo->block_shift) - pos), b1, r.endoff);
+	done = (ssize_t)len;
+	if (bad != UINT64_MAX) {
+		size_t ok = bad == r.first ? 0 : (size_t)((bad << geo->block_shift) - pos);
+		memset(buf + ok, 0, len - ok); /* nothing unverified escapes */
+		done = (ssize_t)ok;
+	}
+out:
+	pthread_rwlock_unlock(&g->lock);
+	group_put(e, g);
+	return rc < 0 ? rc : done;
+}
+
+/* Read block k into b and verify it (read-modify-write).  Group locked. */
+static int rmw_load(struct csm_engine *e, struct group *g, uint64_t k, uint8_t *b)
+{
+	int rc = store_read(e, CSM_DATA, b, e->geo.block_size, csm_geo_data_offset(&e->geo, k));
+	if (rc < 0) {
+		report_io(e, g->gno, rc);
+		return rc;
+	}
+	int kind = verify_block(e, g, k, b);
+	if (kind) {
+		report_block(e, kind, k);
+		if (!e->opts.log_only)
+			return -EIO;
+	}
+	return 0;
+}
+
+/* Start the next brother in the older slot as a copy of the newer one (or
+ * fresh); the caller edits tuples, then publish_meta() seals and writes it
+ * and makes it the newer. */
+static void begin_meta(struct csm_engine *e, struct group *g, uint8_t **mb_out, int *slot_out)
+{
+	const struct csm_geometry *geo = &e->geo;
+	int n = g->pair.newer;
+	int o = n < 0 ? 0 : 1 - n;
+	uint8_t *m = g->slot[o];
+	if (n < 0)
+		csm_mb_init(geo, m, g->gno);
+	else
+		memcpy(m, g->slot[n], geo->block_size);
+	*mb_out = m;
+	*slot_out = o;
+}
+
+static int publish_meta(struct csm_engine *e, struct group *g, int o)
+{
+	const struct csm_geometry *geo = &e->geo;
+	int n = g->pair.newer;
+	uint64_t gen = (n < 0 ? 0 : g->pair.gen[n]) + 1;
+	csm_mb_seal(geo, e->sb.uuid, g->slot[o], gen);
+	int rc = store_write(e, CSM_META, g->slot[o], geo->block_size,
+			     csm_geo_meta_offset(geo, g->gno, o));
+	if (rc < 0) {
+		report_io(e, g->gno, rc);
+		g->loaded = false; /* slot o in memory no longer matches disk */
+		return rc;
+	}
+	g->pair.status[o] = CSM_MB_VALID;
+	g->pair.gen[o] = gen;
+	g->pair.newer = o;
+	g->pair.older_ok = true; /* the previous newer is exactly gen - 1 */
+	return 0;
+}
+
+/* Trim an iovec array to `total` bytes. */
+static int iov_trim(struct iovec *iov, int cnt, size_t total)
+{
+	int i;
+	for (i = 0; i < cnt && total > 0; i++) {
+		if (iov[i].iov_len > total)
+			iov[i].iov_len = total;
+		total -= iov[i].iov_len;
+	}
+	return i;
+}
+
+static ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos, size_t len,
+			 uint64_t size_after)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint32_t bs = geo->block_size;
+	uint8_t b0[CSM_MAX_BLOCK] __attribute__((aligned(ALIGN)));
+	uint8_t b1[CSM_MAX_BLOCK] __attribute__((aligned(ALIGN)));
+	uint64_t csums[CSM_MAX_PER_GROUP];
+	struct run r;
+	struct iovec iov[3];
+	uint8_t *user = (uint8_t *)buf; /* only read from */
+	run_init(geo, &r, pos, len);
+	int cnt = run_iov(geo, &r, iov, user, b0, b1);
+
+	/* Whole blocks are hashed before taking the lock. */
+	for (uint64_t k = r.first; k <= r.last; k++) {
+		if ((k == r.first && r.head_bounce) || (k == r.last && r.tail_bounce))
+			continue;
+		csums[k - r.first] = csm_block_csum(&e->hasher, k, user + ((k << geo->block_shift) - pos), bs);
+	}
+
+	struct group *g = group_get(e, r.gno);
+	if (!g)
+		return -ENOMEM;
+	int rc = group_wrlock(e, g);
+	if (rc < 0) {
+		group_put(e, g);
+		return rc;
+	}
+	if (g->pair.broken) {
+		rc = -EIO;
+		goto out;
+	}
+	if (r.head_bounce) {
+		rc = rmw_load(e, g, r.first, b0);
+		if (rc < 0)
+			goto out;
+		size_t n = bs - r.head;
+		memcpy(b0 + r.head, buf, n < len ? n : len);
+		csums[0] = csm_block_csum(&e->hasher, r.first, b0, bs);
+	}
+	if (r.tail_bounce) {
+		rc = rmw_load(e, g, r.last, b1);
+		if (rc < 0)
+			goto out;
+		memcpy(b1, buf + ((r.last << geo->block_shift) - pos), r.endoff);
+		csums[r.last - r.first] = csm_block_csum(&e->hasher, r.last, b1, bs);
+	}
+
+	uint8_t *m;
+	int o;
+	begin_meta(e, g, &m, &o);
+	for (uint64_t k = r.first; k <= r.last; k++)
+		csm_mb_set(geo, m, csm_geo_index_of(geo, k), csums[k - r.first]);
+	rc = publish_meta(e, g, o);
+	if (rc < 0)
+		goto out;
+
+	if (geo->layout == CSM_LAYOUT_SEPARATE) {
+		/* The data file holds exactly the logical bytes. */
+		uint64_t start = r.first << geo->block_shift;
+		uint64_t span = (r.last - r.first + 1) << geo->block_shift;
+		if (start + span > size_after)
+			cnt = iov_trim(iov, cnt, (size_t)(size_after - start));
+	}
+	rc = store_writev(e, CSM_DATA, iov, cnt, csm_geo_data_offset(geo, r.first));
+	if (rc < 0)
+		report_io(e, r.gno, rc);
+out:
+	pthread_rwlock_unlock(&g->lock);
+	group_put(e, g);
+	return rc < 0 ? rc : (ssize_t)len;
+}
+
+/* Mark blocks [first, last] of one group unwritten (metadata only). */
+static int clear_run(struct csm_engine *e, uint64_t first, uint64_t last)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint64_t gno = csm_geo_group_of(geo, first);
+	struct group *g = group_get(e, gno);
+	if (!g)
+		return -ENOMEM;
+	int rc = group_wrlock(e, g);
+	if (rc < 0) {
+		group_put(e, g);
+		return rc;
+	}
+	if (g->pair.broken) {
+		rc = -EIO;
+		goto out;
+	}
+	int n = g->pair.newer;
+	bool any = false;
+	for (uint64_t k = first; n >= 0 && k <= last && !any; k++)
+		any = csm_mb_written(geo, g->slot[n], csm_geo_index_of(geo, k));
+	if (any) {
+		uint8_t *m;
+		int o;
+		begin_meta(e, g, &m, &o);
+		for (uint64_t k = first; k <= last; k++)
+			csm_mb_clear(geo, m, csm_geo_index_of(geo, k));
+		rc = publish_meta(e, g, o);
+	}
+out:
+	pthread_rwlock_unlock(&g->lock);
+	group_put(e, g);
+	return rc;
+}
+
+/* ---- public I/O ------------------------------------------------------- */
+
+static int mark_unclean(struct csm_engine *e)
+{
+	if (atomic_load_explicit(&e->unclean, memory_order_acquire))
+		return 0;
+	pthread_mutex_lock(&e->resize_mu);
+	int rc = 0;
+	if (!atomic_load(&e->unclean)) {
+		e->sb.state = CSM_STATE_UNCLEAN;
+		rc = write_super(e);
+		if (rc == 0)
+			atomic_store_explicit(&e->unclean, true, memory_order_release);
+	}
+	pthread_mutex_unlock(&e->resize_mu);
+	return rc;
+}
+
+static ssize_t fail(int neg)
+{
+	errno = -neg;
+	return -1;
+}
+
+ssize_t csm_pread(struct csm_engine *e, void *buf, size_t n, uint64_t off)
+{
+	uint64_t size = atomic_load_explicit(&e->size, memory_order_acquire);
+	if (off >= size || n == 0)
+		return 0;
+	if (n > size - off)
+		n = (size_t)(size - off);
+	if (n > SSIZE_MAX)
+		n = SSIZE_MAX & ~(size_t)(CSM_MAX_BLOCK - 1);
+	const struct csm_geometry *geo = &e->geo;
+	uint64_t group_bytes = (uint64_t)geo->per_group << geo->block_shift;
+	size_t done = 0;
+	while (done < n) {
+		uint64_t pos = off + done;
+		uint64_t gend = (pos / group_bytes + 1) * group_bytes;
+		size_t len = (size_t)((gend - pos) < n - done ? gend - pos : n - done);
+		ssize_t r = read_run(e, (uint8_t *)buf + done, pos, len);
+		if (r < 0)
+			return done ? (ssize_t)done : fail((int)r);
+		done += (size_t)r;
+		if ((size_t)r < len) {
+			memset((uint8_t *)buf + done, 0, n - done);
+			return done ? (ssize_t)done : fail(-EIO);
+		}
+	}
+	return (ssize_t)done;
+}
+
+static ssize_t write_range(struct csm_engine *e, const void *buf, size_t n, uint64_t off,
+			   uint64_t size_after)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint64_t group_bytes = (uint64_t)geo->per_group << geo->block_shift;
+	size_t done = 0;
+	while (done < n) {
+		uint64_t pos = off + done;
+		uint64_t gend = (pos / group_bytes + 1) * group_bytes;
+		size_t len = (size_t)((gend - pos) < n - done ? gend - pos : n - done);
+		ssize_t r = write_run(e, (const uint8_t *)buf + done, pos, len, size_after);
+		if (r < 0)
+			return done ? (ssize_t)done : r;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t csm_pwrite(struct csm_engine *e, const void *buf, size_t n, uint64_t off)
+{
+	if (e->opts.readonly)
+		return fail(-EBADF);
+	if (n == 0)
+		return 0;
+	if (n > SSIZE_MAX)
+		n = SSIZE_MAX & ~(size_t)(CSM_MAX_BLOCK - 1);
+	if (off >= CSM_MAX_LOGICAL_SIZE || n > CSM_MAX_LOGICAL_SIZE - off)
+		return fail(-EFBIG);
+	int rc = mark_unclean(e);
+	if (rc < 0)
+		return fail(rc);
+	uint64_t end = off + n;
+	uint64_t size = atomic_load_explicit(&e->size, memory_order_acquire);
+	if (end > size) {
+		pthread_mutex_lock(&e->resize_mu);
+		size = atomic_load(&e->size);
+		if (end > size) {
+			if (!e->be.resizable && end > e->capacity) {
+				if (off >= e->capacity) {
+					pthread_mutex_unlock(&e->resize_mu);
+					return fail(-ENOSPC);
+				}
+				n = (size_t)(e->capacity - off);
+				end = e->capacity;
+			}
+			if (end > size) {
+				/* Size first: a crash before the data leaves
+				 * zeros, never stale bytes, past the old end. */
+				e->sb.logical_size = end;
+				rc = write_super(e);
+				if (rc < 0) {
+					e->sb.logical_size = size;
+					pthread_mutex_unlock(&e->resize_mu);
+					return fail(rc);
+				}
+				atomic_store_explicit(&e->size, end, memory_order_release);
+			}
+		}
+		size = atomic_load(&e->size);
+		pthread_mutex_unlock(&e->resize_mu);
+	}
+	ssize_t r = write_range(e, buf, n, off, size > end ? size : end);
+	return r < 0 ? fail((int)r) : r;
+}
+
+uint64_t csm_size(struct csm_engine *e)
+{
+	return atomic_load_explicit(&e->size, memory_order_acquire);
+}
+
+/* Zero [off, off+len) inside the current size: whole blocks are unmarked
+ * and deallocated, partial blocks rewritten with zeros.  resize_mu held
+ * or not needed. */
+static int zero_range_locked(struct csm_engine *e, uint64_t off, uint64_t len, uint64_t size)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint32_t bs = geo->block_size;
+	static const uint8_t zeros[CSM_MAX_BLOCK];
+	uint64_t end = off + len;
+	while (off < end) {
+		uint64_t blk = off >> geo->block_shift;
+		uint64_t bstart = blk << geo->block_shift;
+		if (off != bstart || end - off < bs) {
+			uint64_t stop = bstart + bs < end ? bstart + bs : end;
+			ssize_t r = write_run(e, zeros, off, (size_t)(stop - off), size);
+			if (r < 0)
+				return (int)r;
+			off = stop;
+			continue;
+		}
+		/* Whole blocks up to the end of the range or of the group. */
+		uint64_t gno = csm_geo_group_of(geo, blk);
+		uint64_t glast = (gno + 1) * geo->per_group - 1;
+		uint64_t last = (end >> geo->block_shift) - 1;
+		if (last > glast)
+			last = glast;
+		int rc = clear_run(e, blk, last);
+		if (rc < 0)
+			return rc;
+		uint64_t dlen = (last - blk + 1) << geo->block_shift;
+		uint64_t doff = csm_geo_data_offset(geo, blk);
+		if (geo->layout == CSM_LAYOUT_SEPARATE && bstart + dlen > size)
+			dlen = size - bstart;
+		rc = e->be.ops->zero_range(e->be.ctx, CSM_DATA, doff, dlen);
+		if (rc < 0) {
+			report_io(e, gno, rc);
+			return rc;
+		}
+		off = (last + 1) << geo->block_shift;
+	}
+	return 0;
+}
+
+int csm_zero_range(struct csm_engine *e, uint64_t off, uint64_t len)
+{
+	if (e->opts.readonly)
+		return (int)fail(-EBADF);
+	int rc = mark_unclean(e);
+	if (rc < 0)
+		return (int)fail(rc);
+	uint64_t size = csm_size(e);
+	if (off >= size)
+		return 0;
+	if (len > size - off)
+		len = size - off;
+	rc = zero_range_locked(e, off, len, size);
+	return rc < 0 ? (int)fail(rc) : 0;
+}
+
+int csm_truncate(struct csm_engine *e, uint64_t nsize)
+{
+	if (e->opts.readonly)
+		return (int)fail(-EBADF);
+	if (nsize > CSM_MAX_LOGICAL_SIZE)
+		return (int)fail(-EFBIG);
+	int rc = mark_unclean(e);
+	if (rc < 0)
+		return (int)fail(rc);
+	const struct csm_geometry *geo = &e->geo;
+	pthread_mutex_lock(&e->resize_mu);
+	uint64_t cur = atomic_load(&e->size);
+	if (nsize == cur)
+		goto out;
+	if (!e->be.resizable) {
+		rc = -EINVAL; /* a device keeps its formatted size */
+		goto out;
+	}
+	if (nsize < cur) {
+		/* 1. zero the kept part of the new last block */
+		uint64_t bend = csm_geo_blocks(geo, nsize) << geo->block_shift;
+		if (bend > cur)
+			bend = cur;
+		if (bend > nsize) {
+			rc = zero_range_locked(e, nsize, bend - nsize, cur);
+			if (rc < 0)
+				goto out;
+		}
+		/* 2. unmark the dropped blocks of the new last group */
+		uint64_t kb = csm_geo_blocks(geo, nsize);
+		uint64_t ob = csm_geo_blocks(geo, cur);
+		if (kb < ob && kb % geo->per_group != 0) {
+			uint64_t glast = (kb / geo->per_group + 1) * geo->per_group - 1;
+			rc = clear_run(e, kb, glast < ob - 1 ? glast : ob - 1);
+			if (rc < 0)
+				goto out;
+		}
+		/* 3. drop the stores' tails (later groups vanish whole) */
+		rc = set_store_sizes(e, nsize);
+		if (rc < 0)
+			goto out;
+		cache_invalidate(e, csm_geo_groups(geo, nsize));
+		/* 4. publish */
+		e->sb.logical_size = nsize;
+		rc = write_super(e);
+		if (rc == 0)
+			atomic_store(&e->size, nsize);
+	} else {
+		rc = set_store_sizes(e, nsize);
+		if (rc < 0)
+			goto out;
+		e->sb.logical_size = nsize;
+		rc = write_super(e);
+		if (rc == 0)
+			atomic_store(&e->size, nsize);
+	}
+	if (rc < 0)
+		e->sb.logical_size = cur;
+out:
+	pthread_mutex_unlock(&e->resize_mu);
+	return rc < 0 ? (int)fail(rc) : 0;
+}
+
+int csm_fsync(struct csm_engine *e, bool datasync)
+{
+	int rc = e->be.ops->sync(e->be.ctx, CSM_DATA, datasync);
+	if (rc == 0 && e->geo.layout == CSM_LAYOUT_SEPARATE)
+		rc = e->be.ops->sync(e->be.ctx, CSM_META, datasync);
+	return rc < 0 ? (int)fail(rc) : 0;
+}
+
+const struct csm_super *csm_superblock(const struct csm_engine *e)
+{
+	return &e->sb;
+}
+
+const struct csm_geometry *csm_geometry(const struct csm_engine *e)
+{
+	return &e->geo;
+}
+
+void csm_stats(struct csm_engine *e, struct csm_stats *st)
+{
+	st->mismatches = atomic_load(&e->n_mismatch);
+	st->meta_damaged = atomic_load(&e->n_meta);
+	st->io_errors = atomic_load(&e->n_io);
+	pthread_mutex_lock(&e->first_mu);
+	st->first = e->first;
+	pthread_mutex_unlock(&e->first_mu);
+}
+
+ssize_t csm_raw_pread(struct csm_engine *e, enum csm_store st, void *buf, size_t n, uint64_t off)
+{
+	struct iovec v = {buf, n};
+	ssize_t r = e->be.ops->preadv(e->be.ctx, st, &v, 1, off);
+	return r < 0 ? fail((int)r) : r;
+}
+
+ssize_t csm_raw_pwrite(struct csm_engine *e, enum csm_store st, const void *buf, size_t n,
+		       uint64_t off)
+{
+	struct iovec v = {(void *)buf, n};
+	ssize_t r = e->be.ops->pwritev(e->be.ctx, st, &v, 1, off);
+	return r < 0 ? fail((int)r) : r;
+}
+
+/* ---- scrub ------------------------------------------------------------ */
+
+/* Is group gno entirely unallocated in every store?  Then it was never
+ * written and reads as zeros.  *next is the first group that may hold
+ * data. */
+static bool group_is_hole(struct csm_engine *e, uint64_t gno, uint64_t ngroups, uint64_t *next)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint64_t mstart = csm_geo_meta_offset(geo, gno, 0);
+	uint64_t mend = mstart + geo->group_stride;
+	uint64_t m, d;
+	int rc = e->be.ops->next_data(e->be.ctx, CSM_META, mstart, &m);
+	if (rc == -ENXIO)
+		m = UINT64_MAX;
+	else if (rc < 0 || m < mend)
+		return false;
+	uint64_t nm = m == UINT64_MAX ? ngroups : csm_geo_group_at_meta_offset(geo, m);
+	uint64_t nd = ngroups;
+	if (geo->layout == CSM_LAYOUT_SEPARATE) {
+		uint64_t dstart = csm_geo_data_offset(geo, gno * geo->per_group);
+		uint64_t dend = dstart + ((uint64_t)geo->per_group << geo->block_shift);
+		rc = e->be.ops->next_data(e->be.ctx, CSM_DATA, dstart, &d);
+		if (rc == -ENXIO)
+			d = UINT64_MAX;
+		else if (rc < 0 || d < dend)
+			return false;
+		nd = d == UINT64_MAX ? ngroups : csm_geo_group_at_data_offset(geo, d);
+	}
+	uint64_t nx = nm < nd ? nm : nd;
+	*next = nx > gno + 1 ? (nx < ngroups ? nx : ngroups) : gno + 1;
+	return true;
+}
+
+int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,
+	      struct csm_scrub_result *res)
+{
+	const struct csm_geometry *geo = &e->geo;
+	memset(res, 0, sizeof(*res));
+	csm_drop_cache(e);
+	uint64_t size = csm_size(e);
+	uint64_t nblocks = csm_geo_blocks(geo, size);
+	uint64_t ngroups = csm_geo_groups(geo, size);
+	size_t gbytes = (size_t)geo->per_group << geo->block_shift;
+	uint8_t *buf = aligned_alloc(ALIGN, gbytes);
+	if (!buf)
+		return (int)fail(-ENOMEM);
+	uint64_t group_bytes = (uint64_t)geo->per_group << geo->block_shift;
+	int rc = 0;
+	res->blocks = nblocks;
+	for (uint64_t gno = 0; gno < ngroups;) {
+		uint64_t next;
+		if (group_is_hole(e, gno, ngroups, &next)) {
+			res->groups += next - gno;
+			res->groups_skipped += next - gno;
+			gno = next;
+			continue;
+		}
+		res->groups++;
+		uint64_t first = gno * geo->per_group;
+		uint64_t last = first + geo->per_group - 1;
+		if (last >= nblocks)
+			last = nblocks - 1;
+		struct group *g = group_get(e, gno);
+		if (!g) {
+			rc = -ENOMEM;
+			break;
+		}
+		rc = group_rdlock(e, g);
+		if (rc < 0) {
+			group_put(e, g);
+			break;
+		}
+		for (int i = 0; i < 2; i++)
+			if (g->pair.status[i] != CSM_MB_VALID && g->pair.status[i] != CSM_MB_EMPTY)
+				res->bad_meta++;
+		if (g->pair.broken) {
+			res->broken_groups++;
+			res->bad_blocks += last - first + 1;
+		} else {
+			size_t n = (size_t)(last - first + 1) << geo->block_shift;
+			rc = store_read(e, CSM_DATA, buf, n, csm_geo_data_offset(geo, first));
+			if (rc < 0)
+				report_io(e, gno, rc);
+			for (uint64_t k = first; rc == 0 && k <= last; k++) {
+				const uint8_t *p = buf + ((k - first) << geo->block_shift);
+				if (g->pair.newer >= 0 &&
+				    csm_mb_written(geo, g->slot[g->pair.newer], csm_geo_index_of(geo, k)))
+					res->blocks_written++;
+				int kind = verify_block(e, g, k, p);
+				if (kind) {
+					report_block(e, kind, k);
+					res->bad_blocks++;
+				}
+			}
+		}
+		pthread_rwlock_unlock(&g->lock);
+		group_put(e, g);
+		if (rc < 0)
+			break;
+		if (progress)
+			progress(arg, (gno + 1) * group_bytes < size ? (gno + 1) * group_bytes : size, size);
+		gno++;
+	}
+	free(buf);
+	return rc < 0 ? (int)fail(rc) : 0;
+}
+
+/* ---- format, open, close ---------------------------------------------- */
+
+static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+static int capacity_of(struct csm_backend *be, const struct csm_geometry *geo, uint64_t *cap)
+{
+	uint64_t d, m;
+	int rc = be->ops->get_size(be->ctx, CSM_DATA, &d);
+	if (rc == 0)
+		rc = be->ops->get_size(be->ctx, CSM_META, &m);
+	if (rc == 0)
+		*cap = csm_geo_capacity_for(geo, d, m);
+	return rc;
+}
+
+int csm_format(struct csm_backend *be, const struct csm_format_opts *fo, char *err, size_t errlen)
+{
+	uint32_t bs = fo->block_size ? fo->block_size : 4096;
+	unsigned algo = fo->algo ? fo->algo : CSM_ALGO_CRC32C;
+	unsigned layout = fo->layout ? fo->layout : CSM_LAYOUT_INTERLEAVED;
+	struct csm_geometry geo;
+	if (!csm_block_size_valid(bs))
+		return errf(err, errlen, -EINVAL,
+			    "invalid block size %u (must be 512, 1024, 2048 or 4096)", bs);
+	if (!csm_algo_name(algo))
+		return errf(err, errlen, -EINVAL, "unknown checksum algorithm %u", algo);
+	if (!csm_geo_init(&geo, bs, algo, layout))
+		return errf(err, errlen, -EINVAL, "unknown layout %u", layout);
+
+	uint64_t size = fo->size;
+	if (!be->resizable || fo->use_capacity) {
+		uint64_t cap;
+		int rc = capacity_of(be, &geo, &cap);
+		if (rc < 0)
+			return errf(err, errlen, rc, "cannot get the device size: %s", strerror(-rc));
+		if (cap == 0)
+			return errf(err, errlen, -ENOSPC,
+				    "device too small: it cannot hold the header and one block");
+		if (fo->use_capacity)
+			size = cap;
+		else if (size > cap)
+			return errf(err, errlen, -ENOSPC,
+				    "size %llu exceeds what the device can hold (%llu bytes)",
+				    (unsigned long long)size, (unsigned long long)cap);
+	}
+	if (size > CSM_MAX_LOGICAL_SIZE)
+		return errf(err, errlen, -EFBIG, "size %llu too large (at most %llu bytes)",
+			    (unsigned long long)size, (unsigned long long)CSM_MAX_LOGICAL_SIZE);
+
+	struct csm_super sb;
+	memset(&sb, 0, sizeof(sb));
+	sb.version = CSM_VERSION;
+	if (fo->uuid) {
+		memcpy(sb.uuid, fo->uuid, CSM_UUID_SIZE);
+	} else if (getrandom(sb.uuid, CSM_UUID_SIZE, 0) != CSM_UUID_SIZE) {
+		return errf(err, errlen, -errno, "getrandom: %s", strerror(errno));
+	}
+	sb.block_size = bs;
+	sb.per_group = geo.per_group;
+	sb.algo = (uint8_t)algo;
+	sb.layout = (uint8_t)layout;
+	sb.state = CSM_STATE_CLEAN;
+	sb.header_size = CSM_HEADER_SIZE;
+	sb.logical_size = size;
+	sb.sequence = 1;
+	sb.format_time = (uint64_t)time(NULL);
+
+	/* Wipe what was there in O(1): truncate files, discard devices. */
+	int rc = 0;
+	uint64_t dsz = csm_geo_data_store_size(&geo, size);
+	uint64_t msz = csm_geo_meta_store_size(&geo, size);
+	if (be->resizable) {
+		rc = be->ops->set_size(be->ctx, CSM_META, 0);
+		if (rc == 0 && layout == CSM_LAYOUT_SEPARATE)
+			rc = be->ops->set_size(be->ctx, CSM_DATA, 0);
+		if (rc == 0 && layout == CSM_LAYOUT_SEPARATE)
+			rc = be->ops->set_size(be->ctx, CSM_DATA, dsz);
+		if (rc == 0)
+			rc = be->ops->set_size(be->ctx, CSM_META, msz);
+	} else {
+		rc = be->ops->zero_range(be->ctx, CSM_META, 0, msz);
+		if (rc == 0 && layout == CSM_LAYOUT_SEPARATE)
+			rc = be->ops->zero_range(be->ctx, CSM_DATA, 0, dsz);
+	}
+	if (rc < 0)
+		return errf(err, errlen, rc, "cannot prepare the storage: %s", strerror(-rc));
+	rc = write_header(be, &sb);
+	if (rc == 0)
+		rc = be->ops->sync(be->ctx, CSM_META, false);
+	if (rc == 0 && layout == CSM_LAYOUT_SEPARATE)
+		rc = be->ops->sync(be->ctx, CSM_DATA, false);
+	if (rc < 0)
+		return errf(err, errlen, rc, "cannot write the superblock: %s", strerror(-rc));
+	return 0;
+}
+
+static int sb_errno(enum csm_sb_err se)
+{
+	switch (se) {
+	case CSM_SB_BAD_MAGIC:
+		return -EMEDIUMTYPE;
+	case CSM_SB_BAD_VERSION:
+	case CSM_SB_BAD_INCOMPAT:
+		return -ENOTSUP;
+	default:
+		return -EUCLEAN;
+	}
+}
+
+int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct csm_engine **out,
+	     char *err, size_t errlen)
+{
+	uint8_t raw[CSM_SB_SIZE];
+	struct csm_super sb;
+	*out = NULL;
+	struct iovec v = {raw, sizeof(raw)};
+	ssize_t got = be->ops->preadv(be->ctx, CSM_META, &v, 1, 0);
+	int rc;
+	if (got < 0) {
+		rc = errf(err, errlen, (int)got, "cannot read the superblock: %s", strerror((int)-got));
+		goto fail_be;
+	}
+	enum csm_sb_err se = csm_sb_decode(raw, (size_t)got, &sb);
+	if (se != CSM_SB_OK) {
+		rc = errf(err, errlen, sb_errno(se), "%s", csm_sb_strerror(se));
+		goto fail_be;
+	}
+	struct csm_engine *e = calloc(1, sizeof(*e));
+	if (!e) {
+		rc = errf(err, errlen, -ENOMEM, "out of memory");
+		goto fail_be;
+	}
+	e->be = *be;
+	e->sb = sb;
+	csm_geo_init(&e->geo, sb.block_size, sb.algo, sb.layout); /* validated by decode */
+	csm_hasher_init(&e->hasher, sb.algo, sb.uuid);
+	if (opts)
+		e->opts = *opts;
+	if (!be->resizable) {
+		rc = capacity_of(be, &e->geo, &e->capacity);
+		if (rc < 0) {
+			errf(err, errlen, rc, "cannot get the device size: %s", strerror(-rc));
+			free(e);
+			goto fail_be;
+		}
+		if (sb.logical_size > e->capacity) {
+			rc = errf(err, errlen, -EUCLEAN,
+				  "device holds %llu bytes but was formatted for %llu",
+				  (unsigned long long)e->capacity,
+				  (unsigned long long)sb.logical_size);
+			free(e);
+			goto fail_be;
+		}
+		e->capacity = sb.logical_size;
+	}
+	atomic_init(&e->size, sb.logical_size);
+	atomic_init(&e->unclean, false);
+	pthread_mutex_init(&e->resize_mu, NULL);
+	pthread_mutex_init(&e->first_mu, NULL);
+	size_t cache = e->opts.cache_bytes ? e->opts.cache_bytes : CSM_DEFAULT_CACHE;
+	size_t per_entry = 2 * (size_t)ALIGN + sizeof(struct group);
+	e->max_per_shard = cache / per_entry / NSHARDS;
+	if (e->max_per_shard == 0)
+		e->max_per_shard = 1;
+	for (int i = 0; i < NSHARDS; i++)
+		pthread_mutex_init(&e->shards[i].mu, NULL);
+	*out = e;
+	return 0;
+fail_be:
+	csm_backend_destroy(be);
+	return rc;
+}
+
+int csm_close(struct csm_engine *e)
+{
+	int rc = 0;
+	if (atomic_load(&e->unclean)) {
+		rc = e->be.ops->sync(e->be.ctx, CSM_DATA, false);
+		if (rc == 0 && e->geo.layout == CSM_LAYOUT_SEPARATE)
+			rc = e->be.ops->sync(e->be.ctx, CSM_META, false);
+		if (rc == 0) {
+			pthread_mutex_lock(&e->resize_mu);
+			e->sb.state = CSM_STATE_CLEAN;
+			rc = write_super(e);
+			pthread_mutex_unlock(&e->resize_mu);
+		}
+		if (rc == 0)
+			rc = e->be.ops->sync(e->be.ctx, CSM_META, false);
+	}
+	for (int i = 0; i < NSHARDS; i++) {
+		struct group *g, *tmp;
+		HASH_ITER(hh, e->shards[i].table, g, tmp)
+		{
+			HASH_DEL(e->shards[i].table, g);
+			group_free(g);
+		}
+		pthread_mutex_destroy(&e->shards[i].mu);
+	}
+	pthread_mutex_destroy(&e->resize_mu);
+	pthread_mutex_destroy(&e->first_mu);
+	csm_backend_destroy(&e->be);
+	free(e);
+	return rc < 0 ? (int)fail(rc) : 0;
+}

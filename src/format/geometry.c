@@ -1,0 +1,131 @@
+/*
+ * Geometry: where each logical block and each metadata block lives.  Pure.
+ *
+ * Interleaved (one file):
+ *     [header: 4096][A0][B0][data 0 .. N-1][A1][B1][data N .. 2N-1] ...
+ *   Every piece is a whole block and the header is a multiple of every
+ *   supported block size, so every data block is aligned to the block size
+ *   (O_DIRECT friendly; the seed's one-sector reserve misaligned them).
+ *
+ * Separate (two files):
+ *     data:     the logical content, byte for byte
+ *     metadata: [header: 4096][A0][B0][A1][B1] ...
+ */
+#include "csumshim/format.h"
+
+uint32_t csm_algo_csum_size(unsigned algo)
+{
+	switch (algo) {
+	case CSM_ALGO_CRC32C:
+		return 4;
+	case CSM_ALGO_XXH3:
+		return 8;
+	default:
+		return 0;
+	}
+}
+
+static uint32_t bitmap_bytes_for(uint32_t n)
+{
+	return ((n + 7) / 8 + 7) & ~7u;
+}
+
+uint32_t csm_per_group_for(uint32_t block_size, unsigned algo)
+{
+	uint32_t cs = csm_algo_csum_size(algo);
+	if (cs == 0 || !csm_block_size_valid(block_size))
+		return 0;
+	uint32_t room = block_size - CSM_META_HDR_SIZE;
+	uint32_t n = room * 8 / (cs * 8 + 1); /* upper bound ignoring padding */
+	while (n > 0 && bitmap_bytes_for(n) + n * cs > room)
+		n--;
+	return n;
+}
+
+static uint32_t log2u(uint32_t v)
+{
+	uint32_t s = 0;
+	while ((1u << s) < v)
+		s++;
+	return s;
+}
+
+bool csm_geo_init(struct csm_geometry *g, uint32_t block_size, unsigned algo, unsigned layout)
+{
+	uint32_t n = csm_per_group_for(block_size, algo);
+	if (n == 0 || csm_layout_name(layout) == NULL)
+		return false;
+	g->block_size = block_size;
+	g->block_shift = log2u(block_size);
+	g->per_group = n;
+	g->csum_size = csm_algo_csum_size(algo);
+	g->bitmap_offset = CSM_META_HDR_SIZE;
+	g->bitmap_bytes = bitmap_bytes_for(n);
+	g->tuples_offset = g->bitmap_offset + g->bitmap_bytes;
+	g->layout = (uint8_t)layout;
+	g->algo = (uint8_t)algo;
+	g->header_size = CSM_HEADER_SIZE;
+	if (layout == CSM_LAYOUT_INTERLEAVED)
+		g->group_stride = (uint64_t)(2 + n) << g->block_shift;
+	else
+		g->group_stride = (uint64_t)2 << g->block_shift;
+	return true;
+}
+
+uint64_t csm_geo_group_at_meta_offset(const struct csm_geometry *g, uint64_t off)
+{
+	if (off < g->header_size)
+		return 0;
+	return (off - g->header_size) / g->group_stride;
+}
+
+uint64_t csm_geo_group_at_data_offset(const struct csm_geometry *g, uint64_t off)
+{
+	if (g->layout == CSM_LAYOUT_INTERLEAVED)
+		return csm_geo_group_at_meta_offset(g, off);
+	return (off >> g->block_shift) / g->per_group;
+}
+
+uint64_t csm_geo_data_store_size(const struct csm_geometry *g, uint64_t size)
+{
+	if (g->layout == CSM_LAYOUT_SEPARATE)
+		return size;
+	uint64_t blocks = csm_geo_blocks(g, size);
+	if (blocks == 0)
+		return g->header_size;
+	return csm_geo_data_offset(g, blocks - 1) + g->block_size;
+}
+
+uint64_t csm_geo_meta_store_size(const struct csm_geometry *g, uint64_t size)
+{
+	if (g->layout == CSM_LAYOUT_INTERLEAVED)
+		return csm_geo_data_store_size(g, size);
+	return g->header_size + csm_geo_groups(g, size) * g->group_stride;
+}
+
+uint64_t csm_geo_capacity_for(const struct csm_geometry *g, uint64_t data_capacity,
+			      uint64_t meta_capacity)
+{
+	uint64_t bs = g->block_size;
+	uint64_t blocks;
+	if (g->layout == CSM_LAYOUT_INTERLEAVED) {
+		if (data_capacity < g->header_size)
+			return 0;
+		uint64_t avail = data_capacity - g->header_size;
+		uint64_t full = avail / g->group_stride;
+		uint64_t rem_blocks = (avail % g->group_stride) / bs;
+		blocks = full * g->per_group + (rem_blocks > 2 ? rem_blocks - 2 : 0);
+	} else {
+		if (meta_capacity < g->header_size)
+			return 0;
+		uint64_t groups = (meta_capacity - g->header_size) / g->group_stride;
+		blocks = groups * g->per_group;
+		uint64_t data_blocks = data_capacity / bs;
+		if (data_blocks < blocks)
+			blocks = data_blocks;
+	}
+	uint64_t max_blocks = CSM_MAX_LOGICAL_SIZE / bs;
+	if (blocks > max_blocks)
+		blocks = max_blocks;
+	return blocks * bs;
+}
