@@ -783,12 +783,12 @@ ssize_t csm_pread(struct csm_engine *e, void *buf, size_t n, uint64_t off)
 		uint64_t gend = (pos / group_bytes + 1) * group_bytes;
 		size_t len = (size_t)((gend - pos) < n - done ? gend - pos : n - done);
 		ssize_t r = read_run(e, (uint8_t *)buf + done, pos, len);
-		if (r < 0)
-			return done ? (ssize_t)done : fail((int)r);
-		done += (size_t)r;
-		if ((size_t)r < len) {
+		if (r >= 0)
+			done += (size_t)r;
+		if (r < 0 || (size_t)r < len) {
+			/* Short: a verified prefix, and not one unverified byte. */
 			memset((uint8_t *)buf + done, 0, n - done);
-			return done ? (ssize_t)done : fail(-EIO);
+			return done ? (ssize_t)done : fail(r < 0 ? (int)r : -EIO);
 		}
 	}
 	return (ssize_t)done;

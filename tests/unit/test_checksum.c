@@ -1,0 +1,85 @@
+/* crc32c against published vectors, hardware against portable code,
+ * block checksums bound to salt and block number, zero detection. */
+#include <string.h>
+
+#include "csumshim/format.h"
+#include "testlib.h"
+
+int main(void)
+{
+	/* Published vectors (RFC 3720 B.4 and the classic check value). */
+	CHECK_EQ_U64(csm_crc32c(0, "123456789", 9), 0xE3069283u);
+	CHECK_EQ_U64(csm_crc32c_sw(0, "123456789", 9), 0xE3069283u);
+	uint8_t v[32];
+	memset(v, 0, sizeof(v));
+	CHECK_EQ_U64(csm_crc32c(0, v, 32), 0x8A9136AAu);
+	memset(v, 0xff, sizeof(v));
+	CHECK_EQ_U64(csm_crc32c(0, v, 32), 0x62A8AB43u);
+	for (int i = 0; i < 32; i++)
+		v[i] = (uint8_t)i;
+	CHECK_EQ_U64(csm_crc32c(0, v, 32), 0x46DD794Eu);
+	for (int i = 0; i < 32; i++)
+		v[i] = (uint8_t)(31 - i);
+	CHECK_EQ_U64(csm_crc32c(0, v, 32), 0x113FDB5Cu);
+	CHECK_EQ_U64(csm_crc32c(0, "", 0), 0);
+
+	/* Hardware == portable for every length and misalignment, and
+	 * chaining equals one pass. */
+	struct rng r = {test_seed("test_checksum", 1)};
+	static uint8_t buf[70000];
+	rng_fill(&r, buf, sizeof(buf));
+	for (size_t len = 0; len <= 1100; len++)
+		for (size_t mis = 0; mis < 8; mis++)
+			CHECK(csm_crc32c_hw(0, buf + mis, len) == csm_crc32c_sw(0, buf + mis, len),
+			      "len %zu mis %zu", len, mis);
+	for (int i = 0; i < 2000; i++) {
+		size_t off = rng_below(&r, 1000), len = rng_below(&r, sizeof(buf) - 1000);
+		uint32_t seed = (uint32_t)rng_next(&r);
+		CHECK(csm_crc32c_hw(seed, buf + off, len) == csm_crc32c_sw(seed, buf + off, len));
+		size_t cut = len ? rng_below(&r, len) : 0;
+		CHECK(csm_crc32c(csm_crc32c(seed, buf + off, cut), buf + off + cut, len - cut) ==
+		      csm_crc32c(seed, buf + off, len));
+	}
+	printf("crc32c implementation: %s\n", csm_crc32c_impl());
+
+	/* Block checksums: bound to block number, salt and every data bit. */
+	uint8_t u1[16] = {1}, u2[16] = {2};
+	for (unsigned algo = CSM_ALGO_CRC32C; algo <= CSM_ALGO_XXH3; algo++) {
+		struct csm_hasher h1, h2;
+		csm_hasher_init(&h1, algo, u1);
+		csm_hasher_init(&h2, algo, u2);
+		uint64_t c = csm_block_csum(&h1, 7, buf, 4096);
+		CHECK(c == csm_block_csum(&h1, 7, buf, 4096), "deterministic");
+		CHECK(c != csm_block_csum(&h1, 8, buf, 4096), "block number is hashed");
+		CHECK(c != csm_block_csum(&h2, 7, buf, 4096), "salt is hashed");
+		if (algo == CSM_ALGO_CRC32C) {
+			/* Definition: crc32c(uuid || le64(block) || data). */
+			uint8_t pre[24 + 4096];
+			memcpy(pre, u1, 16);
+			csm_put_le64(pre + 16, 7);
+			memcpy(pre + 24, buf, 4096);
+			CHECK_EQ_U64(c, csm_crc32c(0, pre, sizeof(pre)));
+			CHECK(c <= UINT32_MAX);
+		}
+		for (int bit = 0; bit < 4096 * 8; bit += 97) {
+			buf[bit / 8] ^= (uint8_t)(1 << (bit % 8));
+			CHECK(c != csm_block_csum(&h1, 7, buf, 4096), "bit %d", bit);
+			buf[bit / 8] ^= (uint8_t)(1 << (bit % 8));
+		}
+	}
+
+	/* Zero detection at every length and position. */
+	static uint8_t z[5000];
+	for (size_t len = 0; len < 300; len++) {
+		CHECK(csm_is_zero(z, len));
+		for (size_t i = 0; i < len; i++) {
+			z[i] = 1;
+			CHECK(!csm_is_zero(z, len), "len %zu i %zu", len, i);
+			z[i] = 0;
+		}
+	}
+	z[4999] = 0x80;
+	CHECK(!csm_is_zero(z, 5000));
+	printf("1 passed, 0 failed\n");
+	return 0;
+}
