@@ -51,6 +51,7 @@ struct group {
 	unsigned refs;             /* shard mutex */
 	pthread_rwlock_t lock;
 	bool loaded;               /* group lock */
+	bool settled;              /* group lock: newer's tuples match stored data */
 	uint64_t epoch;            /* engine epoch when loaded */
 	struct csm_pair pair;      /* group lock */
 	uint8_t *slot[2];          /* raw brothers, block_size each */
@@ -348,6 +349,9 @@ static int group_load(struct csm_engine *e, struct group *g)
 		struct csm_event ev = {.kind = CSM_EV_GROUP_BROKEN, .group = g->gno};
 		report(e, &ev);
 	}
+	/* After a crash the newer brother may name data that never landed;
+	 * until checked (settle_group) nothing is built on top of it. */
+	g->settled = !(g->pair.newer >= 0 && g->pair.older_ok);
 	g->loaded = true;
 	g->epoch = atomic_load(&e->epoch);
 	return 0;
@@ -584,6 +588,45 @@ static int rmw_load(struct csm_engine *e, struct group *g, uint64_t k, uint8_t *
 	return 0;
 }
 
+/* Before a new brother is built from the newer one, make sure the newer's
+ * tuples describe what is stored.  For each block (outside [skip_first,
+ * skip_last], which the caller replaces) where the brothers differ — the
+ * blocks of the last update, which a crash may have cut short — read the
+ * data, and if only the older brother's tuple matches, adopt it in memory.
+ * Without this, the next update would copy the unlanded tuple forward and
+ * the older brother, overwritten, could no longer vouch for the old data.
+ * Group locked exclusive. */
+static int settle_group(struct csm_engine *e, struct group *g, uint64_t skip_first,
+			uint64_t skip_last)
+{
+	if (g->settled)
+		return 0;
+	const struct csm_geometry *geo = &e->geo;
+	uint8_t b[CSM_MAX_BLOCK] __attribute__((aligned(ALIGN)));
+	uint8_t *nw = g->slot[g->pair.newer], *od = g->slot[1 - g->pair.newer];
+	for (uint32_t idx = 0; idx < geo->per_group; idx++) {
+		uint64_t k = g->gno * geo->per_group + idx;
+		if ((k >= skip_first && k <= skip_last) || csm_mb_same(geo, nw, od, idx))
+			continue;
+		int rc = store_read(e, CSM_DATA, b, geo->block_size, csm_geo_data_offset(geo, k));
+		if (rc < 0) {
+			report_io(e, g->gno, rc);
+			return rc;
+		}
+		uint64_t c = 0;
+		bool have = false;
+		if (tuple_matches(e, nw, idx, k, b, &c, &have) ||
+		    !tuple_matches(e, od, idx, k, b, &c, &have))
+			continue; /* newer is right, or neither is (reads will say) */
+		if (csm_mb_written(geo, od, idx))
+			csm_mb_set(geo, nw, idx, csm_mb_tuple(geo, od, idx));
+		else
+			csm_mb_clear(geo, nw, idx);
+	}
+	g->settled = true;
+	return 0;
+}
+
 /* Start the next brother in the older slot as a copy of the newer one (or
  * fresh); the caller edits tuples, then publish_meta() seals and writes it
  * and makes it the newer. */
@@ -666,6 +709,9 @@ static ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos,
 		rc = -EIO;
 		goto out;
 	}
+	rc = settle_group(e, g, r.first, r.last);
+	if (rc < 0)
+		goto out;
 	if (r.head_bounce) {
 		rc = rmw_load(e, g, r.first, b0);
 		if (rc < 0)
@@ -699,8 +745,10 @@ static ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos,
 			cnt = iov_trim(iov, cnt, (size_t)(size_after - start));
 	}
 	rc = store_writev(e, CSM_DATA, iov, cnt, csm_geo_data_offset(geo, r.first));
-	if (rc < 0)
+	if (rc < 0) {
 		report_io(e, r.gno, rc);
+		g->settled = false; /* some of the data may not have landed */
+	}
 out:
 	pthread_rwlock_unlock(&g->lock);
 	group_put(e, g);
@@ -724,6 +772,9 @@ static int clear_run(struct csm_engine *e, uint64_t first, uint64_t last)
 		rc = -EIO;
 		goto out;
 	}
+	rc = settle_group(e, g, first, last);
+	if (rc < 0)
+		goto out;
 	int n = g->pair.newer;
 	bool any = false;
 	for (uint64_t k = first; n >= 0 && k <= last && !any; k++)
