@@ -88,6 +88,7 @@ enum {
 	OPT_BITS,
 	OPT_SEED,
 	OPT_META_TARGET,
+	OPT_BROTHER,
 };
 
 #define FORMAT_LONGOPTS                                                                    \

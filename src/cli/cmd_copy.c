@@ -70,6 +70,32 @@ static int source_size(int fd, uint64_t *size)
 	return 0;
 }
 
+/* Write the runs of blocks that are not all zero; zero blocks stay
+ * never-written (they read back as verified zeros and take no space). */
+static int write_nonzero_runs(struct csm_engine *e, const uint8_t *buf, size_t n, uint64_t off)
+{
+	size_t bs = csm_superblock(e)->block_size;
+	size_t i = 0;
+	while (i < n) {
+		size_t len = n - i < bs ? n - i : bs;
+		if (csm_is_zero(buf + i, len)) {
+			i += len;
+			continue;
+		}
+		size_t j = i + len;
+		while (j < n) {
+			size_t l2 = n - j < bs ? n - j : bs;
+			if (csm_is_zero(buf + j, l2))
+				break;
+			j += l2;
+		}
+		if (csm_pwrite(e, buf + i, j - i, off + i) != (ssize_t)(j - i))
+			return -1;
+		i = j;
+	}
+	return 0;
+}
+
 int cmd_import(int argc, char **argv)
 {
 	static const struct option longopts[] = {FORMAT_LONGOPTS, {NULL, 0, NULL, 0}};
@@ -131,7 +157,7 @@ int cmd_import(int argc, char **argv)
 		if (r < 0 || got != want) {
 			cli_err("%s: read: %s", src, r < 0 ? strerror(-r) : "file shrank while importing");
 			rc = EXIT_ERR;
-		} else if (!csm_is_zero(buf, want) && csm_pwrite(f.e, buf, want, off) != (ssize_t)want) {
+		} else if (write_nonzero_runs(f.e, buf, want, off) < 0) {
 			cli_err("%s: write: %s", dst, strerror(errno));
 			rc = EXIT_ERR;
 		}

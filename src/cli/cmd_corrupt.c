@@ -3,9 +3,10 @@
  *     [--metadata] [--metadata-file PATH]
  *
  * For test harnesses: flips K distinct bits in the stored bytes of the block
- * holding LOGICAL_BYTE, or with --metadata in that block's tuple inside the
- * brother currently in charge of its group, bypassing every checksum.  The
- * same seed flips the same bits.  Prints what it flipped.
+ * holding LOGICAL_BYTE, or with --metadata in that block's tuple inside one
+ * of its group's brothers (the one with the larger stored generation, or
+ * the one --brother names), bypassing every checksum.  The same call flips
+ * the same bits back.  Prints what it flipped.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -50,11 +51,14 @@ int cmd_corrupt(int argc, char **argv)
 		{"bits", required_argument, NULL, OPT_BITS},
 		{"seed", required_argument, NULL, OPT_SEED},
 		{"metadata", no_argument, NULL, OPT_META_TARGET},
+		{"brother", required_argument, NULL, OPT_BROTHER},
 		{"metadata-file", required_argument, NULL, OPT_METAFILE},
 		{NULL, 0, NULL, 0},
 	};
 	static const char usage[] = "corrupt: usage: csumshim corrupt FILE --offset LOGICAL_BYTE "
-				    "[--bits K] [--seed S] [--metadata] [--metadata-file PATH]";
+				    "[--bits K] [--seed S] [--metadata [--brother A|B]] "
+				    "[--metadata-file PATH]";
+	int brother = -1;
 	uint64_t offset = 0, bits = 1, seed = 0;
 	bool have_off = false, have_seed = false, meta_target = false;
 	const char *meta = NULL;
@@ -82,6 +86,14 @@ int cmd_corrupt(int argc, char **argv)
 			have_seed = true;
 			break;
 		case OPT_META_TARGET:
+			meta_target = true;
+			break;
+		case OPT_BROTHER:
+			if (strcmp(optarg, "A") && strcmp(optarg, "B")) {
+				cli_err("--brother: must be A or B, not '%s'", optarg);
+				return EXIT_ERR;
+			}
+			brother = optarg[0] == 'B';
 			meta_target = true;
 			break;
 		case OPT_METAFILE:
@@ -120,26 +132,20 @@ int cmd_corrupt(int argc, char **argv)
 	uint64_t region_off, region_len;
 	char where[96];
 	if (meta_target) {
-		/* The tuple of this block in the brother in charge (slot A if
-		 * the group was never written). */
-		uint8_t *slot = calloc(2, g->block_size);
-		if (!slot) {
-			cli_err("out of memory");
-			cli_close(&f);
-			return EXIT_ERR;
+		/* The tuple of this block in the brother with the larger stored
+		 * generation (slot A on a tie or a never-written group), unless
+		 * --brother says.  Flipping tuple bits leaves the generation
+		 * field alone, so the same call flips the same bits back. */
+		unsigned which = 0;
+		if (brother >= 0) {
+			which = (unsigned)brother;
+		} else {
+			uint8_t hdr[2][16];
+			for (unsigned i = 0; i < 2; i++)
+				if (csm_raw_pread(f.e, CSM_META, hdr[i], 16, csm_geo_meta_offset(g, gno, i)) != 16)
+					memset(hdr[i], 0, 16);
+			which = csm_mb_generation(hdr[1]) > csm_mb_generation(hdr[0]) ? 1 : 0;
 		}
-		enum csm_mb_status s[2];
-		uint64_t gen[2];
-		for (unsigned i = 0; i < 2; i++) {
-			uint8_t *m = slot + i * g->block_size;
-			if (csm_raw_pread(f.e, CSM_META, m, g->block_size, csm_geo_meta_offset(g, gno, i)) < 0)
-				memset(m, 0, g->block_size);
-			s[i] = csm_mb_check(g, sb->uuid, m, gno, &gen[i]);
-		}
-		free(slot);
-		struct csm_pair p;
-		csm_pair_choose(&p, s[0], gen[0], s[1], gen[1]);
-		unsigned which = p.newer < 0 ? 0 : (unsigned)p.newer;
 		st = CSM_META;
 		region_off = csm_geo_meta_offset(g, gno, which) + g->tuples_offset +
 			     (uint64_t)idx * g->csum_size;
