@@ -213,8 +213,7 @@ int cmd_export(int argc, char **argv)
 	}
 	struct cli_events ev = {0};
 	struct cli_file f;
-	struct cli_open_opts oo = {.meta_path = meta,
-				   .engine = {.report = cli_event, .report_arg = &ev}};
+	struct cli_open_opts oo = {.meta_path = meta};
 	int rc = cli_open(&f, src, &oo);
 	if (rc != EXIT_OK)
 		return rc;
@@ -246,8 +245,16 @@ int cmd_export(int argc, char **argv)
 		ssize_t got = csm_pread(f.e, buf, want, off);
 		if (got != (ssize_t)want) {
 			int e = got < 0 ? errno : EIO;
-			cli_err("%s: cannot export: %s at byte %llu", src, strerror(e),
-				(unsigned long long)(off + (got > 0 ? (uint64_t)got : 0)));
+			struct csm_stats stats;
+			csm_stats(f.e, &stats);
+			if (e == EIO && stats.first.kind) {
+				char text[256];
+				cli_event_text(&ev, &stats.first, text, sizeof(text));
+				cli_err("%s: cannot export: %s", src, text);
+			} else {
+				cli_err("%s: cannot export: %s at byte %llu", src, strerror(e),
+					(unsigned long long)(off + (got > 0 ? (uint64_t)got : 0)));
+			}
 			rc = e == EIO ? EXIT_BAD : EXIT_ERR;
 		} else if (!csm_is_zero(buf, want)) {
 			int r = write_full(dfd, buf, want, off);

@@ -82,6 +82,13 @@ struct csm_engine {
 	struct shard shards[NSHARDS];
 };
 
+/* Block-aligned buffers (O_DIRECT needs them); any size. */
+static void *alloc_aligned(size_t n)
+{
+	void *p;
+	return posix_memalign(&p, ALIGN, n ? n : 1) == 0 ? p : NULL;
+}
+
 const char *csm_event_name(enum csm_event_kind k)
 {
 	switch (k) {
@@ -186,7 +193,7 @@ static int set_store_sizes(struct csm_engine *e, uint64_t size)
 /* Write the whole 4 KiB header (superblock + zeros), aligned for O_DIRECT. */
 static int write_header(struct csm_backend *be, const struct csm_super *sb)
 {
-	uint8_t *hdr = aligned_alloc(ALIGN, CSM_HEADER_SIZE);
+	uint8_t *hdr = alloc_aligned(CSM_HEADER_SIZE);
 	if (!hdr)
 		return -ENOMEM;
 	memset(hdr, 0, CSM_HEADER_SIZE);
@@ -237,7 +244,7 @@ static struct group *group_alloc(struct csm_engine *e)
 	struct group *g = calloc(1, sizeof(*g));
 	if (!g)
 		return NULL;
-	uint8_t *buf = aligned_alloc(ALIGN, 2 * (size_t)ALIGN);
+	uint8_t *buf = alloc_aligned(2 * (size_t)ALIGN);
 	if (!buf) {
 		free(g);
 		return NULL;
@@ -1123,7 +1130,7 @@ int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,
 	uint64_t nblocks = csm_geo_blocks(geo, size);
 	uint64_t ngroups = csm_geo_groups(geo, size);
 	size_t gbytes = (size_t)geo->per_group << geo->block_shift;
-	uint8_t *buf = aligned_alloc(ALIGN, gbytes);
+	uint8_t *buf = alloc_aligned(gbytes);
 	if (!buf)
 		return (int)fail(-ENOMEM);
 	uint64_t group_bytes = (uint64_t)geo->per_group << geo->block_shift;

@@ -77,6 +77,7 @@ roundtrip() { # LAYOUT ALGO BS
 		expect 1 "$CS" check --json "$img"
 		python3 -c "import json; d=json.load(open('out')); assert d['bad_blocks']==1 and d['events'][0]['block']==$blk and d['events'][0]['offset']==$first" && ok || bad "check --json block $blk"
 		expect 1 "$CS" export "$img" out.bin
+		contains err "^csumshim: $img: cannot export: block $blk \\(bytes $first-$last\\): checksum mismatch$"
 		absent out.bin
 		ls ./out.bin.csumshim-export.* >/dev/null 2>&1 && bad "export left a temporary file" || ok
 		# the same seed flips the same bits back

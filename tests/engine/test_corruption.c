@@ -26,7 +26,8 @@ static void snapshot(struct mem_backend *dst, const struct mem_backend *src)
 		dst->st[i] = src->st[i];
 		dst->st[i].buf = malloc(src->st[i].cap ? src->st[i].cap : 1);
 		CHECK(dst->st[i].buf);
-		memcpy(dst->st[i].buf, src->st[i].buf, src->st[i].cap);
+		if (src->st[i].cap)
+			memcpy(dst->st[i].buf, src->st[i].buf, src->st[i].cap);
 	}
 	dst->shared = src->shared;
 	dst->writes_left = -1;
