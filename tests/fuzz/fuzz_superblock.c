@@ -1,0 +1,25 @@
+/* libFuzzer: the superblock decoder on arbitrary bytes.  Whatever it
+ * accepts must re-encode to the same bytes and decode to the same fields. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "csumshim/format.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct csm_super sb, again;
+	if (csm_sb_decode(data, size, &sb) != CSM_SB_OK)
+		return 0;
+	uint8_t out[CSM_SB_SIZE];
+	csm_sb_encode(&sb, out);
+	if (memcmp(out, data, CSM_SB_SIZE) != 0)
+		abort();
+	if (csm_sb_decode(out, sizeof(out), &again) != CSM_SB_OK || memcmp(&sb, &again, sizeof(sb)))
+		abort();
+	struct csm_geometry g;
+	if (!csm_geo_init(&g, sb.block_size, sb.algo, sb.layout))
+		abort();
+	return 0;
+}
