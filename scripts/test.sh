@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up, build and run the whole test suite: unit, engine (also under
-# ASan+UBSan) and integration tests, then the libFuzzer targets (a clang
-# build in build-fuzz/) for a fixed budget.
+# ASan+UBSan) and integration tests, then the static checks (scripts/lint.sh)
+# and the libFuzzer targets (a clang build in build-fuzz/) for a fixed budget.
 #   scripts/test.sh              everything
 #   scripts/test.sh -L unit      extra arguments go to the main ctest run
 set -euo pipefail
@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh build
 (cd build && ctest --output-on-failure -j"$(nproc)" "$@")
 if [ $# -eq 0 ]; then
+	scripts/lint.sh build
 	CC=clang cmake -S . -B build-fuzz -DCSUMSHIM_FUZZ=ON -DCSUMSHIM_SANITIZED_TESTS=OFF \
 		-DCSUMSHIM_WERROR=ON >/dev/null
 	cmake --build build-fuzz -j"$(nproc)" >/dev/null

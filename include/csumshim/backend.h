@@ -32,9 +32,9 @@ struct csm_backend_ops {
 	 * EINTR.  Returns the bytes moved; a read is short only at the end of
 	 * the store.  iovcnt <= 3. */
 	ssize_t (*preadv)(void *ctx, enum csm_store st, const struct iovec *iov, int iovcnt,
-			  uint64_t off);
+	                  uint64_t off);
 	ssize_t (*pwritev)(void *ctx, enum csm_store st, const struct iovec *iov, int iovcnt,
-			   uint64_t off);
+	                   uint64_t off);
 	int (*sync)(void *ctx, enum csm_store st, bool datasync);
 	int (*get_size)(void *ctx, enum csm_store st, uint64_t *size);
 	/* Resize a store (regular files).  Not called when !resizable. */
@@ -74,7 +74,7 @@ void csm_sysio_libc(struct csm_sysio *sys);
  * same fd twice.  With own_fds, destroy() closes them.  `sys` is copied;
  * NULL means libc.  Returns 0 or -errno. */
 int csm_backend_posix(struct csm_backend *out, int data_fd, int meta_fd, bool own_fds,
-		      const struct csm_sysio *sys);
+                      const struct csm_sysio *sys);
 
 static inline void csm_backend_destroy(struct csm_backend *be)
 {

@@ -58,7 +58,7 @@ typedef void (*csm_report_fn)(void *arg, const struct csm_event *ev);
 struct csm_engine_opts {
 	size_t cache_bytes; /* metadata cache bound; 0 = CSM_DEFAULT_CACHE */
 	bool readonly;
-	bool log_only;      /* report mismatches but return the stored data */
+	bool log_only; /* report mismatches but return the stored data */
 	csm_report_fn report;
 	void *report_arg;
 };
@@ -78,7 +78,7 @@ int csm_format(struct csm_backend *be, const struct csm_format_opts *fo, char *e
 
 /* Takes ownership of *be (also on failure). */
 int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct csm_engine **out,
-	     char *err, size_t errlen);
+             char *err, size_t errlen);
 int csm_close(struct csm_engine *e);
 
 ssize_t csm_pread(struct csm_engine *e, void *buf, size_t n, uint64_t off);
@@ -112,12 +112,12 @@ struct csm_scrub_result {
 };
 typedef void (*csm_progress_fn)(void *arg, uint64_t done_bytes, uint64_t total_bytes);
 int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,
-	      struct csm_scrub_result *res);
+              struct csm_scrub_result *res);
 
 /* Raw access for dump/corrupt: bypasses checksums and the cache. */
 ssize_t csm_raw_pread(struct csm_engine *e, enum csm_store st, void *buf, size_t n, uint64_t off);
 ssize_t csm_raw_pwrite(struct csm_engine *e, enum csm_store st, const void *buf, size_t n,
-		       uint64_t off);
+                       uint64_t off);
 /* Forget cached metadata (after raw writes). */
 void csm_drop_cache(struct csm_engine *e);
 

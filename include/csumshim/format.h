@@ -31,12 +31,12 @@ extern "C" {
 
 /* ---- constants -------------------------------------------------------- */
 
-#define CSM_MAGIC "CSUMSHIM"        /* 8 bytes, no terminator on disk */
+#define CSM_MAGIC "CSUMSHIM" /* 8 bytes, no terminator on disk */
 #define CSM_VERSION 1u
-#define CSM_SB_SIZE 512u            /* bytes covered by the superblock */
-#define CSM_HEADER_SIZE 4096u       /* bytes before group 0 */
+#define CSM_SB_SIZE 512u      /* bytes covered by the superblock */
+#define CSM_HEADER_SIZE 4096u /* bytes before group 0 */
 #define CSM_UUID_SIZE 16u
-#define CSM_META_MAGIC 0x47444d43u  /* "CMDG" read as LE32 */
+#define CSM_META_MAGIC 0x47444d43u /* "CMDG" read as LE32 */
 #define CSM_META_HDR_SIZE 64u
 #define CSM_MIN_BLOCK 512u
 #define CSM_MAX_BLOCK 4096u
@@ -109,9 +109,9 @@ enum {
 /* Why a superblock was refused.  csm_sb_strerror() gives the message. */
 enum csm_sb_err {
 	CSM_SB_OK = 0,
-	CSM_SB_SHORT,          /* fewer than CSM_SB_SIZE bytes */
-	CSM_SB_BAD_MAGIC,      /* not a csumshim file */
-	CSM_SB_BAD_CSUM,       /* damaged */
+	CSM_SB_SHORT,     /* fewer than CSM_SB_SIZE bytes */
+	CSM_SB_BAD_MAGIC, /* not a csumshim file */
+	CSM_SB_BAD_CSUM,  /* damaged */
 	CSM_SB_BAD_VERSION,
 	CSM_SB_BAD_SBSIZE,
 	CSM_SB_BAD_INCOMPAT,
@@ -140,9 +140,9 @@ bool csm_sb_has_magic(const uint8_t *buf, size_t len);
 
 /* ---- names ------------------------------------------------------------ */
 
-const char *csm_algo_name(unsigned algo);      /* "crc32c", "xxh3", NULL */
-int csm_algo_from_name(const char *name);      /* enum value or -1 */
-const char *csm_layout_name(unsigned layout);  /* "interleaved", "separate" */
+const char *csm_algo_name(unsigned algo);     /* "crc32c", "xxh3", NULL */
+int csm_algo_from_name(const char *name);     /* enum value or -1 */
+const char *csm_layout_name(unsigned layout); /* "interleaved", "separate" */
 int csm_layout_from_name(const char *name);
 const char *csm_state_name(unsigned state);
 bool csm_block_size_valid(uint64_t bs);
@@ -160,7 +160,7 @@ struct csm_geometry {
 	uint8_t layout;
 	uint8_t algo;
 	uint64_t header_size;
-	uint64_t group_stride;  /* bytes from one group's brothers to the next */
+	uint64_t group_stride; /* bytes from one group's brothers to the next */
 };
 
 /* Bytes per tuple for an algorithm, 0 if unknown. */
@@ -208,7 +208,7 @@ static inline uint64_t csm_geo_data_offset(const struct csm_geometry *g, uint64_
 /* Physical offset of brother `slot` (0 = A, 1 = B) of `group` in the
  * metadata store. */
 static inline uint64_t csm_geo_meta_offset(const struct csm_geometry *g, uint64_t group,
-					   unsigned slot)
+                                           unsigned slot)
 {
 	return g->header_size + group * g->group_stride + ((uint64_t)slot << g->block_shift);
 }
@@ -230,7 +230,7 @@ uint64_t csm_geo_meta_store_size(const struct csm_geometry *g, uint64_t size);
 /* Largest logical size that fits a store of `capacity` bytes (block
  * devices); 0 if not even the header fits. */
 uint64_t csm_geo_capacity_for(const struct csm_geometry *g, uint64_t data_capacity,
-			      uint64_t meta_capacity);
+                              uint64_t meta_capacity);
 
 /* ---- metadata blocks ("brothers") ------------------------------------- */
 
@@ -246,12 +246,12 @@ enum {
 };
 
 enum csm_mb_status {
-	CSM_MB_EMPTY = 0,   /* all zero: never written */
+	CSM_MB_EMPTY = 0, /* all zero: never written */
 	CSM_MB_VALID,
 	CSM_MB_BAD_MAGIC,
 	CSM_MB_BAD_CSUM,
-	CSM_MB_BAD_GROUP,   /* valid block, but for another group */
-	CSM_MB_BAD_FIELD,   /* nblocks/flags/reserved out of range */
+	CSM_MB_BAD_GROUP, /* valid block, but for another group */
+	CSM_MB_BAD_FIELD, /* nblocks/flags/reserved out of range */
 };
 
 const char *csm_mb_status_name(enum csm_mb_status s);
@@ -259,14 +259,14 @@ const char *csm_mb_status_name(enum csm_mb_status s);
 /* Check one metadata block read from group `group`'s slot.  On VALID,
  * *generation is set (0 for EMPTY). */
 enum csm_mb_status csm_mb_check(const struct csm_geometry *g, const uint8_t uuid[CSM_UUID_SIZE],
-				const uint8_t *blk, uint64_t group, uint64_t *generation);
+                                const uint8_t *blk, uint64_t group, uint64_t *generation);
 
 /* Start a fresh metadata block for `group` (all blocks unwritten). */
 void csm_mb_init(const struct csm_geometry *g, uint8_t *blk, uint64_t group);
 
 /* Set the generation and seal the self-checksum; call last. */
 void csm_mb_seal(const struct csm_geometry *g, const uint8_t uuid[CSM_UUID_SIZE], uint8_t *blk,
-		 uint64_t generation);
+                 uint64_t generation);
 
 uint64_t csm_mb_generation(const uint8_t *blk);
 uint32_t csm_mb_flags(const uint8_t *blk);
@@ -289,10 +289,10 @@ bool csm_mb_same(const struct csm_geometry *g, const uint8_t *a, const uint8_t *
 struct csm_pair {
 	enum csm_mb_status status[2];
 	uint64_t gen[2];
-	int newer;        /* slot holding the authority; -1: both empty (fresh)
-			     or both unusable (see broken) */
-	bool older_ok;    /* older brother may vouch for blocks that differ */
-	bool broken;      /* no valid brother although one was written */
+	int newer;     /* slot holding the authority; -1: both empty (fresh)
+	                  or both unusable (see broken) */
+	bool older_ok; /* older brother may vouch for blocks that differ */
+	bool broken;   /* no valid brother although one was written */
 };
 
 /* Decide which brother rules, given both slots' check results.  Pure.
@@ -304,7 +304,7 @@ struct csm_pair {
  *    older is not trusted;
  *  - no valid brother but at least one damaged: broken. */
 void csm_pair_choose(struct csm_pair *p, enum csm_mb_status s0, uint64_t gen0,
-		     enum csm_mb_status s1, uint64_t gen1);
+                     enum csm_mb_status s1, uint64_t gen1);
 
 /* ---- checksums -------------------------------------------------------- */
 

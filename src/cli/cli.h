@@ -52,12 +52,12 @@ void cli_progress_end(struct cli_progress *p);
 
 /* Engine events: printed as lines on stdout, or collected for JSON. */
 struct cli_events {
-	bool collect;         /* JSON: keep them instead of printing */
-	uint32_t block_size;  /* set once the file is open */
+	bool collect;        /* JSON: keep them instead of printing */
+	uint32_t block_size; /* set once the file is open */
 	uint64_t size;
 	struct csm_event *ev;
 	size_t n, cap;
-	bool overflow;        /* ran out of memory collecting */
+	bool overflow; /* ran out of memory collecting */
 };
 void cli_event(void *arg, const struct csm_event *ev);
 /* One event as text, e.g. "block 7 (bytes 28672-32767): checksum mismatch". */
@@ -91,13 +91,15 @@ enum {
 	OPT_BROTHER,
 };
 
-#define FORMAT_LONGOPTS                                                                    \
-	{"size", required_argument, NULL, OPT_SIZE},                                       \
-		{"block-size", required_argument, NULL, OPT_BS},                           \
-		{"layout", required_argument, NULL, OPT_LAYOUT},                           \
-		{"metadata", required_argument, NULL, OPT_META},                           \
-		{"checksum", required_argument, NULL, OPT_CSUM},                           \
-		{"force", no_argument, NULL, OPT_FORCE}
+#define FORMAT_LONGOPTS                                          \
+	{"size", required_argument, NULL, OPT_SIZE},             \
+	        {"block-size", required_argument, NULL, OPT_BS}, \
+	        {"layout", required_argument, NULL, OPT_LAYOUT}, \
+	        {"metadata", required_argument, NULL, OPT_META}, \
+	        {"checksum", required_argument, NULL, OPT_CSUM}, \
+	{                                                        \
+		"force", no_argument, NULL, OPT_FORCE            \
+	}
 
 /* Shared by format and import: parsed format options. */
 struct cli_format_args {

@@ -31,10 +31,10 @@ static void json_str(const char *s)
 int cmd_check(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, OPT_JSON},
-		{"metadata-file", required_argument, NULL, OPT_METAFILE},
-		{"metadata", required_argument, NULL, OPT_METAFILE},
-		{NULL, 0, NULL, 0},
+	        {"json", no_argument, NULL, OPT_JSON},
+	        {"metadata-file", required_argument, NULL, OPT_METAFILE},
+	        {"metadata", required_argument, NULL, OPT_METAFILE},
+	        {NULL, 0, NULL, 0},
 	};
 	bool json = false;
 	const char *meta = NULL;
@@ -45,7 +45,8 @@ int cmd_check(int argc, char **argv)
 		} else if (opt == OPT_METAFILE) {
 			meta = optarg;
 		} else {
-			cli_err("check: usage: csumshim check FILE [--json] [--metadata-file PATH]");
+			cli_err("check: usage: csumshim check FILE [--json] [--metadata-file "
+			        "PATH]");
 			return EXIT_ERR;
 		}
 	}
@@ -55,7 +56,7 @@ int cmd_check(int argc, char **argv)
 	}
 	struct cli_events ev = {.collect = json};
 	struct cli_open_opts oo = {.meta_path = meta,
-				   .engine = {.report = cli_event, .report_arg = &ev}};
+	                           .engine = {.report = cli_event, .report_arg = &ev}};
 	struct cli_file f;
 	int rc = cli_open(&f, argv[optind], &oo);
 	if (rc != EXIT_OK)
@@ -96,7 +97,8 @@ int cmd_check(int argc, char **argv)
 			cli_event_text(&ev, e, text, sizeof(text));
 			printf("%s{\"kind\":\"%s\",\"group\":%llu", i ? "," : "",
 			       csm_event_name(e->kind), (unsigned long long)e->group);
-			if (e->kind == CSM_EV_DATA_MISMATCH || e->kind == CSM_EV_NONZERO_UNWRITTEN) {
+			if (e->kind == CSM_EV_DATA_MISMATCH ||
+			    e->kind == CSM_EV_NONZERO_UNWRITTEN) {
 				uint64_t start = e->lblock * sb->block_size;
 				uint64_t end = start + sb->block_size;
 				if (end > sb->logical_size)
@@ -113,11 +115,12 @@ int cmd_check(int argc, char **argv)
 		}
 		printf("]}\n");
 	} else {
-		printf("%s: %llu blocks (%llu written) in %llu groups: %llu bad blocks, %llu damaged "
+		printf("%s: %llu blocks (%llu written) in %llu groups: %llu bad blocks, %llu "
+		       "damaged "
 		       "metadata blocks%s\n",
-		       f.path, (unsigned long long)res.blocks, (unsigned long long)res.blocks_written,
-		       (unsigned long long)res.groups, (unsigned long long)res.bad_blocks,
-		       (unsigned long long)res.bad_meta,
+		       f.path, (unsigned long long)res.blocks,
+		       (unsigned long long)res.blocks_written, (unsigned long long)res.groups,
+		       (unsigned long long)res.bad_blocks, (unsigned long long)res.bad_meta,
 		       sb->state == CSM_STATE_UNCLEAN ? " (not closed cleanly)" : "");
 	}
 	free(ev.ev);

@@ -108,8 +108,8 @@ int cmd_import(int argc, char **argv)
 			return EXIT_ERR;
 		if (r == 0 || opt == OPT_SIZE) {
 			cli_err("import: usage: csumshim import SRC DST [--block-size N] "
-				"[--layout interleaved|separate] [--metadata PATH] "
-				"[--checksum crc32c|xxh3] [--force]");
+			        "[--layout interleaved|separate] [--metadata PATH] "
+			        "[--checksum crc32c|xxh3] [--force]");
 			return EXIT_ERR;
 		}
 	}
@@ -123,7 +123,7 @@ int cmd_import(int argc, char **argv)
 		cli_err("%s: %s", src, strerror(errno));
 		return EXIT_ERR;
 	}
-	uint64_t size;
+	uint64_t size = 0;
 	int r = source_size(sfd, &size);
 	if (r < 0) {
 		cli_err("%s: %s", src, strerror(-r));
@@ -155,7 +155,8 @@ int cmd_import(int argc, char **argv)
 		size_t want = size - off < CHUNK ? (size_t)(size - off) : CHUNK, got = 0;
 		r = read_full(sfd, buf, want, off, &got);
 		if (r < 0 || got != want) {
-			cli_err("%s: read: %s", src, r < 0 ? strerror(-r) : "file shrank while importing");
+			cli_err("%s: read: %s", src,
+			        r < 0 ? strerror(-r) : "file shrank while importing");
 			rc = EXIT_ERR;
 		} else if (write_nonzero_runs(f.e, buf, want, off) < 0) {
 			cli_err("%s: write: %s", dst, strerror(errno));
@@ -183,10 +184,10 @@ int cmd_import(int argc, char **argv)
 int cmd_export(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"force", no_argument, NULL, OPT_FORCE},
-		{"metadata-file", required_argument, NULL, OPT_METAFILE},
-		{"metadata", required_argument, NULL, OPT_METAFILE},
-		{NULL, 0, NULL, 0},
+	        {"force", no_argument, NULL, OPT_FORCE},
+	        {"metadata-file", required_argument, NULL, OPT_METAFILE},
+	        {"metadata", required_argument, NULL, OPT_METAFILE},
+	        {NULL, 0, NULL, 0},
 	};
 	bool force = false;
 	const char *meta = NULL;
@@ -197,7 +198,8 @@ int cmd_export(int argc, char **argv)
 		} else if (opt == OPT_METAFILE) {
 			meta = optarg;
 		} else {
-			cli_err("export: usage: csumshim export SRC DST [--force] [--metadata-file PATH]");
+			cli_err("export: usage: csumshim export SRC DST [--force] [--metadata-file "
+			        "PATH]");
 			return EXIT_ERR;
 		}
 	}
@@ -253,7 +255,7 @@ int cmd_export(int argc, char **argv)
 				cli_err("%s: cannot export: %s", src, text);
 			} else {
 				cli_err("%s: cannot export: %s at byte %llu", src, strerror(e),
-					(unsigned long long)(off + (got > 0 ? (uint64_t)got : 0)));
+				        (unsigned long long)(off + (got > 0 ? (uint64_t)got : 0)));
 			}
 			rc = e == EIO ? EXIT_BAD : EXIT_ERR;
 		} else if (!csm_is_zero(buf, want)) {

@@ -47,17 +47,17 @@ static void pick_bits(uint64_t seed, uint64_t nbits, uint64_t k, uint64_t *out)
 int cmd_corrupt(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"offset", required_argument, NULL, OPT_OFFSET},
-		{"bits", required_argument, NULL, OPT_BITS},
-		{"seed", required_argument, NULL, OPT_SEED},
-		{"metadata", no_argument, NULL, OPT_META_TARGET},
-		{"brother", required_argument, NULL, OPT_BROTHER},
-		{"metadata-file", required_argument, NULL, OPT_METAFILE},
-		{NULL, 0, NULL, 0},
+	        {"offset", required_argument, NULL, OPT_OFFSET},
+	        {"bits", required_argument, NULL, OPT_BITS},
+	        {"seed", required_argument, NULL, OPT_SEED},
+	        {"metadata", no_argument, NULL, OPT_META_TARGET},
+	        {"brother", required_argument, NULL, OPT_BROTHER},
+	        {"metadata-file", required_argument, NULL, OPT_METAFILE},
+	        {NULL, 0, NULL, 0},
 	};
 	static const char usage[] = "corrupt: usage: csumshim corrupt FILE --offset LOGICAL_BYTE "
-				    "[--bits K] [--seed S] [--metadata [--brother A|B]] "
-				    "[--metadata-file PATH]";
+	                            "[--bits K] [--seed S] [--metadata [--brother A|B]] "
+	                            "[--metadata-file PATH]";
 	int brother = -1;
 	uint64_t offset = 0, bits = 1, seed = 0;
 	bool have_off = false, have_seed = false, meta_target = false;
@@ -89,7 +89,7 @@ int cmd_corrupt(int argc, char **argv)
 			meta_target = true;
 			break;
 		case OPT_BROTHER:
-			if (strcmp(optarg, "A") && strcmp(optarg, "B")) {
+			if (strcmp(optarg, "A") != 0 && strcmp(optarg, "B") != 0) {
 				cli_err("--brother: must be A or B, not '%s'", optarg);
 				return EXIT_ERR;
 			}
@@ -121,7 +121,7 @@ int cmd_corrupt(int argc, char **argv)
 	const struct csm_geometry *g = csm_geometry(f.e);
 	if (offset >= sb->logical_size) {
 		cli_err("%s: offset %llu is past the end (logical size %llu)", f.path,
-			(unsigned long long)offset, (unsigned long long)sb->logical_size);
+		        (unsigned long long)offset, (unsigned long long)sb->logical_size);
 		cli_close(&f);
 		return EXIT_ERR;
 	}
@@ -142,16 +142,18 @@ int cmd_corrupt(int argc, char **argv)
 		} else {
 			uint8_t hdr[2][16];
 			for (unsigned i = 0; i < 2; i++)
-				if (csm_raw_pread(f.e, CSM_META, hdr[i], 16, csm_geo_meta_offset(g, gno, i)) != 16)
+				if (csm_raw_pread(f.e, CSM_META, hdr[i], 16,
+				                  csm_geo_meta_offset(g, gno, i)) != 16)
 					memset(hdr[i], 0, 16);
 			which = csm_mb_generation(hdr[1]) > csm_mb_generation(hdr[0]) ? 1 : 0;
 		}
 		st = CSM_META;
 		region_off = csm_geo_meta_offset(g, gno, which) + g->tuples_offset +
-			     (uint64_t)idx * g->csum_size;
+		             (uint64_t)idx * g->csum_size;
 		region_len = g->csum_size;
-		snprintf(where, sizeof(where), "metadata block %c of group %llu (tuple of block %llu)",
-			 which ? 'B' : 'A', (unsigned long long)gno, (unsigned long long)lblock);
+		snprintf(where, sizeof(where),
+		         "metadata block %c of group %llu (tuple of block %llu)", which ? 'B' : 'A',
+		         (unsigned long long)gno, (unsigned long long)lblock);
 	} else {
 		region_off = csm_geo_data_offset(g, lblock);
 		region_len = g->block_size;
@@ -161,7 +163,7 @@ int cmd_corrupt(int argc, char **argv)
 	}
 	if (bits > region_len * 8) {
 		cli_err("--bits %llu: the target holds only %llu bits", (unsigned long long)bits,
-			(unsigned long long)(region_len * 8));
+		        (unsigned long long)(region_len * 8));
 		cli_close(&f);
 		return EXIT_ERR;
 	}

@@ -34,8 +34,9 @@ int cli_format_option(struct cli_format_args *a, int opt, const char *arg)
 		return 1;
 	case OPT_BS:
 		if (!cli_parse_size(arg, &v) || !csm_block_size_valid(v)) {
-			cli_err("--block-size: invalid block size '%s' (must be 512, 1024, 2048 or 4096)",
-				arg);
+			cli_err("--block-size: invalid block size '%s' (must be 512, 1024, 2048 or "
+			        "4096)",
+			        arg);
 			return -1;
 		}
 		a->fo.block_size = (uint32_t)v;
@@ -54,7 +55,8 @@ int cli_format_option(struct cli_format_args *a, int opt, const char *arg)
 	case OPT_CSUM:
 		x = csm_algo_from_name(arg);
 		if (x < 0) {
-			cli_err("--checksum: unknown checksum algorithm '%s' (crc32c or xxh3)", arg);
+			cli_err("--checksum: unknown checksum algorithm '%s' (crc32c or xxh3)",
+			        arg);
 			return -1;
 		}
 		a->fo.algo = (unsigned)x;
@@ -105,7 +107,7 @@ static bool check_target(const char *path, bool force)
 	}
 	if (S_ISREG(st.st_mode) && st.st_size > 0) {
 		cli_err("%s: not empty (%lld bytes); use --force to overwrite it", path,
-			(long long)st.st_size);
+		        (long long)st.st_size);
 		return false;
 	}
 	if (S_ISBLK(st.st_mode) && !csm_is_zero(head, (size_t)n)) {
@@ -202,9 +204,10 @@ int cmd_format(int argc, char **argv)
 		if (r < 0)
 			return EXIT_ERR;
 		if (r == 0) {
-			cli_err("format: usage: csumshim format FILE [--size BYTES] [--block-size N] "
-				"[--layout interleaved|separate] [--metadata PATH] "
-				"[--checksum crc32c|xxh3] [--force]");
+			cli_err("format: usage: csumshim format FILE [--size BYTES] [--block-size "
+			        "N] "
+			        "[--layout interleaved|separate] [--metadata PATH] "
+			        "[--checksum crc32c|xxh3] [--force]");
 			return EXIT_ERR;
 		}
 	}

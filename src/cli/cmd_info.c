@@ -22,11 +22,11 @@ static void uuid_str(const uint8_t *u, char out[37])
 }
 
 static const struct option common_longopts[] = {
-	{"json", no_argument, NULL, OPT_JSON},
-	{"metadata-file", required_argument, NULL, OPT_METAFILE},
-	{"metadata", required_argument, NULL, OPT_METAFILE},
-	{"group", required_argument, NULL, OPT_GROUP},
-	{NULL, 0, NULL, 0},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"metadata-file", required_argument, NULL, OPT_METAFILE},
+        {"metadata", required_argument, NULL, OPT_METAFILE},
+        {"group", required_argument, NULL, OPT_GROUP},
+        {NULL, 0, NULL, 0},
 };
 
 int cmd_info(int argc, char **argv)
@@ -61,13 +61,15 @@ int cmd_info(int argc, char **argv)
 	uint64_t groups = csm_geo_groups(g, sb->logical_size);
 	if (json) {
 		printf("{\"file\":\"%s\",\"metadata_file\":%s%s%s,\"version\":%u,\"uuid\":\"%s\","
-		       "\"logical_size\":%llu,\"block_size\":%u,\"checksum\":\"%s\",\"layout\":\"%s\","
+		       "\"logical_size\":%llu,\"block_size\":%u,\"checksum\":\"%s\",\"layout\":\"%"
+		       "s\","
 		       "\"state\":\"%s\",\"blocks\":%llu,\"blocks_per_group\":%u,\"groups\":%llu,"
 		       "\"data_store_bytes\":%llu,\"metadata_store_bytes\":%llu,\"sequence\":%llu,"
 		       "\"format_time\":%llu}\n",
 		       f.path, f.meta_path ? "\"" : "", f.meta_path ? f.meta_path : "null",
-		       f.meta_path ? "\"" : "", sb->version, uuid, (unsigned long long)sb->logical_size,
-		       sb->block_size, csm_algo_name(sb->algo), csm_layout_name(sb->layout),
+		       f.meta_path ? "\"" : "", sb->version, uuid,
+		       (unsigned long long)sb->logical_size, sb->block_size,
+		       csm_algo_name(sb->algo), csm_layout_name(sb->layout),
 		       csm_state_name(sb->state), (unsigned long long)blocks, sb->per_group,
 		       (unsigned long long)groups,
 		       (unsigned long long)csm_geo_data_store_size(g, sb->logical_size),
@@ -93,7 +95,7 @@ int cmd_info(int argc, char **argv)
 }
 
 static void dump_slot(const struct csm_geometry *g, const struct csm_pair *p, uint8_t *const *slot,
-		      int i, uint64_t gno)
+                      int i, uint64_t gno)
 {
 	const uint8_t *m = slot[i];
 	printf("brother %c: %s", i ? 'B' : 'A', csm_mb_status_name(p->status[i]));
@@ -104,7 +106,7 @@ static void dump_slot(const struct csm_geometry *g, const struct csm_pair *p, ui
 		printf(", newer");
 	else if (p->newer >= 0)
 		printf(p->older_ok ? ", older (vouches for blocks that differ)"
-				   : ", older (not trusted)");
+		                   : ", older (not trusted)");
 	printf("\n");
 	if (p->status[i] != CSM_MB_VALID)
 		return;
@@ -151,7 +153,7 @@ int cmd_dump(int argc, char **argv)
 	uint64_t groups = csm_geo_groups(g, sb->logical_size);
 	if (gno >= groups) {
 		cli_err("%s: group %llu out of range (the file has %llu groups)", f.path,
-			(unsigned long long)gno, (unsigned long long)groups);
+		        (unsigned long long)gno, (unsigned long long)groups);
 		cli_close(&f);
 		return EXIT_ERR;
 	}
@@ -167,7 +169,7 @@ int cmd_dump(int argc, char **argv)
 	uint64_t gen[2];
 	for (int i = 0; i < 2; i++) {
 		ssize_t n = csm_raw_pread(f.e, CSM_META, slot[i], g->block_size,
-					  csm_geo_meta_offset(g, gno, (unsigned)i));
+		                          csm_geo_meta_offset(g, gno, (unsigned)i));
 		if (n < 0) {
 			cli_err("%s: %m", f.meta_path ? f.meta_path : f.path);
 			free(slot[0]);
@@ -181,7 +183,9 @@ int cmd_dump(int argc, char **argv)
 	printf("group %llu: blocks %llu-%llu%s\n", (unsigned long long)gno,
 	       (unsigned long long)(gno * g->per_group),
 	       (unsigned long long)(gno * g->per_group + g->per_group - 1),
-	       p.broken ? ", BROKEN (no valid brother)" : p.newer < 0 ? ", never written" : "");
+	       p.broken      ? ", BROKEN (no valid brother)"
+	       : p.newer < 0 ? ", never written"
+	                     : "");
 	for (int i = 0; i < 2; i++)
 		dump_slot(g, &p, slot, i, gno);
 	free(slot[0]);

@@ -12,14 +12,15 @@ static const struct {
 	int (*fn)(int, char **);
 	const char *help;
 } commands[] = {
-	{"format", cmd_format, "format FILE|DEVICE [--size BYTES] [--block-size N] [--layout L] "
-			       "[--metadata PATH] [--checksum crc32c|xxh3] [--force]"},
-	{"info", cmd_info, "info FILE [--json]"},
-	{"check", cmd_check, "check FILE [--json]"},
-	{"corrupt", cmd_corrupt, "corrupt FILE --offset BYTE [--bits K] [--seed S] [--metadata]"},
-	{"dump", cmd_dump, "dump FILE --group G"},
-	{"import", cmd_import, "import SRC DST [format options]"},
-	{"export", cmd_export, "export SRC DST [--force]"},
+        {"format", cmd_format,
+         "format FILE|DEVICE [--size BYTES] [--block-size N] [--layout L] "
+         "[--metadata PATH] [--checksum crc32c|xxh3] [--force]"},
+        {"info", cmd_info, "info FILE [--json]"},
+        {"check", cmd_check, "check FILE [--json]"},
+        {"corrupt", cmd_corrupt, "corrupt FILE --offset BYTE [--bits K] [--seed S] [--metadata]"},
+        {"dump", cmd_dump, "dump FILE --group G"},
+        {"import", cmd_import, "import SRC DST [format options]"},
+        {"export", cmd_export, "export SRC DST [--force]"},
 };
 
 static void usage(FILE *out)
@@ -28,8 +29,8 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %s\n", commands[i].help);
 	fprintf(out, "\nSeparate layout: commands find the metadata in FILE.csum, or take "
-		     "--metadata-file PATH.\n"
-		     "Exit status: 0 ok, 1 bad blocks or metadata found, 2 error.\n");
+	             "--metadata-file PATH.\n"
+	             "Exit status: 0 ok, 1 bad blocks or metadata found, 2 error.\n");
 }
 
 int main(int argc, char **argv)

@@ -112,9 +112,10 @@ int cli_open(struct cli_file *f, const char *path, const struct cli_open_opts *o
 		if (n > 0 && csm_sb_has_magic(raw, (size_t)n)) {
 			if (csm_sb_decode(raw, (size_t)n, &sb) == CSM_SB_OK &&
 			    sb.layout == CSM_LAYOUT_SEPARATE) {
-				cli_err("%s: is the metadata file of a separate layout; name the data "
-					"file and pass --metadata-file %s",
-					path, path);
+				cli_err("%s: is the metadata file of a separate layout; name the "
+				        "data "
+				        "file and pass --metadata-file %s",
+				        path, path);
 				close(dfd);
 				return EXIT_ERR;
 			}
@@ -123,8 +124,9 @@ int cli_open(struct cli_file *f, const char *path, const struct cli_open_opts *o
 			if (def && access(def, F_OK) == 0) {
 				meta = def;
 			} else {
-				cli_err("%s: not a csumshim file (no superblock), and no metadata file %s",
-					path, def ? def : "PATH.csum");
+				cli_err("%s: not a csumshim file (no superblock), and no metadata "
+				        "file %s",
+				        path, def ? def : "PATH.csum");
 				free(def);
 				close(dfd);
 				return EXIT_ERR;
@@ -226,23 +228,23 @@ void cli_event_text(const struct cli_events *c, const struct csm_event *ev, char
 		if (end > c->size)
 			end = c->size;
 		snprintf(buf, n, "block %llu (bytes %llu-%llu): %s", (unsigned long long)ev->lblock,
-			 (unsigned long long)start, (unsigned long long)(end - 1),
-			 csm_event_name(ev->kind));
+		         (unsigned long long)start, (unsigned long long)(end - 1),
+		         csm_event_name(ev->kind));
 		break;
 	}
 	case CSM_EV_META_DAMAGED:
 		snprintf(buf, n, "group %llu metadata block %c: %s", (unsigned long long)ev->group,
-			 ev->slot ? 'B' : 'A',
-			 ev->mb_status == CSM_MB_EMPTY ? "missing (zeroed)"
-						       : csm_mb_status_name(ev->mb_status));
+		         ev->slot ? 'B' : 'A',
+		         ev->mb_status == CSM_MB_EMPTY ? "missing (zeroed)"
+		                                       : csm_mb_status_name(ev->mb_status));
 		break;
 	case CSM_EV_GROUP_BROKEN:
 		snprintf(buf, n, "group %llu: %s; its blocks cannot be verified",
-			 (unsigned long long)ev->group, csm_event_name(ev->kind));
+		         (unsigned long long)ev->group, csm_event_name(ev->kind));
 		break;
 	case CSM_EV_IO_ERROR:
 		snprintf(buf, n, "group %llu: I/O error: %s", (unsigned long long)ev->group,
-			 strerror(ev->err));
+		         strerror(ev->err));
 		break;
 	default:
 		snprintf(buf, n, "%s", csm_event_name(ev->kind));

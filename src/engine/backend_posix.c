@@ -51,7 +51,7 @@ static int iov_advance(struct iovec *iov, int cnt, size_t done)
 }
 
 static ssize_t xfer(struct posix_ctx *c, enum csm_store st, const struct iovec *in, int cnt,
-		    uint64_t off, bool write)
+                    uint64_t off, bool write)
 {
 	struct iovec iov[8];
 	if (cnt > 8)
@@ -60,7 +60,7 @@ static ssize_t xfer(struct posix_ctx *c, enum csm_store st, const struct iovec *
 	size_t total = 0;
 	while (cnt > 0) {
 		ssize_t r = write ? c->sys.pwritev(c->fd[st], iov, cnt, (off_t)(off + total))
-				  : c->sys.preadv(c->fd[st], iov, cnt, (off_t)(off + total));
+		                  : c->sys.preadv(c->fd[st], iov, cnt, (off_t)(off + total));
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -78,13 +78,13 @@ static ssize_t xfer(struct posix_ctx *c, enum csm_store st, const struct iovec *
 }
 
 static ssize_t px_preadv(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
-			 uint64_t off)
+                         uint64_t off)
 {
 	return xfer(ctx, st, iov, cnt, off, false);
 }
 
 static ssize_t px_pwritev(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
-			  uint64_t off)
+                          uint64_t off)
 {
 	return xfer(ctx, st, iov, cnt, off, true);
 }
@@ -151,7 +151,7 @@ static int px_zero_range(void *ctx, enum csm_store st, uint64_t off, uint64_t le
 		return write_zeros(c, st, off, len);
 	}
 	if (c->sys.fallocate(c->fd[st], FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
-			     (off_t)len) == 0)
+	                     (off_t)len) == 0)
 		return 0;
 	if (errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL)
 		return -errno;
@@ -189,18 +189,18 @@ static void px_destroy(void *ctx)
 }
 
 static const struct csm_backend_ops posix_ops = {
-	.preadv = px_preadv,
-	.pwritev = px_pwritev,
-	.sync = px_sync,
-	.get_size = px_get_size,
-	.set_size = px_set_size,
-	.zero_range = px_zero_range,
-	.next_data = px_next_data,
-	.destroy = px_destroy,
+        .preadv = px_preadv,
+        .pwritev = px_pwritev,
+        .sync = px_sync,
+        .get_size = px_get_size,
+        .set_size = px_set_size,
+        .zero_range = px_zero_range,
+        .next_data = px_next_data,
+        .destroy = px_destroy,
 };
 
 int csm_backend_posix(struct csm_backend *out, int data_fd, int meta_fd, bool own_fds,
-		      const struct csm_sysio *sys)
+                      const struct csm_sysio *sys)
 {
 	struct posix_ctx *c = calloc(1, sizeof(*c));
 	if (!c)

@@ -50,11 +50,11 @@ struct group {
 	struct group *prev, *next; /* LRU, most recent first (shard mutex) */
 	unsigned refs;             /* shard mutex */
 	pthread_rwlock_t lock;
-	bool loaded;               /* group lock */
-	bool settled;              /* group lock: newer's tuples match stored data */
-	uint64_t epoch;            /* engine epoch when loaded */
-	struct csm_pair pair;      /* group lock */
-	uint8_t *slot[2];          /* raw brothers, block_size each */
+	bool loaded;          /* group lock */
+	bool settled;         /* group lock: newer's tuples match stored data */
+	uint64_t epoch;       /* engine epoch when loaded */
+	struct csm_pair pair; /* group lock */
+	uint8_t *slot[2];     /* raw brothers, block_size each */
 };
 
 struct shard {
@@ -139,7 +139,7 @@ static void report_io(struct csm_engine *e, uint64_t group, int neg_err)
 
 /* Read exactly n bytes, zero-filling past the end of the store. */
 static int store_readv(struct csm_engine *e, enum csm_store st, struct iovec *iov, int cnt,
-		       uint64_t off)
+                       uint64_t off)
 {
 	ssize_t r = e->be.ops->preadv(e->be.ctx, st, iov, cnt, off);
 	if (r < 0)
@@ -163,7 +163,7 @@ static int store_read(struct csm_engine *e, enum csm_store st, void *buf, size_t
 }
 
 static int store_writev(struct csm_engine *e, enum csm_store st, const struct iovec *iov, int cnt,
-			uint64_t off)
+                        uint64_t off)
 {
 	size_t want = 0;
 	for (int i = 0; i < cnt; i++)
@@ -175,7 +175,7 @@ static int store_writev(struct csm_engine *e, enum csm_store st, const struct io
 }
 
 static int store_write(struct csm_engine *e, enum csm_store st, const void *buf, size_t n,
-		       uint64_t off)
+                       uint64_t off)
 {
 	struct iovec v = {(void *)buf, n};
 	return store_writev(e, st, &v, 1, off);
@@ -186,7 +186,7 @@ static int set_store_sizes(struct csm_engine *e, uint64_t size)
 	int r = e->be.ops->set_size(e->be.ctx, CSM_DATA, csm_geo_data_store_size(&e->geo, size));
 	if (r == 0 && e->geo.layout == CSM_LAYOUT_SEPARATE)
 		r = e->be.ops->set_size(e->be.ctx, CSM_META,
-					csm_geo_meta_store_size(&e->geo, size));
+		                        csm_geo_meta_store_size(&e->geo, size));
 	return r;
 }
 
@@ -337,9 +337,9 @@ static int group_load(struct csm_engine *e, struct group *g)
 		if (st[i] == CSM_MB_VALID || st[i] == CSM_MB_EMPTY)
 			continue;
 		struct csm_event ev = {.kind = CSM_EV_META_DAMAGED,
-				       .group = g->gno,
-				       .slot = i,
-				       .mb_status = st[i]};
+		                       .group = g->gno,
+		                       .slot = i,
+		                       .mb_status = st[i]};
 		report(e, &ev);
 	}
 	/* A valid newer brother with an empty twin past generation 1 means
@@ -347,9 +347,9 @@ static int group_load(struct csm_engine *e, struct group *g)
 	if (g->pair.newer >= 0 && st[1 - g->pair.newer] == CSM_MB_EMPTY &&
 	    g->pair.gen[g->pair.newer] > 1) {
 		struct csm_event ev = {.kind = CSM_EV_META_DAMAGED,
-				       .group = g->gno,
-				       .slot = 1 - g->pair.newer,
-				       .mb_status = CSM_MB_EMPTY};
+		                       .group = g->gno,
+		                       .slot = 1 - g->pair.newer,
+		                       .mb_status = CSM_MB_EMPTY};
 		report(e, &ev);
 	}
 	if (g->pair.broken) {
@@ -406,6 +406,8 @@ static void cache_invalidate(struct csm_engine *e, uint64_t from)
 		pthread_mutex_lock(&s->mu);
 		HASH_ITER(hh, s->table, g, tmp)
 		{
+			/* cppcheck cannot see HASH_ITER assign g */
+			// cppcheck-suppress uninitvar
 			if (g->gno < from || g->refs != 0)
 				continue;
 			HASH_DEL(s->table, g);
@@ -425,7 +427,7 @@ void csm_drop_cache(struct csm_engine *e)
 /* ---- verification ----------------------------------------------------- */
 
 static bool tuple_matches(struct csm_engine *e, const uint8_t *mb, uint32_t idx, uint64_t lblock,
-			  const uint8_t *data, uint64_t *csum, bool *have)
+                          const uint8_t *data, uint64_t *csum, bool *have)
 {
 	if (!csm_mb_written(&e->geo, mb, idx))
 		return csm_is_zero(data, e->geo.block_size);
@@ -438,7 +440,7 @@ static bool tuple_matches(struct csm_engine *e, const uint8_t *mb, uint32_t idx,
 
 /* 0 if `data` is a valid content of lblock, else the event kind. */
 static int verify_block(struct csm_engine *e, const struct group *g, uint64_t lblock,
-			const uint8_t *data)
+                        const uint8_t *data)
 {
 	const struct csm_geometry *geo = &e->geo;
 	uint32_t idx = csm_geo_index_of(geo, lblock);
@@ -454,14 +456,14 @@ static int verify_block(struct csm_engine *e, const struct group *g, uint64_t lb
 	    tuple_matches(e, older, idx, lblock, data, &c, &have))
 		return 0;
 	return csm_mb_written(geo, g->slot[n], idx) ? CSM_EV_DATA_MISMATCH
-						   : CSM_EV_NONZERO_UNWRITTEN;
+	                                            : CSM_EV_NONZERO_UNWRITTEN;
 }
 
 static void report_block(struct csm_engine *e, int kind, uint64_t lblock)
 {
 	struct csm_event ev = {.kind = (enum csm_event_kind)kind,
-			       .lblock = lblock,
-			       .group = csm_geo_group_of(&e->geo, lblock)};
+	                       .lblock = lblock,
+	                       .group = csm_geo_group_of(&e->geo, lblock)};
 	report(e, &ev);
 }
 
@@ -472,8 +474,8 @@ static void report_block(struct csm_engine *e, int kind, uint64_t lblock)
  * tail block (both through bounce buffers). */
 struct run {
 	uint64_t gno, first, last;
-	size_t head;    /* offset of pos in its block */
-	size_t endoff;  /* offset of pos+len in its block, 0 = aligned */
+	size_t head;   /* offset of pos in its block */
+	size_t endoff; /* offset of pos+len in its block, 0 = aligned */
 	bool head_bounce, tail_bounce;
 	uint64_t pos;
 	size_t len;
@@ -495,7 +497,7 @@ static void run_init(const struct csm_geometry *geo, struct run *r, uint64_t pos
 
 /* Where block k's bytes are during the transfer. */
 static uint8_t *run_block_ptr(const struct csm_geometry *geo, const struct run *r, uint64_t k,
-			      uint8_t *user, uint8_t *b0, uint8_t *b1)
+                              uint8_t *user, uint8_t *b0, uint8_t *b1)
 {
 	if (k == r->first && r->head_bounce)
 		return b0;
@@ -505,7 +507,7 @@ static uint8_t *run_block_ptr(const struct csm_geometry *geo, const struct run *
 }
 
 static int run_iov(const struct csm_geometry *geo, const struct run *r, struct iovec *iov,
-		   uint8_t *user, uint8_t *b0, uint8_t *b1)
+                   uint8_t *user, uint8_t *b0, uint8_t *b1)
 {
 	uint32_t bs = geo->block_size;
 	int n = 0;
@@ -515,7 +517,7 @@ static int run_iov(const struct csm_geometry *geo, const struct run *r, struct i
 		iov[n++] = (struct iovec){b0, bs};
 	if (mid_first <= mid_last && !(r->head_bounce && r->first == r->last))
 		iov[n++] = (struct iovec){user + ((mid_first << geo->block_shift) - r->pos),
-					  (size_t)(mid_last - mid_first + 1) << geo->block_shift};
+		                          (size_t)(mid_last - mid_first + 1) << geo->block_shift};
 	if (r->tail_bounce)
 		iov[n++] = (struct iovec){b1, bs};
 	return n;
@@ -604,7 +606,7 @@ static int rmw_load(struct csm_engine *e, struct group *g, uint64_t k, uint8_t *
  * the older brother, overwritten, could no longer vouch for the old data.
  * Group locked exclusive. */
 static int settle_group(struct csm_engine *e, struct group *g, uint64_t skip_first,
-			uint64_t skip_last)
+                        uint64_t skip_last)
 {
 	if (g->settled)
 		return 0;
@@ -658,7 +660,7 @@ static int publish_meta(struct csm_engine *e, struct group *g, int o)
 	uint64_t gen = (n < 0 ? 0 : g->pair.gen[n]) + 1;
 	csm_mb_seal(geo, e->sb.uuid, g->slot[o], gen);
 	int rc = store_write(e, CSM_META, g->slot[o], geo->block_size,
-			     csm_geo_meta_offset(geo, g->gno, o));
+	                     csm_geo_meta_offset(geo, g->gno, o));
 	if (rc < 0) {
 		report_io(e, g->gno, rc);
 		g->loaded = false; /* slot o in memory no longer matches disk */
@@ -684,7 +686,7 @@ static int iov_trim(struct iovec *iov, int cnt, size_t total)
 }
 
 static ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos, size_t len,
-			 uint64_t size_after)
+                         uint64_t size_after)
 {
 	const struct csm_geometry *geo = &e->geo;
 	uint32_t bs = geo->block_size;
@@ -701,7 +703,8 @@ static ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos,
 	for (uint64_t k = r.first; k <= r.last; k++) {
 		if ((k == r.first && r.head_bounce) || (k == r.last && r.tail_bounce))
 			continue;
-		csums[k - r.first] = csm_block_csum(&e->hasher, k, user + ((k << geo->block_shift) - pos), bs);
+		csums[k - r.first] =
+		        csm_block_csum(&e->hasher, k, user + ((k << geo->block_shift) - pos), bs);
 	}
 
 	struct group *g = group_get(e, r.gno);
@@ -853,7 +856,7 @@ ssize_t csm_pread(struct csm_engine *e, void *buf, size_t n, uint64_t off)
 }
 
 static ssize_t write_range(struct csm_engine *e, const void *buf, size_t n, uint64_t off,
-			   uint64_t size_after)
+                           uint64_t size_after)
 {
 	const struct csm_geometry *geo = &e->geo;
 	uint64_t group_bytes = (uint64_t)geo->per_group << geo->block_shift;
@@ -1080,7 +1083,7 @@ ssize_t csm_raw_pread(struct csm_engine *e, enum csm_store st, void *buf, size_t
 }
 
 ssize_t csm_raw_pwrite(struct csm_engine *e, enum csm_store st, const void *buf, size_t n,
-		       uint64_t off)
+                       uint64_t off)
 {
 	struct iovec v = {(void *)buf, n};
 	ssize_t r = e->be.ops->pwritev(e->be.ctx, st, &v, 1, off);
@@ -1121,7 +1124,7 @@ static bool group_is_hole(struct csm_engine *e, uint64_t gno, uint64_t ngroups, 
 }
 
 int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,
-	      struct csm_scrub_result *res)
+              struct csm_scrub_result *res)
 {
 	const struct csm_geometry *geo = &e->geo;
 	memset(res, 0, sizeof(*res));
@@ -1173,7 +1176,8 @@ int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,
 			for (uint64_t k = first; rc == 0 && k <= last; k++) {
 				const uint8_t *p = buf + ((k - first) << geo->block_shift);
 				if (g->pair.newer >= 0 &&
-				    csm_mb_written(geo, g->slot[g->pair.newer], csm_geo_index_of(geo, k)))
+				    csm_mb_written(geo, g->slot[g->pair.newer],
+				                   csm_geo_index_of(geo, k)))
 					res->blocks_written++;
 				int kind = verify_block(e, g, k, p);
 				if (kind) {
@@ -1187,7 +1191,9 @@ int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,
 		if (rc < 0)
 			break;
 		if (progress)
-			progress(arg, (gno + 1) * group_bytes < size ? (gno + 1) * group_bytes : size, size);
+			progress(arg,
+			         (gno + 1) * group_bytes < size ? (gno + 1) * group_bytes : size,
+			         size);
 		gno++;
 	}
 	free(buf);
@@ -1197,7 +1203,7 @@ int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,
 /* ---- format, open, close ---------------------------------------------- */
 
 static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
@@ -1212,13 +1218,12 @@ static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
 
 static int capacity_of(struct csm_backend *be, const struct csm_geometry *geo, uint64_t *cap)
 {
-	uint64_t d, m;
+	uint64_t d = 0, m = 0;
 	int rc = be->ops->get_size(be->ctx, CSM_DATA, &d);
 	if (rc == 0)
 		rc = be->ops->get_size(be->ctx, CSM_META, &m);
-	if (rc == 0)
-		*cap = csm_geo_capacity_for(geo, d, m);
-	return rc;
+	*cap = rc == 0 ? csm_geo_capacity_for(geo, d, m) : 0;
+	return rc > 0 ? -EIO : rc;
 }
 
 int csm_format(struct csm_backend *be, const struct csm_format_opts *fo, char *err, size_t errlen)
@@ -1229,7 +1234,7 @@ int csm_format(struct csm_backend *be, const struct csm_format_opts *fo, char *e
 	struct csm_geometry geo;
 	if (!csm_block_size_valid(bs))
 		return errf(err, errlen, -EINVAL,
-			    "invalid block size %u (must be 512, 1024, 2048 or 4096)", bs);
+		            "invalid block size %u (must be 512, 1024, 2048 or 4096)", bs);
 	if (!csm_algo_name(algo))
 		return errf(err, errlen, -EINVAL, "unknown checksum algorithm %u", algo);
 	if (!csm_geo_init(&geo, bs, algo, layout))
@@ -1237,23 +1242,24 @@ int csm_format(struct csm_backend *be, const struct csm_format_opts *fo, char *e
 
 	uint64_t size = fo->size;
 	if (!be->resizable || fo->use_capacity) {
-		uint64_t cap;
+		uint64_t cap = 0;
 		int rc = capacity_of(be, &geo, &cap);
 		if (rc < 0)
-			return errf(err, errlen, rc, "cannot get the device size: %s", strerror(-rc));
+			return errf(err, errlen, rc, "cannot get the device size: %s",
+			            strerror(-rc));
 		if (cap == 0)
 			return errf(err, errlen, -ENOSPC,
-				    "device too small: it cannot hold the header and one block");
+			            "device too small: it cannot hold the header and one block");
 		if (fo->use_capacity)
 			size = cap;
 		else if (size > cap)
 			return errf(err, errlen, -ENOSPC,
-				    "size %llu exceeds what the device can hold (%llu bytes)",
-				    (unsigned long long)size, (unsigned long long)cap);
+			            "size %llu exceeds what the device can hold (%llu bytes)",
+			            (unsigned long long)size, (unsigned long long)cap);
 	}
 	if (size > CSM_MAX_LOGICAL_SIZE)
 		return errf(err, errlen, -EFBIG, "size %llu too large (at most %llu bytes)",
-			    (unsigned long long)size, (unsigned long long)CSM_MAX_LOGICAL_SIZE);
+		            (unsigned long long)size, (unsigned long long)CSM_MAX_LOGICAL_SIZE);
 
 	struct csm_super sb;
 	memset(&sb, 0, sizeof(sb));
@@ -1316,7 +1322,7 @@ static int sb_errno(enum csm_sb_err se)
 }
 
 int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct csm_engine **out,
-	     char *err, size_t errlen)
+             char *err, size_t errlen)
 {
 	uint8_t raw[CSM_SB_SIZE];
 	struct csm_super sb;
@@ -1325,7 +1331,8 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 	ssize_t got = be->ops->preadv(be->ctx, CSM_META, &v, 1, 0);
 	int rc;
 	if (got < 0) {
-		rc = errf(err, errlen, (int)got, "cannot read the superblock: %s", strerror((int)-got));
+		rc = errf(err, errlen, (int)got, "cannot read the superblock: %s",
+		          strerror((int)-got));
 		goto fail_be;
 	}
 	enum csm_sb_err se = csm_sb_decode(raw, (size_t)got, &sb);
@@ -1353,9 +1360,9 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 		}
 		if (sb.logical_size > e->capacity) {
 			rc = errf(err, errlen, -EUCLEAN,
-				  "device holds %llu bytes but was formatted for %llu",
-				  (unsigned long long)e->capacity,
-				  (unsigned long long)sb.logical_size);
+			          "device holds %llu bytes but was formatted for %llu",
+			          (unsigned long long)e->capacity,
+			          (unsigned long long)sb.logical_size);
 			free(e);
 			goto fail_be;
 		}
@@ -1396,13 +1403,13 @@ int csm_close(struct csm_engine *e)
 			rc = e->be.ops->sync(e->be.ctx, CSM_META, false);
 	}
 	for (int i = 0; i < NSHARDS; i++) {
-		struct group *g, *tmp;
-		HASH_ITER(hh, e->shards[i].table, g, tmp)
-		{
-			HASH_DEL(e->shards[i].table, g);
+		struct shard *s = &e->shards[i];
+		HASH_CLEAR(hh, s->table); /* frees the buckets, not the entries */
+		for (struct group *g = s->head, *next; g; g = next) {
+			next = g->next; /* every entry is on the LRU list */
 			group_free(g);
 		}
-		pthread_mutex_destroy(&e->shards[i].mu);
+		pthread_mutex_destroy(&s->mu);
 	}
 	pthread_mutex_destroy(&e->resize_mu);
 	pthread_mutex_destroy(&e->first_mu);

@@ -36,7 +36,8 @@ static void crc_table_build(void)
 	}
 	for (uint32_t i = 0; i < 256; i++)
 		for (int t = 1; t < 8; t++)
-			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^
+			                  crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
 uint32_t csm_crc32c_sw(uint32_t crc, const void *buf, size_t len)
@@ -72,7 +73,7 @@ static bool have_sse42(void)
 }
 
 __attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, const void *buf,
-							       size_t len)
+                                                               size_t len)
 {
 	const uint8_t *p = buf;
 	uint64_t c = ~crc;

@@ -104,7 +104,7 @@ uint64_t csm_geo_meta_store_size(const struct csm_geometry *g, uint64_t size)
 }
 
 uint64_t csm_geo_capacity_for(const struct csm_geometry *g, uint64_t data_capacity,
-			      uint64_t meta_capacity)
+                              uint64_t meta_capacity)
 {
 	uint64_t bs = g->block_size;
 	uint64_t blocks;

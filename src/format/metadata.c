@@ -18,7 +18,7 @@
 #include <string.h>
 
 static uint32_t mb_self_csum(const struct csm_geometry *g, const uint8_t uuid[CSM_UUID_SIZE],
-			     const uint8_t *blk)
+                             const uint8_t *blk)
 {
 	static const uint8_t zero4[4];
 	uint32_t c = csm_crc32c(0, uuid, CSM_UUID_SIZE);
@@ -47,7 +47,7 @@ const char *csm_mb_status_name(enum csm_mb_status s)
 }
 
 enum csm_mb_status csm_mb_check(const struct csm_geometry *g, const uint8_t uuid[CSM_UUID_SIZE],
-				const uint8_t *blk, uint64_t group, uint64_t *generation)
+                                const uint8_t *blk, uint64_t group, uint64_t *generation)
 {
 	*generation = 0;
 	if (csm_get_le32(blk + CSM_MB_OFF_MAGIC) != CSM_META_MAGIC)
@@ -78,7 +78,7 @@ void csm_mb_init(const struct csm_geometry *g, uint8_t *blk, uint64_t group)
 }
 
 void csm_mb_seal(const struct csm_geometry *g, const uint8_t uuid[CSM_UUID_SIZE], uint8_t *blk,
-		 uint64_t generation)
+                 uint64_t generation)
 {
 	csm_put_le64(blk + CSM_MB_OFF_GENERATION, generation);
 	csm_put_le32(blk + CSM_MB_OFF_CSUM, mb_self_csum(g, uuid, blk));
@@ -113,7 +113,7 @@ void csm_mb_set(const struct csm_geometry *g, uint8_t *blk, uint32_t idx, uint64
 void csm_mb_clear(const struct csm_geometry *g, uint8_t *blk, uint32_t idx)
 {
 	memset(blk + g->tuples_offset + (size_t)idx * g->csum_size, 0, g->csum_size);
-	blk[g->bitmap_offset + (idx >> 3)] &= (uint8_t)~(1u << (idx & 7));
+	blk[g->bitmap_offset + (idx >> 3)] &= (uint8_t) ~(1u << (idx & 7));
 }
 
 bool csm_mb_same(const struct csm_geometry *g, const uint8_t *a, const uint8_t *b, uint32_t idx)
@@ -130,7 +130,7 @@ static bool usable(enum csm_mb_status s)
 }
 
 void csm_pair_choose(struct csm_pair *p, enum csm_mb_status s0, uint64_t gen0,
-		     enum csm_mb_status s1, uint64_t gen1)
+                     enum csm_mb_status s1, uint64_t gen1)
 {
 	p->status[0] = s0;
 	p->status[1] = s1;

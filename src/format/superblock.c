@@ -11,22 +11,23 @@
 #include <string.h>
 
 static const char *const sb_messages[CSM_SB_ERR_COUNT] = {
-	[CSM_SB_OK] = "ok",
-	[CSM_SB_SHORT] = "superblock truncated (file shorter than 512 bytes)",
-	[CSM_SB_BAD_MAGIC] = "not a csumshim file (no superblock magic)",
-	[CSM_SB_BAD_CSUM] = "damaged superblock (checksum mismatch)",
-	[CSM_SB_BAD_VERSION] = "unsupported format version",
-	[CSM_SB_BAD_SBSIZE] = "damaged superblock (bad superblock size field)",
-	[CSM_SB_BAD_INCOMPAT] = "unsupported incompatible feature flags",
-	[CSM_SB_BAD_BLOCK_SIZE] = "damaged superblock (invalid block size)",
-	[CSM_SB_BAD_ALGO] = "damaged superblock (unknown checksum algorithm)",
-	[CSM_SB_BAD_LAYOUT] = "damaged superblock (unknown layout)",
-	[CSM_SB_BAD_STATE] = "damaged superblock (invalid state flag)",
-	[CSM_SB_BAD_PAD] = "damaged superblock (non-zero padding byte)",
-	[CSM_SB_BAD_HEADER_SIZE] = "damaged superblock (bad header size)",
-	[CSM_SB_BAD_PER_GROUP] = "damaged superblock (blocks per group does not match the geometry)",
-	[CSM_SB_BAD_LOGICAL_SIZE] = "damaged superblock (logical size too large)",
-	[CSM_SB_BAD_RESERVED] = "damaged superblock (reserved bytes not zero)",
+        [CSM_SB_OK] = "ok",
+        [CSM_SB_SHORT] = "superblock truncated (file shorter than 512 bytes)",
+        [CSM_SB_BAD_MAGIC] = "not a csumshim file (no superblock magic)",
+        [CSM_SB_BAD_CSUM] = "damaged superblock (checksum mismatch)",
+        [CSM_SB_BAD_VERSION] = "unsupported format version",
+        [CSM_SB_BAD_SBSIZE] = "damaged superblock (bad superblock size field)",
+        [CSM_SB_BAD_INCOMPAT] = "unsupported incompatible feature flags",
+        [CSM_SB_BAD_BLOCK_SIZE] = "damaged superblock (invalid block size)",
+        [CSM_SB_BAD_ALGO] = "damaged superblock (unknown checksum algorithm)",
+        [CSM_SB_BAD_LAYOUT] = "damaged superblock (unknown layout)",
+        [CSM_SB_BAD_STATE] = "damaged superblock (invalid state flag)",
+        [CSM_SB_BAD_PAD] = "damaged superblock (non-zero padding byte)",
+        [CSM_SB_BAD_HEADER_SIZE] = "damaged superblock (bad header size)",
+        [CSM_SB_BAD_PER_GROUP] =
+                "damaged superblock (blocks per group does not match the geometry)",
+        [CSM_SB_BAD_LOGICAL_SIZE] = "damaged superblock (logical size too large)",
+        [CSM_SB_BAD_RESERVED] = "damaged superblock (reserved bytes not zero)",
 };
 
 const char *csm_sb_strerror(enum csm_sb_err e)
@@ -44,7 +45,7 @@ bool csm_block_size_valid(uint64_t bs)
 void csm_sb_encode(const struct csm_super *sb, uint8_t out[CSM_SB_SIZE])
 {
 	memset(out, 0, CSM_SB_SIZE);
-	memcpy(out + CSM_SB_OFF_MAGIC, CSM_MAGIC, 8);
+	memcpy(out + CSM_SB_OFF_MAGIC, CSM_MAGIC, 8); // NOLINT: the magic is not terminated
 	csm_put_le32(out + CSM_SB_OFF_VERSION, sb->version);
 	csm_put_le32(out + CSM_SB_OFF_SBSIZE, CSM_SB_SIZE);
 	csm_put_le32(out + CSM_SB_OFF_INCOMPAT, sb->incompat);

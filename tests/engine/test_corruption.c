@@ -37,7 +37,7 @@ static void snapshot(struct mem_backend *dst, const struct mem_backend *src)
 /* Logical block whose stored data holds physical byte `pos` of `st`, or
  * UINT64_MAX if the byte is not data. */
 static uint64_t data_block_at(const struct csm_geometry *g, enum csm_store st, uint64_t pos,
-			      uint64_t size)
+                              uint64_t size)
 {
 	uint64_t nblocks = csm_geo_blocks(g, size);
 	uint64_t L;
@@ -63,8 +63,8 @@ static void run(const struct cfg *c, struct rng *r, uint64_t flips)
 	mem_backend_init(&base, c->layout == CSM_LAYOUT_INTERLEAVED);
 	mem_backend_init(&m, base.shared);
 	struct csm_backend be = mem_backend_view(&base);
-	struct csm_format_opts fo = {.block_size = c->bs, .algo = c->algo, .layout = c->layout,
-				     .size = c->size};
+	struct csm_format_opts fo = {
+	        .block_size = c->bs, .algo = c->algo, .layout = c->layout, .size = c->size};
 	char err[200];
 	CHECK(csm_format(&be, &fo, err, sizeof(err)) == 0, "%s", err);
 	struct csm_engine *e;
@@ -77,7 +77,8 @@ static void run(const struct cfg *c, struct rng *r, uint64_t flips)
 	CHECK(model && buf);
 	for (int i = 0; i < 60; i++) {
 		uint64_t off = rng_below(r, c->size);
-		size_t len = 1 + rng_below(r, (c->size - off) < 3 * g.block_size * 8 ? c->size - off : 3 * g.block_size * 8);
+		uint64_t most = 24 * (uint64_t)g.block_size;
+		size_t len = 1 + rng_below(r, c->size - off < most ? c->size - off : most);
 		rng_fill(r, buf, len);
 		CHECK(csm_pwrite(e, buf, len, off) == (ssize_t)len);
 		memcpy(model + off, buf, len);
@@ -102,7 +103,8 @@ static void run(const struct cfg *c, struct rng *r, uint64_t flips)
 		be = mem_backend_view(&m);
 		int rc = csm_open(&be, NULL, &e, err, sizeof(err));
 		if (in_sb) {
-			CHECK(rc == -EUCLEAN || rc == -EMEDIUMTYPE, "superblock flip accepted: %d", rc);
+			CHECK(rc == -EUCLEAN || rc == -EMEDIUMTYPE, "superblock flip accepted: %d",
+			      rc);
 			sb_flips++;
 			continue;
 		}
@@ -111,7 +113,8 @@ static void run(const struct cfg *c, struct rng *r, uint64_t flips)
 		bool hit = false;
 		for (uint64_t k = 0; k < csm_geo_blocks(&g, c->size); k++) {
 			uint64_t off = k * g.block_size;
-			size_t len = g.block_size < c->size - off ? g.block_size : (size_t)(c->size - off);
+			size_t len = g.block_size < c->size - off ? g.block_size
+			                                          : (size_t)(c->size - off);
 			ssize_t n = csm_pread(e, buf, len, off);
 			if (n < 0) {
 				CHECK(errno == EIO, "errno %d", errno);
@@ -156,11 +159,11 @@ int main(void)
 	struct rng r = {test_seed("test_corruption", 77)};
 	uint64_t flips = env_u64("CSM_FLIPS", 600);
 	const struct cfg cfgs[] = {
-		{4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 5u << 20 | 1234},
-		{4096, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 5u << 20 | 77},
-		{512, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 300000},
-		{512, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 300001},
-		{2048, CSM_ALGO_CRC32C, CSM_LAYOUT_SEPARATE, 1u << 20},
+	        {4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 5u << 20 | 1234},
+	        {4096, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 5u << 20 | 77},
+	        {512, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 300000},
+	        {512, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 300001},
+	        {2048, CSM_ALGO_CRC32C, CSM_LAYOUT_SEPARATE, 1u << 20},
 	};
 	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++)
 		run(&cfgs[i], &r, flips);

@@ -27,7 +27,7 @@ static void on_event(void *arg, const struct csm_event *ev)
 	if (ev->kind == CSM_EV_IO_ERROR)
 		return; /* the cut-off operation's own failures */
 	fprintf(stderr, "event: %s block %llu group %llu\n", csm_event_name(ev->kind),
-		(unsigned long long)ev->lblock, (unsigned long long)ev->group);
+	        (unsigned long long)ev->lblock, (unsigned long long)ev->group);
 	bad_events++;
 }
 
@@ -43,13 +43,14 @@ static struct csm_engine *reopen(struct mem_backend *m)
 
 /* Apply one random operation to the engine and to `model` (size *msize). */
 static void random_op(struct csm_engine *e, struct rng *r, const struct cfg *c, uint8_t *model,
-		      uint64_t *msize, uint8_t *buf, bool expect_ok)
+                      uint64_t *msize, uint8_t *buf, bool expect_ok)
 {
 	uint64_t gbytes = (uint64_t)csm_geometry(e)->per_group * c->bs;
 	unsigned k = (unsigned)rng_below(r, 10);
 	if (k < 7) {
-		uint64_t off = rng_below(r, *msize + 2 * c->bs < c->max ? *msize + 2 * c->bs : c->max);
-		size_t len = 1 + rng_below(r, rng_below(r, 3) ? 3 * c->bs : 2 * gbytes);
+		uint64_t reach = *msize + 2 * (uint64_t)c->bs;
+		uint64_t off = rng_below(r, reach < c->max ? reach : c->max);
+		size_t len = 1 + rng_below(r, rng_below(r, 3) ? 3 * (uint64_t)c->bs : 2 * gbytes);
 		if (off + len > c->max)
 			len = (size_t)(c->max - off);
 		if (!len)
@@ -71,7 +72,7 @@ static void random_op(struct csm_engine *e, struct rng *r, const struct cfg *c, 
 		*msize = ns;
 	} else {
 		uint64_t off = rng_below(r, *msize + 1);
-		size_t len = 1 + rng_below(r, 4 * c->bs);
+		size_t len = 1 + rng_below(r, 4 * (uint64_t)c->bs);
 		int rc = csm_zero_range(e, off, len);
 		if (expect_ok)
 			CHECK(rc == 0);
@@ -82,15 +83,18 @@ static void random_op(struct csm_engine *e, struct rng *r, const struct cfg *c, 
 
 static void run(const struct cfg *c, struct rng *r, uint64_t trials)
 {
+	CHECK(c->bs >= CSM_MIN_BLOCK && csm_block_size_valid(c->bs));
 	size_t cap = c->max + 65536;
-	uint8_t *old = calloc(1, cap), *neu = calloc(1, cap), *buf = malloc(cap), *got = malloc(cap);
+	uint8_t *old = calloc(1, cap), *neu = calloc(1, cap), *buf = malloc(cap),
+	        *got = malloc(cap);
 	CHECK(old && neu && buf && got);
 	uint64_t fired = 0, mixed = 0;
 	for (uint64_t t = 0; t < trials; t++) {
 		struct mem_backend m;
 		mem_backend_init(&m, c->layout == CSM_LAYOUT_INTERLEAVED);
 		struct csm_backend be = mem_backend_view(&m);
-		struct csm_format_opts fo = {.block_size = c->bs, .algo = c->algo, .layout = c->layout};
+		struct csm_format_opts fo = {
+		        .block_size = c->bs, .algo = c->algo, .layout = c->layout};
 		char err[200];
 		CHECK(csm_format(&be, &fo, err, sizeof(err)) == 0, "%s", err);
 		struct csm_engine *e = reopen(&m);
@@ -126,8 +130,10 @@ static void run(const struct cfg *c, struct rng *r, uint64_t trials)
 		for (uint64_t off = 0; off < size; off += c->bs) {
 			size_t len = c->bs < size - off ? c->bs : (size_t)(size - off);
 			ssize_t n = csm_pread(e, got, len, off);
-			CHECK(n == (ssize_t)len, "trial %llu: block %llu unreadable after a crash (%s)",
-			      (unsigned long long)t, (unsigned long long)(off / c->bs), strerror(errno));
+			CHECK(n == (ssize_t)len,
+			      "trial %llu: block %llu unreadable after a crash (%s)",
+			      (unsigned long long)t, (unsigned long long)(off / c->bs),
+			      strerror(errno));
 			bool is_old = memcmp(got, old + off, len) == 0;
 			bool is_new = memcmp(got, neu + off, len) == 0;
 			CHECK(is_old || is_new, "trial %llu: block %llu is neither old nor new",
@@ -138,8 +144,9 @@ static void run(const struct cfg *c, struct rng *r, uint64_t trials)
 		mixed += saw_old && saw_new;
 		struct csm_scrub_result sr;
 		CHECK(csm_scrub(e, NULL, NULL, &sr) == 0);
-		CHECK(sr.bad_blocks == 0 && sr.broken_groups == 0, "trial %llu: scrub found %llu bad",
-		      (unsigned long long)t, (unsigned long long)sr.bad_blocks);
+		CHECK(sr.bad_blocks == 0 && sr.broken_groups == 0,
+		      "trial %llu: scrub found %llu bad", (unsigned long long)t,
+		      (unsigned long long)sr.bad_blocks);
 		/* And the file goes on working. */
 		uint64_t s2 = size;
 		memcpy(old, size == nsize ? neu : old, cap);
@@ -157,9 +164,10 @@ static void run(const struct cfg *c, struct rng *r, uint64_t trials)
 		      (unsigned long long)t);
 		mem_backend_free(&m);
 	}
-	printf("  bs %u %s %s: %llu trials, %llu cut short, %llu left a mix of old and new blocks\n",
-	       c->bs, csm_algo_name(c->algo), csm_layout_name(c->layout), (unsigned long long)trials,
-	       (unsigned long long)fired, (unsigned long long)mixed);
+	printf("  bs %u %s %s: %llu trials, %llu cut short, %llu left a mix of old and new "
+	       "blocks\n",
+	       c->bs, csm_algo_name(c->algo), csm_layout_name(c->layout),
+	       (unsigned long long)trials, (unsigned long long)fired, (unsigned long long)mixed);
 	free(old);
 	free(neu);
 	free(buf);
@@ -171,11 +179,11 @@ int main(void)
 	struct rng r = {test_seed("test_faults", 4242)};
 	uint64_t trials = env_u64("CSM_TRIALS", 1500);
 	const struct cfg cfgs[] = {
-		{4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 9u << 20},
-		{4096, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 5u << 20},
-		{512, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 200000},
-		{512, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 200000},
-		{1024, CSM_ALGO_CRC32C, CSM_LAYOUT_SEPARATE, 400000},
+	        {4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 9u << 20},
+	        {4096, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 5u << 20},
+	        {512, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 200000},
+	        {512, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 200000},
+	        {1024, CSM_ALGO_CRC32C, CSM_LAYOUT_SEPARATE, 400000},
 	};
 	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++)
 		run(&cfgs[i], &r, trials);

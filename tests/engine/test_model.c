@@ -26,7 +26,7 @@ static void on_event(void *arg, const struct csm_event *ev)
 {
 	(void)arg;
 	fprintf(stderr, "unexpected event %s block %llu group %llu\n", csm_event_name(ev->kind),
-		(unsigned long long)ev->lblock, (unsigned long long)ev->group);
+	        (unsigned long long)ev->lblock, (unsigned long long)ev->group);
 	events++;
 }
 
@@ -44,13 +44,28 @@ static struct csm_engine *open_engine(struct mem_backend *m, size_t cache)
 static size_t pick_len(struct rng *r, uint32_t bs, uint64_t group_bytes)
 {
 	switch (rng_below(r, 20)) {
-	case 0: case 1: case 2: case 3: case 4:
+	case 0:
+	case 1:
+	case 2:
+	case 3:
+	case 4:
 		return 1 + rng_below(r, 64);
-	case 5: case 6: case 7: case 8: case 9:
+	case 5:
+	case 6:
+	case 7:
+	case 8:
+	case 9:
 		return bs * (1 + rng_below(r, 8));
-	case 10: case 11: case 12: case 13: case 14:
-		return 1 + rng_below(r, 2 * bs);
-	case 15: case 16: case 17: case 18:
+	case 10:
+	case 11:
+	case 12:
+	case 13:
+	case 14:
+		return 1 + rng_below(r, 2 * (uint64_t)bs);
+	case 15:
+	case 16:
+	case 17:
+	case 18:
 		return 1 + rng_below(r, 65536);
 	default:
 		return 1 + rng_below(r, 3 * group_bytes);
@@ -96,7 +111,7 @@ static void run(const struct cfg *c, uint64_t seed, uint64_t ops)
 	for (uint64_t op = 0; op < ops; op++) {
 		unsigned k = (unsigned)rng_below(&r, 100);
 		if (k < 40) { /* write */
-			uint64_t off = pick_off(&r, msize + 3 * c->bs, c->bs);
+			uint64_t off = pick_off(&r, msize + 3 * (uint64_t)c->bs, c->bs);
 			size_t len = pick_len(&r, c->bs, group_bytes);
 			if (off >= c->max_size)
 				off = rng_below(&r, c->max_size);
@@ -107,7 +122,8 @@ static void run(const struct cfg *c, uint64_t seed, uint64_t ops)
 			rng_fill(&r, buf, len);
 			ssize_t w = csm_pwrite(e, buf, len, off);
 			CHECK(w == (ssize_t)len, "op %llu write %zu at %llu: %zd (%s)",
-			      (unsigned long long)op, len, (unsigned long long)off, w, strerror(errno));
+			      (unsigned long long)op, len, (unsigned long long)off, w,
+			      strerror(errno));
 			memcpy(model + off, buf, len);
 			if (off + len > msize)
 				msize = off + len;
@@ -115,27 +131,30 @@ static void run(const struct cfg *c, uint64_t seed, uint64_t ops)
 		} else if (k < 82) { /* read */
 			uint64_t off = pick_off(&r, msize + c->bs, c->bs);
 			size_t len = pick_len(&r, c->bs, group_bytes);
-			ssize_t want = off >= msize ? 0 : (ssize_t)(len < msize - off ? len : msize - off);
+			ssize_t want =
+			        off >= msize ? 0 : (ssize_t)(len < msize - off ? len : msize - off);
 			memset(tmp, 0xAA, len);
 			ssize_t got = csm_pread(e, tmp, len, off);
 			CHECK(got == want, "op %llu read %zu at %llu: %zd want %zd (%s)",
 			      (unsigned long long)op, len, (unsigned long long)off, got, want,
 			      strerror(errno));
-			CHECK(memcmp(tmp, model + off, (size_t)want) == 0, "op %llu read %zu at %llu differs",
-			      (unsigned long long)op, len, (unsigned long long)off);
+			CHECK(memcmp(tmp, model + off, (size_t)want) == 0,
+			      "op %llu read %zu at %llu differs", (unsigned long long)op, len,
+			      (unsigned long long)off);
 			nr++;
 		} else if (k < 88) { /* truncate */
 			uint64_t ns;
 			if (rng_below(&r, 2))
 				ns = rng_below(&r, c->max_size + 1);
 			else {
-				int64_t d = (int64_t)rng_below(&r, 4 * c->bs) - 2 * (int64_t)c->bs;
+				int64_t d = (int64_t)rng_below(&r, 4 * (uint64_t)c->bs) -
+				            2 * (int64_t)c->bs;
 				ns = (int64_t)msize + d < 0 ? 0 : (uint64_t)((int64_t)msize + d);
 				if (ns > c->max_size)
 					ns = c->max_size;
 			}
-			CHECK(csm_truncate(e, ns) == 0, "op %llu truncate %llu: %s", (unsigned long long)op,
-			      (unsigned long long)ns, strerror(errno));
+			CHECK(csm_truncate(e, ns) == 0, "op %llu truncate %llu: %s",
+			      (unsigned long long)op, (unsigned long long)ns, strerror(errno));
 			if (ns < msize)
 				memset(model + ns, 0, msize - ns);
 			msize = ns;
@@ -146,7 +165,8 @@ static void run(const struct cfg *c, uint64_t seed, uint64_t ops)
 			size_t len = pick_len(&r, c->bs, group_bytes);
 			CHECK(csm_zero_range(e, off, len) == 0, "zero_range: %s", strerror(errno));
 			if (off < msize)
-				memset(model + off, 0, (size_t)(len < msize - off ? len : msize - off));
+				memset(model + off, 0,
+				       (size_t)(len < msize - off ? len : msize - off));
 			nz++;
 		} else if (k < 95) {
 			CHECK(csm_fsync(e, rng_below(&r, 2)) == 0);
@@ -161,7 +181,8 @@ static void run(const struct cfg *c, uint64_t seed, uint64_t ops)
 			CHECK(csm_pread(e, tmp, 0, 0) == 0);
 			CHECK(csm_pread(e, tmp, 10, msize + rng_below(&r, 10000)) == 0);
 		}
-		CHECK(events == 0, "op %llu: the engine reported a mismatch", (unsigned long long)op);
+		CHECK(events == 0, "op %llu: the engine reported a mismatch",
+		      (unsigned long long)op);
 	}
 	compare_all(e, model, msize, tmp);
 	struct csm_scrub_result sr;
@@ -172,7 +193,8 @@ static void run(const struct cfg *c, uint64_t seed, uint64_t ops)
 	compare_all(e, model, msize, tmp);
 	CHECK(csm_close(e) == 0);
 	CHECK(events == 0);
-	printf("  bs %u %s %s cache %zu: %llu writes, %llu reads, %llu truncates, %llu zeroes, %llu "
+	printf("  bs %u %s %s cache %zu: %llu writes, %llu reads, %llu truncates, %llu zeroes, "
+	       "%llu "
 	       "reopens, final size %llu\n",
 	       c->bs, csm_algo_name(c->algo), csm_layout_name(c->layout), c->cache,
 	       (unsigned long long)nw, (unsigned long long)nr, (unsigned long long)nt,
@@ -188,12 +210,12 @@ int main(void)
 	uint64_t seed = test_seed("test_model", 20261123);
 	uint64_t ops = env_u64("CSM_OPS", 100000);
 	const struct cfg cfgs[] = {
-		{4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 12u << 20, 0},
-		{4096, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 6u << 20, 1},
-		{512, CSM_ALGO_XXH3, CSM_LAYOUT_INTERLEAVED, 4u << 20, 1},
-		{512, CSM_ALGO_CRC32C, CSM_LAYOUT_SEPARATE, 4u << 20, 0},
-		{1024, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 3u << 20, 1},
-		{2048, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 3u << 20, 1},
+	        {4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 12u << 20, 0},
+	        {4096, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 6u << 20, 1},
+	        {512, CSM_ALGO_XXH3, CSM_LAYOUT_INTERLEAVED, 4u << 20, 1},
+	        {512, CSM_ALGO_CRC32C, CSM_LAYOUT_SEPARATE, 4u << 20, 0},
+	        {1024, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 3u << 20, 1},
+	        {2048, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 3u << 20, 1},
 	};
 	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++)
 		run(&cfgs[i], seed + i, ops);

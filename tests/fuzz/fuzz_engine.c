@@ -19,10 +19,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct csm_backend be = mem_backend_view(&m);
 	static const uint8_t uuid[16] = {7};
 	struct csm_format_opts fo = {.block_size = 512u << (data[1] & 3),
-				     .algo = 1 + ((data[1] >> 2) & 1),
-				     .layout = (data[0] & 1) ? CSM_LAYOUT_SEPARATE : CSM_LAYOUT_INTERLEAVED,
-				     .size = (uint64_t)data[2] * 4096 + data[3],
-				     .uuid = uuid};
+	                             .algo = 1 + ((data[1] >> 2) & 1),
+	                             .layout = (data[0] & 1) ? CSM_LAYOUT_SEPARATE
+	                                                     : CSM_LAYOUT_INTERLEAVED,
+	                             .size = (uint64_t)data[2] * 4096 + data[3],
+	                             .uuid = uuid};
 	if (csm_format(&be, &fo, NULL, 0) != 0)
 		abort();
 	struct csm_engine *e;

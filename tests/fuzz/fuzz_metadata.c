@@ -47,7 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (memcmp(copy, blk[i], bs) || gen[i] == 0)
 				abort();
 			for (uint32_t k = 0; k < g.per_group; k++)
-				if (!csm_mb_written(&g, blk[i], k) && csm_mb_tuple(&g, blk[i], k) > UINT64_MAX)
+				if (!csm_mb_written(&g, blk[i], k) &&
+				    csm_mb_tuple(&g, blk[i], k) > UINT64_MAX)
 					abort();
 		}
 	}

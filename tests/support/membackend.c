@@ -27,7 +27,7 @@ static int grow(struct mem_store *s, uint64_t size)
 }
 
 static ssize_t m_preadv(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
-			uint64_t off)
+                        uint64_t off)
 {
 	struct mem_store *s = mem_store_of(ctx, st);
 	size_t done = 0;
@@ -47,7 +47,7 @@ static ssize_t m_preadv(void *ctx, enum csm_store st, const struct iovec *iov, i
 }
 
 static ssize_t m_pwritev(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
-			 uint64_t off)
+                         uint64_t off)
 {
 	struct mem_backend *m = ctx;
 	struct mem_store *s = mem_store_of(m, st);
@@ -138,14 +138,14 @@ static void m_destroy(void *ctx)
 }
 
 static const struct csm_backend_ops mem_ops = {
-	.preadv = m_preadv,
-	.pwritev = m_pwritev,
-	.sync = m_sync,
-	.get_size = m_get_size,
-	.set_size = m_set_size,
-	.zero_range = m_zero_range,
-	.next_data = m_next_data,
-	.destroy = m_destroy,
+        .preadv = m_preadv,
+        .pwritev = m_pwritev,
+        .sync = m_sync,
+        .get_size = m_get_size,
+        .set_size = m_set_size,
+        .zero_range = m_zero_range,
+        .next_data = m_next_data,
+        .destroy = m_destroy,
 };
 
 void mem_backend_init(struct mem_backend *m, bool shared)

@@ -10,19 +10,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__,   \
-				#cond);                                                    \
-			fprintf(stderr, " " __VA_ARGS__);                                  \
-			fprintf(stderr, "\n");                                             \
-			abort();                                                           \
-		}                                                                          \
+#define CHECK(cond, ...)                                                                         \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
+			fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, " " __VA_ARGS__);                                        \
+			fprintf(stderr, "\n");                                                   \
+			abort();                                                                 \
+		}                                                                                \
 	} while (0)
 
-#define CHECK_EQ_U64(a, b)                                                                 \
-	CHECK((uint64_t)(a) == (uint64_t)(b), "%s = %" PRIu64 ", %s = %" PRIu64, #a,       \
+#define CHECK_EQ_U64(a, b)                                                           \
+	CHECK((uint64_t)(a) == (uint64_t)(b), "%s = %" PRIu64 ", %s = %" PRIu64, #a, \
 	      (uint64_t)(a), #b, (uint64_t)(b))
 
 struct rng {
@@ -37,10 +36,11 @@ static inline uint64_t rng_next(struct rng *r)
 	return z ^ (z >> 31);
 }
 
-/* Uniform in [0, n) (n > 0). */
+/* Uniform in [0, n); 0 when n is 0. */
 static inline uint64_t rng_below(struct rng *r, uint64_t n)
 {
-	return rng_next(r) % n;
+	uint64_t v = rng_next(r);
+	return n ? v % n : 0;
 }
 
 static inline void rng_fill(struct rng *r, void *buf, size_t n)

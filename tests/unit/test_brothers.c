@@ -9,7 +9,7 @@
 static const uint8_t uuid[16] = {9, 8, 7};
 
 static void choose(struct csm_pair *p, enum csm_mb_status a, uint64_t ga, enum csm_mb_status b,
-		   uint64_t gb)
+                   uint64_t gb)
 {
 	csm_pair_choose(p, a, ga, b, gb);
 }
@@ -71,7 +71,8 @@ int main(void)
 			csm_mb_init(&g, a, 5);
 			uint64_t tuples[1024];
 			for (uint32_t i = 0; i < g.per_group; i++) {
-				tuples[i] = rng_next(&r) & (g.csum_size == 4 ? 0xffffffffull : ~0ull);
+				tuples[i] =
+				        rng_next(&r) & (g.csum_size == 4 ? 0xffffffffull : ~0ull);
 				if (i % 3)
 					csm_mb_set(&g, a, i, tuples[i]);
 			}
@@ -91,7 +92,8 @@ int main(void)
 				memcpy(b, a, bs);
 				b[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 				enum csm_mb_status st = csm_mb_check(&g, uuid, b, 5, &gen);
-				CHECK(st != CSM_MB_VALID && st != CSM_MB_EMPTY, "bs %u bit %u", bs, bit);
+				CHECK(st != CSM_MB_VALID && st != CSM_MB_EMPTY, "bs %u bit %u", bs,
+				      bit);
 			}
 			/* same/differs, clear */
 			memcpy(b, a, bs);
@@ -103,13 +105,15 @@ int main(void)
 			/* a set bit past the group's end is a bad field */
 			if (g.per_group % 8) {
 				memcpy(b, a, bs);
-				b[g.bitmap_offset + g.per_group / 8] |= (uint8_t)(1u << (g.per_group % 8));
+				b[g.bitmap_offset + g.per_group / 8] |=
+				        (uint8_t)(1u << (g.per_group % 8));
 				csm_mb_seal(&g, uuid, b, 9);
 				CHECK(csm_mb_check(&g, uuid, b, 5, &gen) == CSM_MB_BAD_FIELD);
 			}
 			memcpy(b, a, bs);
 			csm_mb_seal(&g, uuid, b, 0);
-			CHECK(csm_mb_check(&g, uuid, b, 5, &gen) == CSM_MB_BAD_FIELD, "generation 0");
+			CHECK(csm_mb_check(&g, uuid, b, 5, &gen) == CSM_MB_BAD_FIELD,
+			      "generation 0");
 		}
 	}
 	printf("1 passed, 0 failed\n");

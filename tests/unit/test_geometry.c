@@ -42,12 +42,17 @@ static void check_block(const struct csm_geometry *g, uint64_t L)
 static void check_size(const struct csm_geometry *g, uint64_t size)
 {
 	uint64_t blocks = csm_geo_blocks(g, size);
-	CHECK(blocks * g->block_size >= size && (blocks == 0 || (blocks - 1) * g->block_size < size));
+	CHECK(blocks * g->block_size >= size &&
+	      (blocks == 0 || (blocks - 1) * g->block_size < size));
 	uint64_t groups = csm_geo_groups(g, size);
-	CHECK(groups * g->per_group >= blocks && (groups == 0 || (groups - 1) * g->per_group < blocks));
+	CHECK(groups * g->per_group >= blocks &&
+	      (groups == 0 || (groups - 1) * g->per_group < blocks));
 	uint64_t ds = csm_geo_data_store_size(g, size), ms = csm_geo_meta_store_size(g, size);
 	if (blocks) {
-		CHECK(ds >= csm_geo_data_offset(g, blocks - 1) + (g->layout == CSM_LAYOUT_SEPARATE ? size - (blocks - 1) * g->block_size : g->block_size));
+		CHECK(ds >= csm_geo_data_offset(g, blocks - 1) +
+		                    (g->layout == CSM_LAYOUT_SEPARATE
+		                             ? size - (blocks - 1) * g->block_size
+		                             : g->block_size));
 		CHECK(ms >= csm_geo_meta_offset(g, groups - 1, 1) + g->block_size);
 	}
 	if (g->layout == CSM_LAYOUT_SEPARATE)
@@ -88,7 +93,8 @@ int main(void)
 				for (uint64_t L = 0; L < 4ull * g.per_group + 3; L++)
 					check_block(&g, L);
 				/* Boundaries around 1 TiB, 16 TiB and the maximum. */
-				const uint64_t marks[] = {1ull << 40, 1ull << 44, CSM_MAX_LOGICAL_SIZE};
+				const uint64_t marks[] = {1ull << 40, 1ull << 44,
+				                          CSM_MAX_LOGICAL_SIZE};
 				for (int mi = 0; mi < 3; mi++) {
 					uint64_t B = marks[mi] / g.block_size;
 					uint64_t gb = (B / g.per_group) * g.per_group;
@@ -99,7 +105,8 @@ int main(void)
 					CHECK(csm_geo_data_offset(&g, B) < (1ull << 62));
 				}
 				for (int i = 0; i < 20000; i++)
-					check_block(&g, rng_below(&r, CSM_MAX_LOGICAL_SIZE / g.block_size));
+					check_block(&g, rng_below(&r, CSM_MAX_LOGICAL_SIZE /
+					                                      g.block_size));
 				/* Sizes: small, group edges, around 1 TiB, random. */
 				for (uint64_t s = 0; s < 3 * (uint64_t)g.block_size; s += 97)
 					check_size(&g, s);
