@@ -1,0 +1,698 @@
+/*
+ * The shim's process state; see state.h.
+ */
+#define _GNU_SOURCE
+#include "state.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "real.h"
+
+struct csm_config csm_cfg;
+bool csm_cfg_loaded;
+
+static pthread_mutex_t smu = PTHREAD_MUTEX_INITIALIZER; /* tables below */
+static struct shim_inode *inodes;
+static int log_fd = 2;
+
+/* ---- fd table: 1024 pages of 1024 slots, allocated on first use -------- */
+
+#define FD_PAGE_BITS 10
+#define FD_PAGE (1 << FD_PAGE_BITS)
+#define FD_PAGES 1024
+
+static _Atomic(struct shim_file *) *fd_pages[FD_PAGES];
+
+struct shim_file *shim_fd(int fd)
+{
+	if (fd < 0 || (unsigned)fd >= (unsigned)FD_PAGE * FD_PAGES)
+		return NULL;
+	_Atomic(struct shim_file *) *page = fd_pages[fd >> FD_PAGE_BITS];
+	return page ? atomic_load_explicit(&page[fd & (FD_PAGE - 1)], memory_order_acquire) : NULL;
+}
+
+/* Caller holds smu. */
+static bool fd_slot_set(int fd, struct shim_file *f)
+{
+	if (fd < 0 || (unsigned)fd >= (unsigned)FD_PAGE * FD_PAGES)
+		return f == NULL;
+	_Atomic(struct shim_file *) **pp = &fd_pages[fd >> FD_PAGE_BITS];
+	if (!*pp) {
+		if (!f)
+			return true;
+		*pp = calloc(FD_PAGE, sizeof(**pp));
+		if (!*pp)
+			return false;
+	}
+	atomic_store_explicit(&(*pp)[fd & (FD_PAGE - 1)], f, memory_order_release);
+	return true;
+}
+
+/* ---- log ------------------------------------------------------------- */
+
+void shim_log(const char *fmt, ...)
+{
+	char line[1024];
+	int n = snprintf(line, sizeof(line), "csumshim[%d]: ", (int)getpid());
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (csm_cfg.log == CSM_LOG_SYSLOG) {
+		syslog(LOG_ERR, "%s", line + n);
+		return;
+	}
+	size_t len = strlen(line);
+	if (len + 1 < sizeof(line))
+		line[len++] = '\n';
+	ssize_t w = csm_real.write ? csm_real.write(log_fd, line, len) : -1;
+	(void)w;
+}
+
+static void on_event(void *arg, const struct csm_event *ev)
+{
+	struct shim_inode *ino = arg;
+	const struct csm_super *sb = csm_superblock(ino->e);
+	switch (ev->kind) {
+	case CSM_EV_DATA_MISMATCH:
+	case CSM_EV_NONZERO_UNWRITTEN: {
+		uint64_t start = ev->lblock * sb->block_size;
+		shim_log("%s: %s in block %llu (bytes %llu-%llu)", ino->path, csm_event_name(ev->kind),
+			 (unsigned long long)ev->lblock, (unsigned long long)start,
+			 (unsigned long long)(start + sb->block_size - 1));
+		break;
+	}
+	case CSM_EV_META_DAMAGED:
+		shim_log("%s: metadata block %c of group %llu: %s", ino->path, ev->slot ? 'B' : 'A',
+			 (unsigned long long)ev->group, csm_mb_status_name(ev->mb_status));
+		break;
+	default:
+		shim_log("%s: group %llu: %s%s%s", ino->path, (unsigned long long)ev->group,
+			 csm_event_name(ev->kind), ev->err ? ": " : "", ev->err ? strerror(ev->err) : "");
+	}
+}
+
+/* ---- paths ------------------------------------------------------------ */
+
+/* Absolute, normalised, symlinks resolved (the last component only if it
+ * exists and !nofollow). */
+static int resolve(int dirfd, const char *path, bool nofollow, char out[PATH_MAX])
+{
+	char full[PATH_MAX * 2];
+	if (path[0] == '/') {
+		snprintf(full, sizeof(full), "%s", path);
+	} else {
+		char base[PATH_MAX];
+		if (dirfd == AT_FDCWD) {
+			if (!getcwd(base, sizeof(base)))
+				return -1;
+		} else {
+			char link[64];
+			snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+			ssize_t n = readlink(link, base, sizeof(base) - 1);
+			if (n < 0)
+				return -1;
+			base[n] = 0;
+		}
+		snprintf(full, sizeof(full), "%s/%s", base, path);
+	}
+	if (!nofollow && realpath(full, out))
+		return 0;
+	/* A new file (or O_NOFOLLOW): resolve the directory, keep the name. */
+	char *slash = strrchr(full, '/');
+	const char *name = slash + 1;
+	if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
+		return -1;
+	char dir[PATH_MAX];
+	if (slash == full) {
+		strcpy(dir, "/");
+	} else {
+		*slash = 0;
+		if (!realpath(full, dir))
+			return -1;
+	}
+	if (snprintf(out, PATH_MAX, "%s/%s", strcmp(dir, "/") ? dir : "", name) >= PATH_MAX)
+		return -1;
+	return 0;
+}
+
+/* ---- engines ---------------------------------------------------------- */
+
+static struct csm_sysio sysio;
+
+static void sysio_init(void)
+{
+	sysio.preadv = csm_real.preadv;
+	sysio.pwritev = csm_real.pwritev;
+	sysio.fsync = csm_real.fsync;
+	sysio.fdatasync = csm_real.fdatasync;
+	sysio.ftruncate = csm_real.ftruncate;
+	sysio.fstat = csm_real.fstat;
+	sysio.fallocate = csm_real.fallocate;
+	sysio.ioctl = csm_real.ioctl;
+	sysio.lseek = csm_real.lseek;
+	sysio.close = csm_real.close;
+}
+
+static int open_private(const char *path, bool need_write, bool create)
+{
+	int fl = O_CLOEXEC | (create ? O_CREAT : 0);
+	int fd = csm_real.open(path, O_RDWR | fl, 0644);
+	if (fd < 0 && !need_write && (errno == EACCES || errno == EROFS))
+		fd = csm_real.open(path, O_RDONLY | fl, 0644);
+	return fd;
+}
+
+static uint64_t store_size(int fd, bool *is_blk)
+{
+	struct stat st;
+	if (csm_real.fstat(fd, &st) < 0)
+		return 0;
+	*is_blk = S_ISBLK(st.st_mode);
+	if (*is_blk) {
+		uint64_t sz = 0;
+		return csm_real.ioctl(fd, BLKGETSIZE64, &sz) == 0 ? sz : 0;
+	}
+	return (uint64_t)st.st_size;
+}
+
+/* Open (and when the config allows, format) the engine for a configured
+ * file.  `trunc`: the program asked for O_TRUNC.  Returns -errno. */
+static int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bool trunc,
+		  bool created)
+{
+	const char *path = ino->path;
+	bool sep = r->layout == CSM_LAYOUT_SEPARATE;
+	char *meta = sep ? csm_config_meta_path(r, path) : NULL;
+	int dfd = -1, mfd = -1, rc;
+	dfd = open_private(path, need_write, false);
+	if (dfd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	bool blk = false, mblk = false;
+	uint64_t dsize = store_size(dfd, &blk);
+	bool fresh = created || (dsize == 0 && !blk);
+	bool format = false;
+	if (sep) {
+		mfd = open_private(meta, need_write, r->create && (fresh || trunc));
+		if (mfd < 0) {
+			rc = -errno;
+			if (rc == -ENOENT) {
+				shim_log("%s: not a csumshim file (no metadata file %s); import it first "
+					 "with 'csumshim import'",
+					 path, meta);
+				rc = -EMEDIUMTYPE;
+			}
+			goto fail;
+		}
+		uint64_t msize = store_size(mfd, &mblk);
+		if (msize == 0)
+			format = true;
+		else if (trunc && r->create)
+			format = true;
+		if (format && !fresh && !trunc) {
+			shim_log("%s: has data but its metadata file %s is empty; import it first", path,
+				 meta);
+			rc = -EMEDIUMTYPE;
+			goto fail;
+		}
+	} else {
+		mfd = dfd;
+		uint8_t head[CSM_SB_SIZE];
+		ssize_t n = csm_real.pread(dfd, head, sizeof(head), 0);
+		struct csm_super sb;
+		if (fresh || (trunc && r->create && !blk)) {
+			format = true;
+		} else if (n > 0 && csm_sb_decode(head, (size_t)n, &sb) == CSM_SB_OK &&
+			   sb.layout == CSM_LAYOUT_SEPARATE) {
+			shim_log("%s: is a csumshim metadata file, not a data file", path);
+			rc = -EMEDIUMTYPE;
+			goto fail;
+		} else if (n <= 0 || !csm_sb_has_magic(head, (size_t)n)) {
+			shim_log("%s: not a csumshim file (existing data without a superblock); "
+				 "import it first with 'csumshim import'",
+				 path);
+			rc = -EMEDIUMTYPE;
+			goto fail;
+		}
+	}
+	if (format && !r->create) {
+		shim_log("%s: not formatted, and create = no for [%s]", path, r->glob);
+		rc = -EMEDIUMTYPE;
+		goto fail;
+	}
+	struct csm_backend be;
+	rc = csm_backend_posix(&be, dfd, mfd, true, &sysio);
+	if (rc < 0)
+		goto fail;
+	dfd = mfd = -1; /* owned by the backend now */
+	char err[256];
+	if (format) {
+		struct csm_format_opts fo = {.block_size = r->block_size,
+					     .algo = r->algo,
+					     .layout = r->layout,
+					     .use_capacity = !be.resizable};
+		rc = csm_format(&be, &fo, err, sizeof(err));
+		if (rc < 0) {
+			shim_log("%s: cannot format: %s", path, err);
+			csm_backend_destroy(&be);
+			goto fail;
+		}
+	}
+	struct csm_engine_opts eo = {.cache_bytes = csm_cfg.cache_bytes,
+				     .log_only = r->log_only,
+				     .report = on_event,
+				     .report_arg = ino};
+	rc = csm_open(&be, &eo, &ino->e, err, sizeof(err));
+	if (rc < 0) {
+		shim_log("%s: %s", meta ? meta : path, err);
+		goto fail;
+	}
+	if (trunc && !format && need_write && csm_truncate(ino->e, 0) < 0) {
+		rc = -errno;
+		csm_close(ino->e);
+		ino->e = NULL;
+		goto fail;
+	}
+	ino->blockdev = blk;
+	free(meta);
+	return 0;
+fail:
+	if (dfd >= 0)
+		csm_real.close(dfd);
+	if (mfd >= 0 && mfd != dfd)
+		csm_real.close(mfd);
+	free(meta);
+	return rc;
+}
+
+static void inode_release(struct shim_inode *ino)
+{
+	if (--ino->refs)
+		return;
+	HASH_DEL(inodes, ino);
+	if (ino->e && csm_close(ino->e) < 0)
+		shim_log("%s: closing: %s", ino->path, strerror(errno));
+	free(ino->path);
+	free(ino);
+}
+
+static void file_release(struct shim_file *f)
+{
+	if (atomic_fetch_sub(&f->refs, 1) != 1)
+		return;
+	inode_release(f->ino);
+	pthread_mutex_destroy(&f->pos_mu);
+	free(f);
+}
+
+/* Register fd (already open on a configured file) under smu. */
+static int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags,
+		       bool created)
+{
+	struct stat st;
+	if (csm_real.fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return 1; /* a directory or fifo under the glob: not ours */
+	struct { dev_t dev; ino_t ino; } key = {st.st_dev, st.st_ino};
+	struct shim_inode *ino;
+	HASH_FIND(hh, inodes, &key, sizeof(dev_t) + sizeof(ino_t), ino);
+	bool need_write = (flags & O_ACCMODE) != O_RDONLY;
+	if (!ino) {
+		ino = calloc(1, sizeof(*ino));
+		if (!ino || !(ino->path = strdup(abspath))) {
+			free(ino);
+			return -ENOMEM;
+		}
+		ino->dev = st.st_dev;
+		ino->ino = st.st_ino;
+		int rc = attach(ino, r, need_write, (flags & O_TRUNC) != 0, created);
+		if (rc < 0) {
+			free(ino->path);
+			free(ino);
+			return rc;
+		}
+		HASH_ADD(hh, inodes, dev, sizeof(dev_t) + sizeof(ino_t), ino);
+	} else if ((flags & O_TRUNC) && need_write && !ino->blockdev) {
+		if (csm_truncate(ino->e, 0) < 0)
+			return -errno;
+	}
+	struct shim_file *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	atomic_init(&f->refs, 1);
+	atomic_init(&f->flags, flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY));
+	pthread_mutex_init(&f->pos_mu, NULL);
+	f->ino = ino;
+	ino->refs++;
+	if (!fd_slot_set(fd, f)) {
+		file_release(f);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+_Static_assert(offsetof(struct shim_inode, ino) == offsetof(struct shim_inode, dev) + sizeof(dev_t),
+	       "dev and ino form the hash key");
+
+int shim_open(int dirfd, const char *path, int flags, mode_t mode, bool *handled)
+{
+	*handled = false;
+	if (!csm_cfg.nrules || !path || (flags & O_PATH) || (flags & O_DIRECTORY))
+		return -1;
+	char abs[PATH_MAX];
+	if (resolve(dirfd, path, (flags & O_NOFOLLOW) != 0, abs) < 0)
+		return -1;
+	const struct csm_rule *r = csm_config_match(&csm_cfg, abs);
+	if (!r)
+		return -1;
+	*handled = true;
+	/* The kernel must not truncate or append: the engine does both. */
+	bool existed = (flags & O_CREAT) ? csm_real.fstatat(dirfd, path, &(struct stat){0}, 0) == 0 : true;
+	int fd = csm_real.openat(dirfd, path, flags & ~O_TRUNC, mode);
+	if (fd < 0)
+		return -1;
+	pthread_mutex_lock(&smu);
+	int rc = register_fd(fd, abs, r, flags, !existed);
+	pthread_mutex_unlock(&smu);
+	if (rc < 0) {
+		csm_real.close(fd);
+		if (!existed)
+			unlink(abs); /* a failed create leaves nothing behind */
+		errno = -rc;
+		return -1;
+	}
+	return fd;
+}
+
+void shim_forget_fd(int fd)
+{
+	if (!shim_fd(fd))
+		return;
+	pthread_mutex_lock(&smu);
+	struct shim_file *f = shim_fd(fd);
+	if (f) {
+		fd_slot_set(fd, NULL);
+		file_release(f);
+	}
+	pthread_mutex_unlock(&smu);
+}
+
+void shim_forget_range(unsigned first, unsigned last)
+{
+	unsigned lim = (unsigned)FD_PAGE * FD_PAGES - 1;
+	for (unsigned fd = first; fd <= last && fd <= lim; fd++) {
+		if (!fd_pages[fd >> FD_PAGE_BITS]) {
+			fd |= FD_PAGE - 1; /* skip the empty page */
+			continue;
+		}
+		shim_forget_fd((int)fd);
+	}
+}
+
+void shim_share_fd(int oldfd, int newfd)
+{
+	pthread_mutex_lock(&smu);
+	struct shim_file *prev = shim_fd(newfd);
+	struct shim_file *f = shim_fd(oldfd);
+	if (prev != f) {
+		if (f)
+			atomic_fetch_add(&f->refs, 1);
+		if (fd_slot_set(newfd, f) && prev)
+			file_release(prev);
+	}
+	pthread_mutex_unlock(&smu);
+}
+
+int shim_path_size(int dirfd, const char *path, bool nofollow, uint64_t *size)
+{
+	if (!csm_cfg.nrules || !path)
+		return 0;
+	char abs[PATH_MAX];
+	if (resolve(dirfd, path, nofollow, abs) < 0)
+		return 0;
+	const struct csm_rule *r = csm_config_match(&csm_cfg, abs);
+	if (!r)
+		return 0;
+	struct stat st;
+	if (csm_real.stat(abs, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)))
+		return 0;
+	struct { dev_t dev; ino_t ino; } key = {st.st_dev, st.st_ino};
+	pthread_mutex_lock(&smu);
+	struct shim_inode *ino;
+	HASH_FIND(hh, inodes, &key, sizeof(dev_t) + sizeof(ino_t), ino);
+	if (ino && ino->e) {
+		*size = csm_size(ino->e);
+		pthread_mutex_unlock(&smu);
+		return 1;
+	}
+	pthread_mutex_unlock(&smu);
+	char *meta = r->layout == CSM_LAYOUT_SEPARATE ? csm_config_meta_path(r, abs) : NULL;
+	int fd = csm_real.open(meta ? meta : abs, O_RDONLY | O_CLOEXEC);
+	free(meta);
+	if (fd < 0)
+		return 0;
+	uint8_t head[CSM_SB_SIZE];
+	ssize_t n = csm_real.pread(fd, head, sizeof(head), 0);
+	csm_real.close(fd);
+	struct csm_super sb;
+	if (n <= 0 || csm_sb_decode(head, (size_t)n, &sb) != CSM_SB_OK)
+		return 0;
+	*size = sb.logical_size;
+	return 1;
+}
+
+/* ---- positioned I/O ---------------------------------------------------- */
+
+static bool can_read(const struct shim_file *f)
+{
+	return (atomic_load(&f->flags) & O_ACCMODE) != O_WRONLY;
+}
+
+static bool can_write(const struct shim_file *f)
+{
+	return (atomic_load(&f->flags) & O_ACCMODE) != O_RDONLY;
+}
+
+ssize_t shim_pread(struct shim_file *f, void *buf, size_t n, off_t off)
+{
+	if (!can_read(f)) {
+		errno = EBADF;
+		return -1;
+	}
+	if (off < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return csm_pread(f->ino->e, buf, n, (uint64_t)off);
+}
+
+ssize_t shim_pwrite(struct shim_file *f, const void *buf, size_t n, off_t off)
+{
+	if (!can_write(f)) {
+		errno = EBADF;
+		return -1;
+	}
+	if (off < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* Linux: pwrite on an O_APPEND descriptor appends. */
+	if (atomic_load(&f->flags) & O_APPEND) {
+		pthread_mutex_lock(&f->pos_mu);
+		ssize_t r = csm_pwrite(f->ino->e, buf, n, csm_size(f->ino->e));
+		pthread_mutex_unlock(&f->pos_mu);
+		return r;
+	}
+	return csm_pwrite(f->ino->e, buf, n, (uint64_t)off);
+}
+
+ssize_t shim_read(struct shim_file *f, int fd, void *buf, size_t n)
+{
+	if (!can_read(f)) {
+		errno = EBADF;
+		return -1;
+	}
+	pthread_mutex_lock(&f->pos_mu);
+	ssize_t r = -1;
+	off_t pos = csm_real.lseek(fd, 0, SEEK_CUR);
+	if (pos >= 0) {
+		r = csm_pread(f->ino->e, buf, n, (uint64_t)pos);
+		if (r > 0 && csm_real.lseek(fd, pos + r, SEEK_SET) < 0)
+			r = -1;
+	}
+	pthread_mutex_unlock(&f->pos_mu);
+	return r;
+}
+
+ssize_t shim_write(struct shim_file *f, int fd, const void *buf, size_t n)
+{
+	if (!can_write(f)) {
+		errno = EBADF;
+		return -1;
+	}
+	pthread_mutex_lock(&f->pos_mu);
+	ssize_t r = -1;
+	off_t pos = (atomic_load(&f->flags) & O_APPEND) ? (off_t)csm_size(f->ino->e)
+							: csm_real.lseek(fd, 0, SEEK_CUR);
+	if (pos >= 0) {
+		r = csm_pwrite(f->ino->e, buf, n, (uint64_t)pos);
+		if (r > 0 && csm_real.lseek(fd, pos + r, SEEK_SET) < 0)
+			r = -1;
+	}
+	pthread_mutex_unlock(&f->pos_mu);
+	return r;
+}
+
+off_t shim_lseek(struct shim_file *f, int fd, off_t off, int whence)
+{
+	uint64_t size = csm_size(f->ino->e);
+	off_t base;
+	switch (whence) {
+	case SEEK_SET:
+		base = 0;
+		break;
+	case SEEK_CUR:
+		base = csm_real.lseek(fd, 0, SEEK_CUR);
+		if (base < 0)
+			return -1;
+		break;
+	case SEEK_END:
+		base = (off_t)size;
+		break;
+	case SEEK_DATA: /* the whole logical file counts as data */
+	case SEEK_HOLE:
+		if (off < 0 || (uint64_t)off >= size) {
+			errno = ENXIO;
+			return -1;
+		}
+		return csm_real.lseek(fd, whence == SEEK_DATA ? off : (off_t)size, SEEK_SET);
+	default:
+		errno = EINVAL;
+		return -1;
+	}
+	if ((off > 0 && base > INT64_MAX - off) || base + off < 0) {
+		errno = off > 0 ? EOVERFLOW : EINVAL;
+		return -1;
+	}
+	return csm_real.lseek(fd, base + off, SEEK_SET);
+}
+
+/* ---- fork ------------------------------------------------------------- */
+
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&smu);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&smu);
+}
+
+/* The child has one thread; locks other threads held stay held in its
+ * copies.  Re-initialise every mutex we own. */
+static void atfork_child(void)
+{
+	pthread_mutex_init(&smu, NULL);
+	for (int p = 0; p < FD_PAGES; p++) {
+		if (!fd_pages[p])
+			continue;
+		for (int i = 0; i < FD_PAGE; i++) {
+			struct shim_file *f = atomic_load(&fd_pages[p][i]);
+			if (f)
+				pthread_mutex_init(&f->pos_mu, NULL);
+		}
+	}
+}
+
+/* ---- start-up --------------------------------------------------------- */
+
+/* Descriptors inherited across exec (a shell's "> file", dd's stdin) are
+ * recognised by path, so no I/O on a configured file escapes. */
+static void adopt_inherited(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	int dfd = dirfd(d);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+		if (*end || fd == dfd || fd < 0)
+			continue;
+		char link[64], target[PATH_MAX];
+		snprintf(link, sizeof(link), "/proc/self/fd/%ld", fd);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0 || target[0] != '/')
+			continue;
+		target[n] = 0;
+		const struct csm_rule *r = csm_config_match(&csm_cfg, target);
+		if (!r)
+			continue;
+		int fl = csm_real.fcntl((int)fd, F_GETFL);
+		if (fl < 0)
+			continue;
+		pthread_mutex_lock(&smu);
+		int rc = register_fd((int)fd, target, r, fl & ~O_TRUNC, false);
+		pthread_mutex_unlock(&smu);
+		shim_std_after((int)fd);
+		if (rc < 0) {
+			/* Never let I/O on it go unverified: make the fd unusable. */
+			shim_log("%s: inherited descriptor %ld refused: %s", target, fd, strerror(-rc));
+			int nul = csm_real.open("/dev/null", O_RDONLY | O_CLOEXEC);
+			if (nul >= 0) {
+				csm_real.dup3(nul, (int)fd, (fl & O_CLOEXEC) ? O_CLOEXEC : 0);
+				csm_real.close(nul);
+			}
+		}
+	}
+	closedir(d);
+}
+
+void shim_state_init(void)
+{
+	sysio_init();
+	bool missing;
+	char *path = csm_config_locate(&missing);
+	if (!path || missing) {
+		fprintf(stderr,
+			"csumshim: %s: no configuration: set CSUMSHIM_CONFIG or create "
+			"~/.config/csumshim/csumshim.conf or /etc/csumshim.conf\n",
+			path ? path : "(none)");
+		_exit(78);
+	}
+	char err[512];
+	if (csm_config_load(path, &csm_cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "csumshim: %s\n", err);
+		_exit(78);
+	}
+	free(path);
+	if (csm_cfg.log == CSM_LOG_FILE) {
+		log_fd = csm_real.open(csm_cfg.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (log_fd < 0) {
+			fprintf(stderr, "csumshim: %s: log file: %s\n", csm_cfg.path, strerror(errno));
+			_exit(78);
+		}
+	} else if (csm_cfg.log == CSM_LOG_SYSLOG) {
+		openlog("csumshim", LOG_PID, LOG_USER);
+	}
+	csm_cfg_loaded = true;
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	adopt_inherited();
+}

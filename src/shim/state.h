@@ -1,0 +1,86 @@
+/*
+ * The shim's process state: configuration, log, the fd table and the
+ * engines behind it.  Wrappers (wrappers.c) only translate libc calls into
+ * these operations.
+ *
+ * - The fd table maps a descriptor to its open file description
+ *   (struct shim_file), shared by dup'ed descriptors.  Lookup is two array
+ *   reads, no lock: like the kernel's, an fd must not be closed while
+ *   another thread is using it.
+ * - One engine per inode (device, inode number), shared by every open of
+ *   that file in the process, so all of them see one metadata cache and one
+ *   set of group locks.  The engine does its I/O on private descriptors.
+ * - The logical file position lives in the kernel's offset of the
+ *   program's own descriptor, so dup, fork and exec share it exactly as
+ *   they share a normal file's position.
+ */
+#ifndef CSUMSHIM_STATE_H
+#define CSUMSHIM_STATE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uthash.h>
+
+#include "config.h"
+#include "csumshim/engine.h"
+
+struct shim_inode {
+	dev_t dev;
+	ino_t ino;
+	UT_hash_handle hh;
+	unsigned refs;         /* shim_files using it (state mutex) */
+	struct csm_engine *e;
+	char *path;            /* as resolved when first opened */
+	bool blockdev;
+};
+
+struct shim_file {
+	atomic_uint refs;      /* descriptors sharing this description */
+	struct shim_inode *ino;
+	atomic_int flags;      /* O_ACCMODE | O_APPEND | O_NONBLOCK... as the program set them */
+	pthread_mutex_t pos_mu; /* serialises read/write/lseek on the position */
+};
+
+extern struct csm_config csm_cfg;
+extern bool csm_cfg_loaded;
+
+/* Is fd one of ours?  O(1), no lock, no allocation. */
+struct shim_file *shim_fd(int fd);
+
+/* Open `path` (relative to dirfd) as the program asked.  Returns the fd,
+ * or -1 with errno; *handled is false if the path is not configured (the
+ * caller then does the real open itself). */
+int shim_open(int dirfd, const char *path, int flags, mode_t mode, bool *handled);
+
+/* Bookkeeping around the real close/dup calls. */
+void shim_forget_fd(int fd);
+void shim_forget_range(unsigned first, unsigned last);
+void shim_share_fd(int oldfd, int newfd); /* newfd now refers to oldfd's file */
+
+/* Logical size of a configured path (following symlinks unless nofollow):
+ * 1 and *size if it is a csumshim file under a configured glob, 0 if not
+ * ours, -1 on error. */
+int shim_path_size(int dirfd, const char *path, bool nofollow, uint64_t *size);
+
+/* Verified I/O on a configured fd: the position-based calls. */
+ssize_t shim_read(struct shim_file *f, int fd, void *buf, size_t n);
+ssize_t shim_write(struct shim_file *f, int fd, const void *buf, size_t n);
+ssize_t shim_pread(struct shim_file *f, void *buf, size_t n, off_t off);
+ssize_t shim_pwrite(struct shim_file *f, const void *buf, size_t n, off_t off);
+off_t shim_lseek(struct shim_file *f, int fd, off_t off, int whence);
+
+/* Standard streams follow fd 0-2 (stdio.c): flush before a change to the
+ * descriptor, swap after it. */
+void shim_std_before(int fd);
+void shim_std_after(int fd);
+
+void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One-time setup: config, log, inherited descriptors, fork handlers.
+ * A config error prints "csumshim: FILE:LINE: ..." and exits 78. */
+void shim_state_init(void);
+
+#endif

@@ -1,0 +1,785 @@
+/*
+ * The libc surface: one wrapper per name in calls.h.  A wrapper whose
+ * descriptor or path is not under a configured glob calls the real
+ * function and nothing else; otherwise it translates the call into
+ * verified engine I/O (state.c).  Paths that could bypass verification —
+ * copy_file_range, sendfile, splice, reflink ioctls, mmap, stdio — are
+ * carried out through verified reads and checksummed writes, or refused
+ * with a log line.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include "real.h"
+#include "state.h"
+
+#define API __attribute__((visibility("default")))
+
+/* The real function, resolving the table first if a wrapper runs before
+ * the constructor (from another library's constructor). */
+#define REAL(name) (csm_real.name ? csm_real.name : (csm_shim_init(), csm_real.name))
+
+/* Our descriptor, unless the shim itself is the caller. */
+static struct shim_file *ours(int fd)
+{
+	return csm_guard ? NULL : shim_fd(fd);
+}
+
+static bool active(void)
+{
+	if (csm_guard)
+		return false;
+	csm_shim_init();
+	return csm_cfg.nrules > 0;
+}
+
+/* ---- open ------------------------------------------------------------- */
+
+static mode_t va_mode(int flags, va_list ap)
+{
+	return (flags & (O_CREAT | __O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
+}
+
+static int open_at(int dirfd, const char *path, int flags, mode_t mode, bool *handled)
+{
+	*handled = false;
+	if (!active())
+		return -1;
+	csm_guard++;
+	int fd = shim_open(dirfd, path, flags, mode, handled);
+	csm_guard--;
+	shim_std_after(fd); /* opened onto a closed 0, 1 or 2 */
+	return fd;
+}
+
+#define OPEN_WRAPPER(name)                                                                 \
+	API int name(const char *path, int flags, ...)                                     \
+	{                                                                                  \
+		va_list ap;                                                                \
+		va_start(ap, flags);                                                       \
+		mode_t mode = va_mode(flags, ap);                                          \
+		va_end(ap);                                                                \
+		bool handled;                                                              \
+		int fd = open_at(AT_FDCWD, path, flags, mode, &handled);                   \
+		return handled ? fd : REAL(name)(path, flags, mode);                       \
+	}
+OPEN_WRAPPER(open)
+OPEN_WRAPPER(open64)
+
+#define OPENAT_WRAPPER(name)                                                               \
+	API int name(int dirfd, const char *path, int flags, ...)                          \
+	{                                                                                  \
+		va_list ap;                                                                \
+		va_start(ap, flags);                                                       \
+		mode_t mode = va_mode(flags, ap);                                          \
+		va_end(ap);                                                                \
+		bool handled;                                                              \
+		int fd = open_at(dirfd, path, flags, mode, &handled);                      \
+		return handled ? fd : REAL(name)(dirfd, path, flags, mode);                \
+	}
+OPENAT_WRAPPER(openat)
+OPENAT_WRAPPER(openat64)
+
+/* Fortified opens: no mode argument (glibc aborts on O_CREAT there). */
+#define OPEN2_WRAPPER(name)                                                                \
+	API int name(const char *path, int flags)                                          \
+	{                                                                                  \
+		bool handled = false;                                                      \
+		int fd = (flags & (O_CREAT | __O_TMPFILE))                                 \
+				 ? -1                                                      \
+				 : open_at(AT_FDCWD, path, flags, 0, &handled);            \
+		return handled ? fd : REAL(name)(path, flags);                             \
+	}
+OPEN2_WRAPPER(__open_2)
+OPEN2_WRAPPER(__open64_2)
+
+#define OPENAT2_WRAPPER(name)                                                              \
+	API int name(int dirfd, const char *path, int flags)                               \
+	{                                                                                  \
+		bool handled = false;                                                      \
+		int fd = (flags & (O_CREAT | __O_TMPFILE))                                 \
+				 ? -1                                                      \
+				 : open_at(dirfd, path, flags, 0, &handled);               \
+		return handled ? fd : REAL(name)(dirfd, path, flags);                      \
+	}
+OPENAT2_WRAPPER(__openat_2)
+OPENAT2_WRAPPER(__openat64_2)
+
+#define CREAT_WRAPPER(name)                                                                \
+	API int name(const char *path, mode_t mode)                                        \
+	{                                                                                  \
+		bool handled;                                                              \
+		int fd = open_at(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode,       \
+				 &handled);                                                \
+		return handled ? fd : REAL(name)(path, mode);                              \
+	}
+CREAT_WRAPPER(creat)
+CREAT_WRAPPER(creat64)
+
+/* ---- descriptors ------------------------------------------------------ */
+
+API int close(int fd)
+{
+	if (!ours(fd))
+		return REAL(close)(fd);
+	shim_std_before(fd);
+	shim_forget_fd(fd);
+	int r = REAL(close)(fd);
+	shim_std_after(fd);
+	return r;
+}
+
+API int close_range(unsigned first, unsigned last, int flags)
+{
+	if (!REAL(close_range)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r = csm_real.close_range(first, last, flags);
+	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC) && !csm_guard) {
+		shim_forget_range(first, last);
+		for (int fd = 0; fd <= 2; fd++)
+			if ((unsigned)fd >= first && (unsigned)fd <= last)
+				shim_std_after(fd);
+	}
+	return r;
+}
+
+API int dup(int fd)
+{
+	int r = REAL(dup)(fd);
+	if (r >= 0 && ours(fd)) {
+		shim_share_fd(fd, r);
+		shim_std_after(r);
+	}
+	return r;
+}
+
+/* dup2/dup3: newfd may stop or start being ours. */
+static int redirect(int r, int oldfd, int newfd)
+{
+	if (r >= 0 && oldfd != newfd && (shim_fd(oldfd) || shim_fd(newfd)))
+		shim_share_fd(oldfd, newfd);
+	shim_std_after(newfd);
+	return r;
+}
+
+API int dup2(int oldfd, int newfd)
+{
+	if (csm_guard)
+		return REAL(dup2)(oldfd, newfd);
+	shim_std_before(newfd);
+	return redirect(REAL(dup2)(oldfd, newfd), oldfd, newfd);
+}
+
+API int dup3(int oldfd, int newfd, int flags)
+{
+	if (csm_guard)
+		return REAL(dup3)(oldfd, newfd, flags);
+	shim_std_before(newfd);
+	return redirect(REAL(dup3)(oldfd, newfd, flags), oldfd, newfd);
+}
+
+static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
+{
+	int r = real(fd, cmd, arg);
+	struct shim_file *f = ours(fd);
+	if (r < 0 || !f)
+		return r;
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) {
+		shim_share_fd(fd, r);
+		shim_std_after(r);
+	} else if (cmd == F_SETFL) {
+		int keep = atomic_load(&f->flags) & (O_ACCMODE | O_CLOEXEC);
+		int set = (int)(long)arg & (O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME | O_ASYNC);
+		atomic_store(&f->flags, keep | set);
+	}
+	return r;
+}
+
+API int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	return do_fcntl(REAL(fcntl), fd, cmd, arg);
+}
+
+API int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	return do_fcntl(REAL(fcntl64), fd, cmd, arg);
+}
+
+/* ---- data ------------------------------------------------------------- */
+
+/* A call that would bypass verification is carried out by the guard's
+ * owner; everything below runs with the guard up. */
+#define GUARDED(expr)                                                                      \
+	({                                                                                 \
+		csm_guard++;                                                               \
+		__typeof__(expr) _r = (expr);                                              \
+		csm_guard--;                                                               \
+		_r;                                                                        \
+	})
+
+API ssize_t read(int fd, void *buf, size_t n)
+{
+	struct shim_file *f = ours(fd);
+	return f ? GUARDED(shim_read(f, fd, buf, n)) : REAL(read)(fd, buf, n);
+}
+
+API ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	struct shim_file *f = ours(fd);
+	if (!f)
+		return REAL(__read_chk)(fd, buf, n, buflen);
+	if (n > buflen)
+		abort(); /* what glibc's __chk_fail does */
+	return GUARDED(shim_read(f, fd, buf, n));
+}
+
+API ssize_t write(int fd, const void *buf, size_t n)
+{
+	struct shim_file *f = ours(fd);
+	return f ? GUARDED(shim_write(f, fd, buf, n)) : REAL(write)(fd, buf, n);
+}
+
+#define PREAD_WRAPPER(name, offt)                                                          \
+	API ssize_t name(int fd, void *buf, size_t n, offt off)                            \
+	{                                                                                  \
+		struct shim_file *f = ours(fd);                                            \
+		return f ? GUARDED(shim_pread(f, buf, n, (off_t)off)) : REAL(name)(fd, buf, n, off); \
+	}
+PREAD_WRAPPER(pread, off_t)
+PREAD_WRAPPER(pread64, off64_t)
+
+#define PREAD_CHK_WRAPPER(name, offt)                                                      \
+	API ssize_t name(int fd, void *buf, size_t n, offt off, size_t buflen)             \
+	{                                                                                  \
+		struct shim_file *f = ours(fd);                                            \
+		if (!f)                                                                    \
+			return REAL(name)(fd, buf, n, off, buflen);                        \
+		if (n > buflen)                                                            \
+			abort();                                                           \
+		return GUARDED(shim_pread(f, buf, n, (off_t)off));                         \
+	}
+PREAD_CHK_WRAPPER(__pread_chk, off_t)
+PREAD_CHK_WRAPPER(__pread64_chk, off64_t)
+
+#define PWRITE_WRAPPER(name, offt)                                                         \
+	API ssize_t name(int fd, const void *buf, size_t n, offt off)                      \
+	{                                                                                  \
+		struct shim_file *f = ours(fd);                                            \
+		return f ? GUARDED(shim_pwrite(f, buf, n, (off_t)off))                     \
+			 : REAL(name)(fd, buf, n, off);                                    \
+	}
+PWRITE_WRAPPER(pwrite, off_t)
+PWRITE_WRAPPER(pwrite64, off64_t)
+
+/* Vectored I/O, one segment at a time; off < 0 means the file position. */
+static ssize_t vec_io(struct shim_file *f, int fd, const struct iovec *iov, int cnt, off_t off,
+		      bool write)
+{
+	if (cnt < 0 || cnt > IOV_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (off < 0 && !write && (atomic_load(&f->flags) & O_ACCMODE) == O_WRONLY) {
+		errno = EBADF;
+		return -1;
+	}
+	size_t done = 0;
+	for (int i = 0; i < cnt; i++) {
+		if (!iov[i].iov_len)
+			continue;
+		ssize_t r;
+		if (off < 0)
+			r = write ? shim_write(f, fd, iov[i].iov_base, iov[i].iov_len)
+				  : shim_read(f, fd, iov[i].iov_base, iov[i].iov_len);
+		else
+			r = write ? shim_pwrite(f, iov[i].iov_base, iov[i].iov_len, off + (off_t)done)
+				  : shim_pread(f, iov[i].iov_base, iov[i].iov_len, off + (off_t)done);
+		if (r < 0)
+			return done ? (ssize_t)done : -1;
+		done += (size_t)r;
+		if ((size_t)r < iov[i].iov_len)
+			break;
+	}
+	return (ssize_t)done;
+}
+
+API ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	struct shim_file *f = ours(fd);
+	return f ? GUARDED(vec_io(f, fd, iov, cnt, -1, false)) : REAL(readv)(fd, iov, cnt);
+}
+
+API ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	struct shim_file *f = ours(fd);
+	return f ? GUARDED(vec_io(f, fd, iov, cnt, -1, true)) : REAL(writev)(fd, iov, cnt);
+}
+
+#define PV_WRAPPER(name, offt, wr)                                                         \
+	API ssize_t name(int fd, const struct iovec *iov, int cnt, offt off)               \
+	{                                                                                  \
+		struct shim_file *f = ours(fd);                                            \
+		if (!f)                                                                    \
+			return REAL(name)(fd, iov, cnt, off);                              \
+		if (off < 0) {                                                             \
+			errno = EINVAL;                                                    \
+			return -1;                                                         \
+		}                                                                          \
+		return GUARDED(vec_io(f, fd, iov, cnt, (off_t)off, wr));                   \
+	}
+PV_WRAPPER(preadv, off_t, false)
+PV_WRAPPER(preadv64, off64_t, false)
+PV_WRAPPER(pwritev, off_t, true)
+PV_WRAPPER(pwritev64, off64_t, true)
+
+/* The v2 calls: offset -1 means the file position. */
+#define PV2_WRAPPER(name, offt, wr)                                                        \
+	API ssize_t name(int fd, const struct iovec *iov, int cnt, offt off, int flags)    \
+	{                                                                                  \
+		struct shim_file *f = ours(fd);                                            \
+		if (!f)                                                                    \
+			return REAL(name)(fd, iov, cnt, off, flags);                       \
+		if (off < -1) {                                                            \
+			errno = EINVAL;                                                    \
+			return -1;                                                         \
+		}                                                                          \
+		return GUARDED(vec_io(f, fd, iov, cnt, (off_t)off, wr));                   \
+	}
+PV2_WRAPPER(preadv2, off_t, false)
+PV2_WRAPPER(preadv64v2, off64_t, false)
+PV2_WRAPPER(pwritev2, off_t, true)
+PV2_WRAPPER(pwritev64v2, off64_t, true)
+
+API off_t lseek(int fd, off_t off, int whence)
+{
+	struct shim_file *f = ours(fd);
+	return f ? GUARDED(shim_lseek(f, fd, off, whence)) : REAL(lseek)(fd, off, whence);
+}
+
+API off64_t lseek64(int fd, off64_t off, int whence)
+{
+	struct shim_file *f = ours(fd);
+	return f ? GUARDED(shim_lseek(f, fd, off, whence)) : REAL(lseek64)(fd, off, whence);
+}
+
+/* ---- sizes ------------------------------------------------------------ */
+
+static void fix_size_fd(int fd, off_t *st_size)
+{
+	struct shim_file *f = ours(fd);
+	if (f && !f->ino->blockdev)
+		*st_size = (off_t)csm_size(f->ino->e);
+}
+
+static void fix_size_path(int dirfd, const char *path, bool nofollow, bool isreg, off_t *st_size)
+{
+	uint64_t size;
+	if (isreg && active() && GUARDED(shim_path_size(dirfd, path, nofollow, &size)) == 1)
+		*st_size = (off_t)size;
+}
+
+API int fstat(int fd, struct stat *st)
+{
+	int r = REAL(fstat)(fd, st);
+	if (r == 0)
+		fix_size_fd(fd, &st->st_size);
+	return r;
+}
+
+API int fstat64(int fd, struct stat64 *st)
+{
+	int r = REAL(fstat64)(fd, st);
+	if (r == 0)
+		fix_size_fd(fd, &st->st_size);
+	return r;
+}
+
+#define STAT_WRAPPER(name, type, nofollow)                                                 \
+	API int name(const char *path, type *st)                                           \
+	{                                                                                  \
+		int r = REAL(name)(path, st);                                              \
+		if (r == 0)                                                                \
+			fix_size_path(AT_FDCWD, path, nofollow, S_ISREG(st->st_mode),      \
+				      &st->st_size);                                       \
+		return r;                                                          \
+	}
+STAT_WRAPPER(stat, struct stat, false)
+STAT_WRAPPER(stat64, struct stat64, false)
+STAT_WRAPPER(lstat, struct stat, true)
+STAT_WRAPPER(lstat64, struct stat64, true)
+
+#define FSTATAT_WRAPPER(name, type)                                                        \
+	API int name(int dirfd, const char *path, type *st, int flags)                     \
+	{                                                                                  \
+		int r = REAL(name)(dirfd, path, st, flags);                                \
+		if (r != 0)                                                                \
+			return r;                                                          \
+		if ((flags & AT_EMPTY_PATH) && !*path)                             \
+			fix_size_fd(dirfd, &st->st_size);                                  \
+		else                                                                       \
+			fix_size_path(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) != 0,     \
+				      S_ISREG(st->st_mode), &st->st_size);                 \
+		return 0;                                                                  \
+	}
+FSTATAT_WRAPPER(fstatat, struct stat)
+FSTATAT_WRAPPER(fstatat64, struct stat64)
+
+API int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
+{
+	int r = REAL(statx)(dirfd, path, flags, mask, stx);
+	if (r != 0 || !(stx->stx_mask & STATX_SIZE))
+		return r;
+	off_t size = (off_t)stx->stx_size;
+	if ((flags & AT_EMPTY_PATH) && !*path)
+		fix_size_fd(dirfd, &size);
+	else
+		fix_size_path(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) != 0, S_ISREG(stx->stx_mode),
+			      &size);
+	stx->stx_size = (uint64_t)size;
+	return 0;
+}
+
+static int shim_ftruncate(struct shim_file *f, off_t len)
+{
+	if ((atomic_load(&f->flags) & O_ACCMODE) == O_RDONLY) {
+		errno = EINVAL; /* what the kernel says for a read-only descriptor */
+		return -1;
+	}
+	if (len < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return csm_truncate(f->ino->e, (uint64_t)len);
+}
+
+API int ftruncate(int fd, off_t len)
+{
+	struct shim_file *f = ours(fd);
+	return f ? GUARDED(shim_ftruncate(f, len)) : REAL(ftruncate)(fd, len);
+}
+
+API int ftruncate64(int fd, off64_t len)
+{
+	struct shim_file *f = ours(fd);
+	return f ? GUARDED(shim_ftruncate(f, (off_t)len)) : REAL(ftruncate64)(fd, len);
+}
+
+/* truncate(path): through a configured open when the path is ours. */
+static int path_truncate(const char *path, off_t len, bool *handled)
+{
+	int fd = open_at(AT_FDCWD, path, O_WRONLY, 0, handled);
+	if (!*handled)
+		return -1;
+	if (fd < 0)
+		return -1;
+	int r = GUARDED(shim_ftruncate(shim_fd(fd), len));
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+API int truncate(const char *path, off_t len)
+{
+	bool handled;
+	int r = path_truncate(path, len, &handled);
+	return handled ? r : REAL(truncate)(path, len);
+}
+
+API int truncate64(const char *path, off64_t len)
+{
+	bool handled;
+	int r = path_truncate(path, (off_t)len, &handled);
+	return handled ? r : REAL(truncate64)(path, len);
+}
+
+/* fallocate: allocation grows the logical size (zero fill); punching a
+ * hole or zeroing a range becomes a zeroed logical range whose blocks are
+ * never-written (verified zeros). */
+static int shim_fallocate(struct shim_file *f, int mode, off_t off, off_t len)
+{
+	struct csm_engine *e = f->ino->e;
+	if (off < 0 || len <= 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((atomic_load(&f->flags) & O_ACCMODE) == O_RDONLY) {
+		errno = EBADF;
+		return -1;
+	}
+	uint64_t end = (uint64_t)off + (uint64_t)len;
+	int keep = mode & FALLOC_FL_KEEP_SIZE;
+	switch (mode & ~FALLOC_FL_KEEP_SIZE) {
+	case 0:
+		return (!keep && end > csm_size(e)) ? csm_truncate(e, end) : 0;
+	case FALLOC_FL_PUNCH_HOLE:
+		if (!keep) {
+			errno = EOPNOTSUPP;
+			return -1;
+		}
+		return csm_zero_range(e, (uint64_t)off, (uint64_t)len);
+	case FALLOC_FL_ZERO_RANGE:
+		if (csm_zero_range(e, (uint64_t)off, (uint64_t)len) < 0)
+			return -1;
+		return (!keep && end > csm_size(e)) ? csm_truncate(e, end) : 0;
+	default:
+		errno = EOPNOTSUPP; /* collapse/insert range would move metadata */
+		return -1;
+	}
+}
+
+API int fallocate(int fd, int mode, off_t off, off_t len)
+{
+	struct shim_file *f = ours(fd);
+	return f ? GUARDED(shim_fallocate(f, mode, off, len)) : REAL(fallocate)(fd, mode, off, len);
+}
+
+API int fallocate64(int fd, int mode, off64_t off, off64_t len)
+{
+	struct shim_file *f = ours(fd);
+	return f ? GUARDED(shim_fallocate(f, mode, (off_t)off, (off_t)len))
+		 : REAL(fallocate64)(fd, mode, off, len);
+}
+
+API int posix_fallocate(int fd, off_t off, off_t len)
+{
+	struct shim_file *f = ours(fd);
+	if (!f)
+		return REAL(posix_fallocate)(fd, off, len);
+	int e = errno;
+	int r = GUARDED(shim_fallocate(f, 0, off, len)) < 0 ? errno : 0;
+	errno = e;
+	return r;
+}
+
+API int posix_fallocate64(int fd, off64_t off, off64_t len)
+{
+	return posix_fallocate(fd, (off_t)off, (off_t)len);
+}
+
+/* ---- durability ------------------------------------------------------- */
+
+API int fsync(int fd)
+{
+	struct shim_file *f = ours(fd);
+	return f ? GUARDED(csm_fsync(f->ino->e, false)) : REAL(fsync)(fd);
+}
+
+API int fdatasync(int fd)
+{
+	struct shim_file *f = ours(fd);
+	return f ? GUARDED(csm_fsync(f->ino->e, true)) : REAL(fdatasync)(fd);
+}
+
+API int sync_file_range(int fd, off64_t off, off64_t n, unsigned flags)
+{
+	struct shim_file *f = ours(fd);
+	return f ? GUARDED(csm_fsync(f->ino->e, true)) : REAL(sync_file_range)(fd, off, n, flags);
+}
+
+/* ---- devices ---------------------------------------------------------- */
+
+API int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	struct shim_file *f = ours(fd);
+	/* A reflink would copy raw stored bytes, metadata and all. */
+	if ((req == FICLONE || req == FICLONERANGE || req == FIDEDUPERANGE) &&
+	    (f || (req == FICLONE && ours((int)(long)arg)) ||
+	     (req == FICLONERANGE && arg && ours((int)((struct file_clone_range *)arg)->src_fd)))) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if (!f || !f->ino->blockdev)
+		return REAL(ioctl)(fd, req, arg);
+	struct csm_engine *e = f->ino->e;
+	switch (req) {
+	case BLKGETSIZE64:
+		*(uint64_t *)arg = csm_size(e);
+		return 0;
+	case BLKGETSIZE:
+		*(unsigned long *)arg = (unsigned long)(csm_size(e) >> 9);
+		return 0;
+	case BLKDISCARD:
+	case BLKSECDISCARD:
+	case BLKZEROOUT: {
+		const uint64_t *range = arg;
+		return GUARDED(csm_zero_range(e, range[0], range[1]));
+	}
+	default:
+		return REAL(ioctl)(fd, req, arg);
+	}
+}
+
+/* ---- copies: through verified reads and checksummed writes ------------- */
+
+static ssize_t any_read(int fd, void *buf, size_t n, off64_t *off)
+{
+	struct shim_file *f = shim_fd(fd);
+	if (f)
+		return off ? shim_pread(f, buf, n, (off_t)*off) : shim_read(f, fd, buf, n);
+	return off ? csm_real.pread64(fd, buf, n, *off) : csm_real.read(fd, buf, n);
+}
+
+static ssize_t any_write(int fd, const void *buf, size_t n, off64_t *off)
+{
+	struct shim_file *f = shim_fd(fd);
+	if (f)
+		return off ? shim_pwrite(f, buf, n, (off_t)*off) : shim_write(f, fd, buf, n);
+	return off ? csm_real.pwrite64(fd, buf, n, *off) : csm_real.write(fd, buf, n);
+}
+
+static ssize_t copy_emulated(int in, off64_t *inoff, int out, off64_t *outoff, size_t len)
+{
+	size_t chunk = len < (1u << 20) ? len : (1u << 20);
+	char *buf = malloc(chunk ? chunk : 1);
+	if (!buf) {
+		errno = ENOMEM;
+		return -1;
+	}
+	size_t done = 0;
+	int err = 0;
+	while (done < len) {
+		size_t want = len - done < chunk ? len - done : chunk;
+		ssize_t r = any_read(in, buf, want, inoff);
+		if (r <= 0) {
+			err = r < 0 ? errno : 0;
+			break;
+		}
+		size_t put = 0;
+		while (put < (size_t)r) {
+			ssize_t w = any_write(out, buf + put, (size_t)r - put, outoff);
+			if (w <= 0) {
+				err = w < 0 ? errno : EIO;
+				break;
+			}
+			put += (size_t)w;
+			if (outoff)
+				*outoff += w;
+		}
+		if (inoff)
+			*inoff += (off64_t)put;
+		done += put;
+		if (err || (size_t)r < want)
+			break;
+	}
+	free(buf);
+	if (err && !done) {
+		errno = err;
+		return -1;
+	}
+	return (ssize_t)done;
+}
+
+API ssize_t copy_file_range(int in, off64_t *inoff, int out, off64_t *outoff, size_t len,
+			    unsigned flags)
+{
+	if (!ours(in) && !ours(out))
+		return REAL(copy_file_range)(in, inoff, out, outoff, len, flags);
+	if (flags) {
+		errno = EINVAL;
+		return -1;
+	}
+	return GUARDED(copy_emulated(in, inoff, out, outoff, len));
+}
+
+API ssize_t sendfile(int out, int in, off_t *off, size_t n)
+{
+	if (!ours(in) && !ours(out))
+		return REAL(sendfile)(out, in, off, n);
+	off64_t o = off ? *off : 0;
+	ssize_t r = GUARDED(copy_emulated(in, off ? &o : NULL, out, NULL, n));
+	if (off)
+		*off = (off_t)o;
+	return r;
+}
+
+API ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
+{
+	if (!ours(in) && !ours(out))
+		return REAL(sendfile64)(out, in, off, n);
+	return GUARDED(copy_emulated(in, off, out, NULL, n));
+}
+
+API ssize_t splice(int in, off64_t *inoff, int out, off64_t *outoff, size_t len, unsigned flags)
+{
+	if (!ours(in) && !ours(out))
+		return REAL(splice)(in, inoff, out, outoff, len, flags);
+	return GUARDED(copy_emulated(in, inoff, out, outoff, len));
+}
+
+/* ---- mappings --------------------------------------------------------- */
+
+/* A mapping of a configured file is a private anonymous copy filled with
+ * verified data; a shared writable mapping cannot be verified and is
+ * refused. */
+static void *map_verified(struct shim_file *f, void *addr, size_t len, int prot, int flags,
+			  off_t off)
+{
+	if ((flags & (MAP_SHARED | MAP_SHARED_VALIDATE)) && (prot & PROT_WRITE)) {
+		shim_log("%s: shared writable mmap refused (it would bypass checksums)", f->ino->path);
+		errno = ENODEV;
+		return MAP_FAILED;
+	}
+	if (off < 0 || (atomic_load(&f->flags) & O_ACCMODE) == O_WRONLY) {
+		errno = off < 0 ? EINVAL : EACCES;
+		return MAP_FAILED;
+	}
+	int aflags = (flags & ~(MAP_SHARED | MAP_SHARED_VALIDATE | MAP_POPULATE)) | MAP_PRIVATE |
+		     MAP_ANONYMOUS;
+	void *p = csm_real.mmap(addr, len, PROT_READ | PROT_WRITE, aflags, -1, 0);
+	if (p == MAP_FAILED)
+		return p;
+	uint64_t size = csm_size(f->ino->e);
+	if ((uint64_t)off < size) {
+		size_t n = size - (uint64_t)off < len ? (size_t)(size - (uint64_t)off) : len;
+		ssize_t r = csm_pread(f->ino->e, p, n, (uint64_t)off);
+		if (r != (ssize_t)n) {
+			munmap(p, len);
+			errno = EIO;
+			return MAP_FAILED;
+		}
+	}
+	if (mprotect(p, len, prot) < 0) {
+		int e = errno;
+		munmap(p, len);
+		errno = e;
+		return MAP_FAILED;
+	}
+	return p;
+}
+
+API void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	struct shim_file *f = (flags & MAP_ANONYMOUS) ? NULL : ours(fd);
+	return f ? GUARDED(map_verified(f, addr, len, prot, flags, off))
+		 : REAL(mmap)(addr, len, prot, flags, fd, off);
+}
+
+API void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
+{
+	struct shim_file *f = (flags & MAP_ANONYMOUS) ? NULL : ours(fd);
+	return f ? GUARDED(map_verified(f, addr, len, prot, flags, (off_t)off))
+		 : REAL(mmap64)(addr, len, prot, flags, fd, off);
+}
