@@ -21,6 +21,7 @@ static const struct {
         {"dump", cmd_dump, "dump FILE --group G"},
         {"import", cmd_import, "import SRC DST [format options]"},
         {"export", cmd_export, "export SRC DST [--force]"},
+        {"run", cmd_run, "run [--config FILE] -- CMD [ARGS...]"},
 };
 
 static void usage(FILE *out)
@@ -30,7 +31,8 @@ static void usage(FILE *out)
 		fprintf(out, "  %s\n", commands[i].help);
 	fprintf(out, "\nSeparate layout: commands find the metadata in FILE.csum, or take "
 	             "--metadata-file PATH.\n"
-	             "Exit status: 0 ok, 1 bad blocks or metadata found, 2 error.\n");
+	             "Exit status: 0 ok, 1 bad blocks or metadata found, 2 error; run: 78 for a\n"
+	             "configuration error, else the command's own status.\n");
 }
 
 int main(int argc, char **argv)
