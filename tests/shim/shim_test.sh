@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# The shim with real programs under `csumshim run`.  Every result is checked
+# byte for byte (sha256) against the same operations on a plain mirror file,
+# and a flipped stored bit must make the program fail with an I/O error.
+# Usage: shim_test.sh PATH/TO/csumshim
+set -u
+CS=$(readlink -f "${1:?usage: shim_test.sh PATH/TO/csumshim}")
+T=$(mktemp -d "${TMPDIR:-/tmp}/csumshim-shim.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 2
+mkdir p s m db
+pass=0 fail=0
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+cat >conf <<CONF
+[global]
+log = $T/shim.log
+
+[$T/p/*]
+
+[$T/s/*.dat]
+layout = separate
+checksum = xxh3
+block_size = 1024
+
+[$T/db/*.db]
+[$T/db/*.db-journal]
+[$T/db/*.db-wal]
+CONF
+
+R() { "$CS" run --config "$T/conf" -- "$@"; }
+sum() { sha256sum <"$1" | cut -c1-64; }            # unshimmed: raw bytes
+rsum() { R sh -c 'sha256sum < "$1"' sh "$1" | cut -c1-64; }  # through the shim
+same() { # NAME: the shimmed file's logical content equals the mirror's
+	local a b; a=$(rsum "p/$1"); b=$(sum "m/$1")
+	if [ "$a" = "$b" ]; then ok; else bad "$1: content differs from its mirror"; fi
+}
+expect_rc() { local want=$1; shift; "$@" >out 2>err; local got=$?
+	if [ "$got" = "$want" ]; then ok; else bad "exit $got, want $want: $*"; sed 's/^/    | /' err >&2; fi; }
+expect_eio() { # CMD...: fails, saying Input/output error
+	"$@" >out 2>err
+	local rc=$?
+	if [ "$rc" -ne 0 ] && grep -q "Input/output error\|I/O error" err out; then ok; else
+		bad "no I/O error (exit $rc) from: $*"; sed 's/^/    | /' err >&2; fi
+}
+# corrupt_and_expect FILE OFFSET BLOCK_SIZE CMD...: flip a stored bit, expect
+# EIO from CMD and a log line naming the block, flip it back, expect success.
+corrupt_and_expect() {
+	local f=$1 off=$2 bs=$3; shift 3
+	"$CS" corrupt "$f" --offset "$off" --seed 5 >/dev/null || bad "corrupt $f"
+	expect_eio "$@"
+	grep -q "$(basename "$f"): checksum mismatch in block $((off / bs)) " shim.log && ok ||
+		bad "log lacks block $((off / bs)) of $f"
+	"$CS" corrupt "$f" --offset "$off" --seed 5 >/dev/null
+	expect_rc 0 "$@"
+}
+
+head -c 3000000 /dev/urandom >src
+head -c 50000 /dev/urandom >src2
+
+# --- dd: plain, seek/skip, conv=notrunc, oflag=direct ----------------------
+expect_rc 0 R dd if=src of=p/a.img bs=64k status=none
+dd if=src of=m/a.img bs=64k status=none
+same a.img
+expect_rc 0 R dd if=src2 of=p/a.img bs=4k seek=10 count=5 conv=notrunc status=none
+dd if=src2 of=m/a.img bs=4k seek=10 count=5 conv=notrunc status=none
+same a.img
+expect_rc 0 R dd if=src2 of=p/a.img bs=1000 seek=3 skip=7 count=9 status=none
+dd if=src2 of=m/a.img bs=1000 seek=3 skip=7 count=9 status=none
+same a.img
+a=$(R dd if=p/a.img bs=777 skip=11 count=13 status=none | sha256sum | cut -c1-64)
+b=$(dd if=m/a.img bs=777 skip=11 count=13 status=none | sha256sum | cut -c1-64)
+[ "$a" = "$b" ] && ok || bad "dd skip= read differs"
+expect_rc 0 R dd if=src of=p/direct.img bs=4096 count=100 oflag=direct status=none
+dd if=src of=m/direct.img bs=4096 count=100 status=none
+same direct.img
+corrupt_and_expect p/a.img 5000 4096 R dd if=p/a.img of=/dev/null bs=64k status=none
+
+# --- cp both ways, cat, cmp, head, tail, wc, sha256sum -----------------------
+expect_rc 0 R cp src p/c.img
+expect_rc 0 R cp p/c.img out.bin
+cmp -s src out.bin && ok || bad "cp out of a configured path"
+expect_rc 0 R cmp src p/c.img
+[ "$(R cat p/c.img | sum /dev/stdin)" = "$(sum src)" ] && ok || bad "cat"
+[ "$(R head -c 12345 p/c.img | sha256sum)" = "$(head -c 12345 src | sha256sum)" ] && ok || bad "head"
+[ "$(R tail -c 54321 p/c.img | sha256sum)" = "$(tail -c 54321 src | sha256sum)" ] && ok || bad "tail"
+[ "$(R wc -c <p/c.img)" = "3000000" ] || [ "$(R sh -c 'wc -c < p/c.img')" = "3000000" ] && ok || bad "wc -c"
+[ "$(R stat -c %s p/c.img)" = 3000000 ] && ok || bad "stat size"
+[ "$(R sha256sum p/c.img | cut -c1-64)" = "$(sum src)" ] && ok || bad "sha256sum (fopen)"
+[ "$(R md5sum p/c.img | cut -c1-32)" = "$(md5sum <src | cut -c1-32)" ] && ok || bad "md5sum"
+corrupt_and_expect p/c.img 2000000 4096 R cp p/c.img out3.bin
+rm -f out3.bin
+corrupt_and_expect p/c.img 5 4096 R sha256sum p/c.img
+corrupt_and_expect p/c.img 2999999 4096 R cat p/c.img
+
+# --- shell redirections, truncate -------------------------------------------
+expect_rc 0 R sh -c 'cat src2 > p/r.img; echo appended >> p/r.img; printf "%s" more >> p/r.img'
+{ cat src2; echo appended; printf "%s" more; } >m/r.img
+same r.img
+expect_rc 0 R truncate -s 12345 p/r.img
+truncate -s 12345 m/r.img
+same r.img
+expect_rc 0 R truncate -s 70000 p/r.img
+truncate -s 70000 m/r.img
+same r.img
+printf 'abcdefghijklmnop\n' >m/t.img
+expect_rc 0 R sh -c 'cat m/t.img > p/t.img'
+expect_rc 0 R bash -c 'exec 3<>p/t.img; read -r -n 5 x <&3; echo "[$x]" >&3; exec 3>&-'
+bash -c 'exec 3<>m/t.img; read -r -n 5 x <&3; echo "[$x]" >&3; exec 3>&-'
+same t.img
+
+# --- python file I/O, mmap ------------------------------------------------------
+expect_rc 0 R python3 - <<'PY'
+import os
+data = open("src", "rb").read()
+with open("p/py.img", "wb") as f:
+    f.write(data[:100000]); f.seek(500000); f.write(b"x" * 777)
+with open("p/py.img", "r+b") as f:
+    f.seek(123); f.write(b"hello"); f.seek(0, 2); assert f.tell() == 500777
+PY
+python3 - <<'PY'
+data = open("src", "rb").read()
+with open("m/py.img", "wb") as f:
+    f.write(data[:100000]); f.seek(500000); f.write(b"x" * 777)
+with open("m/py.img", "r+b") as f:
+    f.seek(123); f.write(b"hello")
+PY
+same py.img
+expect_rc 0 R python3 -c '
+import mmap, hashlib
+with open("p/py.img", "rb") as f:
+    m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    assert hashlib.sha256(m[:]).hexdigest() == hashlib.sha256(open("m/py.img","rb").read()).hexdigest()
+'
+expect_rc 0 R python3 -c '
+import mmap
+with open("p/py.img", "r+b") as f:
+    try:
+        mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_WRITE)
+        raise SystemExit("a shared writable mapping was allowed")
+    except OSError as e:
+        assert e.errno == 19, e
+'
+grep -q "shared writable mmap refused" shim.log && ok || bad "mmap refusal not logged"
+
+# --- separate layout: the data file is the plain content ------------------------
+expect_rc 0 R cp src s/x.dat
+cmp -s src s/x.dat && ok || bad "separate layout data file is not the plain content"
+[ -s s/x.dat.csum ] && ok || bad "no metadata file"
+expect_rc 0 "$CS" check s/x.dat
+"$CS" corrupt s/x.dat --offset 777777 --seed 1 >/dev/null
+expect_eio R cat s/x.dat
+
+# --- refusals -----------------------------------------------------------------
+cp src p/plain.img # unshimmed: no superblock
+expect_rc 1 R cat p/plain.img
+grep -q "Wrong medium type" err && ok || bad "plain file not refused with EMEDIUMTYPE"
+grep -q "p/plain.img: not a csumshim file.*csumshim import" shim.log && ok || bad "refusal not logged"
+cmp -s src p/plain.img && ok || bad "refused file was modified"
+
+# --- fio (psync, sync, pvsync, pvsync2; two jobs), verify=crc32c ------------------
+if command -v fio >/dev/null; then
+	for eng in psync sync pvsync pvsync2; do
+		expect_rc 0 R fio --name=v --directory=p --filename_format='fio.$jobnum.img' --size=4M \
+			--bs=4k --rw=randwrite --ioengine=$eng --numjobs=2 --verify=crc32c \
+			--do_verify=1 --verify_fatal=1 --output=fio.out
+		grep -q "err= 0" fio.out && ! grep -qi "verify.*bad\|crc32c: verify failed" fio.out && ok ||
+			bad "fio $eng"
+		rm -f p/fio.*
+	done
+else
+	echo "note: fio not installed; skipped"
+fi
+
+# --- sqlite3: rollback journal and WAL ------------------------------------------
+if command -v sqlite3 >/dev/null; then
+	for mode in delete wal; do
+		db=db/$mode.db
+		expect_rc 0 R sqlite3 "$db" "PRAGMA journal_mode=$mode; CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT);
+			WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 20000)
+			INSERT INTO t SELECT x, hex(randomblob(40)) FROM c; CREATE INDEX iv ON t(v);
+			UPDATE t SET v = 'u' || v WHERE k % 7 = 0; DELETE FROM t WHERE k % 11 = 0;"
+		[ "$(R sqlite3 "$db" 'PRAGMA integrity_check')" = ok ] && ok || bad "sqlite $mode integrity"
+		[ "$(R sqlite3 "$db" 'SELECT count(*) FROM t')" = 18182 ] && ok || bad "sqlite $mode count"
+		[ "$mode" = wal ] && { [ -e "$db-wal" ] || R sqlite3 "$db" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null; }
+		"$CS" corrupt "$db" --offset 40000 --seed 3 >/dev/null
+		# sqlite >= 3.37 reports EIO on a read as SQLITE_IOERR_CORRUPTFS,
+		# "database disk image is malformed"; either way it must fail.
+		R sqlite3 "$db" 'SELECT sum(length(v)) FROM t' >out 2>err
+		rc=$?
+		[ $rc -ne 0 ] && grep -qiE "disk I/O error|malformed" err && ok ||
+			bad "sqlite $mode: corruption not reported (exit $rc)"
+		grep -q "$mode.db: checksum mismatch in block 9 " shim.log && ok || bad "sqlite $mode: not logged"
+		"$CS" corrupt "$db" --offset 40000 --seed 3 >/dev/null
+		[ "$(R sqlite3 "$db" 'PRAGMA integrity_check')" = ok ] && ok || bad "sqlite $mode after repair"
+	done
+fi
+
+# --- e2fsprogs on a configured image ------------------------------------------------
+if command -v mke2fs >/dev/null; then
+	expect_rc 0 R truncate -s 64M p/fs.img
+	expect_rc 0 R mke2fs -q -F -t ext4 p/fs.img
+	expect_rc 0 R debugfs -w -R "write src2 /f" p/fs.img
+	expect_rc 0 R e2fsck -fn p/fs.img
+	R debugfs -R "dump /f $T/f.out" p/fs.img >/dev/null 2>&1
+	cmp -s src2 f.out && ok || bad "debugfs dump differs"
+	expect_rc 0 "$CS" check p/fs.img
+fi
+
+# --- qemu-img convert in and out -----------------------------------------------------
+if command -v qemu-img >/dev/null; then
+	expect_rc 0 R qemu-img convert -f raw -O raw src p/q.img
+	expect_rc 0 R qemu-img convert -f raw -O raw p/q.img q.out
+	qemu-img convert -f raw -O raw src q.plain # qemu rounds raw images to 512 bytes
+	cmp -s q.plain q.out && ok || bad "qemu-img round trip"
+	"$CS" corrupt p/q.img --offset 1000000 --seed 2 >/dev/null
+	R qemu-img convert -f raw -O raw p/q.img q.bad >out 2>err
+	[ $? -ne 0 ] && grep -q "Input/output error" err && ok || bad "qemu-img read a corrupt image"
+fi
+
+echo "shim: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
