@@ -1,7 +1,7 @@
 /*
  * The one list of libc names the shim intercepts (glibc 2.36, x86-64).
  *
- * X(return type, name, parameter list) — the real-function table
+ * Each entry is X(<return type>, <name>, (<parameters>)): the real-function table
  * (real.h) is generated from it, every entry is resolved once with
  * dlsym(RTLD_NEXT), and the version script exports exactly these names
  * (tests/shim/test_symbols.sh checks that the two agree).  Names sharing an

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# A broken configuration never lets a program run unprotected: for each
+# kind of error, both `csumshim run` and a bare LD_PRELOAD print one line
+# "csumshim: FILE:LINE: ..." (or "FILE: ...") and exit 78, and the command
+# does not run.  Usage: config_test.sh PATH/TO/csumshim PATH/TO/libcsumshim.so
+set -u
+CS=$(readlink -f "$1") LIB=$(readlink -f "$2")
+T=$(mktemp -d "${TMPDIR:-/tmp}/csumshim-conf.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 2
+pass=0 fail=0
+
+# case NAME PATTERN CONFIG-TEXT
+case_() {
+	local name=$1 pat=$2
+	printf '%b' "$3" >c.conf
+	for how in run preload; do
+		rm -f ran
+		if [ $how = run ]; then
+			"$CS" run --config c.conf -- touch ran 2>err
+		else
+			CSUMSHIM_CONFIG=$T/c.conf LD_PRELOAD=$LIB touch ran 2>err
+		fi
+		local rc=$?
+		if [ $rc -eq 78 ] && [ ! -e ran ] && [ "$(wc -l <err)" -eq 1 ] && grep -qE -- "^csumshim: $pat" err; then
+			pass=$((pass + 1))
+		else
+			fail=$((fail + 1))
+			echo "FAIL ($name, $how): exit $rc, ran=$([ -e ran ] && echo yes || echo no)"
+			sed 's/^/    | /' err
+		fi
+	done
+}
+
+case_ "syntax" "$T/c.conf:2: syntax error" '[/a/*]\nno equals sign here\n'
+case_ "unknown key" "$T/c.conf:3: unknown key 'colour'" '[/a/*]\nlayout = separate\ncolour = red\n'
+case_ "unknown global key" "$T/c.conf:2: unknown key 'verbose' in \\[global\\]" '[global]\nverbose = 1\n'
+case_ "block_size" "$T/c.conf:2: block_size: must be 512" '[/a/*]\nblock_size = 1000\n'
+case_ "layout" "$T/c.conf:2: layout: expected interleaved or separate" '[/a/*]\nlayout = mirror\n'
+case_ "checksum" "$T/c.conf:2: checksum: expected crc32c or xxh3" '[/a/*]\nchecksum = md5\n'
+case_ "create" "$T/c.conf:2: create: expected yes or no" '[/a/*]\ncreate = maybe\n'
+case_ "on_mismatch" "$T/c.conf:2: on_mismatch: expected error or log" '[/a/*]\non_mismatch = ignore\n'
+case_ "metadata" "$T/c.conf:3: metadata: unknown escape" '[/a/*]\nlayout = separate\nmetadata = %q.csum\n'
+case_ "log" "$T/c.conf:2: log: expected stderr, syslog or an absolute path" '[global]\nlog = somewhere\n'
+case_ "cache" "$T/c.conf:2: cache: not a size" '[global]\ncache = lots\n'
+case_ "relative section" "$T/c.conf:1: section \\[data/\\*.img\\]: expected \\[global\\] or an absolute path glob" '[data/*.img]\n'
+case_ "unclosed section" "$T/c.conf:3: section header without" '[/a/*]\n\n[/b/*\n'
+case_ "key outside section" "$T/c.conf:1: " 'layout = separate\n'
+
+# Missing files.
+rm -f c.conf ran
+"$CS" run --config "$T/nope.conf" -- touch ran 2>err
+[ $? -eq 78 ] && [ ! -e ran ] && grep -q "nope.conf: cannot read the config" err &&
+	pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: missing --config"; cat err; }
+CSUMSHIM_CONFIG=$T/nope.conf LD_PRELOAD=$LIB touch ran 2>err
+[ $? -eq 78 ] && [ ! -e ran ] && grep -q "nope.conf: no configuration" err &&
+	pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: missing CSUMSHIM_CONFIG"; cat err; }
+env -u CSUMSHIM_CONFIG HOME=$T XDG_CONFIG_HOME=$T/xdg LD_PRELOAD=$LIB touch ran 2>err
+rc=$?
+if [ -e /etc/csumshim.conf ]; then
+	echo "note: /etc/csumshim.conf exists; 'no configuration' case skipped"
+else
+	[ $rc -eq 78 ] && [ ! -e ran ] && grep -q "no configuration" err &&
+		pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: no config anywhere"; cat err; }
+fi
+# The XDG location is found.
+mkdir -p xdg/csumshim && printf '[/a/*]\n' >xdg/csumshim/csumshim.conf
+env -u CSUMSHIM_CONFIG XDG_CONFIG_HOME=$T/xdg LD_PRELOAD=$LIB touch ran 2>err
+[ $? -eq 0 ] && [ -e ran ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: XDG config"; cat err; }
+echo "config: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,280 @@
+/*
+ * One small case per intercepted name, run with libcsumshim.so preloaded
+ * and a config protecting DIR/p/ (see tests/CMakeLists.txt).  Each case
+ * checks the logical view (sizes, contents, positions) of a configured
+ * file; raw syscalls check that the stored file really is different, so a
+ * case cannot pass by the shim not being there.  Usage: test_calls DIR
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Fortified and compat names are not declared without _FORTIFY_SOURCE. */
+int __open_2(const char *, int);
+int __open64_2(const char *, int);
+int __openat_2(int, const char *, int);
+int __openat64_2(int, const char *, int);
+ssize_t __read_chk(int, void *, size_t, size_t);
+ssize_t __pread_chk(int, void *, size_t, off_t, size_t);
+ssize_t __pread64_chk(int, void *, size_t, off64_t, size_t);
+
+static int failures, cases;
+static char dir[512], path[600], plain[600];
+
+#define CASE(name, cond)                                                                   \
+	do {                                                                               \
+		cases++;                                                                   \
+		if (!(cond)) {                                                             \
+			failures++;                                                        \
+			printf("FAIL %-18s %s (errno %d %s)\n", name, #cond, errno,         \
+			       strerror(errno));                                           \
+		}                                                                          \
+	} while (0)
+
+static const char TEXT[] = "hello world"; /* 11 bytes */
+
+/* The stored file's size, asked of the kernel directly. */
+static long long raw_size(const char *p)
+{
+	struct stat st;
+	return syscall(SYS_newfstatat, AT_FDCWD, p, &st, 0) == 0 ? (long long)st.st_size : -1;
+}
+
+static void reset(void)
+{
+	int fd = creat(path, 0644); /* O_TRUNC: logical size 0 */
+	if (fd < 0 || write(fd, TEXT, 11) != 11 || close(fd) != 0) {
+		printf("cannot prepare %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+}
+
+static bool reads_text(int fd)
+{
+	char b[32] = {0};
+	return fd >= 0 && pread(fd, b, sizeof(b), 0) == 11 && memcmp(b, TEXT, 11) == 0;
+}
+
+static off_t fsize(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 ? st.st_size : -1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2)
+		return 2;
+	snprintf(dir, sizeof(dir), "%s", argv[1]);
+	snprintf(path, sizeof(path), "%s/p/f.img", dir);
+	snprintf(plain, sizeof(plain), "%s/plain.bin", dir);
+	char b[256];
+	int fd, fd2;
+
+	/* creat / creat64 format the file; the stored file is larger. */
+	unlink(path);
+	fd = creat64(path, 0644);
+	CASE("creat64", fd >= 0 && write(fd, TEXT, 11) == 11 && close(fd) == 0);
+	reset();
+	CASE("creat", raw_size(path) > 11 && raw_size(path) % 4096 == 0);
+
+	/* Every open name sees the logical file. */
+	CASE("open", reads_text(fd = open(path, O_RDONLY)) && fsize(fd) == 11);
+	close(fd);
+	CASE("open64", reads_text(fd = open64(path, O_RDONLY)) && fsize(fd) == 11);
+	close(fd);
+	CASE("__open_2", reads_text(fd = __open_2(path, O_RDONLY)));
+	close(fd);
+	CASE("__open64_2", reads_text(fd = __open64_2(path, O_RDONLY)));
+	close(fd);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	CASE("openat", reads_text(fd = openat(dfd, "p/f.img", O_RDONLY)));
+	close(fd);
+	CASE("openat64", reads_text(fd = openat64(dfd, "p/../p/f.img", O_RDONLY)));
+	close(fd);
+	CASE("__openat_2", reads_text(fd = __openat_2(dfd, "p/f.img", O_RDONLY)));
+	close(fd);
+	CASE("__openat64_2", reads_text(fd = __openat64_2(AT_FDCWD, path, O_RDONLY)));
+	close(fd);
+
+	/* Positions: read, __read_chk, write, lseek, lseek64; O_APPEND. */
+	fd = open(path, O_RDWR);
+	CASE("read", read(fd, b, 5) == 5 && !memcmp(b, "hello", 5));
+	CASE("__read_chk", __read_chk(fd, b, 3, sizeof(b)) == 3 && !memcmp(b, " wo", 3));
+	CASE("lseek", lseek(fd, 0, SEEK_CUR) == 8 && lseek(fd, 0, SEEK_END) == 11);
+	CASE("write", write(fd, "!", 1) == 1 && fsize(fd) == 12);
+	CASE("lseek64", lseek64(fd, -12, SEEK_END) == 0 && lseek64(fd, 3, SEEK_DATA) == 3 &&
+				lseek64(fd, 3, SEEK_HOLE) == 12);
+	close(fd);
+	fd = open(path, O_WRONLY | O_APPEND);
+	CASE("O_APPEND", write(fd, "?", 1) == 1 && fsize(fd) == 13);
+	close(fd);
+
+	/* Positioned and vectored I/O, each name round trip at odd offsets. */
+	reset();
+	fd = open(path, O_RDWR);
+	CASE("pwrite", pwrite(fd, "AB", 2, 5000) == 2 && fsize(fd) == 5002);
+	CASE("pwrite64", pwrite64(fd, "CD", 2, 9000) == 2);
+	CASE("pread", pread(fd, b, 2, 5000) == 2 && !memcmp(b, "AB", 2));
+	CASE("pread64", pread64(fd, b, 4, 8999) == 3 && !memcmp(b, "\0CD", 3));
+	CASE("__pread_chk", __pread_chk(fd, b, 5, 0, sizeof(b)) == 5 && !memcmp(b, "hello", 5));
+	CASE("__pread64_chk", __pread64_chk(fd, b, 2, 5000, sizeof(b)) == 2 && !memcmp(b, "AB", 2));
+	char v1[3] = "xyz", v2[4] = "1234", r1[3], r2[4];
+	struct iovec wv[2] = {{v1, 3}, {v2, 4}}, rv[2] = {{r1, 3}, {r2, 4}};
+	CASE("pwritev", pwritev(fd, wv, 2, 100) == 7);
+	CASE("preadv", preadv(fd, rv, 2, 100) == 7 && !memcmp(r1, "xyz", 3) && !memcmp(r2, "1234", 4));
+	CASE("pwritev64", pwritev64(fd, wv, 2, 200) == 7);
+	CASE("preadv64", preadv64(fd, rv, 2, 203) == 7 && !memcmp(r1, "123", 3) && !memcmp(r2, "4\0\0\0", 4));
+	CASE("pwritev2", pwritev2(fd, wv, 2, 300, 0) == 7);
+	CASE("preadv2", preadv2(fd, rv, 2, 300, 0) == 7 && !memcmp(r1, "xyz", 3));
+	CASE("pwritev64v2", pwritev64v2(fd, wv, 2, 400, 0) == 7);
+	CASE("preadv64v2", preadv64v2(fd, rv, 2, 401, 0) == 7 && !memcmp(r1, "yz1", 3) && !memcmp(r2, "234\0", 4));
+	lseek(fd, 50, SEEK_SET);
+	CASE("writev", writev(fd, wv, 2) == 7 && lseek(fd, 0, SEEK_CUR) == 57);
+	lseek(fd, 50, SEEK_SET);
+	memset(r1, 0, 3);
+	CASE("readv", readv(fd, rv, 2) == 7 && !memcmp(r1, "xyz", 3) && lseek(fd, 0, SEEK_CUR) == 57);
+	CASE("preadv2(-1)", preadv2(fd, rv, 1, -1, 0) == 3 && lseek(fd, 0, SEEK_CUR) == 60);
+	close(fd);
+
+	/* dup family and fcntl: one shared position. */
+	fd = open(path, O_RDONLY);
+	fd2 = dup(fd);
+	CASE("dup", read(fd, b, 2) == 2 && read(fd2, b, 3) == 3 && !memcmp(b, "llo", 3));
+	close(fd2);
+	CASE("dup2", dup2(fd, 40) == 40 && read(40, b, 1) == 1 && b[0] == ' ');
+	CASE("dup3", dup3(fd, 41, O_CLOEXEC) == 41 && fsize(41) == 9002);
+	fd2 = fcntl(fd, F_DUPFD, 50);
+	CASE("fcntl", fd2 >= 50 && read(fd2, b, 1) == 1 && b[0] == 'w');
+	close(fd2);
+	fd2 = fcntl64(fd, F_DUPFD_CLOEXEC, 60);
+	CASE("fcntl64", fd2 >= 60 && fsize(fd2) == 9002);
+	close(fd2);
+	close(40);
+	close(41);
+	close(fd);
+	/* close_range forgets: the number, reused by a plain file, reads plain. */
+	fd = open(path, O_RDONLY);
+	CASE("close_range", close_range((unsigned)fd, (unsigned)fd, 0) == 0);
+	int pfd = open(plain, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CASE("close_range/reuse", pfd == fd && write(pfd, "plain", 5) == 5 && fsize(pfd) == 5);
+	close(pfd);
+	/* close: likewise. */
+	fd = open(path, O_RDONLY);
+	close(fd);
+	pfd = open(plain, O_RDONLY);
+	CASE("close", pfd == fd && fsize(pfd) == 5 && pread(pfd, b, 10, 0) == 5);
+	close(pfd);
+
+	/* stat family. */
+	struct stat st;
+	struct stat64 st64;
+	struct statx sx;
+	CASE("stat", stat(path, &st) == 0 && st.st_size == 9002);
+	CASE("stat64", stat64(path, &st64) == 0 && st64.st_size == 9002);
+	CASE("lstat", lstat(path, &st) == 0 && st.st_size == 9002);
+	CASE("lstat64", lstat64(path, &st64) == 0 && st64.st_size == 9002);
+	CASE("fstatat", fstatat(dfd, "p/f.img", &st, 0) == 0 && st.st_size == 9002);
+	CASE("fstatat64", fstatat64(dfd, "p/f.img", &st64, 0) == 0 && st64.st_size == 9002);
+	CASE("statx", statx(dfd, "p/f.img", 0, STATX_SIZE, &sx) == 0 && sx.stx_size == 9002);
+	fd = open(path, O_RDONLY);
+	CASE("fstat", fstat(fd, &st) == 0 && st.st_size == 9002);
+	CASE("fstat64", fstat64(fd, &st64) == 0 && st64.st_size == 9002);
+	CASE("statx(fd)", statx(fd, "", AT_EMPTY_PATH, STATX_SIZE, &sx) == 0 && sx.stx_size == 9002);
+	close(fd);
+	CASE("raw size", raw_size(path) > 9002);
+
+	/* Sizes: truncate, ftruncate, fallocate, posix_fallocate. */
+	CASE("truncate", truncate(path, 7) == 0 && stat(path, &st) == 0 && st.st_size == 7);
+	CASE("truncate64", truncate64(path, 20000) == 0 && stat(path, &st) == 0 && st.st_size == 20000);
+	fd = open(path, O_RDWR);
+	CASE("ftruncate", ftruncate(fd, 5) == 0 && fsize(fd) == 5);
+	CASE("ftruncate64", ftruncate64(fd, 10) == 0 && fsize(fd) == 10 && pread(fd, b, 10, 0) == 10 &&
+				    !memcmp(b, "hello\0\0\0\0\0", 10));
+	CASE("fallocate", fallocate(fd, 0, 0, 30000) == 0 && fsize(fd) == 30000);
+	CASE("fallocate64", fallocate64(fd, FALLOC_FL_KEEP_SIZE, 0, 90000) == 0 && fsize(fd) == 30000);
+	CASE("posix_fallocate", posix_fallocate(fd, 0, 40000) == 0 && fsize(fd) == 40000);
+	CASE("posix_fallocate64", posix_fallocate64(fd, 100, 50000) == 0 && fsize(fd) == 50100);
+	CASE("punch hole", pwrite(fd, "zz", 2, 8192) == 2 &&
+				   fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 8192) == 0 &&
+				   pread(fd, b, 2, 8192) == 2 && !memcmp(b, "\0\0", 2));
+	CASE("fsync", fsync(fd) == 0);
+	CASE("fdatasync", fdatasync(fd) == 0);
+	CASE("sync_file_range", sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) == 0);
+	CASE("ioctl FICLONE", ioctl(open(plain, O_WRONLY), FICLONE, fd) == -1 && errno == EOPNOTSUPP);
+	close(fd);
+
+	/* Copies out of and into the configured file. */
+	reset();
+	fd = open(path, O_RDONLY);
+	pfd = open(plain, O_RDWR | O_TRUNC);
+	off64_t io = 6;
+	CASE("copy_file_range", copy_file_range(fd, &io, pfd, NULL, 100, 0) == 5 && io == 11 &&
+					pread(pfd, b, 10, 0) == 5 && !memcmp(b, "world", 5));
+	off_t so = 0;
+	CASE("sendfile", sendfile(pfd, fd, &so, 5) == 5 && so == 5 && fsize(pfd) == 10);
+	off64_t so64 = 6;
+	CASE("sendfile64", sendfile64(pfd, fd, &so64, 2) == 2 && fsize(pfd) == 12);
+	int pp[2];
+	CASE("splice", pipe(pp) == 0 && splice(fd, &(off64_t){0}, pp[1], NULL, 11, 0) == 11 &&
+			       read(pp[0], b, 11) == 11 && !memcmp(b, TEXT, 11));
+	close(pfd);
+	pfd = open(plain, O_RDONLY);
+	fd2 = open(path, O_WRONLY | O_APPEND);
+	CASE("copy_file_range in", copy_file_range(pfd, NULL, fd2, NULL, 100, 0) == 12 &&
+					   fsize(fd2) == 23);
+	close(fd2);
+	close(pfd);
+
+	/* mmap: a verified private copy; shared writable refused. */
+	void *m = mmap(NULL, 11, PROT_READ, MAP_PRIVATE, fd, 0);
+	CASE("mmap", m != MAP_FAILED && !memcmp(m, TEXT, 11));
+	if (m != MAP_FAILED)
+		munmap(m, 11);
+	m = mmap64(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	CASE("mmap64", m != MAP_FAILED && !memcmp(m, TEXT, 11));
+	if (m != MAP_FAILED)
+		munmap(m, 4096);
+	fd2 = open(path, O_RDWR);
+	m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd2, 0);
+	CASE("mmap shared rw", m == MAP_FAILED && errno == ENODEV);
+	close(fd2);
+	close(fd);
+
+	/* stdio. */
+	FILE *fp = fopen(path, "r");
+	CASE("fopen", fp && fread(b, 1, 100, fp) == 23 && !memcmp(b, TEXT, 11) && fclose(fp) == 0);
+	fp = fopen64(path, "a");
+	CASE("fopen64", fp && fputs("+stdio", fp) >= 0 && fclose(fp) == 0 && stat(path, &st) == 0 &&
+				st.st_size == 29);
+	fd = open(path, O_RDONLY);
+	fp = fdopen(fd, "r");
+	CASE("fdopen", fp && fseek(fp, -6, SEEK_END) == 0 && fgets(b, 10, fp) && !strcmp(b, "+stdio") &&
+			       fclose(fp) == 0);
+	fp = fopen(plain, "r");
+	CASE("freopen", fp && !freopen(path, "r", fp) && errno == EOPNOTSUPP);
+	fp = fopen(plain, "r");
+	CASE("freopen64", fp && !freopen64(path, "r", fp) && errno == EOPNOTSUPP);
+	fp = fopen(plain, "r");
+	CASE("freopen plain", fp && (fp = freopen(plain, "r", fp)) && fclose(fp) == 0);
+
+	/* Plain files are untouched. */
+	CASE("plain", stat(plain, &st) == 0 && st.st_size == raw_size(plain));
+	close(dfd);
+	printf("calls: %d passed, %d failed\n", cases - failures, failures);
+	return failures ? 1 : 0;
+}
