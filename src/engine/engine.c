@@ -394,6 +394,16 @@ static int group_wrlock(struct csm_engine *e, struct group *g)
 	return r;
 }
 
+/* Re-read a group's brothers from storage; returns with the group locked
+ * shared, like group_rdlock. */
+static int group_reload(struct csm_engine *e, struct group *g)
+{
+	pthread_rwlock_wrlock(&g->lock);
+	int rc = group_load(e, g);
+	pthread_rwlock_unlock(&g->lock);
+	return rc < 0 ? rc : group_rdlock(e, g);
+}
+
 /* Forget cached metadata of groups >= from: idle entries are freed, and
  * bumping the epoch makes every entry still in use reload under its own
  * lock before its next use.  Allocation-free. */
@@ -542,24 +552,40 @@ static ssize_t read_run(struct csm_engine *e, uint8_t *buf, uint64_t pos, size_t
 		return rc;
 	}
 	ssize_t done = 0;
-	uint64_t bad = UINT64_MAX;
-	if (g->pair.broken) {
-		rc = -EIO;
-		goto out;
-	}
-	rc = store_readv(e, CSM_DATA, iov, cnt, csm_geo_data_offset(geo, r.first));
-	if (rc < 0) {
-		report_io(e, r.gno, rc);
-		goto out;
-	}
-	for (uint64_t k = r.first; k <= r.last; k++) {
-		int kind = verify_block(e, g, k, run_block_ptr(geo, &r, k, buf, b0, b1));
-		if (kind) {
-			report_block(e, kind, k);
+	uint64_t bad;
+	for (int attempt = 0;; attempt++) {
+		bool final = attempt > 0 || e->opts.log_only;
+		bad = UINT64_MAX;
+		if (g->pair.broken) {
+			rc = -EIO;
+			goto out;
+		}
+		rc = store_readv(e, CSM_DATA, iov, cnt, csm_geo_data_offset(geo, r.first));
+		if (rc < 0) {
+			report_io(e, r.gno, rc);
+			goto out;
+		}
+		for (uint64_t k = r.first; k <= r.last; k++) {
+			int kind = verify_block(e, g, k, run_block_ptr(geo, &r, k, buf, b0, b1));
+			if (!kind)
+				continue;
+			if (final)
+				report_block(e, kind, k);
 			if (!e->opts.log_only) {
 				bad = k;
 				break;
 			}
+		}
+		if (bad == UINT64_MAX || final)
+			break;
+		/* A mismatch against cached metadata: another process may have
+		 * written the group since it was cached.  Reload it once before
+		 * calling the block bad. */
+		pthread_rwlock_unlock(&g->lock);
+		rc = group_reload(e, g);
+		if (rc < 0) {
+			group_put(e, g);
+			return rc;
 		}
 	}
 	if (r.head_bounce && bad != r.first) {
@@ -580,6 +606,9 @@ out:
 	return rc < 0 ? rc : done;
 }
 
+static int settle_group(struct csm_engine *e, struct group *g, uint64_t skip_first,
+			uint64_t skip_last);
+
 /* Read block k into b and verify it (read-modify-write).  Group locked. */
 static int rmw_load(struct csm_engine *e, struct group *g, uint64_t k, uint8_t *b)
 {
@@ -589,6 +618,18 @@ static int rmw_load(struct csm_engine *e, struct group *g, uint64_t k, uint8_t *
 		return rc;
 	}
 	int kind = verify_block(e, g, k, b);
+	if (kind && !e->opts.log_only) {
+		/* As in read_run: the cache may be stale; reload once. */
+		rc = group_load(e, g);
+		if (rc < 0)
+			return rc;
+		if (g->pair.broken)
+			return -EIO;
+		rc = settle_group(e, g, k, k); /* a fresh load may hold a cut-off update */
+		if (rc < 0)
+			return rc;
+		kind = verify_block(e, g, k, b);
+	}
 	if (kind) {
 		report_block(e, kind, k);
 		if (!e->opts.log_only)
