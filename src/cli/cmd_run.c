@@ -39,7 +39,8 @@ static char *find_library(void)
 		if (slash)
 			*slash = 0;
 		const char *rel[] = {"/libcsumshim.so", "/../lib/libcsumshim.so",
-				     "/../lib/x86_64-linux-gnu/libcsumshim.so", "/../lib64/libcsumshim.so"};
+		                     "/../lib/x86_64-linux-gnu/libcsumshim.so",
+		                     "/../lib64/libcsumshim.so"};
 		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
 			char cand[PATH_MAX * 2];
 			snprintf(cand, sizeof(cand), "%s%s", exe, rel[i]);
@@ -83,8 +84,9 @@ static int is_static_elf(const char *path)
 		return 0;
 	Elf64_Ehdr eh;
 	int result = 0;
-	if (pread(fd, &eh, sizeof(eh), 0) == (ssize_t)sizeof(eh) && !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
-	    eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr)) {
+	if (pread(fd, &eh, sizeof(eh), 0) == (ssize_t)sizeof(eh) &&
+	    !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+	    eh.e_phentsize == sizeof(Elf64_Phdr)) {
 		result = 1;
 		for (unsigned i = 0; i < eh.e_phnum; i++) {
 			Elf64_Phdr ph;
@@ -104,8 +106,8 @@ static int is_static_elf(const char *path)
 int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL;
 	int opt;
@@ -134,8 +136,8 @@ int cmd_run(int argc, char **argv)
 		cfgpath = csm_config_locate(&missing);
 		if (!cfgpath || missing) {
 			cli_err("%s: no configuration: pass --config FILE, set CSUMSHIM_CONFIG, or "
-				"create ~/.config/csumshim/csumshim.conf or /etc/csumshim.conf",
-				cfgpath ? cfgpath : "(none)");
+			        "create ~/.config/csumshim/csumshim.conf or /etc/csumshim.conf",
+			        cfgpath ? cfgpath : "(none)");
 			free(cfgpath);
 			return 78;
 		}
@@ -165,14 +167,17 @@ int cmd_run(int argc, char **argv)
 	if (!preload || setenv("LD_PRELOAD", preload, 1) < 0 ||
 	    setenv("CSUMSHIM_CONFIG", cfgpath, 1) < 0) {
 		cli_err("cannot set the environment: %s", strerror(errno));
+		free(preload);
+		free(lib);
+		free(cfgpath);
 		return EXIT_ERR;
 	}
 	char *cmd = find_command(argv[optind]);
 	if (cmd && is_static_elf(cmd))
 		fprintf(stderr,
-			"csumshim: warning: %s is statically linked; its file I/O cannot be "
-			"intercepted or verified\n",
-			cmd);
+		        "csumshim: warning: %s is statically linked; its file I/O cannot be "
+		        "intercepted or verified\n",
+		        cmd);
 	free(cmd);
 	free(lib);
 	free(preload);

@@ -607,7 +607,7 @@ out:
 }
 
 static int settle_group(struct csm_engine *e, struct group *g, uint64_t skip_first,
-			uint64_t skip_last);
+                        uint64_t skip_last);
 
 /* Read block k into b and verify it (read-modify-write).  Group locked. */
 static int rmw_load(struct csm_engine *e, struct group *g, uint64_t k, uint8_t *b)

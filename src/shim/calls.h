@@ -24,85 +24,85 @@
 
 struct statx;
 
-#define CSM_SHIM_CALLS(X)                                                                      \
-	/* opening */                                                                      \
-	X(int, open, (const char *, int, ...))                                            \
-	X(int, open64, (const char *, int, ...))                                          \
-	X(int, __open_2, (const char *, int))                                             \
-	X(int, __open64_2, (const char *, int))                                           \
-	X(int, openat, (int, const char *, int, ...))                                     \
-	X(int, openat64, (int, const char *, int, ...))                                   \
-	X(int, __openat_2, (int, const char *, int))                                      \
-	X(int, __openat64_2, (int, const char *, int))                                    \
-	X(int, creat, (const char *, mode_t))                                             \
-	X(int, creat64, (const char *, mode_t))                                           \
-	/* descriptors */                                                                 \
-	X(int, close, (int))                                                              \
-	X(int, close_range, (unsigned, unsigned, int))                                    \
-	X(int, dup, (int))                                                                \
-	X(int, dup2, (int, int))                                                          \
-	X(int, dup3, (int, int, int))                                                     \
-	X(int, fcntl, (int, int, ...))                                                    \
-	X(int, fcntl64, (int, int, ...))                                                  \
-	/* data */                                                                        \
-	X(ssize_t, read, (int, void *, size_t))                                           \
-	X(ssize_t, __read_chk, (int, void *, size_t, size_t))                             \
-	X(ssize_t, write, (int, const void *, size_t))                                    \
-	X(ssize_t, pread, (int, void *, size_t, off_t))                                   \
-	X(ssize_t, pread64, (int, void *, size_t, off64_t))                               \
-	X(ssize_t, __pread_chk, (int, void *, size_t, off_t, size_t))                     \
-	X(ssize_t, __pread64_chk, (int, void *, size_t, off64_t, size_t))                 \
-	X(ssize_t, pwrite, (int, const void *, size_t, off_t))                            \
-	X(ssize_t, pwrite64, (int, const void *, size_t, off64_t))                        \
-	X(ssize_t, readv, (int, const struct iovec *, int))                               \
-	X(ssize_t, writev, (int, const struct iovec *, int))                              \
-	X(ssize_t, preadv, (int, const struct iovec *, int, off_t))                       \
-	X(ssize_t, preadv64, (int, const struct iovec *, int, off64_t))                   \
-	X(ssize_t, pwritev, (int, const struct iovec *, int, off_t))                      \
-	X(ssize_t, pwritev64, (int, const struct iovec *, int, off64_t))                  \
-	X(ssize_t, preadv2, (int, const struct iovec *, int, off_t, int))                 \
-	X(ssize_t, preadv64v2, (int, const struct iovec *, int, off64_t, int))            \
-	X(ssize_t, pwritev2, (int, const struct iovec *, int, off_t, int))                \
-	X(ssize_t, pwritev64v2, (int, const struct iovec *, int, off64_t, int))           \
-	X(off_t, lseek, (int, off_t, int))                                                \
-	X(off64_t, lseek64, (int, off64_t, int))                                          \
-	/* sizes */                                                                       \
-	X(int, stat, (const char *, struct stat *))                                       \
-	X(int, stat64, (const char *, struct stat64 *))                                   \
-	X(int, fstat, (int, struct stat *))                                               \
-	X(int, fstat64, (int, struct stat64 *))                                           \
-	X(int, lstat, (const char *, struct stat *))                                      \
-	X(int, lstat64, (const char *, struct stat64 *))                                  \
-	X(int, fstatat, (int, const char *, struct stat *, int))                          \
-	X(int, fstatat64, (int, const char *, struct stat64 *, int))                      \
-	X(int, statx, (int, const char *, int, unsigned, struct statx *))                 \
-	X(int, truncate, (const char *, off_t))                                           \
-	X(int, truncate64, (const char *, off64_t))                                       \
-	X(int, ftruncate, (int, off_t))                                                   \
-	X(int, ftruncate64, (int, off64_t))                                               \
-	X(int, fallocate, (int, int, off_t, off_t))                                       \
-	X(int, fallocate64, (int, int, off64_t, off64_t))                                 \
-	X(int, posix_fallocate, (int, off_t, off_t))                                      \
-	X(int, posix_fallocate64, (int, off64_t, off64_t))                                \
-	/* durability */                                                                  \
-	X(int, fsync, (int))                                                              \
-	X(int, fdatasync, (int))                                                          \
-	X(int, sync_file_range, (int, off64_t, off64_t, unsigned))                        \
-	/* devices */                                                                     \
-	X(int, ioctl, (int, unsigned long, ...))                                          \
-	/* copies that would bypass verification */                                       \
-	X(ssize_t, copy_file_range, (int, off64_t *, int, off64_t *, size_t, unsigned))  \
-	X(ssize_t, sendfile, (int, int, off_t *, size_t))                                 \
-	X(ssize_t, sendfile64, (int, int, off64_t *, size_t))                             \
-	X(ssize_t, splice, (int, off64_t *, int, off64_t *, size_t, unsigned))            \
-	/* mappings */                                                                    \
-	X(void *, mmap, (void *, size_t, int, int, int, off_t))                           \
-	X(void *, mmap64, (void *, size_t, int, int, int, off64_t))                       \
-	/* stdio */                                                                       \
-	X(FILE *, fopen, (const char *, const char *))                                    \
-	X(FILE *, fopen64, (const char *, const char *))                                  \
-	X(FILE *, freopen, (const char *, const char *, FILE *))                          \
-	X(FILE *, freopen64, (const char *, const char *, FILE *))                        \
+#define CSM_SHIM_CALLS(X)                                                               \
+	/* opening */                                                                   \
+	X(int, open, (const char *, int, ...))                                          \
+	X(int, open64, (const char *, int, ...))                                        \
+	X(int, __open_2, (const char *, int))                                           \
+	X(int, __open64_2, (const char *, int))                                         \
+	X(int, openat, (int, const char *, int, ...))                                   \
+	X(int, openat64, (int, const char *, int, ...))                                 \
+	X(int, __openat_2, (int, const char *, int))                                    \
+	X(int, __openat64_2, (int, const char *, int))                                  \
+	X(int, creat, (const char *, mode_t))                                           \
+	X(int, creat64, (const char *, mode_t))                                         \
+	/* descriptors */                                                               \
+	X(int, close, (int))                                                            \
+	X(int, close_range, (unsigned, unsigned, int))                                  \
+	X(int, dup, (int))                                                              \
+	X(int, dup2, (int, int))                                                        \
+	X(int, dup3, (int, int, int))                                                   \
+	X(int, fcntl, (int, int, ...))                                                  \
+	X(int, fcntl64, (int, int, ...))                                                \
+	/* data */                                                                      \
+	X(ssize_t, read, (int, void *, size_t))                                         \
+	X(ssize_t, __read_chk, (int, void *, size_t, size_t))                           \
+	X(ssize_t, write, (int, const void *, size_t))                                  \
+	X(ssize_t, pread, (int, void *, size_t, off_t))                                 \
+	X(ssize_t, pread64, (int, void *, size_t, off64_t))                             \
+	X(ssize_t, __pread_chk, (int, void *, size_t, off_t, size_t))                   \
+	X(ssize_t, __pread64_chk, (int, void *, size_t, off64_t, size_t))               \
+	X(ssize_t, pwrite, (int, const void *, size_t, off_t))                          \
+	X(ssize_t, pwrite64, (int, const void *, size_t, off64_t))                      \
+	X(ssize_t, readv, (int, const struct iovec *, int))                             \
+	X(ssize_t, writev, (int, const struct iovec *, int))                            \
+	X(ssize_t, preadv, (int, const struct iovec *, int, off_t))                     \
+	X(ssize_t, preadv64, (int, const struct iovec *, int, off64_t))                 \
+	X(ssize_t, pwritev, (int, const struct iovec *, int, off_t))                    \
+	X(ssize_t, pwritev64, (int, const struct iovec *, int, off64_t))                \
+	X(ssize_t, preadv2, (int, const struct iovec *, int, off_t, int))               \
+	X(ssize_t, preadv64v2, (int, const struct iovec *, int, off64_t, int))          \
+	X(ssize_t, pwritev2, (int, const struct iovec *, int, off_t, int))              \
+	X(ssize_t, pwritev64v2, (int, const struct iovec *, int, off64_t, int))         \
+	X(off_t, lseek, (int, off_t, int))                                              \
+	X(off64_t, lseek64, (int, off64_t, int))                                        \
+	/* sizes */                                                                     \
+	X(int, stat, (const char *, struct stat *))                                     \
+	X(int, stat64, (const char *, struct stat64 *))                                 \
+	X(int, fstat, (int, struct stat *))                                             \
+	X(int, fstat64, (int, struct stat64 *))                                         \
+	X(int, lstat, (const char *, struct stat *))                                    \
+	X(int, lstat64, (const char *, struct stat64 *))                                \
+	X(int, fstatat, (int, const char *, struct stat *, int))                        \
+	X(int, fstatat64, (int, const char *, struct stat64 *, int))                    \
+	X(int, statx, (int, const char *, int, unsigned, struct statx *))               \
+	X(int, truncate, (const char *, off_t))                                         \
+	X(int, truncate64, (const char *, off64_t))                                     \
+	X(int, ftruncate, (int, off_t))                                                 \
+	X(int, ftruncate64, (int, off64_t))                                             \
+	X(int, fallocate, (int, int, off_t, off_t))                                     \
+	X(int, fallocate64, (int, int, off64_t, off64_t))                               \
+	X(int, posix_fallocate, (int, off_t, off_t))                                    \
+	X(int, posix_fallocate64, (int, off64_t, off64_t))                              \
+	/* durability */                                                                \
+	X(int, fsync, (int))                                                            \
+	X(int, fdatasync, (int))                                                        \
+	X(int, sync_file_range, (int, off64_t, off64_t, unsigned))                      \
+	/* devices */                                                                   \
+	X(int, ioctl, (int, unsigned long, ...))                                        \
+	/* copies that would bypass verification */                                     \
+	X(ssize_t, copy_file_range, (int, off64_t *, int, off64_t *, size_t, unsigned)) \
+	X(ssize_t, sendfile, (int, int, off_t *, size_t))                               \
+	X(ssize_t, sendfile64, (int, int, off64_t *, size_t))                           \
+	X(ssize_t, splice, (int, off64_t *, int, off64_t *, size_t, unsigned))          \
+	/* mappings */                                                                  \
+	X(void *, mmap, (void *, size_t, int, int, int, off_t))                         \
+	X(void *, mmap64, (void *, size_t, int, int, int, off64_t))                     \
+	/* stdio */                                                                     \
+	X(FILE *, fopen, (const char *, const char *))                                  \
+	X(FILE *, fopen64, (const char *, const char *))                                \
+	X(FILE *, freopen, (const char *, const char *, FILE *))                        \
+	X(FILE *, freopen64, (const char *, const char *, FILE *))                      \
 	X(FILE *, fdopen, (int, const char *))
 
 #endif

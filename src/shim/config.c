@@ -102,7 +102,9 @@ static int on_global(struct parse_state *st, const char *name, const char *value
 			c->log = CSM_LOG_FILE;
 			c->log_path = strdup(value);
 		} else {
-			return fail(st, "log: expected stderr, syslog or an absolute path, not '%s'", value);
+			return fail(st,
+			            "log: expected stderr, syslog or an absolute path, not '%s'",
+			            value);
 		}
 		return 1;
 	}
@@ -121,12 +123,14 @@ static int on_rule(struct parse_state *st, struct csm_rule *r, const char *name,
 	if (!strcmp(name, "layout")) {
 		int l = csm_layout_from_name(value);
 		if (l < 0)
-			return fail(st, "layout: expected interleaved or separate, not '%s'", value);
+			return fail(st, "layout: expected interleaved or separate, not '%s'",
+			            value);
 		r->layout = (unsigned)l;
 	} else if (!strcmp(name, "block_size")) {
 		uint64_t v;
 		if (!parse_bytes(value, &v) || !csm_block_size_valid(v))
-			return fail(st, "block_size: must be 512, 1024, 2048 or 4096, not '%s'", value);
+			return fail(st, "block_size: must be 512, 1024, 2048 or 4096, not '%s'",
+			            value);
 		r->block_size = (uint32_t)v;
 	} else if (!strcmp(name, "checksum")) {
 		int a = csm_algo_from_name(value);
@@ -138,7 +142,10 @@ static int on_rule(struct parse_state *st, struct csm_rule *r, const char *name,
 			return fail(st, "metadata: empty template");
 		for (const char *p = value; *p; p++)
 			if (*p == '%' && (!p[1] || !strchr("pdf%", p[1])))
-				return fail(st, "metadata: unknown escape in '%s' (use %%p, %%d, %%f, %%%%)", value);
+				return fail(st,
+				            "metadata: unknown escape in '%s' (use %%p, %%d, %%f, "
+				            "%%%%)",
+				            value);
 			else if (*p == '%')
 				p++;
 		free(r->metadata);
@@ -154,10 +161,11 @@ static int on_rule(struct parse_state *st, struct csm_rule *r, const char *name,
 		else
 			return fail(st, "on_mismatch: expected error or log, not '%s'", value);
 	} else {
-		return fail(st,
-			    "unknown key '%s' (known: layout, block_size, checksum, metadata, create, "
-			    "on_mismatch)",
-			    name);
+		return fail(
+		        st,
+		        "unknown key '%s' (known: layout, block_size, checksum, metadata, create, "
+		        "on_mismatch)",
+		        name);
 	}
 	return 1;
 }
@@ -247,7 +255,8 @@ int csm_config_load(const char *path, struct csm_config *cfg, char *err, size_t 
 			snprintf(err, errlen, "%s: cannot read the config", path);
 		else
 			snprintf(err, errlen, "%s:%d: %s", path, line,
-				 st.msg[0] ? st.msg : "syntax error (expected [section] or key = value)");
+			         st.msg[0] ? st.msg
+			                   : "syntax error (expected [section] or key = value)");
 		csm_config_free(cfg);
 		return -1;
 	}

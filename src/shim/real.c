@@ -18,9 +18,11 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void init_once(void)
 {
 	csm_guard++; /* calls made while starting go straight to libc */
+// NOLINTBEGIN(bugprone-macro-parentheses): X-macro arguments are types and names
 #define CSM_RESOLVE(ret, name, params) csm_real.name = (ret(*) params)dlsym(RTLD_NEXT, #name);
 	CSM_SHIM_CALLS(CSM_RESOLVE)
 #undef CSM_RESOLVE
+	// NOLINTEND(bugprone-macro-parentheses)
 	shim_state_init();
 	csm_guard--;
 }

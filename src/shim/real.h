@@ -9,6 +9,8 @@
 
 #include "calls.h"
 
+/* X-macro arguments are types and names: they cannot be parenthesised. */
+// NOLINTBEGIN(bugprone-macro-parentheses)
 struct csm_real {
 #define CSM_REAL_FIELD(ret, name, params) ret(*name) params;
 	CSM_SHIM_CALLS(CSM_REAL_FIELD)
@@ -17,9 +19,11 @@ struct csm_real {
 
 /* Every wrapper, declared from the list (exported: the version script
  * generated from the same list keeps only these). */
-#define CSM_DECLARE_WRAPPER(ret, name, params) __attribute__((visibility("default"))) ret name params;
+#define CSM_DECLARE_WRAPPER(ret, name, params) \
+	__attribute__((visibility("default"))) ret name params;
 CSM_SHIM_CALLS(CSM_DECLARE_WRAPPER)
 #undef CSM_DECLARE_WRAPPER
+// NOLINTEND(bugprone-macro-parentheses)
 
 extern struct csm_real csm_real;
 extern __thread int csm_guard;

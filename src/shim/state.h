@@ -28,19 +28,18 @@
 #include "csumshim/engine.h"
 
 struct shim_inode {
-	dev_t dev;
-	ino_t ino;
+	uint64_t key[2]; /* device, inode number */
 	UT_hash_handle hh;
-	unsigned refs;         /* shim_files using it (state mutex) */
+	unsigned refs; /* shim_files using it (state mutex) */
 	struct csm_engine *e;
-	char *path;            /* as resolved when first opened */
+	char *path; /* as resolved when first opened */
 	bool blockdev;
 };
 
 struct shim_file {
-	atomic_uint refs;      /* descriptors sharing this description */
+	atomic_uint refs; /* descriptors sharing this description */
 	struct shim_inode *ino;
-	atomic_int flags;      /* O_ACCMODE | O_APPEND | O_NONBLOCK... as the program set them */
+	atomic_int flags;       /* O_ACCMODE | O_APPEND | O_NONBLOCK... as the program set them */
 	pthread_mutex_t pos_mu; /* serialises read/write/lseek on the position */
 };
 

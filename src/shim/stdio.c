@@ -63,7 +63,7 @@ static int ck_close(void *c)
 }
 
 static const cookie_io_functions_t cookie_io = {
-	.read = ck_read, .write = ck_write, .seek = ck_seek, .close = ck_close};
+        .read = ck_read, .write = ck_write, .seek = ck_seek, .close = ck_close};
 
 /* ---- the standard streams ----------------------------------------------
  * stdin/stdout/stderr are FILEs glibc made at start-up; its stdio calls its
@@ -73,7 +73,7 @@ static const cookie_io_functions_t cookie_io = {
  * changes again.  Output is flushed before every switch. */
 
 static const cookie_io_functions_t std_cookie_io = {
-	.read = ck_read, .write = ck_write, .seek = ck_seek, .close = NULL};
+        .read = ck_read, .write = ck_write, .seek = ck_seek, .close = NULL};
 static FILE *std_orig[3], *std_cookie[3];
 
 static FILE **std_slot(int fd)
@@ -94,7 +94,8 @@ void shim_std_after(int fd)
 	bool mine = shim_fd(fd) != NULL;
 	FILE **slot = std_slot(fd);
 	if (mine && !std_cookie[fd]) {
-		FILE *c = fopencookie((void *)(intptr_t)fd, fd == 0 ? "r" : "w", std_cookie_io);
+		void *cookie = (void *)(intptr_t)fd; // NOLINT(performance-no-int-to-ptr)
+		FILE *c = fopencookie(cookie, fd == 0 ? "r" : "w", std_cookie_io);
 		if (!c)
 			return;
 		if (fd == 2)
@@ -140,7 +141,9 @@ static int mode_flags(const char *mode)
 
 static FILE *cookie_stream(int fd, const char *mode)
 {
-	FILE *fp = fopencookie((void *)(intptr_t)fd, mode, cookie_io);
+	// NOLINTNEXTLINE(performance-no-int-to-ptr): the cookie is the fd
+	void *cookie = (void *)(intptr_t)fd;
+	FILE *fp = fopencookie(cookie, mode, cookie_io);
 	if (fp && (shim_fd(fd) && (atomic_load(&shim_fd(fd)->flags) & O_APPEND)))
 		fseeko(fp, 0, SEEK_END);
 	return fp;

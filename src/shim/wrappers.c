@@ -60,66 +60,65 @@ static int open_at(int dirfd, const char *path, int flags, mode_t mode, bool *ha
 	return fd;
 }
 
-#define OPEN_WRAPPER(name)                                                                 \
-	API int name(const char *path, int flags, ...)                                     \
-	{                                                                                  \
-		va_list ap;                                                                \
-		va_start(ap, flags);                                                       \
-		mode_t mode = va_mode(flags, ap);                                          \
-		va_end(ap);                                                                \
-		bool handled;                                                              \
-		int fd = open_at(AT_FDCWD, path, flags, mode, &handled);                   \
-		return handled ? fd : REAL(name)(path, flags, mode);                       \
+#define OPEN_WRAPPER(name)                                               \
+	API int name(const char *path, int flags, ...)                   \
+	{                                                                \
+		va_list ap;                                              \
+		va_start(ap, flags);                                     \
+		mode_t mode = va_mode(flags, ap);                        \
+		va_end(ap);                                              \
+		bool handled;                                            \
+		int fd = open_at(AT_FDCWD, path, flags, mode, &handled); \
+		return handled ? fd : REAL(name)(path, flags, mode);     \
 	}
 OPEN_WRAPPER(open)
 OPEN_WRAPPER(open64)
 
-#define OPENAT_WRAPPER(name)                                                               \
-	API int name(int dirfd, const char *path, int flags, ...)                          \
-	{                                                                                  \
-		va_list ap;                                                                \
-		va_start(ap, flags);                                                       \
-		mode_t mode = va_mode(flags, ap);                                          \
-		va_end(ap);                                                                \
-		bool handled;                                                              \
-		int fd = open_at(dirfd, path, flags, mode, &handled);                      \
-		return handled ? fd : REAL(name)(dirfd, path, flags, mode);                \
+#define OPENAT_WRAPPER(name)                                                \
+	API int name(int dirfd, const char *path, int flags, ...)           \
+	{                                                                   \
+		va_list ap;                                                 \
+		va_start(ap, flags);                                        \
+		mode_t mode = va_mode(flags, ap);                           \
+		va_end(ap);                                                 \
+		bool handled;                                               \
+		int fd = open_at(dirfd, path, flags, mode, &handled);       \
+		return handled ? fd : REAL(name)(dirfd, path, flags, mode); \
 	}
 OPENAT_WRAPPER(openat)
 OPENAT_WRAPPER(openat64)
 
 /* Fortified opens: no mode argument (glibc aborts on O_CREAT there). */
-#define OPEN2_WRAPPER(name)                                                                \
-	API int name(const char *path, int flags)                                          \
-	{                                                                                  \
-		bool handled = false;                                                      \
-		int fd = (flags & (O_CREAT | __O_TMPFILE))                                 \
-				 ? -1                                                      \
-				 : open_at(AT_FDCWD, path, flags, 0, &handled);            \
-		return handled ? fd : REAL(name)(path, flags);                             \
+#define OPEN2_WRAPPER(name)                                                     \
+	API int name(const char *path, int flags)                               \
+	{                                                                       \
+		bool handled = false;                                           \
+		int fd = (flags & (O_CREAT | __O_TMPFILE))                      \
+		                 ? -1                                           \
+		                 : open_at(AT_FDCWD, path, flags, 0, &handled); \
+		return handled ? fd : REAL(name)(path, flags);                  \
 	}
 OPEN2_WRAPPER(__open_2)
 OPEN2_WRAPPER(__open64_2)
 
-#define OPENAT2_WRAPPER(name)                                                              \
-	API int name(int dirfd, const char *path, int flags)                               \
-	{                                                                                  \
-		bool handled = false;                                                      \
-		int fd = (flags & (O_CREAT | __O_TMPFILE))                                 \
-				 ? -1                                                      \
-				 : open_at(dirfd, path, flags, 0, &handled);               \
-		return handled ? fd : REAL(name)(dirfd, path, flags);                      \
+#define OPENAT2_WRAPPER(name)                                                \
+	API int name(int dirfd, const char *path, int flags)                 \
+	{                                                                    \
+		bool handled = false;                                        \
+		int fd = (flags & (O_CREAT | __O_TMPFILE))                   \
+		                 ? -1                                        \
+		                 : open_at(dirfd, path, flags, 0, &handled); \
+		return handled ? fd : REAL(name)(dirfd, path, flags);        \
 	}
 OPENAT2_WRAPPER(__openat_2)
 OPENAT2_WRAPPER(__openat64_2)
 
-#define CREAT_WRAPPER(name)                                                                \
-	API int name(const char *path, mode_t mode)                                        \
-	{                                                                                  \
-		bool handled;                                                              \
-		int fd = open_at(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode,       \
-				 &handled);                                                \
-		return handled ? fd : REAL(name)(path, mode);                              \
+#define CREAT_WRAPPER(name)                                                                     \
+	API int name(const char *path, mode_t mode)                                             \
+	{                                                                                       \
+		bool handled;                                                                   \
+		int fd = open_at(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode, &handled); \
+		return handled ? fd : REAL(name)(path, mode);                                   \
 	}
 CREAT_WRAPPER(creat)
 CREAT_WRAPPER(creat64)
@@ -227,12 +226,12 @@ API int fcntl64(int fd, int cmd, ...)
 
 /* A call that would bypass verification is carried out by the guard's
  * owner; everything below runs with the guard up. */
-#define GUARDED(expr)                                                                      \
-	({                                                                                 \
-		csm_guard++;                                                               \
-		__typeof__(expr) _r = (expr);                                              \
-		csm_guard--;                                                               \
-		_r;                                                                        \
+#define GUARDED(expr)                         \
+	({                                    \
+		csm_guard++;                  \
+		__typeof__(expr) _r = (expr); \
+		csm_guard--;                  \
+		_r;                           \
 	})
 
 API ssize_t read(int fd, void *buf, size_t n)
@@ -257,41 +256,42 @@ API ssize_t write(int fd, const void *buf, size_t n)
 	return f ? GUARDED(shim_write(f, fd, buf, n)) : REAL(write)(fd, buf, n);
 }
 
-#define PREAD_WRAPPER(name, offt)                                                          \
-	API ssize_t name(int fd, void *buf, size_t n, offt off)                            \
-	{                                                                                  \
-		struct shim_file *f = ours(fd);                                            \
-		return f ? GUARDED(shim_pread(f, buf, n, (off_t)off)) : REAL(name)(fd, buf, n, off); \
+#define PREAD_WRAPPER(name, offt)                                     \
+	API ssize_t name(int fd, void *buf, size_t n, offt off)       \
+	{                                                             \
+		struct shim_file *f = ours(fd);                       \
+		return f ? GUARDED(shim_pread(f, buf, n, (off_t)off)) \
+		         : REAL(name)(fd, buf, n, off);               \
 	}
 PREAD_WRAPPER(pread, off_t)
 PREAD_WRAPPER(pread64, off64_t)
 
-#define PREAD_CHK_WRAPPER(name, offt)                                                      \
-	API ssize_t name(int fd, void *buf, size_t n, offt off, size_t buflen)             \
-	{                                                                                  \
-		struct shim_file *f = ours(fd);                                            \
-		if (!f)                                                                    \
-			return REAL(name)(fd, buf, n, off, buflen);                        \
-		if (n > buflen)                                                            \
-			abort();                                                           \
-		return GUARDED(shim_pread(f, buf, n, (off_t)off));                         \
+#define PREAD_CHK_WRAPPER(name, offt)                                          \
+	API ssize_t name(int fd, void *buf, size_t n, offt off, size_t buflen) \
+	{                                                                      \
+		struct shim_file *f = ours(fd);                                \
+		if (!f)                                                        \
+			return REAL(name)(fd, buf, n, off, buflen);            \
+		if (n > buflen)                                                \
+			abort();                                               \
+		return GUARDED(shim_pread(f, buf, n, (off_t)off));             \
 	}
 PREAD_CHK_WRAPPER(__pread_chk, off_t)
 PREAD_CHK_WRAPPER(__pread64_chk, off64_t)
 
-#define PWRITE_WRAPPER(name, offt)                                                         \
-	API ssize_t name(int fd, const void *buf, size_t n, offt off)                      \
-	{                                                                                  \
-		struct shim_file *f = ours(fd);                                            \
-		return f ? GUARDED(shim_pwrite(f, buf, n, (off_t)off))                     \
-			 : REAL(name)(fd, buf, n, off);                                    \
+#define PWRITE_WRAPPER(name, offt)                                     \
+	API ssize_t name(int fd, const void *buf, size_t n, offt off)  \
+	{                                                              \
+		struct shim_file *f = ours(fd);                        \
+		return f ? GUARDED(shim_pwrite(f, buf, n, (off_t)off)) \
+		         : REAL(name)(fd, buf, n, off);                \
 	}
 PWRITE_WRAPPER(pwrite, off_t)
 PWRITE_WRAPPER(pwrite64, off64_t)
 
 /* Vectored I/O, one segment at a time; off < 0 means the file position. */
 static ssize_t vec_io(struct shim_file *f, int fd, const struct iovec *iov, int cnt, off_t off,
-		      bool write)
+                      bool write)
 {
 	if (cnt < 0 || cnt > IOV_MAX) {
 		errno = EINVAL;
@@ -308,10 +308,12 @@ static ssize_t vec_io(struct shim_file *f, int fd, const struct iovec *iov, int 
 		ssize_t r;
 		if (off < 0)
 			r = write ? shim_write(f, fd, iov[i].iov_base, iov[i].iov_len)
-				  : shim_read(f, fd, iov[i].iov_base, iov[i].iov_len);
+			          : shim_read(f, fd, iov[i].iov_base, iov[i].iov_len);
 		else
-			r = write ? shim_pwrite(f, iov[i].iov_base, iov[i].iov_len, off + (off_t)done)
-				  : shim_pread(f, iov[i].iov_base, iov[i].iov_len, off + (off_t)done);
+			r = write ? shim_pwrite(f, iov[i].iov_base, iov[i].iov_len,
+			                        off + (off_t)done)
+			          : shim_pread(f, iov[i].iov_base, iov[i].iov_len,
+			                       off + (off_t)done);
 		if (r < 0)
 			return done ? (ssize_t)done : -1;
 		done += (size_t)r;
@@ -333,17 +335,17 @@ API ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	return f ? GUARDED(vec_io(f, fd, iov, cnt, -1, true)) : REAL(writev)(fd, iov, cnt);
 }
 
-#define PV_WRAPPER(name, offt, wr)                                                         \
-	API ssize_t name(int fd, const struct iovec *iov, int cnt, offt off)               \
-	{                                                                                  \
-		struct shim_file *f = ours(fd);                                            \
-		if (!f)                                                                    \
-			return REAL(name)(fd, iov, cnt, off);                              \
-		if (off < 0) {                                                             \
-			errno = EINVAL;                                                    \
-			return -1;                                                         \
-		}                                                                          \
-		return GUARDED(vec_io(f, fd, iov, cnt, (off_t)off, wr));                   \
+#define PV_WRAPPER(name, offt, wr)                                           \
+	API ssize_t name(int fd, const struct iovec *iov, int cnt, offt off) \
+	{                                                                    \
+		struct shim_file *f = ours(fd);                              \
+		if (!f)                                                      \
+			return REAL(name)(fd, iov, cnt, off);                \
+		if (off < 0) {                                               \
+			errno = EINVAL;                                      \
+			return -1;                                           \
+		}                                                            \
+		return GUARDED(vec_io(f, fd, iov, cnt, (off_t)off, wr));     \
 	}
 PV_WRAPPER(preadv, off_t, false)
 PV_WRAPPER(preadv64, off64_t, false)
@@ -351,17 +353,17 @@ PV_WRAPPER(pwritev, off_t, true)
 PV_WRAPPER(pwritev64, off64_t, true)
 
 /* The v2 calls: offset -1 means the file position. */
-#define PV2_WRAPPER(name, offt, wr)                                                        \
-	API ssize_t name(int fd, const struct iovec *iov, int cnt, offt off, int flags)    \
-	{                                                                                  \
-		struct shim_file *f = ours(fd);                                            \
-		if (!f)                                                                    \
-			return REAL(name)(fd, iov, cnt, off, flags);                       \
-		if (off < -1) {                                                            \
-			errno = EINVAL;                                                    \
-			return -1;                                                         \
-		}                                                                          \
-		return GUARDED(vec_io(f, fd, iov, cnt, (off_t)off, wr));                   \
+#define PV2_WRAPPER(name, offt, wr)                                                     \
+	API ssize_t name(int fd, const struct iovec *iov, int cnt, offt off, int flags) \
+	{                                                                               \
+		struct shim_file *f = ours(fd);                                         \
+		if (!f)                                                                 \
+			return REAL(name)(fd, iov, cnt, off, flags);                    \
+		if (off < -1) {                                                         \
+			errno = EINVAL;                                                 \
+			return -1;                                                      \
+		}                                                                       \
+		return GUARDED(vec_io(f, fd, iov, cnt, (off_t)off, wr));                \
 	}
 PV2_WRAPPER(preadv2, off_t, false)
 PV2_WRAPPER(preadv64v2, off64_t, false)
@@ -391,7 +393,7 @@ static void fix_size_fd(int fd, off_t *st_size)
 
 static void fix_size_path(int dirfd, const char *path, bool nofollow, bool isreg, off_t *st_size)
 {
-	uint64_t size;
+	uint64_t size = 0;
 	if (isreg && active() && GUARDED(shim_path_size(dirfd, path, nofollow, &size)) == 1)
 		*st_size = (off_t)size;
 }
@@ -412,35 +414,37 @@ API int fstat64(int fd, struct stat64 *st)
 	return r;
 }
 
-#define STAT_WRAPPER(name, type, nofollow)                                                 \
-	API int name(const char *path, type *st)                                           \
-	{                                                                                  \
-		int r = REAL(name)(path, st);                                              \
-		if (r == 0)                                                                \
-			fix_size_path(AT_FDCWD, path, nofollow, S_ISREG(st->st_mode),      \
-				      &st->st_size);                                       \
-		return r;                                                          \
+// NOLINTBEGIN(bugprone-macro-parentheses): type arguments
+#define STAT_WRAPPER(name, type, nofollow)                                            \
+	API int name(const char *path, type *st)                                      \
+	{                                                                             \
+		int r = REAL(name)(path, st);                                         \
+		if (r == 0)                                                           \
+			fix_size_path(AT_FDCWD, path, nofollow, S_ISREG(st->st_mode), \
+			              &st->st_size);                                  \
+		return r;                                                             \
 	}
 STAT_WRAPPER(stat, struct stat, false)
 STAT_WRAPPER(stat64, struct stat64, false)
 STAT_WRAPPER(lstat, struct stat, true)
 STAT_WRAPPER(lstat64, struct stat64, true)
 
-#define FSTATAT_WRAPPER(name, type)                                                        \
-	API int name(int dirfd, const char *path, type *st, int flags)                     \
-	{                                                                                  \
-		int r = REAL(name)(dirfd, path, st, flags);                                \
-		if (r != 0)                                                                \
-			return r;                                                          \
-		if ((flags & AT_EMPTY_PATH) && !*path)                             \
-			fix_size_fd(dirfd, &st->st_size);                                  \
-		else                                                                       \
-			fix_size_path(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) != 0,     \
-				      S_ISREG(st->st_mode), &st->st_size);                 \
-		return 0;                                                                  \
+#define FSTATAT_WRAPPER(name, type)                                                    \
+	API int name(int dirfd, const char *path, type *st, int flags)                 \
+	{                                                                              \
+		int r = REAL(name)(dirfd, path, st, flags);                            \
+		if (r != 0)                                                            \
+			return r;                                                      \
+		if ((flags & AT_EMPTY_PATH) && !*path)                                 \
+			fix_size_fd(dirfd, &st->st_size);                              \
+		else                                                                   \
+			fix_size_path(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) != 0, \
+			              S_ISREG(st->st_mode), &st->st_size);             \
+		return 0;                                                              \
 	}
 FSTATAT_WRAPPER(fstatat, struct stat)
 FSTATAT_WRAPPER(fstatat64, struct stat64)
+// NOLINTEND(bugprone-macro-parentheses)
 
 API int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
 {
@@ -451,8 +455,8 @@ API int statx(int dirfd, const char *path, int flags, unsigned mask, struct stat
 	if ((flags & AT_EMPTY_PATH) && !*path)
 		fix_size_fd(dirfd, &size);
 	else
-		fix_size_path(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) != 0, S_ISREG(stx->stx_mode),
-			      &size);
+		fix_size_path(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) != 0,
+		              S_ISREG(stx->stx_mode), &size);
 	stx->stx_size = (uint64_t)size;
 	return 0;
 }
@@ -556,7 +560,7 @@ API int fallocate64(int fd, int mode, off64_t off, off64_t len)
 {
 	struct shim_file *f = ours(fd);
 	return f ? GUARDED(shim_fallocate(f, mode, (off_t)off, (off_t)len))
-		 : REAL(fallocate64)(fd, mode, off, len);
+	         : REAL(fallocate64)(fd, mode, off, len);
 }
 
 API int posix_fallocate(int fd, off_t off, off_t len)
@@ -565,7 +569,8 @@ API int posix_fallocate(int fd, off_t off, off_t len)
 	if (!f)
 		return REAL(posix_fallocate)(fd, off, len);
 	int e = errno;
-	int r = GUARDED(shim_fallocate(f, 0, off, len)) < 0 ? errno : 0;
+	int rr = GUARDED(shim_fallocate(f, 0, off, len));
+	int r = rr < 0 ? errno : 0;
 	errno = e;
 	return r;
 }
@@ -693,7 +698,7 @@ static ssize_t copy_emulated(int in, off64_t *inoff, int out, off64_t *outoff, s
 }
 
 API ssize_t copy_file_range(int in, off64_t *inoff, int out, off64_t *outoff, size_t len,
-			    unsigned flags)
+                            unsigned flags)
 {
 	if (!ours(in) && !ours(out))
 		return REAL(copy_file_range)(in, inoff, out, outoff, len, flags);
@@ -735,10 +740,11 @@ API ssize_t splice(int in, off64_t *inoff, int out, off64_t *outoff, size_t len,
  * verified data; a shared writable mapping cannot be verified and is
  * refused. */
 static void *map_verified(struct shim_file *f, void *addr, size_t len, int prot, int flags,
-			  off_t off)
+                          off_t off)
 {
 	if ((flags & (MAP_SHARED | MAP_SHARED_VALIDATE)) && (prot & PROT_WRITE)) {
-		shim_log("%s: shared writable mmap refused (it would bypass checksums)", f->ino->path);
+		shim_log("%s: shared writable mmap refused (it would bypass checksums)",
+		         f->ino->path);
 		errno = ENODEV;
 		return MAP_FAILED;
 	}
@@ -747,7 +753,7 @@ static void *map_verified(struct shim_file *f, void *addr, size_t len, int prot,
 		return MAP_FAILED;
 	}
 	int aflags = (flags & ~(MAP_SHARED | MAP_SHARED_VALIDATE | MAP_POPULATE)) | MAP_PRIVATE |
-		     MAP_ANONYMOUS;
+	             MAP_ANONYMOUS;
 	void *p = csm_real.mmap(addr, len, PROT_READ | PROT_WRITE, aflags, -1, 0);
 	if (p == MAP_FAILED)
 		return p;
@@ -774,12 +780,12 @@ API void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	struct shim_file *f = (flags & MAP_ANONYMOUS) ? NULL : ours(fd);
 	return f ? GUARDED(map_verified(f, addr, len, prot, flags, off))
-		 : REAL(mmap)(addr, len, prot, flags, fd, off);
+	         : REAL(mmap)(addr, len, prot, flags, fd, off);
 }
 
 API void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
 	struct shim_file *f = (flags & MAP_ANONYMOUS) ? NULL : ours(fd);
 	return f ? GUARDED(map_verified(f, addr, len, prot, flags, (off_t)off))
-		 : REAL(mmap64)(addr, len, prot, flags, fd, off);
+	         : REAL(mmap64)(addr, len, prot, flags, fd, off);
 }
