@@ -111,6 +111,21 @@ int main(int argc, char **argv)
 	CASE("__openat64_2", reads_text(fd = __openat64_2(AT_FDCWD, path, O_RDONLY)));
 	close(fd);
 
+	/* A symlink from outside the glob to a configured file is resolved. */
+	char link[700];
+	snprintf(link, sizeof(link), "%s/link-to-f", dir);
+	unlink(link);
+	CASE("symlink",
+	     symlink(path, link) == 0 && reads_text(fd = open(link, O_RDONLY)) && fsize(fd) == 11);
+	close(fd);
+	/* Access modes are honoured. */
+	fd = open(path, O_RDONLY);
+	CASE("O_RDONLY", write(fd, "x", 1) == -1 && errno == EBADF && pwrite(fd, "x", 1, 0) == -1);
+	close(fd);
+	fd = open(path, O_WRONLY);
+	CASE("O_WRONLY", read(fd, b, 1) == -1 && errno == EBADF);
+	close(fd);
+
 	/* Positions: read, __read_chk, write, lseek, lseek64; O_APPEND. */
 	fd = open(path, O_RDWR);
 	CASE("read", read(fd, b, 5) == 5 && !memcmp(b, "hello", 5));
