@@ -276,11 +276,13 @@ static int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_wr
 	                             .log_only = r->log_only,
 	                             .report = on_event,
 	                             .report_arg = ino};
-	rc = csm_open(&be, &eo, &ino->e, err, sizeof(err));
+	struct csm_engine *e;
+	rc = csm_open(&be, &eo, &e, err, sizeof(err));
 	if (rc < 0) {
 		shim_log("%s: %s", meta ? meta : path, err);
 		goto fail;
 	}
+	atomic_store_explicit(&ino->e, e, memory_order_release);
 	if (trunc && !format && need_write && csm_truncate(ino->e, 0) < 0) {
 		rc = -errno;
 		csm_close(ino->e);
@@ -343,6 +345,7 @@ static int register_fd(int fd, const char *abspath, const struct csm_rule *r, in
 			return -ENOMEM;
 		}
 		memcpy(ino->key, key, sizeof(key));
+		ino->rule = r;
 		int rc = attach(ino, r, need_write, (flags & O_TRUNC) != 0, created);
 		if (rc < 0) {
 			free(ino->path);
@@ -482,6 +485,21 @@ int shim_path_size(int dirfd, const char *path, bool nofollow, uint64_t *size)
 
 /* ---- positioned I/O ---------------------------------------------------- */
 
+struct csm_engine *shim_engine(struct shim_file *f)
+{
+	struct shim_inode *ino = f->ino;
+	struct csm_engine *e = atomic_load_explicit(&ino->e, memory_order_acquire);
+	if (e)
+		return e;
+	pthread_mutex_lock(&smu);
+	int rc = ino->e ? 0 : attach(ino, ino->rule, false, false, false);
+	e = ino->e;
+	pthread_mutex_unlock(&smu);
+	if (!e)
+		errno = rc < 0 ? -rc : EIO;
+	return e;
+}
+
 static bool can_read(const struct shim_file *f)
 {
 	return (atomic_load(&f->flags) & O_ACCMODE) != O_WRONLY;
@@ -494,6 +512,9 @@ static bool can_write(const struct shim_file *f)
 
 ssize_t shim_pread(struct shim_file *f, void *buf, size_t n, off_t off)
 {
+	struct csm_engine *e = shim_engine(f);
+	if (!e)
+		return -1;
 	if (!can_read(f)) {
 		errno = EBADF;
 		return -1;
@@ -502,11 +523,14 @@ ssize_t shim_pread(struct shim_file *f, void *buf, size_t n, off_t off)
 		errno = EINVAL;
 		return -1;
 	}
-	return csm_pread(f->ino->e, buf, n, (uint64_t)off);
+	return csm_pread(e, buf, n, (uint64_t)off);
 }
 
 ssize_t shim_pwrite(struct shim_file *f, const void *buf, size_t n, off_t off)
 {
+	struct csm_engine *e = shim_engine(f);
+	if (!e)
+		return -1;
 	if (!can_write(f)) {
 		errno = EBADF;
 		return -1;
@@ -518,15 +542,18 @@ ssize_t shim_pwrite(struct shim_file *f, const void *buf, size_t n, off_t off)
 	/* Linux: pwrite on an O_APPEND descriptor appends. */
 	if (atomic_load(&f->flags) & O_APPEND) {
 		pthread_mutex_lock(&f->pos_mu);
-		ssize_t r = csm_pwrite(f->ino->e, buf, n, csm_size(f->ino->e));
+		ssize_t r = csm_pwrite(e, buf, n, csm_size(e));
 		pthread_mutex_unlock(&f->pos_mu);
 		return r;
 	}
-	return csm_pwrite(f->ino->e, buf, n, (uint64_t)off);
+	return csm_pwrite(e, buf, n, (uint64_t)off);
 }
 
 ssize_t shim_read(struct shim_file *f, int fd, void *buf, size_t n)
 {
+	struct csm_engine *e = shim_engine(f);
+	if (!e)
+		return -1;
 	if (!can_read(f)) {
 		errno = EBADF;
 		return -1;
@@ -535,7 +562,7 @@ ssize_t shim_read(struct shim_file *f, int fd, void *buf, size_t n)
 	ssize_t r = -1;
 	off_t pos = csm_real.lseek(fd, 0, SEEK_CUR);
 	if (pos >= 0) {
-		r = csm_pread(f->ino->e, buf, n, (uint64_t)pos);
+		r = csm_pread(e, buf, n, (uint64_t)pos);
 		if (r > 0 && csm_real.lseek(fd, pos + r, SEEK_SET) < 0)
 			r = -1;
 	}
@@ -545,16 +572,19 @@ ssize_t shim_read(struct shim_file *f, int fd, void *buf, size_t n)
 
 ssize_t shim_write(struct shim_file *f, int fd, const void *buf, size_t n)
 {
+	struct csm_engine *e = shim_engine(f);
+	if (!e)
+		return -1;
 	if (!can_write(f)) {
 		errno = EBADF;
 		return -1;
 	}
 	pthread_mutex_lock(&f->pos_mu);
 	ssize_t r = -1;
-	off_t pos = (atomic_load(&f->flags) & O_APPEND) ? (off_t)csm_size(f->ino->e)
+	off_t pos = (atomic_load(&f->flags) & O_APPEND) ? (off_t)csm_size(e)
 	                                                : csm_real.lseek(fd, 0, SEEK_CUR);
 	if (pos >= 0) {
-		r = csm_pwrite(f->ino->e, buf, n, (uint64_t)pos);
+		r = csm_pwrite(e, buf, n, (uint64_t)pos);
 		if (r > 0 && csm_real.lseek(fd, pos + r, SEEK_SET) < 0)
 			r = -1;
 	}
@@ -564,7 +594,10 @@ ssize_t shim_write(struct shim_file *f, int fd, const void *buf, size_t n)
 
 off_t shim_lseek(struct shim_file *f, int fd, off_t off, int whence)
 {
-	uint64_t size = csm_size(f->ino->e);
+	struct csm_engine *e = shim_engine(f);
+	if (!e)
+		return -1;
+	uint64_t size = csm_size(e);
 	off_t base;
 	switch (whence) {
 	case SEEK_SET:
@@ -613,6 +646,10 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
 	pthread_mutex_init(&smu, NULL);
+	/* Abandon the parent's engines (their group and cache locks may be
+	 * held by threads that are gone); each reopens on first use. */
+	for (struct shim_inode *ino = inodes; ino; ino = ino->hh.next)
+		ino->e = NULL;
 	for (int p = 0; p < FD_PAGES; p++) {
 		if (!fd_pages[p])
 			continue;

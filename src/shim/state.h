@@ -30,8 +30,9 @@
 struct shim_inode {
 	uint64_t key[2]; /* device, inode number */
 	UT_hash_handle hh;
-	unsigned refs; /* shim_files using it (state mutex) */
-	struct csm_engine *e;
+	unsigned refs;                /* shim_files using it (state mutex) */
+	struct csm_engine *_Atomic e; /* NULL in a forked child until reopened */
+	const struct csm_rule *rule;
 	char *path; /* as resolved when first opened */
 	bool blockdev;
 };
@@ -63,6 +64,11 @@ void shim_share_fd(int oldfd, int newfd); /* newfd now refers to oldfd's file */
  * 1 and *size if it is a csumshim file under a configured glob, 0 if not
  * ours, -1 on error. */
 int shim_path_size(int dirfd, const char *path, bool nofollow, uint64_t *size);
+
+/* The file's engine; a forked child reopens its own on first use (the
+ * parent's may hold locks of threads that do not exist in the child).
+ * NULL with errno set if it cannot be reopened. */
+struct csm_engine *shim_engine(struct shim_file *f);
 
 /* Verified I/O on a configured fd: the position-based calls. */
 ssize_t shim_read(struct shim_file *f, int fd, void *buf, size_t n);

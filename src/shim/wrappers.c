@@ -387,8 +387,9 @@ API off64_t lseek64(int fd, off64_t off, int whence)
 static void fix_size_fd(int fd, off_t *st_size)
 {
 	struct shim_file *f = ours(fd);
-	if (f && !f->ino->blockdev)
-		*st_size = (off_t)csm_size(f->ino->e);
+	struct csm_engine *e = f && !f->ino->blockdev ? shim_engine(f) : NULL;
+	if (e)
+		*st_size = (off_t)csm_size(e);
 }
 
 static void fix_size_path(int dirfd, const char *path, bool nofollow, bool isreg, off_t *st_size)
@@ -471,7 +472,8 @@ static int shim_ftruncate(struct shim_file *f, off_t len)
 		errno = EINVAL;
 		return -1;
 	}
-	return csm_truncate(f->ino->e, (uint64_t)len);
+	struct csm_engine *e = shim_engine(f);
+	return e ? csm_truncate(e, (uint64_t)len) : -1;
 }
 
 API int ftruncate(int fd, off_t len)
@@ -520,7 +522,9 @@ API int truncate64(const char *path, off64_t len)
  * never-written (verified zeros). */
 static int shim_fallocate(struct shim_file *f, int mode, off_t off, off_t len)
 {
-	struct csm_engine *e = f->ino->e;
+	struct csm_engine *e = shim_engine(f);
+	if (!e)
+		return -1;
 	if (off < 0 || len <= 0) {
 		errno = EINVAL;
 		return -1;
@@ -582,22 +586,28 @@ API int posix_fallocate64(int fd, off64_t off, off64_t len)
 
 /* ---- durability ------------------------------------------------------- */
 
+static int shim_sync(struct shim_file *f, bool datasync)
+{
+	struct csm_engine *e = shim_engine(f);
+	return e ? csm_fsync(e, datasync) : -1;
+}
+
 API int fsync(int fd)
 {
 	struct shim_file *f = ours(fd);
-	return f ? GUARDED(csm_fsync(f->ino->e, false)) : REAL(fsync)(fd);
+	return f ? GUARDED(shim_sync(f, false)) : REAL(fsync)(fd);
 }
 
 API int fdatasync(int fd)
 {
 	struct shim_file *f = ours(fd);
-	return f ? GUARDED(csm_fsync(f->ino->e, true)) : REAL(fdatasync)(fd);
+	return f ? GUARDED(shim_sync(f, true)) : REAL(fdatasync)(fd);
 }
 
 API int sync_file_range(int fd, off64_t off, off64_t n, unsigned flags)
 {
 	struct shim_file *f = ours(fd);
-	return f ? GUARDED(csm_fsync(f->ino->e, true)) : REAL(sync_file_range)(fd, off, n, flags);
+	return f ? GUARDED(shim_sync(f, true)) : REAL(sync_file_range)(fd, off, n, flags);
 }
 
 /* ---- devices ---------------------------------------------------------- */
@@ -618,7 +628,9 @@ API int ioctl(int fd, unsigned long req, ...)
 	}
 	if (!f || !f->ino->blockdev)
 		return REAL(ioctl)(fd, req, arg);
-	struct csm_engine *e = f->ino->e;
+	struct csm_engine *e = shim_engine(f);
+	if (!e)
+		return -1;
 	switch (req) {
 	case BLKGETSIZE64:
 		*(uint64_t *)arg = csm_size(e);
@@ -757,10 +769,15 @@ static void *map_verified(struct shim_file *f, void *addr, size_t len, int prot,
 	void *p = csm_real.mmap(addr, len, PROT_READ | PROT_WRITE, aflags, -1, 0);
 	if (p == MAP_FAILED)
 		return p;
-	uint64_t size = csm_size(f->ino->e);
+	struct csm_engine *e = shim_engine(f);
+	if (!e) {
+		munmap(p, len);
+		return MAP_FAILED;
+	}
+	uint64_t size = csm_size(e);
 	if ((uint64_t)off < size) {
 		size_t n = size - (uint64_t)off < len ? (size_t)(size - (uint64_t)off) : len;
-		ssize_t r = csm_pread(f->ino->e, p, n, (uint64_t)off);
+		ssize_t r = csm_pread(e, p, n, (uint64_t)off);
 		if (r != (ssize_t)n) {
 			munmap(p, len);
 			errno = EIO;
@@ -768,9 +785,9 @@ static void *map_verified(struct shim_file *f, void *addr, size_t len, int prot,
 		}
 	}
 	if (mprotect(p, len, prot) < 0) {
-		int e = errno;
+		int err = errno;
 		munmap(p, len);
-		errno = e;
+		errno = err;
 		return MAP_FAILED;
 	}
 	return p;

@@ -5,6 +5,7 @@
 # Usage: shim_test.sh PATH/TO/csumshim
 set -u
 CS=$(readlink -f "${1:?usage: shim_test.sh PATH/TO/csumshim}")
+HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/csumshim-shim.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 2
@@ -271,6 +272,7 @@ assert not errors, errors
 PY
 expect_rc 0 R python3 fork.py p/fork.img
 expect_rc 0 "$CS" check p/fork.img
+expect_rc 0 timeout 300 "$CS" run --config "$T/conf" -- python3 "$HERE/fork_locks.py" p/forklocks.img
 
 echo "shim: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
