@@ -67,5 +67,17 @@ fi
 mkdir -p xdg/csumshim && printf '[/a/*]\n' >xdg/csumshim/csumshim.conf
 env -u CSUMSHIM_CONFIG XDG_CONFIG_HOME=$T/xdg LD_PRELOAD=$LIB touch ran 2>err
 [ $? -eq 0 ] && [ -e ran ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: XDG config"; cat err; }
+# `run` warns about a statically linked command (nothing can be intercepted).
+printf '[/a/*]\n' >ok.conf
+printf 'int main(void){return 0;}\n' >st.c
+if cc -static -o st st.c 2>/dev/null; then
+	"$CS" run --config ok.conf -- ./st 2>err
+	[ $? -eq 0 ] && grep -q "warning: ./st is statically linked" err && pass=$((pass + 1)) ||
+		{ fail=$((fail + 1)); echo "FAIL: no warning for a static binary"; cat err; }
+	"$CS" run --config ok.conf -- /bin/true 2>err
+	[ ! -s err ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: warning for a dynamic binary"; cat err; }
+else
+	echo "note: no static libc; the static-binary warning case was skipped"
+fi
 echo "config: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -170,6 +170,14 @@ if command -v fio >/dev/null; then
 			bad "fio $eng"
 		rm -f p/fio.*
 	done
+	# write, flip a stored bit, verify only: fio must see the I/O error
+	expect_rc 0 R fio --name=c --filename=p/fioc.img --size=2M --bs=4k --rw=write --ioengine=psync \
+		--verify=crc32c --do_verify=0 --output=fio.out
+	"$CS" corrupt p/fioc.img --offset 1000000 --seed 6 >/dev/null
+	R fio --name=c --filename=p/fioc.img --size=2M --bs=4k --rw=write --ioengine=psync \
+		--verify=crc32c --verify_only --output=fio.out >/dev/null 2>&1
+	rc=$?
+	[ $rc -ne 0 ] && grep -qi "input/output error\|err= *5" fio.out && ok || bad "fio verify on a corrupt file (exit $rc)"
 else
 	echo "note: fio not installed; skipped"
 fi
@@ -207,6 +215,11 @@ if command -v mke2fs >/dev/null; then
 	R debugfs -R "dump /f $T/f.out" p/fs.img >/dev/null 2>&1
 	cmp -s src2 f.out && ok || bad "debugfs dump differs"
 	expect_rc 0 "$CS" check p/fs.img
+	# a flipped bit in the file system's first block group: e2fsck gets EIO
+	"$CS" corrupt p/fs.img --offset 4096 --seed 8 >/dev/null
+	R e2fsck -fn p/fs.img >out 2>err
+	rc=$?
+	[ $rc -ne 0 ] && grep -q "Input/output error" out err && ok || bad "e2fsck on a corrupt image (exit $rc)"
 fi
 
 # --- qemu-img convert in and out -----------------------------------------------------
@@ -233,6 +246,11 @@ if [ "$(id -u)" = 0 ] && losetup -f >/dev/null 2>&1; then
 		[ "$(R sh -c "head -c 3000000 $dev" | sha256sum | cut -c1-64)" = "$(sum src)" ] && ok || bad "loop device content"
 		"$CS" corrupt "$dev" --offset 1234567 --seed 4 >/dev/null
 		expect_eio R dd if="$dev" of=/dev/null bs=64k count=40 status=none
+		# BLKDISCARD through the shim: a zeroed, verified range (the bad block goes too)
+		expect_rc 0 R blkdiscard -o 1048576 -l 1048576 "$dev"
+		[ "$(R sh -c "dd if=$dev bs=1M skip=1 count=1 status=none" | tr -d '\0' | wc -c)" = 0 ] && ok ||
+			bad "BLKDISCARD range not zero"
+		expect_rc 0 "$CS" check "$dev"
 		losetup -d "$dev"
 	fi
 else
