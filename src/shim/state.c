@@ -500,96 +500,71 @@ struct csm_engine *shim_engine(struct shim_file *f)
 	return e;
 }
 
-static bool can_read(const struct shim_file *f)
+/* Common entry of the data calls: the engine, after the access-mode and
+ * offset checks the kernel would make (EBADF, EINVAL). */
+static struct csm_engine *io_begin(struct shim_file *f, bool write, off_t off)
 {
-	return (atomic_load(&f->flags) & O_ACCMODE) != O_WRONLY;
-}
-
-static bool can_write(const struct shim_file *f)
-{
-	return (atomic_load(&f->flags) & O_ACCMODE) != O_RDONLY;
+	int acc = atomic_load(&f->flags) & O_ACCMODE;
+	if (acc == (write ? O_RDONLY : O_WRONLY)) {
+		errno = EBADF;
+		return NULL;
+	}
+	if (off < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return shim_engine(f);
 }
 
 ssize_t shim_pread(struct shim_file *f, void *buf, size_t n, off_t off)
 {
-	struct csm_engine *e = shim_engine(f);
-	if (!e)
-		return -1;
-	if (!can_read(f)) {
-		errno = EBADF;
-		return -1;
-	}
-	if (off < 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	return csm_pread(e, buf, n, (uint64_t)off);
+	struct csm_engine *e = io_begin(f, false, off);
+	return e ? csm_pread(e, buf, n, (uint64_t)off) : -1;
 }
 
 ssize_t shim_pwrite(struct shim_file *f, const void *buf, size_t n, off_t off)
 {
-	struct csm_engine *e = shim_engine(f);
+	struct csm_engine *e = io_begin(f, true, off);
 	if (!e)
 		return -1;
-	if (!can_write(f)) {
-		errno = EBADF;
-		return -1;
-	}
-	if (off < 0) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (!(atomic_load(&f->flags) & O_APPEND))
+		return csm_pwrite(e, buf, n, (uint64_t)off);
 	/* Linux: pwrite on an O_APPEND descriptor appends. */
-	if (atomic_load(&f->flags) & O_APPEND) {
-		pthread_mutex_lock(&f->pos_mu);
-		ssize_t r = csm_pwrite(e, buf, n, csm_size(e));
-		pthread_mutex_unlock(&f->pos_mu);
-		return r;
+	pthread_mutex_lock(&f->pos_mu);
+	ssize_t r = csm_pwrite(e, buf, n, csm_size(e));
+	pthread_mutex_unlock(&f->pos_mu);
+	return r;
+}
+
+/* read/write at the position kept in the kernel's offset of fd. */
+static ssize_t pos_io(struct shim_file *f, int fd, void *buf, size_t n, bool write)
+{
+	struct csm_engine *e = io_begin(f, write, 0);
+	if (!e)
+		return -1;
+	pthread_mutex_lock(&f->pos_mu);
+	ssize_t r = -1;
+	off_t pos = (write && (atomic_load(&f->flags) & O_APPEND))
+	                    ? (off_t)csm_size(e)
+	                    : csm_real.lseek(fd, 0, SEEK_CUR);
+	if (pos >= 0) {
+		r = write ? csm_pwrite(e, buf, n, (uint64_t)pos)
+		          : csm_pread(e, buf, n, (uint64_t)pos);
+		if (r > 0 && csm_real.lseek(fd, pos + r, SEEK_SET) < 0)
+			r = -1;
 	}
-	return csm_pwrite(e, buf, n, (uint64_t)off);
+	pthread_mutex_unlock(&f->pos_mu);
+	return r;
 }
 
 ssize_t shim_read(struct shim_file *f, int fd, void *buf, size_t n)
 {
-	struct csm_engine *e = shim_engine(f);
-	if (!e)
-		return -1;
-	if (!can_read(f)) {
-		errno = EBADF;
-		return -1;
-	}
-	pthread_mutex_lock(&f->pos_mu);
-	ssize_t r = -1;
-	off_t pos = csm_real.lseek(fd, 0, SEEK_CUR);
-	if (pos >= 0) {
-		r = csm_pread(e, buf, n, (uint64_t)pos);
-		if (r > 0 && csm_real.lseek(fd, pos + r, SEEK_SET) < 0)
-			r = -1;
-	}
-	pthread_mutex_unlock(&f->pos_mu);
-	return r;
+	return pos_io(f, fd, buf, n, false);
 }
 
 ssize_t shim_write(struct shim_file *f, int fd, const void *buf, size_t n)
 {
-	struct csm_engine *e = shim_engine(f);
-	if (!e)
-		return -1;
-	if (!can_write(f)) {
-		errno = EBADF;
-		return -1;
-	}
-	pthread_mutex_lock(&f->pos_mu);
-	ssize_t r = -1;
-	off_t pos = (atomic_load(&f->flags) & O_APPEND) ? (off_t)csm_size(e)
-	                                                : csm_real.lseek(fd, 0, SEEK_CUR);
-	if (pos >= 0) {
-		r = csm_pwrite(e, buf, n, (uint64_t)pos);
-		if (r > 0 && csm_real.lseek(fd, pos + r, SEEK_SET) < 0)
-			r = -1;
-	}
-	pthread_mutex_unlock(&f->pos_mu);
-	return r;
+	return pos_io(f, fd, (void *)buf, n, true);
 }
 
 off_t shim_lseek(struct shim_file *f, int fd, off_t off, int whence)
