@@ -70,6 +70,10 @@ struct csm_sysio {
 
 void csm_sysio_libc(struct csm_sysio *sys);
 
+/* Size of a regular file (fstat) or block device (BLKGETSIZE64) through
+ * `sys` (NULL: libc).  *is_blk, if not NULL, tells which.  0 or -errno. */
+int csm_fd_size(const struct csm_sysio *sys, int fd, uint64_t *size, bool *is_blk);
+
 /* A backend over file descriptors.  For the interleaved layout pass the
  * same fd twice.  With own_fds, destroy() closes them.  `sys` is copied;
  * NULL means libc.  Returns 0 or -errno. */

@@ -15,9 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <linux/fs.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -56,17 +54,6 @@ static int write_full(int fd, const uint8_t *buf, size_t n, uint64_t off)
 			return -ENOSPC;
 		done += (size_t)r;
 	}
-	return 0;
-}
-
-static int source_size(int fd, uint64_t *size)
-{
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (S_ISBLK(st.st_mode))
-		return ioctl(fd, BLKGETSIZE64, size) < 0 ? -errno : 0;
-	*size = (uint64_t)st.st_size;
 	return 0;
 }
 
@@ -124,7 +111,7 @@ int cmd_import(int argc, char **argv)
 		return EXIT_ERR;
 	}
 	uint64_t size = 0;
-	int r = source_size(sfd, &size);
+	int r = csm_fd_size(NULL, sfd, &size, NULL);
 	if (r < 0) {
 		cli_err("%s: %s", src, strerror(-r));
 		close(sfd);

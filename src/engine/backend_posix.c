@@ -96,21 +96,33 @@ static int px_sync(void *ctx, enum csm_store st, bool datasync)
 	return r < 0 ? -errno : 0;
 }
 
+int csm_fd_size(const struct csm_sysio *sys, int fd, uint64_t *size, bool *is_blk)
+{
+	struct csm_sysio libc;
+	if (!sys) {
+		csm_sysio_libc(&libc);
+		sys = &libc;
+	}
+	struct stat s;
+	if (sys->fstat(fd, &s) < 0)
+		return -errno;
+	if (is_blk)
+		*is_blk = S_ISBLK(s.st_mode);
+	if (!S_ISBLK(s.st_mode)) {
+		*size = (uint64_t)s.st_size;
+		return 0;
+	}
+	uint64_t sz = 0;
+	if (sys->ioctl(fd, BLKGETSIZE64, &sz) < 0)
+		return -errno;
+	*size = sz;
+	return 0;
+}
+
 static int px_get_size(void *ctx, enum csm_store st, uint64_t *size)
 {
 	struct posix_ctx *c = ctx;
-	if (c->is_blk[st]) {
-		uint64_t sz;
-		if (c->sys.ioctl(c->fd[st], BLKGETSIZE64, &sz) < 0)
-			return -errno;
-		*size = sz;
-		return 0;
-	}
-	struct stat s;
-	if (c->sys.fstat(c->fd[st], &s) < 0)
-		return -errno;
-	*size = (uint64_t)s.st_size;
-	return 0;
+	return csm_fd_size(&c->sys, c->fd[st], size, NULL);
 }
 
 static int px_set_size(void *ctx, enum csm_store st, uint64_t size)

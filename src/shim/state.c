@@ -177,19 +177,6 @@ static int open_private(const char *path, bool need_write, bool create)
 	return fd;
 }
 
-static uint64_t store_size(int fd, bool *is_blk)
-{
-	struct stat st;
-	if (csm_real.fstat(fd, &st) < 0)
-		return 0;
-	*is_blk = S_ISBLK(st.st_mode);
-	if (*is_blk) {
-		uint64_t sz = 0;
-		return csm_real.ioctl(fd, BLKGETSIZE64, &sz) == 0 ? sz : 0;
-	}
-	return (uint64_t)st.st_size;
-}
-
 /* Open (and when the config allows, format) the engine for a configured
  * file.  `trunc`: the program asked for O_TRUNC.  Returns -errno. */
 static int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bool trunc,
@@ -204,8 +191,9 @@ static int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_wr
 		rc = -errno;
 		goto fail;
 	}
-	bool blk = false, mblk = false;
-	uint64_t dsize = store_size(dfd, &blk);
+	bool blk = false;
+	uint64_t dsize = 0, msize = 0;
+	csm_fd_size(&sysio, dfd, &dsize, &blk); /* unknown: treated as empty */
 	bool fresh = created || (dsize == 0 && !blk);
 	bool format = false;
 	if (sep) {
@@ -221,7 +209,7 @@ static int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_wr
 			}
 			goto fail;
 		}
-		uint64_t msize = store_size(mfd, &mblk);
+		csm_fd_size(&sysio, mfd, &msize, NULL);
 		format = msize == 0 || (trunc && r->create);
 		if (format && !fresh && !trunc) {
 			shim_log("%s: has data but its metadata file %s is empty; import it first",
