@@ -310,6 +310,32 @@ static void file_release(struct shim_file *f)
 	free(f);
 }
 
+/* The inode entry of a file, or NULL.  smu held. */
+static struct shim_inode *inode_find(const struct stat *st)
+{
+	uint64_t key[2] = {st->st_dev, st->st_ino};
+	struct shim_inode *ino;
+	/* The analyzer models uthash's table as unknown memory (the engine's
+	 * identical use passes); ASan/UBSan cover this path at run time. */
+	// NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult)
+	HASH_FIND(hh, inodes, key, sizeof(key), ino);
+	return ino;
+}
+
+/* The inode's engine, reopened if a fork abandoned it.  smu held.  NULL
+ * with errno set if it cannot be reopened. */
+static struct csm_engine *inode_engine(struct shim_inode *ino)
+{
+	if (!ino->e) {
+		int rc = attach(ino, ino->rule, false, false, false);
+		if (rc < 0 || !ino->e) {
+			errno = rc < 0 ? -rc : EIO;
+			return NULL;
+		}
+	}
+	return ino->e;
+}
+
 /* Register fd (already open on a configured file) under smu. */
 static int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags,
                        bool created)
@@ -320,11 +346,7 @@ static int register_fd(int fd, const char *abspath, const struct csm_rule *r, in
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
 		return 1; /* a directory or fifo under the glob: not ours */
 	uint64_t key[2] = {st.st_dev, st.st_ino};
-	struct shim_inode *ino;
-	/* The analyzer models uthash's table as unknown memory (the engine's
-	 * identical use passes); ASan/UBSan cover this path at run time. */
-	// NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult)
-	HASH_FIND(hh, inodes, key, sizeof(key), ino);
+	struct shim_inode *ino = inode_find(&st);
 	bool need_write = (flags & O_ACCMODE) != O_RDONLY;
 	if (!ino) {
 		ino = calloc(1, sizeof(*ino));
@@ -342,7 +364,8 @@ static int register_fd(int fd, const char *abspath, const struct csm_rule *r, in
 		}
 		HASH_ADD(hh, inodes, key, sizeof(ino->key), ino);
 	} else if ((flags & O_TRUNC) && need_write && !ino->blockdev) {
-		if (csm_truncate(ino->e, 0) < 0)
+		struct csm_engine *e = inode_engine(ino);
+		if (!e || csm_truncate(e, 0) < 0)
 			return -errno;
 	}
 	struct shim_file *f = calloc(1, sizeof(*f));
@@ -443,13 +466,8 @@ int shim_path_size(int dirfd, const char *path, bool nofollow, uint64_t *size)
 	struct stat st = {0};
 	if (csm_real.stat(abs, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)))
 		return 0;
-	uint64_t key[2] = {st.st_dev, st.st_ino};
 	pthread_mutex_lock(&smu);
-	struct shim_inode *ino;
-	/* The analyzer models uthash's table as unknown memory (the engine's
-	 * identical use passes); ASan/UBSan cover this path at run time. */
-	// NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult)
-	HASH_FIND(hh, inodes, key, sizeof(key), ino);
+	struct shim_inode *ino = inode_find(&st);
 	if (ino && ino->e) {
 		*size = csm_size(ino->e);
 		pthread_mutex_unlock(&smu);
@@ -480,11 +498,10 @@ struct csm_engine *shim_engine(struct shim_file *f)
 	if (e)
 		return e;
 	pthread_mutex_lock(&smu);
-	int rc = ino->e ? 0 : attach(ino, ino->rule, false, false, false);
-	e = ino->e;
+	e = inode_engine(ino);
+	int err = errno;
 	pthread_mutex_unlock(&smu);
-	if (!e)
-		errno = rc < 0 ? -rc : EIO;
+	errno = err;
 	return e;
 }
 

@@ -291,6 +291,7 @@ PY
 expect_rc 0 R python3 fork.py p/fork.img
 expect_rc 0 "$CS" check p/fork.img
 expect_rc 0 timeout 300 "$CS" run --config "$T/conf" -- python3 "$HERE/fork_locks.py" p/forklocks.img
+expect_rc 0 R python3 "$HERE/fork_trunc.py" p/forktrunc.img
 
 echo "shim: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
