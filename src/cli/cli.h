@@ -16,7 +16,6 @@
 enum { EXIT_OK = 0, EXIT_BAD = 1, EXIT_ERR = 2 };
 
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* "4096", "1M", "1GiB", "1T" (binary multiples).  False on junk. */
 bool cli_parse_size(const char *s, uint64_t *out);

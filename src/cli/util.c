@@ -24,16 +24,6 @@ void cli_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-void cli_note(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("csumshim: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 bool cli_parse_u64(const char *s, uint64_t *out)
 {
 	if (!s || !*s || *s == '-' || *s == '+')
