@@ -44,8 +44,23 @@ struct csm_backend_ops {
 	/* First offset >= off that may hold data (SEEK_DATA); -ENXIO when
 	 * there is none; -EOPNOTSUPP when the store cannot tell. */
 	int (*next_data)(void *ctx, enum csm_store st, uint64_t off, uint64_t *data_off);
+	/* Cross-process lock number `id` (CSM_LOCK_*): type F_RDLCK, F_WRLCK
+	 * or F_UNLCK; with !wait, -EAGAIN if another process holds it.  The
+	 * lock belongs to the backend's open file, so threads of one process
+	 * share it (the engine orders them itself).  NULL: the store is
+	 * private to this process (in-memory tests). */
+	int (*lock)(void *ctx, uint64_t id, int type, bool wait);
 	void (*destroy)(void *ctx);
 };
+
+/* Lock numbers.  The POSIX backend locks byte CSM_LOCK_BASE + id of the
+ * metadata store with open-file-description locks; offsets that high never
+ * hold data (physical offsets stay below 2^62), and the shim clamps a
+ * program's own byte-range locks below CSM_LOCK_BASE. */
+#define CSM_LOCK_BASE (UINT64_C(1) << 62)
+#define CSM_LOCK_PRESENCE 0u /* shared by every open engine */
+#define CSM_LOCK_SUPER 1u    /* superblock read-modify-write */
+#define CSM_LOCK_GROUP(g) (2u + (uint64_t)(g))
 
 struct csm_backend {
 	const struct csm_backend_ops *ops;
@@ -66,6 +81,7 @@ struct csm_sysio {
 	int (*ioctl)(int, unsigned long, ...);
 	off_t (*lseek)(int, off_t, int);
 	int (*close)(int);
+	int (*fcntl)(int, int, ...);
 };
 
 void csm_sysio_libc(struct csm_sysio *sys);

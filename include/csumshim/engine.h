@@ -39,6 +39,7 @@ enum csm_event_kind {
 	CSM_EV_META_DAMAGED,      /* one brother failed its own checks */
 	CSM_EV_GROUP_BROKEN,      /* no valid brother: the group is unreadable */
 	CSM_EV_IO_ERROR,          /* the backend failed */
+	CSM_EV_UNVERIFIED,        /* recovery: matched no checksum, re-sealed */
 };
 
 const char *csm_event_name(enum csm_event_kind k);
@@ -55,9 +56,20 @@ struct csm_event {
 /* Called with engine locks held: must not call back into the engine. */
 typedef void (*csm_report_fn)(void *arg, const struct csm_event *ev);
 
+enum csm_durability {
+	/* Checksums reach storage before data, unordered by syncs except one
+	 * per group going from clean to dirty (docs/DESIGN.md). */
+	CSM_DURABILITY_DEFAULT = 0,
+	/* Metadata made durable (fdatasync, shared by concurrent writers)
+	 * before every data write. */
+	CSM_DURABILITY_STRICT = 1,
+};
+
 struct csm_engine_opts {
 	size_t cache_bytes; /* metadata cache bound; 0 = CSM_DEFAULT_CACHE */
 	bool readonly;
+	bool no_recover; /* do not recover an unclean file at open */
+	enum csm_durability durability;
 	bool log_only; /* report mismatches but return the stored data */
 	csm_report_fn report;
 	void *report_arg;
@@ -89,6 +101,33 @@ int csm_truncate(struct csm_engine *e, uint64_t size);
 int csm_zero_range(struct csm_engine *e, uint64_t off, uint64_t len);
 int csm_fsync(struct csm_engine *e, bool datasync);
 
+/* The logical size as stored now (another process may have changed it). */
+uint64_t csm_size_refresh(struct csm_engine *e);
+
+/* Recovery after an unclean shutdown: every group marked dirty (or with a
+ * damaged brother) is re-checked against its data; blocks matching either
+ * brother keep that checksum, blocks matching neither are re-sealed from
+ * their data and counted (CSM_EV_UNVERIFIED each).  Then the file is marked
+ * clean.  csm_open does this itself for a writable engine that finds the
+ * file unclean and no other process holding it, unless opts.no_recover. */
+struct csm_recovery {
+	bool ran;
+	uint64_t groups;            /* groups looked at (holes skipped) */
+	uint64_t dirty_groups;      /* groups re-checked */
+	uint64_t rebuilt_groups;    /* no valid brother: rebuilt from data */
+	uint64_t blocks_checked;    /* blocks of dirty groups read */
+	uint64_t blocks_older;      /* verified by the older brother */
+	uint64_t blocks_unverified; /* matched nothing: re-sealed */
+};
+/* -1/EBUSY if another process has the file open. */
+int csm_recover(struct csm_engine *e, struct csm_recovery *res);
+/* What csm_open's automatic recovery did (ran = false if none). */
+const struct csm_recovery *csm_open_recovery(const struct csm_engine *e);
+
+/* In a forked child: close the engine's descriptors without syncing,
+ * unlocking or freeing anything (the parent still owns all of it). */
+void csm_abandon(struct csm_engine *e);
+
 const struct csm_super *csm_superblock(const struct csm_engine *e);
 const struct csm_geometry *csm_geometry(const struct csm_engine *e);
 
@@ -96,6 +135,7 @@ struct csm_stats {
 	uint64_t mismatches;   /* data events */
 	uint64_t meta_damaged; /* brother events */
 	uint64_t io_errors;
+	uint64_t syncs;         /* storage syncs issued (group commit shares them) */
 	struct csm_event first; /* first event, kind 0 if none */
 };
 void csm_stats(struct csm_engine *e, struct csm_stats *st);

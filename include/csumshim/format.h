@@ -63,7 +63,11 @@ enum csm_state {
 #define CSM_INCOMPAT_KNOWN 0u
 
 /* Metadata block flags. */
-#define CSM_MF_KNOWN 0u
+/* DIRTY: the group may hold data writes that are not yet durable together
+ * with their checksums (docs/DESIGN.md, "Power loss").  Written, and made
+ * durable, before the first data write after the group was clean. */
+#define CSM_MF_DIRTY 1u
+#define CSM_MF_KNOWN CSM_MF_DIRTY
 
 /* ---- superblock ------------------------------------------------------- */
 
@@ -270,6 +274,7 @@ void csm_mb_seal(const struct csm_geometry *g, const uint8_t uuid[CSM_UUID_SIZE]
 
 uint64_t csm_mb_generation(const uint8_t *blk);
 uint32_t csm_mb_flags(const uint8_t *blk);
+void csm_mb_set_flags(uint8_t *blk, uint32_t flags); /* before csm_mb_seal */
 
 /* Per-block state inside a metadata block. */
 static inline bool csm_mb_written(const struct csm_geometry *g, const uint8_t *blk, uint32_t idx)

@@ -34,6 +34,7 @@ void csm_sysio_libc(struct csm_sysio *sys)
 	sys->ioctl = (int (*)(int, unsigned long, ...))ioctl;
 	sys->lseek = lseek;
 	sys->close = close;
+	sys->fcntl = fcntl;
 }
 
 /* Advance an iovec array past `done` bytes; returns the new count. */
@@ -189,6 +190,21 @@ static int px_next_data(void *ctx, enum csm_store st, uint64_t off, uint64_t *da
 	return 0;
 }
 
+static int px_lock(void *ctx, uint64_t id, int type, bool wait)
+{
+	struct posix_ctx *c = ctx;
+	struct flock fl = {.l_type = (short)type,
+	                   .l_whence = SEEK_SET,
+	                   .l_start = (off_t)(CSM_LOCK_BASE + id),
+	                   .l_len = 1};
+	while (c->sys.fcntl(c->fd[CSM_META], wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) < 0) {
+		if (errno == EINTR)
+			continue;
+		return errno == EACCES ? -EAGAIN : -errno;
+	}
+	return 0;
+}
+
 static void px_destroy(void *ctx)
 {
 	struct posix_ctx *c = ctx;
@@ -208,6 +224,7 @@ static const struct csm_backend_ops posix_ops = {
         .set_size = px_set_size,
         .zero_range = px_zero_range,
         .next_data = px_next_data,
+        .lock = px_lock,
         .destroy = px_destroy,
 };
 

@@ -27,6 +27,7 @@
 #include "csumshim/engine.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <pthread.h>
@@ -54,6 +55,7 @@ struct group {
 	bool loaded;          /* group lock */
 	bool settled;         /* group lock: newer's tuples match stored data */
 	uint64_t epoch;       /* engine epoch when loaded */
+	uint64_t win;         /* group lock: fsync window it was last noted in */
 	struct csm_pair pair; /* group lock */
 	uint8_t *slot[2];     /* raw brothers, block_size each */
 };
@@ -65,8 +67,28 @@ struct shard {
 	size_t count;
 } __attribute__((aligned(64)));
 
+/* Group commit: a sync that starts after a request covers it, so threads
+ * waiting together share one. */
+struct syncer {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t wanted, done;
+	bool running;
+};
+
+/* Groups this engine dirtied, by fsync window (docs/DESIGN.md). */
+struct gref {
+	uint64_t gno, gen;
+};
+struct gvec {
+	struct gref *v;
+	size_t n, cap;
+};
+
 struct csm_engine {
 	struct csm_backend be;
+	bool xproc;  /* the backend locks across processes */
+	bool strict; /* durability = strict */
 	struct csm_engine_opts opts;
 	struct csm_super sb; /* resize_mu */
 	struct csm_geometry geo;
@@ -76,8 +98,15 @@ struct csm_engine {
 	_Atomic bool unclean; /* superblock says unclean (written by us) */
 	pthread_mutex_t resize_mu;
 	size_t max_per_shard;
-	_Atomic uint64_t n_mismatch, n_meta, n_io;
-	_Atomic uint64_t epoch; /* bumped to invalidate every cached group */
+	_Atomic uint64_t n_mismatch, n_meta, n_io, n_syncs;
+	struct syncer syncs[2];
+	pthread_mutex_t win_mu;   /* win_cur, win_prev, window */
+	pthread_mutex_t fsync_mu; /* one fsync's seal/clean pass at a time */
+	struct gvec win_cur;      /* dirtied since the last fsync */
+	struct gvec win_prev;     /* sealed at the last fsync, gen = the seal */
+	_Atomic uint64_t window;
+	struct csm_recovery recovery; /* what csm_open's recovery did */
+	_Atomic uint64_t epoch;       /* bumped to invalidate every cached group */
 	pthread_mutex_t first_mu;
 	struct csm_event first;
 	struct shard shards[NSHARDS];
@@ -103,6 +132,8 @@ const char *csm_event_name(enum csm_event_kind k)
 		return "no valid metadata for group";
 	case CSM_EV_IO_ERROR:
 		return "I/O error";
+	case CSM_EV_UNVERIFIED:
+		return "could not be verified after a crash; checksum recomputed";
 	}
 	return "unknown event";
 }
@@ -120,6 +151,8 @@ static void report(struct csm_engine *e, const struct csm_event *ev)
 		break;
 	case CSM_EV_IO_ERROR:
 		atomic_fetch_add(&e->n_io, 1);
+		break;
+	case CSM_EV_UNVERIFIED:
 		break;
 	}
 	pthread_mutex_lock(&e->first_mu);
@@ -207,11 +240,119 @@ static int write_header(struct csm_backend *be, const struct csm_super *sb)
 	return r == CSM_HEADER_SIZE ? 0 : -EIO;
 }
 
-/* Caller holds resize_mu. */
+/* Caller holds resize_mu (and the superblock lock: sb_begin). */
 static int write_super(struct csm_engine *e)
 {
 	e->sb.sequence++;
 	return write_header(&e->be, &e->sb);
+}
+
+/* ---- syncs and cross-process locks ------------------------------------ */
+
+static int sync_now(struct csm_engine *e, enum csm_store st, bool datasync)
+{
+	atomic_fetch_add(&e->n_syncs, 1);
+	return e->be.ops->sync(e->be.ctx, st, datasync);
+}
+
+/* fdatasync one store, shared with every thread asking at the same time. */
+static int sync_store(struct csm_engine *e, enum csm_store st)
+{
+	if (e->geo.layout == CSM_LAYOUT_INTERLEAVED)
+		st = CSM_META; /* one file */
+	struct syncer *s = &e->syncs[st];
+	int rc = 0;
+	pthread_mutex_lock(&s->mu);
+	uint64_t mine = ++s->wanted;
+	while (s->done < mine) {
+		if (s->running) {
+			pthread_cond_wait(&s->cv, &s->mu);
+			continue;
+		}
+		s->running = true;
+		uint64_t cover = s->wanted; /* every request made before it starts */
+		pthread_mutex_unlock(&s->mu);
+		rc = sync_now(e, st, true);
+		pthread_mutex_lock(&s->mu);
+		s->running = false;
+		if (rc == 0 && cover > s->done)
+			s->done = cover;
+		pthread_cond_broadcast(&s->cv);
+		if (rc < 0)
+			break;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+/* Sync both stores: data first, then metadata. */
+static int sync_all(struct csm_engine *e, bool datasync)
+{
+	int rc;
+	if (datasync) {
+		rc = sync_store(e, CSM_DATA);
+		if (rc == 0 && e->geo.layout == CSM_LAYOUT_SEPARATE)
+			rc = sync_store(e, CSM_META);
+		return rc;
+	}
+	rc = sync_now(e, CSM_DATA, false);
+	if (rc == 0 && e->geo.layout == CSM_LAYOUT_SEPARATE)
+		rc = sync_now(e, CSM_META, false);
+	return rc;
+}
+
+static int xlock(struct csm_engine *e, uint64_t id, int type)
+{
+	if (!e->xproc)
+		return 0;
+	int rc = e->be.ops->lock(e->be.ctx, id, type, true);
+	if (rc < 0)
+		report_io(e, id >= CSM_LOCK_GROUP(0) ? id - CSM_LOCK_GROUP(0) : 0, rc);
+	return rc;
+}
+
+static void xunlock(struct csm_engine *e, uint64_t id)
+{
+	if (e->xproc)
+		e->be.ops->lock(e->be.ctx, id, F_UNLCK, true);
+}
+
+static int read_super(struct csm_backend *be, struct csm_super *sb)
+{
+	uint8_t raw[CSM_SB_SIZE];
+	struct iovec v = {raw, sizeof(raw)};
+	ssize_t got = be->ops->preadv(be->ctx, CSM_META, &v, 1, 0);
+	if (got < 0)
+		return (int)got;
+	return csm_sb_decode(raw, (size_t)got, sb) == CSM_SB_OK ? 0 : -EUCLEAN;
+}
+
+/* Begin a superblock change: resize_mu, the cross-process superblock lock,
+ * and e->sb re-read from storage (another process may have changed the
+ * size or state).  Always pair with sb_end. */
+static int sb_begin(struct csm_engine *e)
+{
+	pthread_mutex_lock(&e->resize_mu);
+	if (!e->xproc)
+		return 0;
+	int rc = xlock(e, CSM_LOCK_SUPER, e->opts.readonly ? F_RDLCK : F_WRLCK);
+	if (rc < 0)
+		return rc;
+	struct csm_super sb;
+	rc = read_super(&e->be, &sb);
+	if (rc < 0)
+		return rc;
+	e->sb.logical_size = sb.logical_size;
+	e->sb.state = sb.state;
+	e->sb.sequence = sb.sequence;
+	atomic_store_explicit(&e->size, sb.logical_size, memory_order_release);
+	return 0;
+}
+
+static void sb_end(struct csm_engine *e)
+{
+	xunlock(e, CSM_LOCK_SUPER);
+	pthread_mutex_unlock(&e->resize_mu);
 }
 
 /* ---- group cache ------------------------------------------------------ */
@@ -319,16 +460,63 @@ static void group_put(struct csm_engine *e, struct group *g)
 	pthread_mutex_unlock(&s->mu);
 }
 
+static bool mb_dirty(const uint8_t *mb)
+{
+	return (csm_mb_flags(mb) & CSM_MF_DIRTY) != 0;
+}
+
+/* Is the newer brother marked dirty (or the group fresh)? */
+static bool group_dirty(const struct group *g)
+{
+	return g->pair.newer >= 0 && mb_dirty(g->slot[g->pair.newer]);
+}
+
+static void group_classify(struct csm_engine *e, struct group *g);
+
+static int read_brothers(struct csm_engine *e, uint64_t gno, uint8_t *s0, uint8_t *s1)
+{
+	const struct csm_geometry *geo = &e->geo;
+	struct iovec v[2] = {{s0, geo->block_size}, {s1, geo->block_size}};
+	int r = store_readv(e, CSM_META, v, 2, csm_geo_meta_offset(geo, gno, 0));
+	if (r < 0)
+		report_io(e, gno, r);
+	return r;
+}
+
 /* Read and classify both brothers.  Caller holds the group lock exclusive. */
 static int group_load(struct csm_engine *e, struct group *g)
 {
-	const struct csm_geometry *geo = &e->geo;
-	struct iovec v[2] = {{g->slot[0], geo->block_size}, {g->slot[1], geo->block_size}};
-	int r = store_readv(e, CSM_META, v, 2, csm_geo_meta_offset(geo, g->gno, 0));
-	if (r < 0) {
-		report_io(e, g->gno, r);
+	int r = read_brothers(e, g->gno, g->slot[0], g->slot[1]);
+	if (r < 0)
 		return r;
-	}
+	group_classify(e, g);
+	return 0;
+}
+
+/* Under the group's cross-process lock: make the cached brothers what is
+ * stored (another process may have written them).  Group locked
+ * exclusive. */
+static int group_sync_cache(struct csm_engine *e, struct group *g)
+{
+	if (!g->loaded || !e->xproc)
+		return g->loaded ? 0 : group_load(e, g);
+	uint32_t bs = e->geo.block_size;
+	uint8_t t0[CSM_MAX_BLOCK] __attribute__((aligned(ALIGN)));
+	uint8_t t1[CSM_MAX_BLOCK] __attribute__((aligned(ALIGN)));
+	int r = read_brothers(e, g->gno, t0, t1);
+	if (r < 0)
+		return r;
+	if (memcmp(t0, g->slot[0], bs) == 0 && memcmp(t1, g->slot[1], bs) == 0)
+		return 0;
+	memcpy(g->slot[0], t0, bs);
+	memcpy(g->slot[1], t1, bs);
+	group_classify(e, g);
+	return 0;
+}
+
+static void group_classify(struct csm_engine *e, struct group *g)
+{
+	const struct csm_geometry *geo = &e->geo;
 	enum csm_mb_status st[2];
 	uint64_t gen[2];
 	for (int i = 0; i < 2; i++)
@@ -362,7 +550,6 @@ static int group_load(struct csm_engine *e, struct group *g)
 	g->settled = !(g->pair.newer >= 0 && g->pair.older_ok);
 	g->loaded = true;
 	g->epoch = atomic_load(&e->epoch);
-	return 0;
 }
 
 static bool group_fresh(struct csm_engine *e, const struct group *g)
@@ -386,23 +573,54 @@ static int group_rdlock(struct csm_engine *e, struct group *g)
 	}
 }
 
-static int group_wrlock(struct csm_engine *e, struct group *g)
+/* For an update: the group lock exclusive, then the group's cross-process
+ * lock, then the cached brothers checked against storage.  Undo with
+ * group_unlock_update. */
+static int group_lock_update(struct csm_engine *e, struct group *g)
 {
 	pthread_rwlock_wrlock(&g->lock);
-	int r = group_fresh(e, g) ? 0 : group_load(e, g);
+	int r = xlock(e, CSM_LOCK_GROUP(g->gno), F_WRLCK);
+	if (r == 0) {
+		if (!group_fresh(e, g))
+			r = group_load(e, g);
+		else
+			r = group_sync_cache(e, g);
+		if (r < 0)
+			xunlock(e, CSM_LOCK_GROUP(g->gno));
+	}
 	if (r < 0)
 		pthread_rwlock_unlock(&g->lock);
 	return r;
 }
 
-/* Re-read a group's brothers from storage; returns with the group locked
- * shared, like group_rdlock. */
-static int group_reload(struct csm_engine *e, struct group *g)
+static void group_unlock_update(struct csm_engine *e, struct group *g)
 {
-	pthread_rwlock_wrlock(&g->lock);
-	int rc = group_load(e, g);
+	xunlock(e, CSM_LOCK_GROUP(g->gno));
 	pthread_rwlock_unlock(&g->lock);
-	return rc < 0 ? rc : group_rdlock(e, g);
+}
+
+/* Remember that this engine dirtied the group in the current fsync
+ * window.  Group locked exclusive. */
+static void note_window(struct csm_engine *e, struct group *g)
+{
+	if (g->win == atomic_load_explicit(&e->window, memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&e->win_mu);
+	uint64_t w = atomic_load(&e->window);
+	struct gvec *v = &e->win_cur;
+	if (g->win != w && v->n == v->cap) {
+		size_t cap = v->cap ? 2 * v->cap : 64;
+		struct gref *nv = realloc(v->v, cap * sizeof(*nv));
+		if (nv) {
+			v->v = nv;
+			v->cap = cap;
+		}
+	}
+	if (g->win != w && v->n < v->cap) { /* else: stays dirty, which is safe */
+		v->v[v->n++] = (struct gref){g->gno, 0};
+		g->win = w;
+	}
+	pthread_mutex_unlock(&e->win_mu);
 }
 
 /* Forget cached metadata of groups >= from: idle entries are freed, and
@@ -462,8 +680,11 @@ static int verify_block(struct csm_engine *e, const struct group *g, uint64_t lb
 	bool have = false;
 	if (tuple_matches(e, g->slot[n], idx, lblock, data, &c, &have))
 		return 0;
+	/* The older brother vouches only while the group is dirty: once a
+	 * sync has covered the update, data matching only the older tuple is
+	 * a lost write. */
 	const uint8_t *older = g->slot[1 - n];
-	if (g->pair.older_ok && !csm_mb_same(geo, g->slot[n], older, idx) &&
+	if (g->pair.older_ok && group_dirty(g) && !csm_mb_same(geo, g->slot[n], older, idx) &&
 	    tuple_matches(e, older, idx, lblock, data, &c, &have))
 		return 0;
 	return csm_mb_written(geo, g->slot[n], idx) ? CSM_EV_DATA_MISMATCH
@@ -554,6 +775,7 @@ static ssize_t read_run(struct csm_engine *e, uint8_t *buf, uint64_t pos, size_t
 	}
 	ssize_t done = 0;
 	uint64_t bad;
+	bool xlocked = false;
 	for (int attempt = 0;; attempt++) {
 		bool final = attempt > 0 || e->opts.log_only;
 		bad = UINT64_MAX;
@@ -580,14 +802,17 @@ static ssize_t read_run(struct csm_engine *e, uint8_t *buf, uint64_t pos, size_t
 		if (bad == UINT64_MAX || final)
 			break;
 		/* A mismatch against cached metadata: another process may have
-		 * written the group since it was cached.  Reload it once before
-		 * calling the block bad. */
+		 * written the group since it was cached, or be writing it now.
+		 * Read again, once, with writers kept out. */
 		pthread_rwlock_unlock(&g->lock);
-		rc = group_reload(e, g);
-		if (rc < 0) {
-			group_put(e, g);
-			return rc;
-		}
+		pthread_rwlock_wrlock(&g->lock);
+		rc = xlock(e, CSM_LOCK_GROUP(r.gno), F_RDLCK);
+		if (rc < 0)
+			goto out;
+		xlocked = true;
+		rc = group_load(e, g);
+		if (rc < 0)
+			goto out;
 	}
 	if (r.head_bounce && bad != r.first) {
 		size_t n = geo->block_size - r.head;
@@ -602,6 +827,8 @@ static ssize_t read_run(struct csm_engine *e, uint8_t *buf, uint64_t pos, size_t
 		done = (ssize_t)ok;
 	}
 out:
+	if (xlocked)
+		xunlock(e, CSM_LOCK_GROUP(r.gno));
 	pthread_rwlock_unlock(&g->lock);
 	group_put(e, g);
 	return rc < 0 ? rc : done;
@@ -609,6 +836,7 @@ out:
 
 static int settle_group(struct csm_engine *e, struct group *g, uint64_t skip_first,
                         uint64_t skip_last);
+static void engine_free(struct csm_engine *e);
 
 /* Read block k into b and verify it (read-modify-write).  Group locked. */
 static int rmw_load(struct csm_engine *e, struct group *g, uint64_t k, uint8_t *b)
@@ -715,6 +943,23 @@ static int publish_meta(struct csm_engine *e, struct group *g, int o)
 	return 0;
 }
 
+/* Publish a brother for an update that data writes (or hole punches) will
+ * follow: marked DIRTY, and made durable first when the group was clean
+ * (default) or always (strict).  Group locked for update. */
+static int publish_dirty(struct csm_engine *e, struct group *g, int o, bool was_dirty)
+{
+	csm_mb_set_flags(g->slot[o], CSM_MF_DIRTY);
+	int rc = publish_meta(e, g, o);
+	if (rc == 0 && (!was_dirty || e->strict)) {
+		rc = sync_store(e, CSM_META);
+		if (rc < 0)
+			report_io(e, g->gno, rc);
+	}
+	if (rc == 0)
+		note_window(e, g);
+	return rc;
+}
+
 /* Trim an iovec array to `total` bytes. */
 static int iov_trim(struct iovec *iov, int cnt, size_t total)
 {
@@ -752,7 +997,7 @@ static ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos,
 	struct group *g = group_get(e, r.gno);
 	if (!g)
 		return -ENOMEM;
-	int rc = group_wrlock(e, g);
+	int rc = group_lock_update(e, g);
 	if (rc < 0) {
 		group_put(e, g);
 		return rc;
@@ -782,10 +1027,11 @@ static ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos,
 
 	uint8_t *m;
 	int o;
+	bool was_dirty = group_dirty(g);
 	begin_meta(e, g, &m, &o);
 	for (uint64_t k = r.first; k <= r.last; k++)
 		csm_mb_set(geo, m, csm_geo_index_of(geo, k), csums[k - r.first]);
-	rc = publish_meta(e, g, o);
+	rc = publish_dirty(e, g, o, was_dirty);
 	if (rc < 0)
 		goto out;
 
@@ -802,7 +1048,7 @@ static ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos,
 		g->settled = false; /* some of the data may not have landed */
 	}
 out:
-	pthread_rwlock_unlock(&g->lock);
+	group_unlock_update(e, g);
 	group_put(e, g);
 	return rc < 0 ? rc : (ssize_t)len;
 }
@@ -815,7 +1061,7 @@ static int clear_run(struct csm_engine *e, uint64_t first, uint64_t last)
 	struct group *g = group_get(e, gno);
 	if (!g)
 		return -ENOMEM;
-	int rc = group_wrlock(e, g);
+	int rc = group_lock_update(e, g);
 	if (rc < 0) {
 		group_put(e, g);
 		return rc;
@@ -834,32 +1080,38 @@ static int clear_run(struct csm_engine *e, uint64_t first, uint64_t last)
 	if (any) {
 		uint8_t *m;
 		int o;
+		bool was_dirty = group_dirty(g);
 		begin_meta(e, g, &m, &o);
 		for (uint64_t k = first; k <= last; k++)
 			csm_mb_clear(geo, m, csm_geo_index_of(geo, k));
-		rc = publish_meta(e, g, o);
+		rc = publish_dirty(e, g, o, was_dirty);
 	}
 out:
-	pthread_rwlock_unlock(&g->lock);
+	group_unlock_update(e, g);
 	group_put(e, g);
 	return rc;
 }
 
 /* ---- public I/O ------------------------------------------------------- */
 
+/* Before the first change: the superblock durably says unclean, so a crash
+ * from here on is recovered at the next open. */
 static int mark_unclean(struct csm_engine *e)
 {
 	if (atomic_load_explicit(&e->unclean, memory_order_acquire))
 		return 0;
-	pthread_mutex_lock(&e->resize_mu);
-	int rc = 0;
-	if (!atomic_load(&e->unclean)) {
-		e->sb.state = CSM_STATE_UNCLEAN;
-		rc = write_super(e);
+	int rc = sb_begin(e);
+	if (rc == 0 && !atomic_load(&e->unclean)) {
+		if (e->sb.state != CSM_STATE_UNCLEAN) {
+			e->sb.state = CSM_STATE_UNCLEAN;
+			rc = write_super(e);
+			if (rc == 0)
+				rc = sync_store(e, CSM_META);
+		}
 		if (rc == 0)
 			atomic_store_explicit(&e->unclean, true, memory_order_release);
 	}
-	pthread_mutex_unlock(&e->resize_mu);
+	sb_end(e);
 	return rc;
 }
 
@@ -931,12 +1183,16 @@ ssize_t csm_pwrite(struct csm_engine *e, const void *buf, size_t n, uint64_t off
 	uint64_t end = off + n;
 	uint64_t size = atomic_load_explicit(&e->size, memory_order_acquire);
 	if (end > size) {
-		pthread_mutex_lock(&e->resize_mu);
+		rc = sb_begin(e);
+		if (rc < 0) {
+			sb_end(e);
+			return fail(rc);
+		}
 		size = atomic_load(&e->size);
 		if (end > size) {
 			if (!e->be.resizable && end > e->capacity) {
 				if (off >= e->capacity) {
-					pthread_mutex_unlock(&e->resize_mu);
+					sb_end(e);
 					return fail(-ENOSPC);
 				}
 				n = (size_t)(e->capacity - off);
@@ -949,14 +1205,14 @@ ssize_t csm_pwrite(struct csm_engine *e, const void *buf, size_t n, uint64_t off
 				rc = write_super(e);
 				if (rc < 0) {
 					e->sb.logical_size = size;
-					pthread_mutex_unlock(&e->resize_mu);
+					sb_end(e);
 					return fail(rc);
 				}
 				atomic_store_explicit(&e->size, end, memory_order_release);
 			}
 		}
 		size = atomic_load(&e->size);
-		pthread_mutex_unlock(&e->resize_mu);
+		sb_end(e);
 	}
 	ssize_t r = write_range(e, buf, n, off, size > end ? size : end);
 	return r < 0 ? fail((int)r) : r;
@@ -965,6 +1221,21 @@ ssize_t csm_pwrite(struct csm_engine *e, const void *buf, size_t n, uint64_t off
 uint64_t csm_size(struct csm_engine *e)
 {
 	return atomic_load_explicit(&e->size, memory_order_acquire);
+}
+
+uint64_t csm_size_refresh(struct csm_engine *e)
+{
+	if (!e->xproc)
+		return csm_size(e);
+	struct csm_super sb;
+	if (read_super(&e->be, &sb) == 0) {
+		atomic_store_explicit(&e->size, sb.logical_size, memory_order_release);
+		return sb.logical_size;
+	}
+	/* Caught mid-write, or damaged: ask under the lock. */
+	(void)sb_begin(e);
+	sb_end(e);
+	return csm_size(e);
 }
 
 /* Zero [off, off+len) inside the current size: whole blocks are unmarked
@@ -1036,7 +1307,9 @@ int csm_truncate(struct csm_engine *e, uint64_t nsize)
 	if (rc < 0)
 		return (int)fail(rc);
 	const struct csm_geometry *geo = &e->geo;
-	pthread_mutex_lock(&e->resize_mu);
+	rc = sb_begin(e);
+	if (rc < 0)
+		goto out;
 	uint64_t cur = atomic_load(&e->size);
 	if (nsize == cur)
 		goto out;
@@ -1085,15 +1358,109 @@ int csm_truncate(struct csm_engine *e, uint64_t nsize)
 	if (rc < 0)
 		e->sb.logical_size = cur;
 out:
-	pthread_mutex_unlock(&e->resize_mu);
+	sb_end(e);
 	return rc < 0 ? (int)fail(rc) : 0;
+}
+
+/* Rewrite group gno's newer brother as a copy with `flags`, if its
+ * generation is still `gen` (nothing written since) and it is dirty.
+ * Returns the new generation, 0 if skipped, or -errno. */
+static int64_t rewrite_brother(struct csm_engine *e, uint64_t gno, uint64_t gen, uint32_t flags)
+{
+	struct group *g = group_get(e, gno);
+	if (!g)
+		return -ENOMEM;
+	int64_t rc = group_lock_update(e, g);
+	if (rc < 0) {
+		group_put(e, g);
+		return rc;
+	}
+	int n = g->pair.newer;
+	if (n >= 0 && !g->pair.broken && g->settled && g->pair.gen[n] == gen && group_dirty(g)) {
+		uint8_t *m;
+		int o;
+		begin_meta(e, g, &m, &o);
+		csm_mb_set_flags(m, flags);
+		rc = publish_meta(e, g, o);
+		if (rc == 0)
+			rc = (int64_t)g->pair.gen[o];
+	} else {
+		rc = 0;
+	}
+	group_unlock_update(e, g);
+	group_put(e, g);
+	return rc;
+}
+
+/* The generation of gno's newer brother if it is dirty, else 0. */
+static uint64_t dirty_gen(struct csm_engine *e, uint64_t gno)
+{
+	struct group *g = group_get(e, gno);
+	if (!g)
+		return 0;
+	uint64_t gen = 0;
+	if (group_rdlock(e, g) == 0) {
+		if (!g->pair.broken && group_dirty(g))
+			gen = g->pair.gen[g->pair.newer];
+		pthread_rwlock_unlock(&g->lock);
+	}
+	group_put(e, g);
+	return gen;
+}
+
+/*
+ * fsync: make everything durable, then, without another sync,
+ *   - seal each group dirtied since the last fsync: a copy of its newer
+ *     brother (still DIRTY), so both brothers agree and a data block that
+ *     reverts to an older content is a mismatch (a lost write);
+ *   - mark clean each group sealed last time and not written since.
+ * A group written in every window stays dirty and costs no further sync;
+ * one left alone is clean after the next fsync.  `clean_all` (close)
+ * cleans both sets at once.  Strict durability syncs the marks too.
+ */
+static int flush_windows(struct csm_engine *e, bool datasync, bool clean_all)
+{
+	pthread_mutex_lock(&e->fsync_mu);
+	pthread_mutex_lock(&e->win_mu);
+	struct gvec cur = e->win_cur, prev = e->win_prev;
+	memset(&e->win_cur, 0, sizeof(e->win_cur));
+	memset(&e->win_prev, 0, sizeof(e->win_prev));
+	atomic_fetch_add(&e->window, 1);
+	pthread_mutex_unlock(&e->win_mu);
+
+	for (size_t i = 0; i < cur.n; i++)
+		cur.v[i].gen = dirty_gen(e, cur.v[i].gno);
+	int rc = sync_all(e, datasync);
+	size_t kept = 0;
+	for (size_t i = 0; rc == 0 && i < cur.n; i++) {
+		if (!cur.v[i].gen)
+			continue;
+		int64_t r = rewrite_brother(e, cur.v[i].gno, cur.v[i].gen,
+		                            clean_all ? 0 : CSM_MF_DIRTY);
+		if (r < 0)
+			rc = (int)r;
+		else if (r > 0 && !clean_all)
+			cur.v[kept++] = (struct gref){cur.v[i].gno, (uint64_t)r};
+	}
+	for (size_t i = 0; rc == 0 && i < prev.n; i++) {
+		int64_t r = rewrite_brother(e, prev.v[i].gno, prev.v[i].gen, 0);
+		if (r < 0)
+			rc = (int)r;
+	}
+	if (rc == 0 && (e->strict || clean_all) && (cur.n || prev.n))
+		rc = sync_store(e, CSM_META);
+	free(prev.v);
+	cur.n = rc == 0 ? kept : 0; /* after an error the groups stay dirty */
+	pthread_mutex_lock(&e->win_mu);
+	e->win_prev = cur;
+	pthread_mutex_unlock(&e->win_mu);
+	pthread_mutex_unlock(&e->fsync_mu);
+	return rc;
 }
 
 int csm_fsync(struct csm_engine *e, bool datasync)
 {
-	int rc = e->be.ops->sync(e->be.ctx, CSM_DATA, datasync);
-	if (rc == 0 && e->geo.layout == CSM_LAYOUT_SEPARATE)
-		rc = e->be.ops->sync(e->be.ctx, CSM_META, datasync);
+	int rc = e->opts.readonly ? sync_all(e, datasync) : flush_windows(e, datasync, false);
 	return rc < 0 ? (int)fail(rc) : 0;
 }
 
@@ -1112,6 +1479,7 @@ void csm_stats(struct csm_engine *e, struct csm_stats *st)
 	st->mismatches = atomic_load(&e->n_mismatch);
 	st->meta_damaged = atomic_load(&e->n_meta);
 	st->io_errors = atomic_load(&e->n_io);
+	st->syncs = atomic_load(&e->n_syncs);
 	pthread_mutex_lock(&e->first_mu);
 	st->first = e->first;
 	pthread_mutex_unlock(&e->first_mu);
@@ -1244,6 +1612,185 @@ int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,
 	}
 	free(buf);
 	return rc < 0 ? (int)fail(rc) : 0;
+}
+
+/* ---- recovery --------------------------------------------------------- */
+
+static bool mb_damaged(enum csm_mb_status st)
+{
+	return st != CSM_MB_VALID && st != CSM_MB_EMPTY;
+}
+
+/* Re-check a dirty group against its data and write the result into both
+ * slots, clean.  `buf` holds SCRUB_CHUNK bytes.  Group locked for update. */
+static int recover_group(struct csm_engine *e, struct group *g, uint64_t nblocks, uint8_t *buf,
+                         struct csm_recovery *res)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint32_t bs = geo->block_size;
+	int n = g->pair.newer;
+	const uint8_t *nw = n >= 0 ? g->slot[n] : NULL;
+	const uint8_t *od = n >= 0 && (g->pair.older_ok || g->pair.status[1 - n] == CSM_MB_VALID)
+	                            ? g->slot[1 - n]
+	                            : NULL;
+	uint8_t m[CSM_MAX_BLOCK] __attribute__((aligned(ALIGN)));
+	if (nw)
+		memcpy(m, nw, bs);
+	else
+		csm_mb_init(geo, m, g->gno);
+	if (g->pair.broken)
+		res->rebuilt_groups++;
+	uint64_t first = g->gno * geo->per_group;
+	uint64_t last = first + geo->per_group - 1;
+	uint64_t per = SCRUB_CHUNK >> geo->block_shift;
+	for (uint64_t c0 = first; c0 <= last; c0 += per) {
+		uint64_t c1 = c0 + per - 1 < last ? c0 + per - 1 : last;
+		uint64_t r1 = c1 < nblocks ? c1 : nblocks - 1;
+		if (c0 <= r1) {
+			size_t len = (size_t)(r1 - c0 + 1) << geo->block_shift;
+			int rc = store_read(e, CSM_DATA, buf, len, csm_geo_data_offset(geo, c0));
+			if (rc < 0) {
+				report_io(e, g->gno, rc);
+				return rc;
+			}
+		}
+		for (uint64_t k = c0; k <= c1; k++) {
+			uint32_t idx = csm_geo_index_of(geo, k);
+			if (k >= nblocks) { /* past the size: unwritten */
+				csm_mb_clear(geo, m, idx);
+				continue;
+			}
+			const uint8_t *p = buf + ((k - c0) << geo->block_shift);
+			uint64_t c = 0;
+			bool have = false;
+			res->blocks_checked++;
+			if (nw ? tuple_matches(e, nw, idx, k, p, &c, &have) : csm_is_zero(p, bs))
+				continue;
+			if (od && tuple_matches(e, od, idx, k, p, &c, &have)) {
+				if (csm_mb_written(geo, od, idx))
+					csm_mb_set(geo, m, idx, csm_mb_tuple(geo, od, idx));
+				else
+					csm_mb_clear(geo, m, idx);
+				res->blocks_older++;
+				continue;
+			}
+			if (csm_is_zero(p, bs)) {
+				csm_mb_clear(geo, m, idx);
+			} else {
+				if (!have)
+					c = csm_block_csum(&e->hasher, k, p, bs);
+				csm_mb_set(geo, m, idx, c);
+			}
+			res->blocks_unverified++;
+			struct csm_event ev = {
+			        .kind = CSM_EV_UNVERIFIED, .lblock = k, .group = g->gno};
+			report(e, &ev);
+		}
+	}
+	/* Both slots, so no older brother can vouch for anything else. */
+	for (int i = 0; i < 2; i++) {
+		int o = g->pair.newer < 0 ? 0 : 1 - g->pair.newer;
+		memcpy(g->slot[o], m, bs);
+		csm_mb_set_flags(g->slot[o], 0);
+		int rc = publish_meta(e, g, o);
+		if (rc < 0)
+			return rc;
+	}
+	g->pair.broken = false;
+	g->settled = true;
+	return 0;
+}
+
+/* Caller holds the presence lock exclusively (or has no other process). */
+static int recover_locked(struct csm_engine *e, struct csm_recovery *res)
+{
+	const struct csm_geometry *geo = &e->geo;
+	memset(res, 0, sizeof(*res));
+	res->ran = true;
+	csm_drop_cache(e);
+	int rc = sb_begin(e); /* the size as stored */
+	sb_end(e);
+	if (rc == 0)
+		rc = mark_unclean(e); /* a crash during recovery: recover again */
+	if (rc < 0)
+		return rc;
+	uint64_t size = csm_size(e);
+	uint64_t nblocks = csm_geo_blocks(geo, size);
+	uint64_t ngroups = csm_geo_groups(geo, size);
+	uint8_t *buf = alloc_aligned(SCRUB_CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	for (uint64_t gno = 0; rc == 0 && gno < ngroups;) {
+		uint64_t next;
+		if (group_is_hole(e, gno, ngroups, &next)) {
+			gno = next;
+			continue;
+		}
+		struct group *g = group_get(e, gno);
+		if (!g) {
+			rc = -ENOMEM;
+			break;
+		}
+		rc = group_lock_update(e, g);
+		if (rc == 0) {
+			res->groups++;
+			if (group_dirty(g) || mb_damaged(g->pair.status[0]) ||
+			    mb_damaged(g->pair.status[1])) {
+				res->dirty_groups++;
+				rc = recover_group(e, g, nblocks, buf, res);
+			}
+			group_unlock_update(e, g);
+		}
+		group_put(e, g);
+		gno++;
+	}
+	free(buf);
+	/* Bytes past the size may have landed while the size did not: make
+	 * them zero and unwritten again (the invariant of size changes). */
+	uint64_t bend = nblocks << geo->block_shift;
+	if (rc == 0 && e->be.resizable && bend > size) {
+		static const uint8_t zeros[CSM_MAX_BLOCK];
+		ssize_t w = write_run(e, zeros, size, (size_t)(bend - size), bend);
+		rc = w < 0 ? (int)w : 0;
+	}
+	if (rc == 0 && e->be.resizable)
+		rc = set_store_sizes(e, size);
+	if (rc == 0)
+		rc = flush_windows(e, true, true);
+	if (rc == 0) {
+		rc = sb_begin(e);
+		if (rc == 0) {
+			e->sb.state = CSM_STATE_CLEAN;
+			rc = write_super(e);
+			if (rc == 0)
+				rc = sync_store(e, CSM_META);
+			if (rc == 0)
+				atomic_store(&e->unclean, false);
+		}
+		sb_end(e);
+	}
+	return rc;
+}
+
+int csm_recover(struct csm_engine *e, struct csm_recovery *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (e->opts.readonly)
+		return (int)fail(-EBADF);
+	if (e->xproc) {
+		int rc = e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, F_WRLCK, false);
+		if (rc < 0)
+			return (int)fail(rc == -EAGAIN ? -EBUSY : rc);
+	}
+	int rc = recover_locked(e, res);
+	if (e->xproc) /* back to shared: a downgrade cannot fail */
+		e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, F_RDLCK, false);
+	return rc < 0 ? (int)fail(rc) : 0;
+}
+
+const struct csm_recovery *csm_open_recovery(const struct csm_engine *e)
+{
+	return &e->recovery;
 }
 
 /* ---- format, open, close ---------------------------------------------- */
@@ -1416,8 +1963,17 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 	}
 	atomic_init(&e->size, sb.logical_size);
 	atomic_init(&e->unclean, false);
+	atomic_init(&e->window, 1);
+	e->xproc = be->ops->lock != NULL;
+	e->strict = e->opts.durability == CSM_DURABILITY_STRICT;
 	pthread_mutex_init(&e->resize_mu, NULL);
 	pthread_mutex_init(&e->first_mu, NULL);
+	pthread_mutex_init(&e->win_mu, NULL);
+	pthread_mutex_init(&e->fsync_mu, NULL);
+	for (int i = 0; i < 2; i++) {
+		pthread_mutex_init(&e->syncs[i].mu, NULL);
+		pthread_cond_init(&e->syncs[i].cv, NULL);
+	}
 	size_t cache = e->opts.cache_bytes ? e->opts.cache_bytes : CSM_DEFAULT_CACHE;
 	size_t per_entry = 2 * (size_t)ALIGN + sizeof(struct group);
 	e->max_per_shard = cache / per_entry / NSHARDS;
@@ -1425,29 +1981,83 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 		e->max_per_shard = 1;
 	for (int i = 0; i < NSHARDS; i++)
 		pthread_mutex_init(&e->shards[i].mu, NULL);
+
+	/* Presence: every open engine holds it shared.  The first to open
+	 * after everyone closed holds it alone, and recovers an unclean file
+	 * before anyone else gets in. */
+	bool alone = true;
+	if (e->xproc) {
+		/* A read-only descriptor cannot hold write locks. */
+		rc = e->opts.readonly ? -EAGAIN
+		                      : be->ops->lock(be->ctx, CSM_LOCK_PRESENCE, F_WRLCK, false);
+		if (rc == -EAGAIN) {
+			alone = false;
+			rc = be->ops->lock(be->ctx, CSM_LOCK_PRESENCE, F_RDLCK, true);
+		}
+		if (rc == 0)
+			rc = read_super(be, &sb); /* maybe changed while we waited */
+		if (rc < 0) {
+			errf(err, errlen, rc, "cannot lock the file: %s", strerror(-rc));
+			goto fail_engine;
+		}
+		e->sb.logical_size = sb.logical_size;
+		e->sb.state = sb.state;
+		e->sb.sequence = sb.sequence;
+		atomic_store(&e->size, sb.logical_size);
+	}
+	if (alone && e->sb.state == CSM_STATE_UNCLEAN && !e->opts.readonly && !e->opts.no_recover) {
+		rc = recover_locked(e, &e->recovery);
+		if (rc < 0) {
+			errf(err, errlen, rc, "recovery after an unclean shutdown failed: %s",
+			     strerror(-rc));
+			goto fail_engine;
+		}
+	}
+	if (e->xproc && alone)
+		be->ops->lock(be->ctx, CSM_LOCK_PRESENCE, F_RDLCK, false);
 	*out = e;
 	return 0;
+fail_engine:
+	engine_free(e);
+	return rc;
 fail_be:
 	csm_backend_destroy(be);
 	return rc;
 }
 
+void csm_abandon(struct csm_engine *e)
+{
+	csm_backend_destroy(&e->be);
+}
+
 int csm_close(struct csm_engine *e)
 {
 	int rc = 0;
-	if (atomic_load(&e->unclean)) {
-		rc = e->be.ops->sync(e->be.ctx, CSM_DATA, false);
-		if (rc == 0 && e->geo.layout == CSM_LAYOUT_SEPARATE)
-			rc = e->be.ops->sync(e->be.ctx, CSM_META, false);
-		if (rc == 0) {
-			pthread_mutex_lock(&e->resize_mu);
-			e->sb.state = CSM_STATE_CLEAN;
-			rc = write_super(e);
-			pthread_mutex_unlock(&e->resize_mu);
+	if (!e->opts.readonly && atomic_load(&e->unclean))
+		rc = flush_windows(e, false, true); /* sync, then every group we dirtied clean */
+	/* The last one out marks the file clean (after a sync: processes that
+	 * died holding it may have left writes in the page cache). */
+	bool last = !e->opts.readonly && (!e->xproc || e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE,
+	                                                               F_WRLCK, false) == 0);
+	if (rc == 0 && last && !e->opts.readonly) {
+		rc = sb_begin(e);
+		if (rc == 0 && e->sb.state != CSM_STATE_CLEAN) {
+			rc = sync_all(e, false);
+			if (rc == 0) {
+				e->sb.state = CSM_STATE_CLEAN;
+				rc = write_super(e);
+			}
+			if (rc == 0)
+				rc = sync_now(e, CSM_META, false);
 		}
-		if (rc == 0)
-			rc = e->be.ops->sync(e->be.ctx, CSM_META, false);
+		sb_end(e);
 	}
+	engine_free(e);
+	return rc < 0 ? (int)fail(rc) : 0;
+}
+
+static void engine_free(struct csm_engine *e)
+{
 	for (int i = 0; i < NSHARDS; i++) {
 		struct shard *s = &e->shards[i];
 		HASH_CLEAR(hh, s->table); /* frees the buckets, not the entries */
@@ -1459,7 +2069,14 @@ int csm_close(struct csm_engine *e)
 	}
 	pthread_mutex_destroy(&e->resize_mu);
 	pthread_mutex_destroy(&e->first_mu);
-	csm_backend_destroy(&e->be);
+	pthread_mutex_destroy(&e->win_mu);
+	pthread_mutex_destroy(&e->fsync_mu);
+	for (int i = 0; i < 2; i++) {
+		pthread_mutex_destroy(&e->syncs[i].mu);
+		pthread_cond_destroy(&e->syncs[i].cv);
+	}
+	free(e->win_cur.v);
+	free(e->win_prev.v);
+	csm_backend_destroy(&e->be); /* closes the descriptors: locks go with them */
 	free(e);
-	return rc < 0 ? (int)fail(rc) : 0;
 }

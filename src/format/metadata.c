@@ -6,7 +6,7 @@
  *     4  le32 self-checksum  crc32c(uuid || block with this field zeroed)
  *     8  le64 generation     >= 1, +1 on every rewrite of the pair
  *    16  le64 group number
- *    24  le32 flags          none defined in v1
+ *    24  le32 flags          bit 0 DIRTY; other bits must be 0
  *    28  le32 nblocks        = per_group
  *    32  32 reserved bytes   zero
  *    64  written bitmap      bit i = block i of the group holds data
@@ -92,6 +92,11 @@ uint64_t csm_mb_generation(const uint8_t *blk)
 uint32_t csm_mb_flags(const uint8_t *blk)
 {
 	return csm_get_le32(blk + CSM_MB_OFF_FLAGS);
+}
+
+void csm_mb_set_flags(uint8_t *blk, uint32_t flags)
+{
+	csm_put_le32(blk + CSM_MB_OFF_FLAGS, flags);
 }
 
 uint64_t csm_mb_tuple(const struct csm_geometry *g, const uint8_t *blk, uint32_t idx)

@@ -166,6 +166,7 @@ static void sysio_init(void)
 	sysio.ioctl = csm_real.ioctl;
 	sysio.lseek = csm_real.lseek;
 	sysio.close = csm_real.close;
+	sysio.fcntl = csm_real.fcntl;
 }
 
 static int open_private(const char *path, bool need_write, bool create)
