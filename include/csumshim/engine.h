@@ -118,6 +118,8 @@ struct csm_recovery {
 	uint64_t blocks_checked;    /* blocks of dirty groups read */
 	uint64_t blocks_older;      /* verified by the older brother */
 	uint64_t blocks_unverified; /* matched nothing: re-sealed */
+	uint64_t blocks_lost;       /* strict: durable checksum, older data: left
+	                               failing (a lost write or corruption) */
 };
 /* -1/EBUSY if another process has the file open. */
 int csm_recover(struct csm_engine *e, struct csm_recovery *res);

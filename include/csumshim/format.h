@@ -67,7 +67,12 @@ enum csm_state {
  * with their checksums (docs/DESIGN.md, "Power loss").  Written, and made
  * durable, before the first data write after the group was clean. */
 #define CSM_MF_DIRTY 1u
-#define CSM_MF_KNOWN CSM_MF_DIRTY
+/* STRICT: written under strict durability — each update's metadata was
+ * durable before its data, and the previous update's data before the older
+ * brother was overwritten.  A block both brothers agree on that matches
+ * neither is then a lost write, not a write cut short. */
+#define CSM_MF_STRICT 2u
+#define CSM_MF_KNOWN (CSM_MF_DIRTY | CSM_MF_STRICT)
 
 /* ---- superblock ------------------------------------------------------- */
 

@@ -56,6 +56,8 @@ struct group {
 	bool settled;         /* group lock: newer's tuples match stored data */
 	uint64_t epoch;       /* engine epoch when loaded */
 	uint64_t win;         /* group lock: fsync window it was last noted in */
+	uint64_t data_ticket; /* group lock: a data sync with this ticket covers
+	                         the last update's data (sync_ticket) */
 	struct csm_pair pair; /* group lock */
 	uint8_t *slot[2];     /* raw brothers, block_size each */
 };
@@ -215,12 +217,35 @@ static int store_write(struct csm_engine *e, enum csm_store st, const void *buf,
 	return store_writev(e, st, &v, 1, off);
 }
 
+static int sync_store(struct csm_engine *e, enum csm_store st);
+
+/* Resize the stores for logical size `size`.  Separate layout, shrinking:
+ * the metadata file first, durably, then the data file (durably too) — a power cut must
+ * not keep brothers for data that was cut away (they would not match).
+ * The other way round (data left, brothers gone) recovery handles: a group
+ * with data but no brothers is re-checked. */
 static int set_store_sizes(struct csm_engine *e, uint64_t size)
 {
-	int r = e->be.ops->set_size(e->be.ctx, CSM_DATA, csm_geo_data_store_size(&e->geo, size));
-	if (r == 0 && e->geo.layout == CSM_LAYOUT_SEPARATE)
-		r = e->be.ops->set_size(e->be.ctx, CSM_META,
-		                        csm_geo_meta_store_size(&e->geo, size));
+	const struct csm_geometry *geo = &e->geo;
+	if (geo->layout == CSM_LAYOUT_INTERLEAVED)
+		return e->be.ops->set_size(e->be.ctx, CSM_DATA, csm_geo_data_store_size(geo, size));
+	uint64_t old = 0;
+	int r = e->be.ops->get_size(e->be.ctx, CSM_META, &old);
+	uint64_t msz = csm_geo_meta_store_size(geo, size);
+	if (r == 0)
+		r = e->be.ops->set_size(e->be.ctx, CSM_META, msz);
+	if (r == 0 && msz < old)
+		r = sync_store(e, CSM_META);
+	uint64_t dold = 0, dsz = csm_geo_data_store_size(geo, size);
+	if (r == 0)
+		r = e->be.ops->get_size(e->be.ctx, CSM_DATA, &dold);
+	if (r == 0)
+		r = e->be.ops->set_size(e->be.ctx, CSM_DATA, dsz);
+	/* A later write ending inside the last block writes only up to the
+	 * size: the cut must be durable, or stale bytes could come back past
+	 * that write's end. */
+	if (r == 0 && dsz < dold)
+		r = sync_store(e, CSM_DATA);
 	return r;
 }
 
@@ -283,6 +308,31 @@ static int sync_store(struct csm_engine *e, enum csm_store st)
 	}
 	pthread_mutex_unlock(&s->mu);
 	return rc;
+}
+
+static struct syncer *syncer_of(struct csm_engine *e, enum csm_store st)
+{
+	return &e->syncs[e->geo.layout == CSM_LAYOUT_INTERLEAVED ? CSM_META : st];
+}
+
+/* A ticket for what has been written so far: any sync that starts later
+ * covers it. */
+static uint64_t sync_ticket(struct csm_engine *e, enum csm_store st)
+{
+	struct syncer *s = syncer_of(e, st);
+	pthread_mutex_lock(&s->mu);
+	uint64_t t = s->wanted + 1;
+	pthread_mutex_unlock(&s->mu);
+	return t;
+}
+
+static bool sync_covered(struct csm_engine *e, enum csm_store st, uint64_t ticket)
+{
+	struct syncer *s = syncer_of(e, st);
+	pthread_mutex_lock(&s->mu);
+	bool done = s->done >= ticket;
+	pthread_mutex_unlock(&s->mu);
+	return done;
 }
 
 /* Sync both stores: data first, then metadata. */
@@ -445,6 +495,7 @@ static struct group *group_get(struct csm_engine *e, uint64_t gno)
 	g->gno = gno;
 	g->refs = 1;
 	g->loaded = false;
+	g->data_ticket = sync_ticket(e, CSM_DATA); /* unknown: assume not durable */
 	HASH_ADD(hh, s->table, gno, sizeof(g->gno), g);
 	lru_push(s, g);
 	s->count++;
@@ -511,6 +562,8 @@ static int group_sync_cache(struct csm_engine *e, struct group *g)
 	memcpy(g->slot[0], t0, bs);
 	memcpy(g->slot[1], t1, bs);
 	group_classify(e, g);
+	/* Another process updated it: its data is not known to be durable. */
+	g->data_ticket = sync_ticket(e, CSM_DATA);
 	return 0;
 }
 
@@ -948,8 +1001,18 @@ static int publish_meta(struct csm_engine *e, struct group *g, int o)
  * (default) or always (strict).  Group locked for update. */
 static int publish_dirty(struct csm_engine *e, struct group *g, int o, bool was_dirty)
 {
-	csm_mb_set_flags(g->slot[o], CSM_MF_DIRTY);
-	int rc = publish_meta(e, g, o);
+	int rc = 0;
+	/* Strict: the brother about to be overwritten is the only witness of
+	 * the last update's old data, so that data must be durable first. */
+	if (e->strict && g->data_ticket && !sync_covered(e, CSM_DATA, g->data_ticket)) {
+		rc = sync_store(e, CSM_DATA);
+		if (rc < 0) {
+			report_io(e, g->gno, rc);
+			return rc;
+		}
+	}
+	csm_mb_set_flags(g->slot[o], CSM_MF_DIRTY | (e->strict ? CSM_MF_STRICT : 0));
+	rc = publish_meta(e, g, o);
 	if (rc == 0 && (!was_dirty || e->strict)) {
 		rc = sync_store(e, CSM_META);
 		if (rc < 0)
@@ -1043,6 +1106,7 @@ static ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos,
 			cnt = iov_trim(iov, cnt, (size_t)(size_after - start));
 	}
 	rc = store_writev(e, CSM_DATA, iov, cnt, csm_geo_data_offset(geo, r.first));
+	g->data_ticket = sync_ticket(e, CSM_DATA);
 	if (rc < 0) {
 		report_io(e, r.gno, rc);
 		g->settled = false; /* some of the data may not have landed */
@@ -1362,8 +1426,8 @@ out:
 	return rc < 0 ? (int)fail(rc) : 0;
 }
 
-/* Rewrite group gno's newer brother as a copy with `flags`, if its
- * generation is still `gen` (nothing written since) and it is dirty.
+/* Rewrite group gno's newer brother as a copy with `flags`, if it is dirty
+ * and its generation is still `gen` (nothing written since; 0: any).
  * Returns the new generation, 0 if skipped, or -errno. */
 static int64_t rewrite_brother(struct csm_engine *e, uint64_t gno, uint64_t gen, uint32_t flags)
 {
@@ -1376,7 +1440,8 @@ static int64_t rewrite_brother(struct csm_engine *e, uint64_t gno, uint64_t gen,
 		return rc;
 	}
 	int n = g->pair.newer;
-	if (n >= 0 && !g->pair.broken && g->settled && g->pair.gen[n] == gen && group_dirty(g)) {
+	if (n >= 0 && !g->pair.broken && (gen == 0 || g->pair.gen[n] == gen) && group_dirty(g) &&
+	    settle_group(e, g, 1, 0) == 0) {
 		uint8_t *m;
 		int o;
 		begin_meta(e, g, &m, &o);
@@ -1409,17 +1474,24 @@ static uint64_t dirty_gen(struct csm_engine *e, uint64_t gno)
 }
 
 /*
- * fsync: make everything durable, then, without another sync,
- *   - seal each group dirtied since the last fsync: a copy of its newer
- *     brother (still DIRTY), so both brothers agree and a data block that
- *     reverts to an older content is a mismatch (a lost write);
- *   - mark clean each group sealed last time and not written since.
+ * fsync, in the default mode:
+ *   - seal each group dirtied since the last fsync: write a copy of its
+ *     newer brother (still DIRTY) over the older, so both brothers agree
+ *     and a data block that later reads as its previous content is a
+ *     mismatch (a lost write), not vouched for by the older brother;
+ *   - mark clean each group sealed last time and not written since (its
+ *     data was made durable by that fsync);
+ *   - one sync covers the data, the seals and the clean marks.
  * A group written in every window stays dirty and costs no further sync;
- * one left alone is clean after the next fsync.  `clean_all` (close)
- * cleans both sets at once.  Strict durability syncs the marks too.
+ * one left alone is clean after the next fsync.  A power cut during the
+ * sync may leave a sealed block whose data did not land: it matches no
+ * brother, in a dirty group, and recovery counts it as unverified.
+ * Strict durability (and close, `clean_all`) syncs first, then writes the
+ * marks (close: every group clean), then syncs them: nothing unverified.
  */
 static int flush_windows(struct csm_engine *e, bool datasync, bool clean_all)
 {
+	bool sync_first = e->strict || clean_all;
 	pthread_mutex_lock(&e->fsync_mu);
 	pthread_mutex_lock(&e->win_mu);
 	struct gvec cur = e->win_cur, prev = e->win_prev;
@@ -1428,15 +1500,21 @@ static int flush_windows(struct csm_engine *e, bool datasync, bool clean_all)
 	atomic_fetch_add(&e->window, 1);
 	pthread_mutex_unlock(&e->win_mu);
 
-	for (size_t i = 0; i < cur.n; i++)
-		cur.v[i].gen = dirty_gen(e, cur.v[i].gno);
-	int rc = sync_all(e, datasync);
+	int rc = 0;
+	if (sync_first) {
+		/* Marks may follow only data the sync covered: remember what
+		 * each group looked like before it. */
+		for (size_t i = 0; i < cur.n; i++)
+			cur.v[i].gen = dirty_gen(e, cur.v[i].gno);
+		rc = sync_all(e, datasync);
+	}
 	size_t kept = 0;
 	for (size_t i = 0; rc == 0 && i < cur.n; i++) {
-		if (!cur.v[i].gen)
+		if (sync_first && !cur.v[i].gen)
 			continue;
-		int64_t r = rewrite_brother(e, cur.v[i].gno, cur.v[i].gen,
-		                            clean_all ? 0 : CSM_MF_DIRTY);
+		int64_t r = rewrite_brother(
+		        e, cur.v[i].gno, sync_first ? cur.v[i].gen : 0,
+		        clean_all ? 0 : CSM_MF_DIRTY | (e->strict ? CSM_MF_STRICT : 0));
 		if (r < 0)
 			rc = (int)r;
 		else if (r > 0 && !clean_all)
@@ -1447,7 +1525,9 @@ static int flush_windows(struct csm_engine *e, bool datasync, bool clean_all)
 		if (r < 0)
 			rc = (int)r;
 	}
-	if (rc == 0 && (e->strict || clean_all) && (cur.n || prev.n))
+	if (rc == 0 && !sync_first)
+		rc = sync_all(e, datasync);
+	else if (rc == 0 && (cur.n || prev.n))
 		rc = sync_store(e, CSM_META);
 	free(prev.v);
 	cur.n = rc == 0 ? kept : 0; /* after an error the groups stay dirty */
@@ -1633,6 +1713,9 @@ static int recover_group(struct csm_engine *e, struct group *g, uint64_t nblocks
 	const uint8_t *od = n >= 0 && (g->pair.older_ok || g->pair.status[1 - n] == CSM_MB_VALID)
 	                            ? g->slot[1 - n]
 	                            : NULL;
+	/* Written under strict durability, both brothers valid. */
+	bool strict = nw && od && g->pair.status[1 - n] == CSM_MB_VALID &&
+	              (csm_mb_flags(nw) & CSM_MF_STRICT);
 	uint8_t m[CSM_MAX_BLOCK] __attribute__((aligned(ALIGN)));
 	if (nw)
 		memcpy(m, nw, bs);
@@ -1672,6 +1755,16 @@ static int recover_group(struct csm_engine *e, struct group *g, uint64_t nblocks
 				else
 					csm_mb_clear(geo, m, idx);
 				res->blocks_older++;
+				continue;
+			}
+			if (strict && csm_mb_written(geo, nw, idx) &&
+			    csm_mb_same(geo, nw, od, idx)) {
+				/* Its checksum was durable before its data was
+				 * even written: the data is not what was written. */
+				res->blocks_lost++;
+				struct csm_event ev = {
+				        .kind = CSM_EV_DATA_MISMATCH, .lblock = k, .group = g->gno};
+				report(e, &ev);
 				continue;
 			}
 			if (csm_is_zero(p, bs)) {
@@ -1734,8 +1827,12 @@ static int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 		rc = group_lock_update(e, g);
 		if (rc == 0) {
 			res->groups++;
+			/* Dirty, a damaged brother, or data stored where no brother
+			 * was ever written (a shrink's cut of the metadata landed,
+			 * the data's did not). */
 			if (group_dirty(g) || mb_damaged(g->pair.status[0]) ||
-			    mb_damaged(g->pair.status[1])) {
+			    mb_damaged(g->pair.status[1]) ||
+			    (g->pair.newer < 0 && !g->pair.broken)) {
 				res->dirty_groups++;
 				rc = recover_group(e, g, nblocks, buf, res);
 			}

@@ -6,7 +6,7 @@
  *     4  le32 self-checksum  crc32c(uuid || block with this field zeroed)
  *     8  le64 generation     >= 1, +1 on every rewrite of the pair
  *    16  le64 group number
- *    24  le32 flags          bit 0 DIRTY; other bits must be 0
+ *    24  le32 flags          bit 0 DIRTY, bit 1 STRICT; others must be 0
  *    28  le32 nblocks        = per_group
  *    32  32 reserved bytes   zero
  *    64  written bitmap      bit i = block i of the group holds data

@@ -26,6 +26,119 @@ static int grow(struct mem_store *s, uint64_t size)
 	return 0;
 }
 
+static int st_write(struct mem_store *s, uint64_t off, const uint8_t *d, uint64_t len)
+{
+	if (grow(s, off + len) < 0)
+		return -ENOMEM;
+	memcpy(s->buf + off, d, len);
+	if (off + len > s->size)
+		s->size = off + len;
+	return 0;
+}
+
+static int st_set_size(struct mem_store *s, uint64_t size)
+{
+	if (grow(s, size) < 0)
+		return -ENOMEM;
+	if (size < s->size)
+		memset(s->buf + size, 0, s->size - size);
+	s->size = size;
+	return 0;
+}
+
+static void st_zero(struct mem_store *s, uint64_t off, uint64_t len)
+{
+	if (off < s->size)
+		memset(s->buf + off, 0, (size_t)(len < s->size - off ? len : s->size - off));
+}
+
+static int st_copy(struct mem_store *to, const struct mem_store *from)
+{
+	if (st_set_size(to, 0) < 0 || grow(to, from->size) < 0)
+		return -ENOMEM;
+	if (from->size)
+		memcpy(to->buf, from->buf, from->size);
+	to->size = from->size;
+	return 0;
+}
+
+static int log_op(struct mem_backend *m, enum csm_store st, int kind, uint64_t off, uint64_t len,
+                  const uint8_t *data)
+{
+	if (!m->crashsim)
+		return 0;
+	if (m->nlog == m->caplog) {
+		size_t cap = m->caplog ? 2 * m->caplog : 256;
+		struct mem_op *n = realloc(m->log, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		m->log = n;
+		m->caplog = cap;
+	}
+	struct mem_op *o = &m->log[m->nlog];
+	o->store = m->shared ? 0 : (int)st;
+	o->kind = kind;
+	o->off = off;
+	o->len = len;
+	o->data = NULL;
+	if (kind == 0) {
+		o->data = malloc(len ? len : 1);
+		if (!o->data)
+			return -ENOMEM;
+		memcpy(o->data, data, len);
+	}
+	m->nlog++;
+	return 0;
+}
+
+static void apply_op(struct mem_backend *m, const struct mem_op *o, uint64_t from, uint64_t to)
+{
+	struct mem_store *d = &m->durable[o->store];
+	if (o->kind == 0)
+		st_write(d, o->off + from, o->data + from, to - from);
+	else if (o->kind == 1)
+		st_set_size(d, o->off);
+	else
+		st_zero(d, o->off, o->len);
+}
+
+void mem_crashsim_start(struct mem_backend *m)
+{
+	m->crashsim = true;
+	for (int i = 0; i < 2; i++)
+		st_copy(&m->durable[i], &m->st[i]);
+}
+
+uint64_t mem_crash(struct mem_backend *m, uint64_t *seed, unsigned keep_permille, bool torn)
+{
+	uint64_t kept = 0;
+	for (size_t i = 0; i < m->nlog; i++) {
+		const struct mem_op *o = &m->log[i];
+		uint64_t step = torn && o->kind == 0 ? 512 : UINT64_MAX;
+		uint64_t p = 0;
+		while (p < (o->kind == 0 ? o->len : 1)) {
+			/* a piece ends at the next 512-byte boundary of the file */
+			uint64_t end = step == UINT64_MAX ? o->len
+			                                  : ((o->off + p) / 512 + 1) * 512 - o->off;
+			if (end > o->len || o->kind != 0)
+				end = o->len;
+			*seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+			if ((*seed >> 33) % 1000 < keep_permille) {
+				apply_op(m, o, p, end);
+				kept++;
+			}
+			if (o->kind != 0)
+				break;
+			p = end;
+		}
+		free(o->data);
+	}
+	m->nlog = 0;
+	for (int i = 0; i < 2; i++)
+		st_copy(&m->st[i], &m->durable[i]);
+	return kept;
+}
+
 static ssize_t m_preadv(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
                         uint64_t off)
 {
@@ -82,14 +195,33 @@ static ssize_t m_pwritev(void *ctx, enum csm_store st, const struct iovec *iov, 
 	}
 	if (off + apply > s->size)
 		s->size = off + apply;
+	if (log_op(m, st, 0, off, apply, s->buf + off) < 0)
+		return -ENOMEM;
 	return result ? result : (ssize_t)total;
 }
 
 static int m_sync(void *ctx, enum csm_store st, bool datasync)
 {
-	(void)st;
 	(void)datasync;
-	return ((struct mem_backend *)ctx)->failed ? -EIO : 0;
+	struct mem_backend *m = ctx;
+	if (m->failed)
+		return -EIO;
+	m->syncs++;
+	if (!m->crashsim)
+		return 0;
+	int which = m->shared ? 0 : (int)st;
+	size_t keep = 0;
+	for (size_t i = 0; i < m->nlog; i++) {
+		struct mem_op *o = &m->log[i];
+		if (o->store != which) {
+			m->log[keep++] = *o;
+			continue;
+		}
+		apply_op(m, o, 0, o->len);
+		free(o->data);
+	}
+	m->nlog = keep;
+	return 0;
 }
 
 static int m_get_size(void *ctx, enum csm_store st, uint64_t *size)
@@ -103,13 +235,9 @@ static int m_set_size(void *ctx, enum csm_store st, uint64_t size)
 	struct mem_backend *m = ctx;
 	if (m->failed)
 		return -EIO;
-	struct mem_store *s = mem_store_of(m, st);
-	if (grow(s, size) < 0)
+	if (st_set_size(mem_store_of(m, st), size) < 0)
 		return -ENOMEM;
-	if (size < s->size)
-		memset(s->buf + size, 0, s->size - size);
-	s->size = size;
-	return 0;
+	return log_op(m, st, 1, size, 0, NULL);
 }
 
 static int m_zero_range(void *ctx, enum csm_store st, uint64_t off, uint64_t len)
@@ -117,10 +245,8 @@ static int m_zero_range(void *ctx, enum csm_store st, uint64_t off, uint64_t len
 	struct mem_backend *m = ctx;
 	if (m->failed)
 		return -EIO;
-	struct mem_store *s = mem_store_of(m, st);
-	if (off < s->size)
-		memset(s->buf + off, 0, (size_t)(len < s->size - off ? len : s->size - off));
-	return 0;
+	st_zero(mem_store_of(m, st), off, len);
+	return log_op(m, st, 2, off, len, NULL);
 }
 
 static int m_next_data(void *ctx, enum csm_store st, uint64_t off, uint64_t *data_off)
@@ -157,6 +283,11 @@ void mem_backend_init(struct mem_backend *m, bool shared)
 
 void mem_backend_free(struct mem_backend *m)
 {
+	for (size_t i = 0; i < m->nlog; i++)
+		free(m->log[i].data);
+	free(m->log);
+	free(m->durable[0].buf);
+	free(m->durable[1].buf);
 	free(m->st[0].buf);
 	free(m->st[1].buf);
 	memset(m, 0, sizeof(*m));

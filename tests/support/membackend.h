@@ -5,6 +5,12 @@
  * succeed, the next write applies only a prefix ending on a 4 KiB file
  * boundary (the granularity at which a killed process's write can stop)
  * and fails with EIO, as does every write after it.
+ *
+ * Power-loss simulation (crashsim): every write, resize and zeroing since a
+ * store's last sync is also logged; a sync makes the store's log durable.
+ * mem_crash() then keeps a random subset of what was not synced — whole
+ * operations, or with `torn` each 512-byte sector of a write on its own —
+ * applied in order to the durable image, and the stores become that image.
  */
 #ifndef CSM_MEMBACKEND_H
 #define CSM_MEMBACKEND_H
@@ -19,8 +25,19 @@ struct mem_store {
 	uint64_t size, cap;
 };
 
+struct mem_op {
+	int store, kind; /* kind: 0 write, 1 set size, 2 zero range */
+	uint64_t off, len;
+	uint8_t *data;
+};
+
 struct mem_backend {
 	struct mem_store st[2];
+	bool crashsim;
+	struct mem_store durable[2];
+	struct mem_op *log;
+	size_t nlog, caplog;
+	uint64_t syncs;
 	bool shared;         /* interleaved: META and DATA are one store */
 	int64_t writes_left; /* < 0: no fault armed */
 	bool failed;         /* the fault has fired */
@@ -33,5 +50,12 @@ void mem_backend_free(struct mem_backend *m);
 /* A csm_backend view of m (not owning it). */
 struct csm_backend mem_backend_view(struct mem_backend *m);
 struct mem_store *mem_store_of(struct mem_backend *m, enum csm_store st);
+
+/* Start logging for power-loss simulation (the current stores are taken as
+ * durable). */
+void mem_crashsim_start(struct mem_backend *m);
+/* Lose power: keep each unsynced operation (or sector) with probability
+ * keep_permille/1000, drawn from *seed.  Returns how many were kept. */
+uint64_t mem_crash(struct mem_backend *m, uint64_t *seed, unsigned keep_permille, bool torn);
 
 #endif

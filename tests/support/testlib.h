@@ -10,12 +10,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* What a failure should print to be replayed (tests fill it in). */
+static char csm_test_context[160] __attribute__((unused));
+
 #define CHECK(cond, ...)                                                                         \
 	do {                                                                                     \
 		if (!(cond)) {                                                                   \
 			fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
 			fprintf(stderr, " " __VA_ARGS__);                                        \
 			fprintf(stderr, "\n");                                                   \
+			if (csm_test_context[0])                                                 \
+				fprintf(stderr, "replay: %s\n", csm_test_context);               \
 			abort();                                                                 \
 		}                                                                                \
 	} while (0)

@@ -1,0 +1,454 @@
+/*
+ * Power-loss simulation.  A workload runs on the in-memory backend with
+ * crash simulation on; at a random point the power goes: a random subset
+ * of every write, resize and zeroing not covered by a completed sync is
+ * kept (whole, or each 512-byte sector on its own), and the file is
+ * reopened, which recovers it.  Then, for every block:
+ *   - it reads without error;
+ *   - its content is one the program wrote since the last completed fsync
+ *     or the one synced before (with torn writes: sector by sector);
+ *   - if recovery could not verify it, it lies in a group written since
+ *     the last completed fsync (default mode), or it was itself written
+ *     since then (strict mode, torn sectors), or never (strict mode,
+ *     whole-block writes).
+ * A scrub must be clean and the file must go on working.
+ * Also: lost writes after an fsync are mismatches, at run time, after a
+ * clean reopen and after a power cut.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csumshim/engine.h"
+#include "membackend.h"
+#include "testlib.h"
+
+enum workload { W_SEQ, W_RANDOM, W_PAGES, W_APPEND, W_TRUNC, W_COUNT };
+static const char *const wl_name[W_COUNT] = {"sequential", "random", "sqlite-like pages", "appends",
+                                             "truncates"};
+
+struct cfg {
+	uint32_t bs;
+	unsigned algo, layout;
+	uint64_t max;
+};
+
+/* What the program did since its last completed fsync. */
+struct model {
+	uint32_t bs;
+	uint64_t cap;
+	uint8_t *img; /* logical content now; zero past size */
+	uint64_t size;
+	uint8_t *synced; /* content at the last completed fsync */
+	struct ver {
+		uint64_t block;
+		uint8_t *data;
+	} * vers; /* every block state written since, in order */
+	size_t nvers, capvers;
+	uint64_t *sizes; /* every size held since */
+	size_t nsizes, capsizes;
+};
+
+static bool verbose; /* CSM_VERBOSE=1: print every operation */
+static uint64_t n_unverified;
+static uint64_t unverified_blocks[4096];
+static uint64_t n_bad;
+static uint64_t broken_groups[64], n_broken; /* reported while recovering */
+
+static void on_event(void *arg, const struct csm_event *ev)
+{
+	(void)arg;
+	if (ev->kind == CSM_EV_UNVERIFIED) {
+		if (n_unverified < sizeof(unverified_blocks) / sizeof(unverified_blocks[0]))
+			unverified_blocks[n_unverified] = ev->lblock;
+		n_unverified++;
+	} else if (ev->kind == CSM_EV_GROUP_BROKEN && n_broken < 64) {
+		broken_groups[n_broken++] = ev->group;
+	} else if (ev->kind != CSM_EV_META_DAMAGED && ev->kind != CSM_EV_IO_ERROR) {
+		fprintf(stderr, "event: %s block %" PRIu64 "\n", csm_event_name(ev->kind),
+		        ev->lblock);
+		n_bad++;
+	}
+}
+
+static void push_size(struct model *m)
+{
+	if (m->nsizes == m->capsizes) {
+		m->capsizes = m->capsizes ? 2 * m->capsizes : 16;
+		m->sizes = realloc(m->sizes, m->capsizes * sizeof(*m->sizes));
+		CHECK(m->sizes);
+	}
+	m->sizes[m->nsizes++] = m->size;
+}
+
+static void touch(struct model *m, uint64_t block)
+{
+	if (m->nvers == m->capvers) {
+		m->capvers = m->capvers ? 2 * m->capvers : 64;
+		m->vers = realloc(m->vers, m->capvers * sizeof(*m->vers));
+		CHECK(m->vers);
+	}
+	uint8_t *d = malloc(m->bs);
+	CHECK(d);
+	memcpy(d, m->img + block * m->bs, m->bs);
+	m->vers[m->nvers++] = (struct ver){block, d};
+}
+
+static void model_synced(struct model *m)
+{
+	memcpy(m->synced, m->img, m->cap);
+	for (size_t i = 0; i < m->nvers; i++)
+		free(m->vers[i].data);
+	m->nvers = 0;
+	m->nsizes = 0;
+	push_size(m);
+}
+
+static void model_write(struct model *m, const uint8_t *buf, uint64_t off, size_t len)
+{
+	memcpy(m->img + off, buf, len);
+	if (off + len > m->size)
+		m->size = off + len;
+	for (uint64_t b = off / m->bs; b <= (off + len - 1) / m->bs; b++)
+		touch(m, b);
+	push_size(m);
+}
+
+static void model_truncate(struct model *m, uint64_t ns)
+{
+	if (ns < m->size) {
+		memset(m->img + ns, 0, m->size - ns);
+		for (uint64_t b = ns / m->bs; b <= (m->size - 1) / m->bs; b++)
+			touch(m, b);
+	}
+	m->size = ns;
+	push_size(m);
+}
+
+static bool group_touched(const struct model *m, uint64_t group, uint32_t per_group)
+{
+	for (size_t i = 0; i < m->nvers; i++)
+		if (m->vers[i].block / per_group == group)
+			return true;
+	return false;
+}
+
+static bool block_touched(const struct model *m, uint64_t block)
+{
+	for (size_t i = 0; i < m->nvers; i++)
+		if (m->vers[i].block == block)
+			return true;
+	return false;
+}
+
+/* Is got[0..len) block `b` as synced or as written since, whole (or, when
+ * torn, sector by sector)? */
+static bool content_ok(const struct model *m, uint64_t b, const uint8_t *got, size_t len, bool torn)
+{
+	for (size_t s0 = 0; s0 < len; s0 += torn ? 512 : len) {
+		size_t n = torn ? (len - s0 < 512 ? len - s0 : 512) : len;
+		bool ok = memcmp(got + s0, m->synced + b * m->bs + s0, n) == 0;
+		for (size_t i = 0; !ok && i < m->nvers; i++)
+			ok = m->vers[i].block == b &&
+			     memcmp(got + s0, m->vers[i].data + s0, n) == 0;
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static struct csm_engine *open_engine(struct mem_backend *mb, bool strict)
+{
+	struct csm_backend be = mem_backend_view(mb);
+	struct csm_engine_opts o = {.report = on_event,
+	                            .durability = strict ? CSM_DURABILITY_STRICT
+	                                                 : CSM_DURABILITY_DEFAULT};
+	struct csm_engine *e;
+	char err[200];
+	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == 0, "%s", err);
+	return e;
+}
+
+/* One operation of workload w; returns false if it was an fsync. */
+static void step(struct csm_engine *e, struct model *m, struct rng *r, enum workload w,
+                 const struct cfg *c, uint8_t *buf)
+{
+	if (rng_below(r, 6) == 0) {
+		if (verbose)
+			printf("    fsync\n");
+		CHECK(csm_fsync(e, rng_below(r, 2)) == 0);
+		model_synced(m);
+		return;
+	}
+	uint64_t off;
+	size_t len;
+	switch (w) {
+	case W_SEQ:
+		off = m->size >= c->max ? 0 : m->size;
+		len = 1 + rng_below(r, 3 * (uint64_t)c->bs);
+		break;
+	case W_RANDOM:
+		off = rng_below(r, c->max);
+		len = 1 + rng_below(r, rng_below(r, 4) ? 2 * (uint64_t)c->bs : c->max / 4);
+		break;
+	case W_PAGES: {
+		uint64_t pages = c->max / 4096;
+		off = rng_below(r, 3) ? rng_below(r, pages) * 4096 : 0;
+		len = 4096;
+		break;
+	}
+	case W_APPEND:
+		if (m->size + 64 >= c->max) {
+			CHECK(csm_truncate(e, 0) == 0);
+			model_truncate(m, 0);
+			return;
+		}
+		off = m->size;
+		len = 1 + rng_below(r, c->bs + 100);
+		break;
+	default:
+		if (rng_below(r, 3) == 0) {
+			uint64_t ns = rng_below(r, c->max);
+			if (verbose)
+				printf("    truncate %" PRIu64 "\n", ns);
+			CHECK(csm_truncate(e, ns) == 0, "truncate: %s", strerror(errno));
+			model_truncate(m, ns);
+			return;
+		}
+		off = rng_below(r, c->max);
+		len = 1 + rng_below(r, 4 * (uint64_t)c->bs);
+		break;
+	}
+	if (off + len > c->max)
+		len = (size_t)(c->max - off);
+	if (!len)
+		return;
+	rng_fill(r, buf, len);
+	if (verbose)
+		printf("    write %" PRIu64 " +%zu\n", off, len);
+	CHECK(csm_pwrite(e, buf, len, off) == (ssize_t)len, "write: %s", strerror(errno));
+	model_write(m, buf, off, len);
+}
+
+struct totals {
+	uint64_t trials, kept, unverified, older_trials;
+};
+
+static void trial(const struct cfg *c, struct rng *r, enum workload w, bool strict, bool torn,
+                  struct totals *t)
+{
+	struct mem_backend mb;
+	mem_backend_init(&mb, c->layout == CSM_LAYOUT_INTERLEAVED);
+	struct csm_backend be = mem_backend_view(&mb);
+	struct csm_format_opts fo = {.block_size = c->bs, .algo = c->algo, .layout = c->layout};
+	char err[200];
+	CHECK(csm_format(&be, &fo, err, sizeof(err)) == 0, "%s", err);
+	mem_crashsim_start(&mb);
+
+	struct model m = {.bs = c->bs, .cap = c->max + 2 * (uint64_t)c->bs};
+	m.img = calloc(1, m.cap);
+	m.synced = calloc(1, m.cap);
+	uint8_t *buf = malloc(c->max), *got = malloc(c->bs);
+	CHECK(m.img && m.synced && buf && got);
+	model_synced(&m); /* the format was synced */
+
+	if (verbose)
+		printf("  trial: bs %u %s, %s, %s\n", c->bs, csm_layout_name(c->layout),
+		       strict ? "strict" : "default", torn ? "torn" : "whole");
+	struct csm_engine *e = open_engine(&mb, strict);
+	uint32_t per_group = csm_geometry(e)->per_group;
+	int nops = 1 + (int)rng_below(r, 40);
+	for (int i = 0; i < nops; i++) {
+		step(e, &m, r, w, c, buf);
+		if (rng_below(r, 25) == 0) { /* a clean close and reopen */
+			if (verbose)
+				printf("    close, reopen\n");
+			CHECK(csm_close(e) == 0);
+			model_synced(&m);
+			e = open_engine(&mb, strict);
+		}
+	}
+	/* Power cut: the engine's memory is gone; nothing more reaches storage. */
+	mb.failed = true;
+	csm_close(e);
+	mb.failed = false;
+	uint64_t seed = rng_next(r);
+	unsigned keep = (unsigned)rng_below(r, 1001);
+	uint64_t kept = mem_crash(&mb, &seed, keep, torn);
+	t->kept += kept;
+	if (verbose)
+		printf("    power cut: %" PRIu64 " kept (%u/1000)\n", kept, keep);
+
+	n_unverified = 0;
+	n_bad = 0;
+	n_broken = 0;
+	e = open_engine(&mb, strict);
+	/* Both brothers torn: only in default mode (two unsynced brother
+	 * writes in a row), in a group written since the fsync. */
+	for (uint64_t i = 0; i < n_broken; i++)
+		CHECK(!strict && group_touched(&m, broken_groups[i], per_group),
+		      "group %" PRIu64 " lost both brothers", broken_groups[i]);
+	n_broken = 0;
+	uint64_t size = csm_size(e);
+	bool size_ok = false;
+	for (size_t i = 0; i < m.nsizes; i++)
+		size_ok |= m.sizes[i] == size;
+	CHECK(size_ok, "size %" PRIu64 " was never the size since the last fsync", size);
+	for (uint64_t i = 0; i < n_unverified && i < 4096; i++) {
+		uint64_t b = unverified_blocks[i];
+		if (strict && !torn)
+			CHECK(0, "strict: block %" PRIu64 " unverified after a crash", b);
+		else if (strict)
+			CHECK(block_touched(&m, b),
+			      "strict: block %" PRIu64 " unverified, not written since the fsync",
+			      b);
+		else
+			CHECK(group_touched(&m, b / per_group, per_group),
+			      "block %" PRIu64 " unverified in group %" PRIu64
+			      ", not written since the fsync",
+			      b, b / per_group);
+	}
+	t->unverified += n_unverified;
+	if (csm_open_recovery(e)->blocks_older)
+		t->older_trials++;
+	for (uint64_t off = 0; off < size; off += c->bs) {
+		size_t len = size - off < c->bs ? (size_t)(size - off) : c->bs;
+		ssize_t n = csm_pread(e, got, len, off);
+		CHECK(n == (ssize_t)len, "block %" PRIu64 " unreadable after recovery: %s",
+		      off / c->bs, strerror(errno));
+		CHECK(content_ok(&m, off / c->bs, got, len, torn),
+		      "block %" PRIu64 " holds data never written there", off / c->bs);
+	}
+	struct csm_scrub_result sr;
+	CHECK(csm_scrub(e, NULL, NULL, &sr) == 0 && sr.bad_blocks == 0 && sr.bad_meta == 0,
+	      "scrub after recovery: %" PRIu64 " bad blocks, %" PRIu64 " bad metadata",
+	      sr.bad_blocks, sr.bad_meta);
+	/* It goes on working. */
+	uint64_t off = rng_below(r, c->max - 10);
+	rng_fill(r, buf, 10);
+	CHECK(csm_pwrite(e, buf, 10, off) == 10);
+	CHECK(csm_pread(e, got, 10, off) == 10 && memcmp(got, buf, 10) == 0);
+	CHECK(csm_close(e) == 0);
+	CHECK(n_bad == 0 && n_broken == 0, "verification events after recovery");
+	t->trials++;
+
+	for (size_t i = 0; i < m.nvers; i++)
+		free(m.vers[i].data);
+	free(m.vers);
+	free(m.sizes);
+	free(m.img);
+	free(m.synced);
+	free(buf);
+	free(got);
+	mem_backend_free(&mb);
+}
+
+/* Storage acknowledges a write and loses it: the block reverts to what it
+ * held before.  After the fsync that covered it, that is a mismatch. */
+static void lost_write(bool strict, bool crash)
+{
+	struct mem_backend mb;
+	mem_backend_init(&mb, true);
+	struct csm_backend be = mem_backend_view(&mb);
+	struct csm_format_opts fo = {.size = 1 << 20};
+	char err[200];
+	CHECK(csm_format(&be, &fo, err, sizeof(err)) == 0, "%s", err);
+	mem_crashsim_start(&mb);
+	struct csm_engine *e = open_engine(&mb, strict);
+	const struct csm_geometry *geo = csm_geometry(e);
+	uint8_t v1[4096], v2[4096], got[4096];
+	memset(v1, 0x11, sizeof(v1));
+	memset(v2, 0x22, sizeof(v2));
+	uint64_t blk = 7, phys = csm_geo_data_offset(geo, blk);
+	CHECK(csm_pwrite(e, v1, 4096, blk * 4096) == 4096);
+	CHECK(csm_fsync(e, true) == 0);
+	CHECK(csm_pwrite(e, v2, 4096, blk * 4096) == 4096);
+	CHECK(csm_fsync(e, true) == 0);
+	/* Default mode: the group is clean one fsync later (before that, a
+	 * power cut makes a lost write indistinguishable from a cut write:
+	 * recovery reports it as unverified). */
+	if (!strict)
+		CHECK(csm_fsync(e, true) == 0);
+	/* the loss, on the storage itself */
+	CHECK(csm_raw_pwrite(e, CSM_DATA, v1, 4096, phys) == 4096);
+	CHECK(be.ops->sync(be.ctx, CSM_DATA, true) == 0);
+	n_bad = 0;
+	errno = 0;
+	CHECK(csm_pread(e, got, 4096, blk * 4096) == -1 && errno == EIO,
+	      "run time: a lost write was accepted");
+	CHECK(n_bad == 1);
+	if (crash) {
+		mb.failed = true;
+		csm_close(e);
+		mb.failed = false;
+		uint64_t seed = 1;
+		mem_crash(&mb, &seed, 0, false); /* nothing unsynced survives */
+	} else {
+		CHECK(csm_close(e) == 0);
+	}
+	e = open_engine(&mb, strict);
+	n_bad = 0;
+	errno = 0;
+	CHECK(csm_pread(e, got, 4096, blk * 4096) == -1 && errno == EIO,
+	      "%s: a lost write was accepted", crash ? "after a power cut" : "after reopening");
+	CHECK(csm_close(e) == 0);
+	mem_backend_free(&mb);
+}
+
+int main(void)
+{
+	struct rng r = {test_seed("test_crash", 777)};
+	verbose = env_u64("CSM_VERBOSE", 0) != 0;
+	if (verbose)
+		setvbuf(stdout, NULL, _IONBF, 0);
+	uint64_t per = env_u64("CSM_TRIALS", 550);
+	const struct cfg cfgs[] = {
+	        {512, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 96 << 10},
+	        {512, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 96 << 10},
+	        {4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 9 << 20},
+	};
+	uint64_t all = 0;
+	const char *one = getenv("CSM_TRIAL");
+	if (one) { /* replay one trial: "seed,config,workload,strict,torn" */
+		unsigned long long sd;
+		int ci, w, st, tn;
+		CHECK(sscanf(one, "%llu,%d,%d,%d,%d", &sd, &ci, &w, &st, &tn) == 5);
+		struct rng tr = {sd};
+		struct totals t = {0};
+		trial(&cfgs[ci], &tr, (enum workload)w, st, tn, &t);
+		printf("1 passed, 0 failed\n");
+		return 0;
+	}
+	for (int strict = 0; strict < 2; strict++) {
+		for (int torn = 0; torn < 2; torn++) {
+			for (int w = 0; w < W_COUNT; w++) {
+				struct totals t = {0};
+				for (uint64_t i = 0; i < per; i++) {
+					/* mostly small groups: many groups per file */
+					int ci = i % 10 == 9 ? 2 : (int)(i % 2);
+					struct rng tr = {rng_next(&r)};
+					snprintf(csm_test_context, sizeof(csm_test_context),
+					         "CSM_TRIAL=%llu,%d,%d,%d,%d",
+					         (unsigned long long)tr.s, ci, w, strict, torn);
+					trial(&cfgs[ci], &tr, (enum workload)w, strict, torn, &t);
+				}
+				printf("  %-6s %-6s %-18s %5" PRIu64 " crashes, %7" PRIu64
+				       " writes kept, %4" PRIu64 " blocks unverified, %4" PRIu64
+				       " recoveries used an older brother\n",
+				       strict ? "strict" : "default", torn ? "torn" : "whole",
+				       wl_name[w], t.trials, t.kept, t.unverified, t.older_trials);
+				fflush(stdout);
+				all += t.trials;
+			}
+		}
+	}
+	for (int strict = 0; strict < 2; strict++)
+		for (int crash = 0; crash < 2; crash++)
+			lost_write(strict, crash);
+	printf("  lost writes: detected at run time, after reopening and after a power cut, "
+	       "in both modes\n");
+	printf("%" PRIu64 " crash points, 1 passed, 0 failed\n", all);
+	return 0;
+}
