@@ -72,6 +72,7 @@ int cmd_corrupt(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_recover(int argc, char **argv);
 
 /* Long options shared by the commands. */
 enum {

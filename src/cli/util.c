@@ -143,6 +143,7 @@ int cli_open(struct cli_file *f, const char *path, const struct cli_open_opts *o
 	}
 	struct csm_engine_opts eo = o->engine;
 	eo.readonly = o->readonly_engine || !o->writable;
+	eo.no_recover = true; /* only 'recover' changes an unclean file, on request */
 	char err[256];
 	rc = csm_open(&be, &eo, &f->e, err, sizeof(err));
 	if (rc < 0) {
@@ -212,7 +213,8 @@ void cli_event_text(const struct cli_events *c, const struct csm_event *ev, char
 {
 	switch (ev->kind) {
 	case CSM_EV_DATA_MISMATCH:
-	case CSM_EV_NONZERO_UNWRITTEN: {
+	case CSM_EV_NONZERO_UNWRITTEN:
+	case CSM_EV_UNVERIFIED: {
 		uint64_t start = ev->lblock * c->block_size;
 		uint64_t end = start + c->block_size;
 		if (end > c->size)

@@ -1188,6 +1188,8 @@ static ssize_t fail(int neg)
 ssize_t csm_pread(struct csm_engine *e, void *buf, size_t n, uint64_t off)
 {
 	uint64_t size = atomic_load_explicit(&e->size, memory_order_acquire);
+	if (e->xproc && n > 0 && (off >= size || n > size - off))
+		size = csm_size_refresh(e); /* another process may have grown it */
 	if (off >= size || n == 0)
 		return 0;
 	if (n > size - off)

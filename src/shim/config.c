@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include "csumshim/engine.h"
+
 #include <errno.h>
 #include <fnmatch.h>
 #include <ini.h>
@@ -160,11 +162,18 @@ static int on_rule(struct parse_state *st, struct csm_rule *r, const char *name,
 			r->log_only = true;
 		else
 			return fail(st, "on_mismatch: expected error or log, not '%s'", value);
+	} else if (!strcmp(name, "durability")) {
+		if (!strcmp(value, "default"))
+			r->durability = CSM_DURABILITY_DEFAULT;
+		else if (!strcmp(value, "strict"))
+			r->durability = CSM_DURABILITY_STRICT;
+		else
+			return fail(st, "durability: expected default or strict, not '%s'", value);
 	} else {
 		return fail(
 		        st,
 		        "unknown key '%s' (known: layout, block_size, checksum, metadata, create, "
-		        "on_mismatch)",
+		        "on_mismatch, durability)",
 		        name);
 	}
 	return 1;

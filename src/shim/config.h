@@ -12,6 +12,7 @@
  *   metadata = %p.csum               separate layout: %p path, %d dir, %f name
  *   create = yes | no                format new (or O_TRUNC'ed, or empty) files
  *   on_mismatch = error | log        log: return stored data, but log it
+ *   durability = default | strict    strict: checksums durable before data
  *
  * The first matching section wins.  Any error is reported as
  * "FILE:LINE: what is wrong".
@@ -34,6 +35,7 @@ struct csm_rule {
 	char *metadata; /* template */
 	bool create;
 	bool log_only;
+	unsigned durability; /* enum csm_durability */
 };
 
 struct csm_config {

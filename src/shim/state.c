@@ -84,17 +84,22 @@ void shim_log(const char *fmt, ...)
 static void on_event(void *arg, const struct csm_event *ev)
 {
 	struct shim_inode *ino = arg;
-	const struct csm_super *sb = csm_superblock(ino->e);
+	/* During csm_open (recovery) the engine is not published yet. */
+	struct csm_engine *e = atomic_load(&ino->e);
+	uint64_t bs = e ? csm_superblock(e)->block_size : 0;
 	switch (ev->kind) {
 	case CSM_EV_DATA_MISMATCH:
-	case CSM_EV_NONZERO_UNWRITTEN: {
-		uint64_t start = ev->lblock * sb->block_size;
-		shim_log("%s: %s in block %llu (bytes %llu-%llu)", ino->path,
-		         csm_event_name(ev->kind), (unsigned long long)ev->lblock,
-		         (unsigned long long)start,
-		         (unsigned long long)(start + sb->block_size - 1));
+	case CSM_EV_NONZERO_UNWRITTEN:
+	case CSM_EV_UNVERIFIED:
+		if (bs)
+			shim_log("%s: %s in block %llu (bytes %llu-%llu)", ino->path,
+			         csm_event_name(ev->kind), (unsigned long long)ev->lblock,
+			         (unsigned long long)(ev->lblock * bs),
+			         (unsigned long long)((ev->lblock + 1) * bs - 1));
+		else
+			shim_log("%s: recovery: block %llu: %s", ino->path,
+			         (unsigned long long)ev->lblock, csm_event_name(ev->kind));
 		break;
-	}
 	case CSM_EV_META_DAMAGED:
 		shim_log("%s: metadata block %c of group %llu: %s", ino->path, ev->slot ? 'B' : 'A',
 		         (unsigned long long)ev->group, csm_mb_status_name(ev->mb_status));
@@ -263,6 +268,7 @@ static int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_wr
 	}
 	struct csm_engine_opts eo = {.cache_bytes = csm_cfg.cache_bytes,
 	                             .log_only = r->log_only,
+	                             .durability = r->durability,
 	                             .report = on_event,
 	                             .report_arg = ino};
 	struct csm_engine *e;
@@ -271,6 +277,15 @@ static int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_wr
 		shim_log("%s: %s", meta ? meta : path, err);
 		goto fail;
 	}
+	const struct csm_recovery *rec = csm_open_recovery(e);
+	if (rec->ran)
+		shim_log("%s: recovered after an unclean shutdown: %llu of %llu groups were dirty, "
+		         "%llu blocks re-checked, %llu could not be verified, %llu fail "
+		         "verification",
+		         path, (unsigned long long)rec->dirty_groups,
+		         (unsigned long long)rec->groups, (unsigned long long)rec->blocks_checked,
+		         (unsigned long long)rec->blocks_unverified,
+		         (unsigned long long)rec->blocks_lost);
 	atomic_store_explicit(&ino->e, e, memory_order_release);
 	if (trunc && !format && need_write && csm_truncate(ino->e, 0) < 0) {
 		rc = -errno;
@@ -537,7 +552,7 @@ ssize_t shim_pwrite(struct shim_file *f, const void *buf, size_t n, off_t off)
 		return csm_pwrite(e, buf, n, (uint64_t)off);
 	/* Linux: pwrite on an O_APPEND descriptor appends. */
 	pthread_mutex_lock(&f->pos_mu);
-	ssize_t r = csm_pwrite(e, buf, n, csm_size(e));
+	ssize_t r = csm_pwrite(e, buf, n, csm_size_refresh(e));
 	pthread_mutex_unlock(&f->pos_mu);
 	return r;
 }
@@ -551,7 +566,7 @@ static ssize_t pos_io(struct shim_file *f, int fd, void *buf, size_t n, bool wri
 	pthread_mutex_lock(&f->pos_mu);
 	ssize_t r = -1;
 	off_t pos = (write && (atomic_load(&f->flags) & O_APPEND))
-	                    ? (off_t)csm_size(e)
+	                    ? (off_t)csm_size_refresh(e)
 	                    : csm_real.lseek(fd, 0, SEEK_CUR);
 	if (pos >= 0) {
 		r = write ? csm_pwrite(e, buf, n, (uint64_t)pos)
@@ -578,7 +593,9 @@ off_t shim_lseek(struct shim_file *f, int fd, off_t off, int whence)
 	struct csm_engine *e = shim_engine(f);
 	if (!e)
 		return -1;
-	uint64_t size = csm_size(e);
+	/* SEEK_END, SEEK_DATA, SEEK_HOLE: the size as stored now. */
+	uint64_t size =
+	        whence == SEEK_SET || whence == SEEK_CUR ? csm_size(e) : csm_size_refresh(e);
 	off_t base;
 	switch (whence) {
 	case SEEK_SET:
@@ -629,8 +646,13 @@ static void atfork_child(void)
 	pthread_mutex_init(&smu, NULL);
 	/* Abandon the parent's engines (their group and cache locks may be
 	 * held by threads that are gone); each reopens on first use. */
-	for (struct shim_inode *ino = inodes; ino; ino = ino->hh.next)
+	for (struct shim_inode *ino = inodes; ino; ino = ino->hh.next) {
+		/* Close the inherited copies of its descriptors: they share the
+		 * parent's open file and its locks, and would keep them alive. */
+		if (ino->e)
+			csm_abandon(ino->e);
 		ino->e = NULL;
+	}
 	for (int p = 0; p < FD_PAGES; p++) {
 		if (!fd_pages[p])
 			continue;

@@ -187,8 +187,53 @@ API int dup3(int oldfd, int newfd, int flags)
 	return redirect(REAL(dup3)(oldfd, newfd, flags), oldfd, newfd);
 }
 
+/* A program's byte-range lock on a protected file: its offsets are logical
+ * (SEEK_END means the logical size) and it must stay below the bytes the
+ * engine locks (CSM_LOCK_BASE): "lock to the end" would otherwise make the
+ * engine wait on its own process. */
+static bool clamp_lock(struct shim_file *f, int fd, int cmd, const struct flock *in,
+                       struct flock *out)
+{
+	if (cmd != F_SETLK && cmd != F_SETLKW && cmd != F_GETLK && cmd != F_OFD_SETLK &&
+	    cmd != F_OFD_SETLKW && cmd != F_OFD_GETLK)
+		return false;
+	*out = *in;
+	if (in->l_whence == SEEK_CUR || in->l_whence == SEEK_END) {
+		off_t base = in->l_whence == SEEK_CUR ? csm_real.lseek(fd, 0, SEEK_CUR) : -1;
+		if (in->l_whence == SEEK_END) {
+			struct csm_engine *e = shim_engine(f);
+			base = e ? (off_t)csm_size_refresh(e) : -1;
+		}
+		if (base < 0)
+			return false; /* let the kernel judge it */
+		out->l_whence = SEEK_SET;
+		out->l_start = base + in->l_start;
+	}
+	const off_t limit = (off_t)CSM_LOCK_BASE;
+	if (out->l_whence == SEEK_SET && out->l_start >= 0 && out->l_start < limit &&
+	    (out->l_len == 0 || (out->l_len > 0 && out->l_len > limit - out->l_start)))
+		out->l_len = limit - out->l_start;
+	return true;
+}
+
 static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
+	struct shim_file *lf = ours(fd);
+	struct flock fl;
+	if (lf && arg && clamp_lock(lf, fd, cmd, arg, &fl)) {
+		int r = real(fd, cmd, &fl);
+		if (r == 0 && (cmd == F_GETLK || cmd == F_OFD_GETLK)) {
+			struct flock *user = arg;
+			user->l_type = fl.l_type;
+			if (fl.l_type != F_UNLCK) {
+				user->l_whence = SEEK_SET;
+				user->l_start = fl.l_start;
+				user->l_len = fl.l_len;
+				user->l_pid = fl.l_pid;
+			}
+		}
+		return r;
+	}
 	int r = real(fd, cmd, arg);
 	struct shim_file *f = ours(fd);
 	if (r < 0 || !f)
@@ -389,7 +434,7 @@ static void fix_size_fd(int fd, off_t *st_size)
 	struct shim_file *f = ours(fd);
 	struct csm_engine *e = f && !f->ino->blockdev ? shim_engine(f) : NULL;
 	if (e)
-		*st_size = (off_t)csm_size(e);
+		*st_size = (off_t)csm_size_refresh(e); /* another process may have changed it */
 }
 
 static void fix_size_path(int dirfd, const char *path, bool nofollow, bool isreg, off_t *st_size)
