@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Several processes on one protected file, and writers killed with SIGKILL.
+
+Usage: procs_test.py PATH/TO/csumshim
+
+1. Multi-process stress: 4 writer processes write disjoint blocks that share
+   metadata groups (block i belongs to writer i % 4), 2 reader processes
+   verify blocks all the while.  Every block a reader sees must be zeros or
+   a block some writer wrote there; no read may fail.  Afterwards each block
+   holds its writer's last version and `csumshim check` exits 0.
+2. kill -9 loop: writers (dd, and a random-block writer) killed at random
+   instants until 200 were killed while running.  After each kill every block must read back (under the
+   shim) as zeros or a whole block written there; `csumshim check` exits 0
+   after every 20 kills and at the end.
+
+Blocks are self-describing: 4096 bytes = (block number, version) repeated,
+so a torn, misplaced or stale-checksum block cannot pass.
+"""
+import os
+import random
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+BS = 4096
+CS = os.path.abspath(sys.argv[1])
+failures = 0
+
+
+def block(n, version):
+    return struct.pack("<QQ", n, version) * (BS // 16)
+
+
+def valid(n, data):
+    if data == bytes(BS):
+        return True
+    blk, _ = struct.unpack_from("<QQ", data)
+    return blk == n and data == data[:16] * (BS // 16)
+
+
+def check(cond, what):
+    global failures
+    if not cond:
+        failures += 1
+        print("FAIL:", what, flush=True)
+
+
+def shim_env(tmp):
+    lib = subprocess.run([CS, "run", "--config", conf, "--", "sh", "-c", "echo $LD_PRELOAD"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    env = dict(os.environ, CSUMSHIM_CONFIG=conf, LD_PRELOAD=lib)
+    return env
+
+
+WRITER = r"""
+import os, random, struct, sys, time
+BS = 4096
+path, wid, nw, nblocks, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+fd = os.open(path, os.O_RDWR)
+mine = [b for b in range(nblocks) if b % nw == wid]
+last = {}
+r = random.Random(wid)
+end = time.time() + seconds
+v = 0
+while time.time() < end:
+    v += 1
+    b = r.choice(mine)
+    os.pwrite(fd, struct.pack("<QQ", b, v) * (BS // 16), b * BS)
+    last[b] = v
+    if v % 50 == 0:
+        os.fsync(fd)
+os.close(fd)
+print(" ".join("%d:%d" % kv for kv in sorted(last.items())))
+"""
+
+READER = r"""
+import os, random, struct, sys, time
+BS = 4096
+path, nblocks, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+fd = os.open(path, os.O_RDONLY)
+r = random.Random()
+end = time.time() + seconds
+n = bad = 0
+while time.time() < end:
+    b = r.randrange(nblocks)
+    try:
+        d = os.pread(fd, BS, b * BS)
+    except OSError as e:
+        print("read error block %d: %s" % (b, e)); bad += 1; continue
+    n += 1
+    if d != bytes(BS):
+        blk, _ = struct.unpack_from("<QQ", d)
+        if blk != b or d != d[:16] * (BS // 16):
+            print("bad content in block %d" % b); bad += 1
+print("%d %d" % (n, bad))
+"""
+
+RANDOM_WRITER = r"""
+import os, random, struct, sys
+BS = 4096
+path, nblocks, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+fd = os.open(path, os.O_RDWR)
+r = random.Random(seed)
+v = seed << 20
+sys.stdout.write("ready\n"); sys.stdout.flush()
+while True:
+    v += 1
+    b = r.randrange(nblocks)
+    n = r.choice((1, 1, 3, 8))
+    n = min(n, nblocks - b)
+    os.pwrite(fd, b"".join(struct.pack("<QQ", b + i, v) * (BS // 16) for i in range(n)), b * BS)
+"""
+
+
+def read_all(env, path, nblocks):
+    code = ("import os,sys\nfd=os.open(sys.argv[1],os.O_RDONLY)\n"
+            "sys.stdout.buffer.write(os.pread(fd,%d,0))\n" % (nblocks * BS))
+    p = subprocess.run([sys.executable, "-c", code, path], env=env, capture_output=True)
+    return p.returncode, p.stdout, p.stderr.decode(errors="replace")
+
+
+def csm_check(path):
+    p = subprocess.run([CS, "check", path], capture_output=True, text=True)
+    return p.returncode, p.stdout + p.stderr
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    tmp = os.path.realpath(tmp)
+    os.mkdir(os.path.join(tmp, "p"))
+    conf = os.path.join(tmp, "conf")
+    with open(conf, "w") as f:
+        f.write("[global]\nlog = %s/log\n\n[%s/p/*]\n" % (tmp, tmp))
+    env = shim_env(tmp)
+
+    # ---- 1. multi-process stress ----
+    nblocks = 2 * 976 + 100  # three groups
+    path = os.path.join(tmp, "p", "mp.img")
+    subprocess.run([CS, "format", "--size", str(nblocks * BS), path], check=True,
+                   stdout=subprocess.DEVNULL)
+    seconds = 8.0
+    ws = [subprocess.Popen([sys.executable, "-c", WRITER, path, str(i), "4", str(nblocks),
+                            str(seconds)], env=env, stdout=subprocess.PIPE, text=True)
+          for i in range(4)]
+    rs = [subprocess.Popen([sys.executable, "-c", READER, path, str(nblocks), str(seconds)],
+                           env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    last = {}
+    for w in ws:
+        out, _ = w.communicate()
+        check(w.returncode == 0, "writer exit %d" % w.returncode)
+        for kv in out.split():
+            b, v = kv.split(":")
+            last[int(b)] = int(v)
+    reads = 0
+    for r in rs:
+        out, _ = r.communicate()
+        lines = out.strip().splitlines()
+        n, bad = map(int, lines[-1].split())
+        reads += n
+        check(r.returncode == 0 and bad == 0, "reader saw %d bad blocks: %s" % (bad, lines[:5]))
+    rc, data, err = read_all(env, path, nblocks)
+    check(rc == 0, "final read failed: " + err)
+    wrong = [b for b in range(nblocks)
+             if data[b * BS:(b + 1) * BS] != (block(b, last[b]) if b in last else bytes(BS))]
+    check(not wrong, "blocks without their writer's last version: %s" % wrong[:10])
+    rc, out = csm_check(path)
+    check(rc == 0, "csumshim check after the stress: %d %s" % (rc, out))
+    print("multi-process: 4 writers (%d blocks written) and 2 readers (%d verified reads) "
+          "for %.0f s, final content and check clean" % (len(last), reads, seconds), flush=True)
+
+    # ---- 2. kill -9 loop ----
+    nblocks = 976 + 200
+    path = os.path.join(tmp, "p", "kill.img")
+    subprocess.run([CS, "format", "--size", str(nblocks * BS), path], check=True,
+                   stdout=subprocess.DEVNULL)
+    src = os.path.join(tmp, "src.bin")  # dd's input: versions of blocks 0..nblocks-1
+    rnd = random.Random(99)
+    kills = dd_kills = 0
+    i = -1
+    while kills < 200 and i < 400:
+        i += 1
+        if i % 2 == 0:
+            with open(src, "wb") as f:
+                for b in range(nblocks):
+                    f.write(block(b, 1000000 + i))
+            cmd = ["dd", "if=" + src, "of=" + path, "bs=%dk" % rnd.choice((4, 12, 64)),
+                   "conv=notrunc", "status=none"]
+            p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            time.sleep(rnd.uniform(0.0, 0.03))
+        else:
+            p = subprocess.Popen([sys.executable, "-c", RANDOM_WRITER, path, str(nblocks),
+                                  str(i)], env=env, stdout=subprocess.PIPE, text=True)
+            p.stdout.readline()
+            time.sleep(rnd.uniform(0.0, 0.05))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        if p.returncode == -signal.SIGKILL:
+            kills += 1
+            dd_kills += i % 2 == 0
+        rc, data, err = read_all(env, path, nblocks)
+        check(rc == 0 and len(data) == nblocks * BS,
+              "kill %d: reading back failed (%d): %s" % (i, rc, err[-300:]))
+        bad = [b for b in range(nblocks) if not valid(b, data[b * BS:(b + 1) * BS])]
+        check(not bad, "kill %d: blocks neither old nor new: %s" % (i, bad[:10]))
+        if i % 20 == 19:
+            rc, out = csm_check(path)
+            check(rc == 0, "kill %d: csumshim check: %d %s" % (i, rc, out))
+        if failures:
+            break
+    rc, out = csm_check(path)
+    check(rc == 0, "check after the kill loop: %d %s" % (rc, out))
+    print("kill -9 loop: %d writers killed while running (%d dd), every block old or new "
+          "after each, check clean" % (kills, dd_kills), flush=True)
+    check(kills >= 200, "only %d writers were still running when killed" % kills)
+
+print("%s" % ("2 passed, 0 failed" if not failures else "%d failures" % failures))
+sys.exit(1 if failures else 0)
