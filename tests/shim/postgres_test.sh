@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# PostgreSQL under the shim: every relation file of the cluster is a csumshim
+# file.  initdb, pgbench -i -s 10, pgbench -c 4 -T $PG_SECONDS (default 60);
+# pg_amcheck and `csumshim check` clean on every relation file; then the
+# postmaster is killed with SIGKILL in the middle of a run, restarted (WAL
+# recovery, csumshim recovery) and both checks are clean again.
+# Runs postgres as an unprivileged user (it refuses root): `postgres` when
+# started as root.  Usage: postgres_test.sh PATH/TO/csumshim
+set -u
+CS=$(readlink -f "$1")
+SECS=${PG_SECONDS:-60}
+BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+if [ -z "$BIN" ] || [ ! -x "$BIN/postgres" ]; then
+	echo "postgres_test: PostgreSQL is not installed (apt-get install postgresql)" >&2
+	exit 1
+fi
+LIB=$("$CS" run --config /dev/null -- sh -c 'echo $LD_PRELOAD' 2>/dev/null || true)
+[ -n "$LIB" ] || LIB=$(dirname "$CS")/libcsumshim.so
+T=$(mktemp -d /tmp/csumshim-pg.XXXXXX)
+chmod 755 "$T"
+USER_RUN=()
+if [ "$(id -u)" = 0 ]; then
+	chown postgres "$T"
+	USER_RUN=(runuser -u postgres --)
+fi
+PORT=$((20000 + RANDOM % 20000))
+D=$T/data
+fails=0
+pass=0
+ok() { pass=$((pass + 1)); echo "ok: $*"; }
+bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
+cleanup() {
+	"${USER_RUN[@]}" "$BIN/pg_ctl" -D "$D" stop -m immediate >/dev/null 2>&1
+	pkill -9 -f -- "-D $D" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+printf '[global]\nlog = %s/csumshim.log\n\n[%s/base/*/*]\n' "$T" "$D" >"$T/conf"
+chmod 644 "$T/conf"
+as_pg() { "${USER_RUN[@]}" env CSUMSHIM_CONFIG="$T/conf" "$@"; }
+shimmed() { as_pg LD_PRELOAD="$LIB" "$@"; }
+pgopts="-p $PORT -k $T -c listen_addresses= -c shared_buffers=32MB -c max_wal_size=256MB"
+start() { shimmed "$BIN/pg_ctl" -D "$D" -l "$T/pg.log" -w -t 120 -o "$pgopts" start >/dev/null; }
+stop() { "${USER_RUN[@]}" "$BIN/pg_ctl" -D "$D" -w -t 120 stop -m fast >/dev/null; }
+psqlc() { as_pg "$BIN/psql" -h "$T" -p "$PORT" -d postgres -Atqc "$1"; }
+
+# Every relation file must be a clean csumshim file.
+check_files() {
+	local n=0 badf=0 f
+	for f in "$D"/base/*/*; do
+		[ -f "$f" ] || continue
+		n=$((n + 1))
+		if ! out=$("$CS" check "$f" 2>&1); then
+			badf=$((badf + 1))
+			echo "  $out"
+		fi
+	done
+	if [ "$n" -gt 100 ] && [ "$badf" = 0 ]; then ok "$1: csumshim check clean on all $n relation files"; else bad "$1: $badf of $n relation files failed csumshim check"; fi
+}
+
+amcheck() {
+	if as_pg "$BIN/pg_amcheck" -h "$T" -p "$PORT" --install-missing --all --heapallindexed \
+		>"$T/amcheck.out" 2>&1; then
+		ok "$1: pg_amcheck clean"
+	else
+		bad "$1: pg_amcheck: $(head -5 "$T/amcheck.out")"
+	fi
+}
+
+if shimmed "$BIN/initdb" -D "$D" -A trust -U postgres --no-sync >"$T/initdb.log" 2>&1; then
+	ok "initdb under the shim"
+else
+	bad "initdb: $(tail -5 "$T/initdb.log")"
+	exit 1
+fi
+hdr=$(head -c 8 "$(ls "$D"/base/1/* | head -1)")
+[ "$hdr" = CSUMSHIM ] && ok "relation files are csumshim files" || bad "relation file header '$hdr'"
+start && ok "postgres started under the shim" || { bad "start: $(tail -5 "$T/pg.log")"; exit 1; }
+if as_pg "$BIN/pgbench" -h "$T" -p "$PORT" -U postgres -i -s 10 -q postgres >"$T/init.log" 2>&1; then
+	ok "pgbench -i -s 10"
+else
+	bad "pgbench -i: $(tail -5 "$T/init.log")"
+fi
+if as_pg "$BIN/pgbench" -h "$T" -p "$PORT" -U postgres -c 4 -j 2 -T "$SECS" postgres >"$T/run.log" 2>&1; then
+	ok "pgbench -c 4 -T $SECS: $(grep -E '^tps' "$T/run.log" | head -1)"
+else
+	bad "pgbench run: $(tail -5 "$T/run.log")"
+fi
+rows=$(psqlc "select count(*) from pgbench_accounts")
+[ "$rows" = 1000000 ] && ok "1000000 accounts" || bad "accounts: '$rows'"
+amcheck "after the run"
+stop
+check_files "after a clean stop"
+# Block events: "... in block N (bytes ...)" or "recovery: block N: ...".
+if grep -q "in block\|recovery: block" "$T/csumshim.log" 2>/dev/null; then
+	bad "csumshim logged: $(grep -m3 "in block\|recovery: block" "$T/csumshim.log")"
+fi
+
+# Kill the postmaster in the middle of a run.
+start || bad "restart: $(tail -5 "$T/pg.log")"
+as_pg "$BIN/pgbench" -h "$T" -p "$PORT" -U postgres -c 4 -j 2 -T 30 postgres >/dev/null 2>&1 &
+sleep 10
+pm=$(head -1 "$D/postmaster.pid")
+kill -9 "$pm" && ok "postmaster $pm killed with SIGKILL mid-run"
+wait
+for _ in $(seq 60); do pgrep -f -- "-D $D" >/dev/null || pgrep -u postgres -x postgres >/dev/null || break; sleep 1; done
+pkill -9 -u "$(id -u postgres 2>/dev/null || id -u)" -x postgres 2>/dev/null
+sleep 1
+if start; then
+	ok "restarted: WAL recovery succeeded"
+else
+	bad "restart after kill: $(tail -10 "$T/pg.log")"
+fi
+grep -q "database system was interrupted\|not properly shut down" "$T/pg.log" && ok "postgres ran crash recovery"
+rows=$(psqlc "select count(*) from pgbench_accounts")
+[ "$rows" = 1000000 ] && ok "1000000 accounts after the crash" || bad "accounts after crash: '$rows'"
+amcheck "after the crash"
+stop
+check_files "after the crash"
+if grep -q "checksum mismatch\|not zero" "$T/csumshim.log" 2>/dev/null; then
+	bad "csumshim logged a mismatch: $(grep -m3 "checksum mismatch\|not zero" "$T/csumshim.log")"
+fi
+echo "csumshim recoveries: $(grep -c "recovered after an unclean shutdown" "$T/csumshim.log" 2>/dev/null)," \
+	"blocks left unverified: $(grep -c "recovery: block\|could not be verified after" "$T/csumshim.log" 2>/dev/null)"
+echo "postgres: $pass passed, $fails failed"
+[ "$fails" = 0 ]
