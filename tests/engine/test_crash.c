@@ -412,10 +412,19 @@ int main(void)
 	uint64_t all = 0;
 	const char *one = getenv("CSM_TRIAL");
 	if (one) { /* replay one trial: "seed,config,workload,strict,torn" */
-		unsigned long long sd;
-		int ci, w, st, tn;
-		CHECK(sscanf(one, "%llu,%d,%d,%d,%d", &sd, &ci, &w, &st, &tn) == 5);
-		struct rng tr = {sd};
+		unsigned long long v[5];
+		char *p = (char *)one;
+		for (int i = 0; i < 5; i++) {
+			char *end;
+			errno = 0;
+			v[i] = strtoull(p, &end, 10);
+			CHECK(errno == 0 && end != p && (*end == (i < 4 ? ',' : '\0')),
+			      "CSM_TRIAL: expected seed,config,workload,strict,torn");
+			p = end + 1;
+		}
+		int ci = (int)v[1], w = (int)v[2], st = (int)v[3], tn = (int)v[4];
+		CHECK(ci >= 0 && ci < 3 && w >= 0 && w < W_COUNT, "CSM_TRIAL: out of range");
+		struct rng tr = {v[0]};
 		struct totals t = {0};
 		trial(&cfgs[ci], &tr, (enum workload)w, st, tn, &t);
 		printf("1 passed, 0 failed\n");
