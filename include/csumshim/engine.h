@@ -69,6 +69,10 @@ struct csm_engine_opts {
 	size_t cache_bytes; /* metadata cache bound; 0 = CSM_DEFAULT_CACHE */
 	bool readonly;
 	bool no_recover; /* do not recover an unclean file at open */
+	/* Mark a sealed group clean at the next fsync, not once it has been
+	 * idle for 5 s (tests: makes lost-write detection after a power cut
+	 * immediate, at the cost of a sync per group per fsync window). */
+	bool clean_eagerly;
 	enum csm_durability durability;
 	bool log_only; /* report mismatches but return the stored data */
 	csm_report_fn report;

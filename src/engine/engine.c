@@ -43,6 +43,7 @@
 #define SCRUB_CHUNK ((size_t)256 << 10)
 #define CSM_MAX_PER_GROUP 1024
 #define ALIGN 4096
+#define CLEAN_AFTER_MS 5000 /* a sealed group idle this long is marked clean */
 
 _Static_assert(CSM_MAX_BLOCK <= ALIGN, "bounce buffers hold one block");
 
@@ -81,6 +82,7 @@ struct syncer {
 /* Groups this engine dirtied, by fsync window (docs/DESIGN.md). */
 struct gref {
 	uint64_t gno, gen;
+	uint64_t when; /* win_prev: when sealed (ms, CLOCK_MONOTONIC) */
 };
 struct gvec {
 	struct gref *v;
@@ -670,7 +672,7 @@ static void note_window(struct csm_engine *e, struct group *g)
 		}
 	}
 	if (g->win != w && v->n < v->cap) { /* else: stays dirty, which is safe */
-		v->v[v->n++] = (struct gref){g->gno, 0};
+		v->v[v->n++] = (struct gref){g->gno, 0, 0};
 		g->win = w;
 	}
 	pthread_mutex_unlock(&e->win_mu);
@@ -1494,6 +1496,9 @@ static uint64_t dirty_gen(struct csm_engine *e, uint64_t gno)
 static int flush_windows(struct csm_engine *e, bool datasync, bool clean_all)
 {
 	bool sync_first = e->strict || clean_all;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	pthread_mutex_lock(&e->fsync_mu);
 	pthread_mutex_lock(&e->win_mu);
 	struct gvec cur = e->win_cur, prev = e->win_prev;
@@ -1520,19 +1525,38 @@ static int flush_windows(struct csm_engine *e, bool datasync, bool clean_all)
 		if (r < 0)
 			rc = (int)r;
 		else if (r > 0 && !clean_all)
-			cur.v[kept++] = (struct gref){cur.v[i].gno, (uint64_t)r};
+			cur.v[kept++] = (struct gref){cur.v[i].gno, (uint64_t)r, now};
 	}
+	/* Sealed groups become clean once idle long enough: a group written
+	 * again soon stays dirty and pays no sync for its dirty mark. */
+	size_t young = 0;
 	for (size_t i = 0; rc == 0 && i < prev.n; i++) {
+		if (!clean_all && !e->opts.clean_eagerly && now - prev.v[i].when < CLEAN_AFTER_MS) {
+			prev.v[young++] = prev.v[i];
+			continue;
+		}
 		int64_t r = rewrite_brother(e, prev.v[i].gno, prev.v[i].gen, 0);
 		if (r < 0)
 			rc = (int)r;
 	}
+	prev.n = young;
 	if (rc == 0 && !sync_first)
 		rc = sync_all(e, datasync);
 	else if (rc == 0 && (cur.n || prev.n))
 		rc = sync_store(e, CSM_META);
-	free(prev.v);
 	cur.n = rc == 0 ? kept : 0; /* after an error the groups stay dirty */
+	for (size_t i = 0; rc == 0 && i < prev.n; i++) { /* still young: keep watching */
+		if (cur.n == cur.cap) {
+			size_t cap = cur.cap ? 2 * cur.cap : 64;
+			struct gref *nv = realloc(cur.v, cap * sizeof(*nv));
+			if (!nv)
+				break; /* they stay dirty, which is safe */
+			cur.v = nv;
+			cur.cap = cap;
+		}
+		cur.v[cur.n++] = prev.v[i];
+	}
+	free(prev.v);
 	pthread_mutex_lock(&e->win_mu);
 	e->win_prev = cur;
 	pthread_mutex_unlock(&e->win_mu);
