@@ -18,6 +18,10 @@ LIB=$("$CS" run --config /dev/null -- sh -c 'echo $LD_PRELOAD' 2>/dev/null || tr
 [ -n "$LIB" ] || LIB=$(dirname "$CS")/libcsumshim.so
 T=$(mktemp -d /tmp/csumshim-pg.XXXXXX)
 chmod 755 "$T"
+# A copy the unprivileged user can read wherever the build tree lives (ld.so
+# skips an unreadable LD_PRELOAD with a warning and runs the program bare).
+cp "$LIB" "$T/libcsumshim.so" && chmod 755 "$T/libcsumshim.so"
+LIB=$T/libcsumshim.so
 USER_RUN=()
 if [ "$(id -u)" = 0 ]; then
 	chown postgres "$T"
