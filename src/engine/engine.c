@@ -1544,7 +1544,7 @@ static int flush_windows(struct csm_engine *e, bool datasync, bool clean_all)
 		rc = sync_all(e, datasync);
 	else if (rc == 0 && (cur.n || prev.n))
 		rc = sync_store(e, CSM_META);
-	cur.n = rc == 0 ? kept : 0; /* after an error the groups stay dirty */
+	cur.n = rc == 0 ? kept : 0;                      /* after an error the groups stay dirty */
 	for (size_t i = 0; rc == 0 && i < prev.n; i++) { /* still young: keep watching */
 		if (cur.n == cur.cap) {
 			size_t cap = cur.cap ? 2 * cur.cap : 64;
