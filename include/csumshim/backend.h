@@ -61,6 +61,9 @@ struct csm_backend_ops {
 #define CSM_LOCK_PRESENCE 0u /* shared by every open engine */
 #define CSM_LOCK_SUPER 1u    /* superblock read-modify-write */
 #define CSM_LOCK_GROUP(g) (2u + (uint64_t)(g))
+/* Every group lock from group g on, in one lock (a shrinking truncate). */
+#define CSM_LOCK_TAIL_FLAG (UINT64_C(1) << 61)
+#define CSM_LOCK_TAIL(g) (CSM_LOCK_TAIL_FLAG | CSM_LOCK_GROUP(g))
 
 struct csm_backend {
 	const struct csm_backend_ops *ops;

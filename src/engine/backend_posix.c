@@ -193,10 +193,11 @@ static int px_next_data(void *ctx, enum csm_store st, uint64_t off, uint64_t *da
 static int px_lock(void *ctx, uint64_t id, int type, bool wait)
 {
 	struct posix_ctx *c = ctx;
+	bool tail = (id & CSM_LOCK_TAIL_FLAG) != 0;
 	struct flock fl = {.l_type = (short)type,
 	                   .l_whence = SEEK_SET,
-	                   .l_start = (off_t)(CSM_LOCK_BASE + id),
-	                   .l_len = 1};
+	                   .l_start = (off_t)(CSM_LOCK_BASE + (id & ~CSM_LOCK_TAIL_FLAG)),
+	                   .l_len = tail ? 0 : 1};
 	while (c->sys.fcntl(c->fd[CSM_META], wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) < 0) {
 		if (errno == EINTR)
 			continue;

@@ -1404,14 +1404,25 @@ int csm_truncate(struct csm_engine *e, uint64_t nsize)
 			if (rc < 0)
 				goto out;
 		}
-		/* 3. drop the stores' tails (later groups vanish whole) */
-		rc = set_store_sizes(e, nsize);
+		/* 3. drop the stores' tails (later groups vanish whole), with
+		 * every group from the new last one locked against other
+		 * processes: a cut must not land between another process's
+		 * metadata and data writes, or between a reader's metadata and
+		 * data reads. */
+		uint64_t tail = CSM_LOCK_TAIL(kb / geo->per_group);
+		rc = xlock(e, tail, F_WRLCK);
 		if (rc < 0)
 			goto out;
+		rc = set_store_sizes(e, nsize);
+		if (rc < 0) {
+			xunlock(e, tail);
+			goto out;
+		}
 		cache_invalidate(e, csm_geo_groups(geo, nsize));
 		/* 4. publish */
 		e->sb.logical_size = nsize;
 		rc = write_super(e);
+		xunlock(e, tail);
 		if (rc == 0)
 			atomic_store(&e->size, nsize);
 	} else {
