@@ -8,7 +8,16 @@
  *   - Groups live in a bounded cache split into 64 shards, each a uthash
  *     table with an LRU list under its own mutex, held only to find or
  *     insert an entry.  There is no engine-wide lock on the I/O path.
- *   - resize_mu serialises size changes and superblock writes only.
+ *   - resize_mu serialises size changes and superblock writes only; it is
+ *     never taken with a group lock held.
+ *   - A shrink (csm_truncate) cuts every group from the one holding the new
+ *     end on.  It publishes shrink_from, waits until no thread holds one of
+ *     those group locks, and takes one cross-process lock over all of them
+ *     (CSM_LOCK_TAIL); other threads wanting such a group's exclusive lock
+ *     wait for it to finish (shrink_wait).  A writer compares its end with
+ *     the size under its group lock, the stored size when other processes
+ *     may share the file, so nothing is written past the end of a file
+ *     another thread or process has just shortened.
  *
  * Write protocol (per group, under the group lock)
  *   1. Build the new brother from the newer one: all its tuples plus the
@@ -31,6 +40,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +54,10 @@
 #define CSM_MAX_PER_GROUP 1024
 #define ALIGN 4096
 #define CLEAN_AFTER_MS 5000 /* a sealed group idle this long is marked clean */
+#define NO_SHRINK UINT64_MAX
+/* Internal: the size changed under a write; the caller re-checks it.  Never
+ * returned to a caller of the engine. */
+#define E_SIZE_CHANGED 4096
 
 _Static_assert(CSM_MAX_BLOCK <= ALIGN, "bounce buffers hold one block");
 
@@ -56,6 +70,7 @@ struct group {
 	bool loaded;          /* group lock */
 	bool settled;         /* group lock: newer's tuples match stored data */
 	uint64_t epoch;       /* engine epoch when loaded */
+	uint64_t drained;     /* shard mutex: the last shrink that waited for it */
 	uint64_t win;         /* group lock: fsync window it was last noted in */
 	uint64_t data_ticket; /* group lock: a data sync with this ticket covers
 	                         the last update's data (sync_ticket) */
@@ -111,12 +126,19 @@ struct csm_engine {
 	_Atomic uint64_t window;
 	struct csm_recovery recovery; /* what csm_open's recovery did */
 	_Atomic uint64_t epoch;       /* bumped to invalidate every cached group */
+	_Atomic uint64_t shrink_from; /* a shrink is cutting groups >= this */
+	uint64_t shrink_seq;          /* resize_mu: shrinks so far */
 	pthread_mutex_t first_mu;
 	struct csm_event first;
 	struct shard shards[NSHARDS];
 };
 
 /* Block-aligned buffers (O_DIRECT needs them); any size. */
+/* The thread cutting groups >= shrink_from of an engine: it holds the
+ * tail lock over them, so takes no per-group cross-process lock (with OFD
+ * locks, unlocking one would punch a hole in the tail lock). */
+static __thread const struct csm_engine *tl_shrinker;
+
 static void *alloc_aligned(size_t n)
 {
 	void *p;
@@ -407,6 +429,34 @@ static void sb_end(struct csm_engine *e)
 	pthread_mutex_unlock(&e->resize_mu);
 }
 
+/* The logical size as it stands, for a thread holding a group lock: the
+ * stored one when other processes may change it.  A shrink of this group
+ * holds its lock until the new size is stored, so the answer stays true
+ * while the lock is held.  No superblock lock (resize_mu is never taken
+ * under a group lock): a read that catches a superblock write half done
+ * is retried. */
+static int current_size(struct csm_engine *e, uint64_t *size)
+{
+	if (!e->xproc || tl_shrinker == e) {
+		*size = atomic_load_explicit(&e->size, memory_order_acquire);
+		return 0;
+	}
+	int rc = 0;
+	for (int i = 0; i < 1000; i++) {
+		struct csm_super sb;
+		rc = read_super(&e->be, &sb);
+		if (rc == 0) {
+			*size = sb.logical_size;
+			atomic_store_explicit(&e->size, sb.logical_size, memory_order_release);
+			return 0;
+		}
+		if (rc != -EUCLEAN)
+			break;
+		sched_yield();
+	}
+	return rc;
+}
+
 /* ---- group cache ------------------------------------------------------ */
 
 static void lru_unlink(struct shard *s, struct group *g)
@@ -524,7 +574,7 @@ static bool group_dirty(const struct group *g)
 	return g->pair.newer >= 0 && mb_dirty(g->slot[g->pair.newer]);
 }
 
-static void group_classify(struct csm_engine *e, struct group *g);
+static bool group_classify(struct csm_engine *e, struct group *g, bool quiet);
 
 static int read_brothers(struct csm_engine *e, uint64_t gno, uint8_t *s0, uint8_t *s1)
 {
@@ -542,7 +592,7 @@ static int group_load(struct csm_engine *e, struct group *g)
 	int r = read_brothers(e, g->gno, g->slot[0], g->slot[1]);
 	if (r < 0)
 		return r;
-	group_classify(e, g);
+	group_classify(e, g, false);
 	return 0;
 }
 
@@ -563,53 +613,125 @@ static int group_sync_cache(struct csm_engine *e, struct group *g)
 		return 0;
 	memcpy(g->slot[0], t0, bs);
 	memcpy(g->slot[1], t1, bs);
-	group_classify(e, g);
+	group_classify(e, g, false);
 	/* Another process updated it: its data is not known to be durable. */
 	g->data_ticket = sync_ticket(e, CSM_DATA);
 	return 0;
 }
 
-static void group_classify(struct csm_engine *e, struct group *g)
+/* Load what is stored into the cache entry; report damage unless quiet.
+ * Returns whether there is damage to report. */
+static bool group_classify(struct csm_engine *e, struct group *g, bool quiet)
 {
 	const struct csm_geometry *geo = &e->geo;
 	enum csm_mb_status st[2];
 	uint64_t gen[2];
+	bool damage = false;
 	for (int i = 0; i < 2; i++)
 		st[i] = csm_mb_check(geo, e->sb.uuid, g->slot[i], g->gno, &gen[i]);
 	csm_pair_choose(&g->pair, st[0], gen[0], st[1], gen[1]);
 	for (int i = 0; i < 2; i++) {
 		if (st[i] == CSM_MB_VALID || st[i] == CSM_MB_EMPTY)
 			continue;
+		damage = true;
 		struct csm_event ev = {.kind = CSM_EV_META_DAMAGED,
 		                       .group = g->gno,
 		                       .slot = i,
 		                       .mb_status = st[i]};
-		report(e, &ev);
+		if (!quiet)
+			report(e, &ev);
 	}
 	/* A valid newer brother with an empty twin past generation 1 means
 	 * the twin was lost: worth a report, though reads go on. */
 	if (g->pair.newer >= 0 && st[1 - g->pair.newer] == CSM_MB_EMPTY &&
 	    g->pair.gen[g->pair.newer] > 1) {
+		damage = true;
 		struct csm_event ev = {.kind = CSM_EV_META_DAMAGED,
 		                       .group = g->gno,
 		                       .slot = 1 - g->pair.newer,
 		                       .mb_status = CSM_MB_EMPTY};
-		report(e, &ev);
+		if (!quiet)
+			report(e, &ev);
 	}
 	if (g->pair.broken) {
+		damage = true;
 		struct csm_event ev = {.kind = CSM_EV_GROUP_BROKEN, .group = g->gno};
-		report(e, &ev);
+		if (!quiet)
+			report(e, &ev);
 	}
 	/* After a crash the newer brother may name data that never landed;
 	 * until checked (settle_group) nothing is built on top of it. */
 	g->settled = !(g->pair.newer >= 0 && g->pair.older_ok);
 	g->loaded = true;
 	g->epoch = atomic_load(&e->epoch);
+	return damage;
 }
 
 static bool group_fresh(struct csm_engine *e, const struct group *g)
 {
 	return g->loaded && g->epoch == atomic_load_explicit(&e->epoch, memory_order_acquire);
+}
+
+/* Whether a thread must keep out of group gno until a shrink is done. */
+static bool shrink_blocks(struct csm_engine *e, uint64_t gno)
+{
+	return gno >= atomic_load(&e->shrink_from) && tl_shrinker != e;
+}
+
+static void shrink_wait(struct csm_engine *e)
+{
+	pthread_mutex_lock(&e->resize_mu);
+	pthread_mutex_unlock(&e->resize_mu);
+}
+
+/* Whether this thread's tail lock covers group gno. */
+static bool tail_held(struct csm_engine *e, uint64_t gno)
+{
+	uint64_t from = atomic_load(&e->shrink_from); /* before comparing e */
+	return gno >= from && tl_shrinker == e;
+}
+
+static int group_xlock(struct csm_engine *e, uint64_t gno, int type)
+{
+	return tail_held(e, gno) ? 0 : xlock(e, CSM_LOCK_GROUP(gno), type);
+}
+
+static void group_xunlock(struct csm_engine *e, uint64_t gno)
+{
+	if (!tail_held(e, gno))
+		xunlock(e, CSM_LOCK_GROUP(gno));
+}
+
+/* g->lock exclusive, out of the way of a shrink cutting g. */
+static void group_wrlock(struct csm_engine *e, struct group *g)
+{
+	for (;;) {
+		pthread_rwlock_wrlock(&g->lock);
+		if (!shrink_blocks(e, g->gno))
+			return;
+		pthread_rwlock_unlock(&g->lock);
+		shrink_wait(e);
+	}
+}
+
+/* group_load without the group's cross-process lock (a reader): damage
+ * seen may be a brother another process is writing at this instant, so it
+ * is looked at again with writers kept out before it is reported. */
+static int group_load_unlocked(struct csm_engine *e, struct group *g)
+{
+	if (!e->xproc)
+		return group_load(e, g);
+	int r = read_brothers(e, g->gno, g->slot[0], g->slot[1]);
+	if (r < 0)
+		return r;
+	if (!group_classify(e, g, true))
+		return 0;
+	r = group_xlock(e, g->gno, F_RDLCK);
+	if (r < 0)
+		return r;
+	r = group_load(e, g);
+	group_xunlock(e, g->gno);
+	return r;
 }
 
 /* Take the group lock shared with the metadata loaded. */
@@ -620,8 +742,8 @@ static int group_rdlock(struct csm_engine *e, struct group *g)
 		if (group_fresh(e, g))
 			return 0;
 		pthread_rwlock_unlock(&g->lock);
-		pthread_rwlock_wrlock(&g->lock);
-		int r = group_fresh(e, g) ? 0 : group_load(e, g);
+		group_wrlock(e, g);
+		int r = group_fresh(e, g) ? 0 : group_load_unlocked(e, g);
 		pthread_rwlock_unlock(&g->lock);
 		if (r < 0)
 			return r;
@@ -633,15 +755,15 @@ static int group_rdlock(struct csm_engine *e, struct group *g)
  * group_unlock_update. */
 static int group_lock_update(struct csm_engine *e, struct group *g)
 {
-	pthread_rwlock_wrlock(&g->lock);
-	int r = xlock(e, CSM_LOCK_GROUP(g->gno), F_WRLCK);
+	group_wrlock(e, g);
+	int r = group_xlock(e, g->gno, F_WRLCK);
 	if (r == 0) {
 		if (!group_fresh(e, g))
 			r = group_load(e, g);
 		else
 			r = group_sync_cache(e, g);
 		if (r < 0)
-			xunlock(e, CSM_LOCK_GROUP(g->gno));
+			group_xunlock(e, g->gno);
 	}
 	if (r < 0)
 		pthread_rwlock_unlock(&g->lock);
@@ -650,7 +772,7 @@ static int group_lock_update(struct csm_engine *e, struct group *g)
 
 static void group_unlock_update(struct csm_engine *e, struct group *g)
 {
-	xunlock(e, CSM_LOCK_GROUP(g->gno));
+	group_xunlock(e, g->gno);
 	pthread_rwlock_unlock(&g->lock);
 }
 
@@ -860,8 +982,8 @@ static ssize_t read_run(struct csm_engine *e, uint8_t *buf, uint64_t pos, size_t
 		 * written the group since it was cached, or be writing it now.
 		 * Read again, once, with writers kept out. */
 		pthread_rwlock_unlock(&g->lock);
-		pthread_rwlock_wrlock(&g->lock);
-		rc = xlock(e, CSM_LOCK_GROUP(r.gno), F_RDLCK);
+		group_wrlock(e, g);
+		rc = group_xlock(e, r.gno, F_RDLCK);
 		if (rc < 0)
 			goto out;
 		xlocked = true;
@@ -883,7 +1005,7 @@ static ssize_t read_run(struct csm_engine *e, uint8_t *buf, uint64_t pos, size_t
 	}
 out:
 	if (xlocked)
-		xunlock(e, CSM_LOCK_GROUP(r.gno));
+		group_xunlock(e, r.gno);
 	pthread_rwlock_unlock(&g->lock);
 	group_put(e, g);
 	return rc < 0 ? rc : done;
@@ -1037,8 +1159,10 @@ static int iov_trim(struct iovec *iov, int cnt, size_t total)
 	return i;
 }
 
+/* Write one group's part of a write, up to the logical size or `past`
+ * (recovery zeroing the last block's tail), whichever is larger. */
 static ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos, size_t len,
-                         uint64_t size_after)
+                         uint64_t past)
 {
 	const struct csm_geometry *geo = &e->geo;
 	uint32_t bs = geo->block_size;
@@ -1066,6 +1190,16 @@ static ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos,
 	if (rc < 0) {
 		group_put(e, g);
 		return rc;
+	}
+	uint64_t size;
+	rc = current_size(e, &size);
+	if (rc < 0)
+		goto out;
+	if (size < past)
+		size = past;
+	if (pos + len > size) { /* shrunk since the caller looked */
+		rc = -E_SIZE_CHANGED;
+		goto out;
 	}
 	if (g->pair.broken) {
 		rc = -EIO;
@@ -1104,8 +1238,8 @@ static ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos,
 		/* The data file holds exactly the logical bytes. */
 		uint64_t start = r.first << geo->block_shift;
 		uint64_t span = (r.last - r.first + 1) << geo->block_shift;
-		if (start + span > size_after)
-			cnt = iov_trim(iov, cnt, (size_t)(size_after - start));
+		if (start + span > size)
+			cnt = iov_trim(iov, cnt, (size_t)(size - start));
 	}
 	rc = store_writev(e, CSM_DATA, iov, cnt, csm_geo_data_offset(geo, r.first));
 	g->data_ticket = sync_ticket(e, CSM_DATA);
@@ -1119,8 +1253,10 @@ out:
 	return rc < 0 ? rc : (ssize_t)len;
 }
 
-/* Mark blocks [first, last] of one group unwritten (metadata only). */
-static int clear_run(struct csm_engine *e, uint64_t first, uint64_t last)
+/* Mark blocks [first, last] of one group unwritten and, with zero_data,
+ * deallocate their data (under the group lock, so no write of another
+ * thread or process lands between the two). */
+static int clear_run(struct csm_engine *e, uint64_t first, uint64_t last, bool zero_data)
 {
 	const struct csm_geometry *geo = &e->geo;
 	uint64_t gno = csm_geo_group_of(geo, first);
@@ -1131,6 +1267,14 @@ static int clear_run(struct csm_engine *e, uint64_t first, uint64_t last)
 	if (rc < 0) {
 		group_put(e, g);
 		return rc;
+	}
+	uint64_t size;
+	rc = current_size(e, &size);
+	if (rc < 0)
+		goto out;
+	if (first >= csm_geo_blocks(geo, size)) { /* shrunk: nothing to clear */
+		rc = -E_SIZE_CHANGED;
+		goto out;
 	}
 	if (g->pair.broken) {
 		rc = -EIO;
@@ -1151,6 +1295,16 @@ static int clear_run(struct csm_engine *e, uint64_t first, uint64_t last)
 		for (uint64_t k = first; k <= last; k++)
 			csm_mb_clear(geo, m, csm_geo_index_of(geo, k));
 		rc = publish_dirty(e, g, o, was_dirty);
+	}
+	if (rc == 0 && zero_data) {
+		uint64_t dlen = (last - first + 1) << geo->block_shift;
+		uint64_t bstart = first << geo->block_shift;
+		if (geo->layout == CSM_LAYOUT_SEPARATE && bstart + dlen > size)
+			dlen = size - bstart; /* the data file ends at the size */
+		rc = e->be.ops->zero_range(e->be.ctx, CSM_DATA, csm_geo_data_offset(geo, first),
+		                           dlen);
+		if (rc < 0)
+			report_io(e, gno, rc);
 	}
 out:
 	group_unlock_update(e, g);
@@ -1217,22 +1371,53 @@ ssize_t csm_pread(struct csm_engine *e, void *buf, size_t n, uint64_t off)
 	return (ssize_t)done;
 }
 
-static ssize_t write_range(struct csm_engine *e, const void *buf, size_t n, uint64_t off,
-                           uint64_t size_after)
+/* Write [off, off+n) group by group; *done says how far it got. */
+static int write_range(struct csm_engine *e, const void *buf, size_t n, uint64_t off, size_t *done)
 {
 	const struct csm_geometry *geo = &e->geo;
 	uint64_t group_bytes = (uint64_t)geo->per_group << geo->block_shift;
-	size_t done = 0;
-	while (done < n) {
-		uint64_t pos = off + done;
+	*done = 0;
+	while (*done < n) {
+		uint64_t pos = off + *done;
 		uint64_t gend = (pos / group_bytes + 1) * group_bytes;
-		size_t len = (size_t)((gend - pos) < n - done ? gend - pos : n - done);
-		ssize_t r = write_run(e, (const uint8_t *)buf + done, pos, len, size_after);
+		size_t len = (size_t)((gend - pos) < n - *done ? gend - pos : n - *done);
+		ssize_t r = write_run(e, (const uint8_t *)buf + *done, pos, len, 0);
 		if (r < 0)
-			return done ? (ssize_t)done : r;
-		done += (size_t)r;
+			return (int)r;
+		*done += (size_t)r;
 	}
-	return (ssize_t)done;
+	return 0;
+}
+
+/* Make the logical size at least *end (a fixed store's capacity lowers
+ * *end; -ENOSPC if off is past it). */
+static int grow_to(struct csm_engine *e, uint64_t off, uint64_t *end)
+{
+	int rc = sb_begin(e);
+	if (rc < 0) {
+		sb_end(e);
+		return rc;
+	}
+	uint64_t size = atomic_load(&e->size);
+	if (*end > size && !e->be.resizable && *end > e->capacity) {
+		if (off >= e->capacity) {
+			sb_end(e);
+			return -ENOSPC;
+		}
+		*end = e->capacity;
+	}
+	if (*end > size) {
+		/* Size first: a crash before the data leaves zeros, never
+		 * stale bytes, past the old end. */
+		e->sb.logical_size = *end;
+		rc = write_super(e);
+		if (rc < 0)
+			e->sb.logical_size = size;
+		else
+			atomic_store_explicit(&e->size, *end, memory_order_release);
+	}
+	sb_end(e);
+	return rc;
 }
 
 ssize_t csm_pwrite(struct csm_engine *e, const void *buf, size_t n, uint64_t off)
@@ -1248,42 +1433,25 @@ ssize_t csm_pwrite(struct csm_engine *e, const void *buf, size_t n, uint64_t off
 	int rc = mark_unclean(e);
 	if (rc < 0)
 		return fail(rc);
-	uint64_t end = off + n;
-	uint64_t size = atomic_load_explicit(&e->size, memory_order_acquire);
-	if (end > size) {
-		rc = sb_begin(e);
-		if (rc < 0) {
-			sb_end(e);
-			return fail(rc);
+	size_t done = 0;
+	for (;;) {
+		uint64_t end = off + n;
+		if (end > atomic_load_explicit(&e->size, memory_order_acquire)) {
+			rc = grow_to(e, off, &end);
+			if (rc < 0)
+				break;
+			n = (size_t)(end - off);
 		}
-		size = atomic_load(&e->size);
-		if (end > size) {
-			if (!e->be.resizable && end > e->capacity) {
-				if (off >= e->capacity) {
-					sb_end(e);
-					return fail(-ENOSPC);
-				}
-				n = (size_t)(e->capacity - off);
-				end = e->capacity;
-			}
-			if (end > size) {
-				/* Size first: a crash before the data leaves
-				 * zeros, never stale bytes, past the old end. */
-				e->sb.logical_size = end;
-				rc = write_super(e);
-				if (rc < 0) {
-					e->sb.logical_size = size;
-					sb_end(e);
-					return fail(rc);
-				}
-				atomic_store_explicit(&e->size, end, memory_order_release);
-			}
-		}
-		size = atomic_load(&e->size);
-		sb_end(e);
+		/* The size is checked again under each group lock: after a
+		 * shrink by another thread or process in between, all again,
+		 * so the whole write lands after the shrink. */
+		rc = write_range(e, buf, n, off, &done);
+		if (rc != -E_SIZE_CHANGED)
+			break;
 	}
-	ssize_t r = write_range(e, buf, n, off, size > end ? size : end);
-	return r < 0 ? fail((int)r) : r;
+	if (rc < 0 && done == 0)
+		return fail(rc);
+	return (ssize_t)done;
 }
 
 uint64_t csm_size(struct csm_engine *e)
@@ -1309,7 +1477,7 @@ uint64_t csm_size_refresh(struct csm_engine *e)
 /* Zero [off, off+len) inside the current size: whole blocks are unmarked
  * and deallocated, partial blocks rewritten with zeros.  resize_mu held
  * or not needed. */
-static int zero_range_locked(struct csm_engine *e, uint64_t off, uint64_t len, uint64_t size)
+static int zero_range_locked(struct csm_engine *e, uint64_t off, uint64_t len)
 {
 	const struct csm_geometry *geo = &e->geo;
 	uint32_t bs = geo->block_size;
@@ -1320,7 +1488,7 @@ static int zero_range_locked(struct csm_engine *e, uint64_t off, uint64_t len, u
 		uint64_t bstart = blk << geo->block_shift;
 		if (off != bstart || end - off < bs) {
 			uint64_t stop = bstart + bs < end ? bstart + bs : end;
-			ssize_t r = write_run(e, zeros, off, (size_t)(stop - off), size);
+			ssize_t r = write_run(e, zeros, off, (size_t)(stop - off), 0);
 			if (r < 0)
 				return (int)r;
 			off = stop;
@@ -1332,18 +1500,9 @@ static int zero_range_locked(struct csm_engine *e, uint64_t off, uint64_t len, u
 		uint64_t last = (end >> geo->block_shift) - 1;
 		if (last > glast)
 			last = glast;
-		int rc = clear_run(e, blk, last);
+		int rc = clear_run(e, blk, last, true);
 		if (rc < 0)
 			return rc;
-		uint64_t dlen = (last - blk + 1) << geo->block_shift;
-		uint64_t doff = csm_geo_data_offset(geo, blk);
-		if (geo->layout == CSM_LAYOUT_SEPARATE && bstart + dlen > size)
-			dlen = size - bstart;
-		rc = e->be.ops->zero_range(e->be.ctx, CSM_DATA, doff, dlen);
-		if (rc < 0) {
-			report_io(e, gno, rc);
-			return rc;
-		}
 		off = (last + 1) << geo->block_shift;
 	}
 	return 0;
@@ -1356,13 +1515,93 @@ int csm_zero_range(struct csm_engine *e, uint64_t off, uint64_t len)
 	int rc = mark_unclean(e);
 	if (rc < 0)
 		return (int)fail(rc);
-	uint64_t size = csm_size(e);
-	if (off >= size)
-		return 0;
-	if (len > size - off)
-		len = size - off;
-	rc = zero_range_locked(e, off, len, size);
+	do {
+		uint64_t size = csm_size(e);
+		if (off >= size)
+			return 0;
+		/* Shrunk meanwhile: again, within the new size. */
+		rc = zero_range_locked(e, off, len < size - off ? len : size - off);
+	} while (rc == -E_SIZE_CHANGED);
 	return rc < 0 ? (int)fail(rc) : 0;
+}
+
+/* Wait until no thread holds the lock of a cached group >= from (new
+ * takers wait in group_wrlock once shrink_from is published). */
+static void shrink_drain(struct csm_engine *e, uint64_t from, uint64_t seq)
+{
+	for (int i = 0; i < NSHARDS; i++) {
+		struct shard *s = &e->shards[i];
+		for (;;) {
+			struct group *g, *tmp, *found = NULL;
+			pthread_mutex_lock(&s->mu);
+			HASH_ITER(hh, s->table, g, tmp)
+			{
+				// cppcheck-suppress uninitvar
+				if (g->gno >= from && g->refs > 0 && g->drained != seq) {
+					found = g;
+					break;
+				}
+			}
+			if (found) {
+				found->drained = seq;
+				found->refs++;
+			}
+			pthread_mutex_unlock(&s->mu);
+			if (!found)
+				break;
+			pthread_rwlock_wrlock(&found->lock);
+			pthread_rwlock_unlock(&found->lock);
+			group_put(e, found);
+		}
+	}
+}
+
+/* Shrink from cur to nsize.  Under sb_begin.  Every group from the one
+ * holding the new end on is kept from other threads (shrink_from) and
+ * processes (the tail lock) from the first step to the new size stored:
+ * a cut must not land between someone's metadata and data writes or
+ * reads, and no one may write past the new end once it is cut. */
+static int shrink_locked(struct csm_engine *e, uint64_t nsize, uint64_t cur)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint64_t from = (nsize >> geo->block_shift) / geo->per_group;
+	uint64_t seq = ++e->shrink_seq;
+	atomic_store(&e->shrink_from, from);
+	shrink_drain(e, from, seq);
+	uint64_t tail = CSM_LOCK_TAIL(from);
+	int rc = xlock(e, tail, F_WRLCK);
+	if (rc < 0)
+		goto done;
+	tl_shrinker = e;
+	/* 1. zero the kept part of the new last block */
+	uint64_t bend = csm_geo_blocks(geo, nsize) << geo->block_shift;
+	if (bend > cur)
+		bend = cur;
+	if (bend > nsize)
+		rc = zero_range_locked(e, nsize, bend - nsize);
+	/* 2. unmark the dropped blocks of the new last group */
+	uint64_t kb = csm_geo_blocks(geo, nsize);
+	uint64_t ob = csm_geo_blocks(geo, cur);
+	if (rc == 0 && kb < ob && kb % geo->per_group != 0) {
+		uint64_t glast = (kb / geo->per_group + 1) * geo->per_group - 1;
+		rc = clear_run(e, kb, glast < ob - 1 ? glast : ob - 1, false);
+	}
+	/* 3. drop the stores' tails (later groups vanish whole) */
+	if (rc == 0)
+		rc = set_store_sizes(e, nsize);
+	if (rc == 0) {
+		cache_invalidate(e, csm_geo_groups(geo, nsize));
+		/* 4. publish */
+		e->sb.logical_size = nsize;
+		rc = write_super(e);
+		if (rc == 0)
+			atomic_store(&e->size, nsize);
+	}
+	tl_shrinker = NULL;
+	xunlock(e, tail);
+done:
+	atomic_store(&e->shrink_from, NO_SHRINK);
+	return rc;
 }
 
 int csm_truncate(struct csm_engine *e, uint64_t nsize)
@@ -1374,7 +1613,6 @@ int csm_truncate(struct csm_engine *e, uint64_t nsize)
 	int rc = mark_unclean(e);
 	if (rc < 0)
 		return (int)fail(rc);
-	const struct csm_geometry *geo = &e->geo;
 	rc = sb_begin(e);
 	if (rc < 0)
 		goto out;
@@ -1386,45 +1624,7 @@ int csm_truncate(struct csm_engine *e, uint64_t nsize)
 		goto out;
 	}
 	if (nsize < cur) {
-		/* 1. zero the kept part of the new last block */
-		uint64_t bend = csm_geo_blocks(geo, nsize) << geo->block_shift;
-		if (bend > cur)
-			bend = cur;
-		if (bend > nsize) {
-			rc = zero_range_locked(e, nsize, bend - nsize, cur);
-			if (rc < 0)
-				goto out;
-		}
-		/* 2. unmark the dropped blocks of the new last group */
-		uint64_t kb = csm_geo_blocks(geo, nsize);
-		uint64_t ob = csm_geo_blocks(geo, cur);
-		if (kb < ob && kb % geo->per_group != 0) {
-			uint64_t glast = (kb / geo->per_group + 1) * geo->per_group - 1;
-			rc = clear_run(e, kb, glast < ob - 1 ? glast : ob - 1);
-			if (rc < 0)
-				goto out;
-		}
-		/* 3. drop the stores' tails (later groups vanish whole), with
-		 * every group from the new last one locked against other
-		 * processes: a cut must not land between another process's
-		 * metadata and data writes, or between a reader's metadata and
-		 * data reads. */
-		uint64_t tail = CSM_LOCK_TAIL(kb / geo->per_group);
-		rc = xlock(e, tail, F_WRLCK);
-		if (rc < 0)
-			goto out;
-		rc = set_store_sizes(e, nsize);
-		if (rc < 0) {
-			xunlock(e, tail);
-			goto out;
-		}
-		cache_invalidate(e, csm_geo_groups(geo, nsize));
-		/* 4. publish */
-		e->sb.logical_size = nsize;
-		rc = write_super(e);
-		xunlock(e, tail);
-		if (rc == 0)
-			atomic_store(&e->size, nsize);
+		rc = shrink_locked(e, nsize, cur);
 	} else {
 		rc = set_store_sizes(e, nsize);
 		if (rc < 0)
@@ -2101,6 +2301,7 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 	e->xproc = be->ops->lock != NULL;
 	e->strict = e->opts.durability == CSM_DURABILITY_STRICT;
 	pthread_mutex_init(&e->resize_mu, NULL);
+	atomic_init(&e->shrink_from, NO_SHRINK);
 	pthread_mutex_init(&e->first_mu, NULL);
 	pthread_mutex_init(&e->win_mu, NULL);
 	pthread_mutex_init(&e->fsync_mu, NULL);
