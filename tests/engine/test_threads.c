@@ -4,8 +4,17 @@
  * different bytes of the same blocks and groups (read-modify-write under
  * one group lock) while every thread also reads arbitrary ranges.  No read
  * may fail or return a wrong byte of the reader's own stripes; at the end
- * the whole file equals the model and a scrub is clean.  Built also with
- * TSan.  CSM_THREADS, CSM_TOPS (operations per thread), CSM_SEED.
+ * the whole file equals the model and a scrub is clean.
+ *
+ * Then size churn: two engines on two descriptors of one file (so their
+ * cross-process locks conflict as two processes' would), two threads each,
+ * doing page reads, writes, appends, shrinking and growing truncates and
+ * fsyncs on a small file and on one spanning groups.  Pages describe
+ * themselves, so every block read must be zeros or its own page; no call
+ * may fail and nothing may be reported.
+ *
+ * Built also with TSan.  CSM_THREADS, CSM_TOPS (operations per thread),
+ * CSM_SEED.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -129,6 +138,151 @@ static void run(uint32_t bs, unsigned algo, unsigned layout, struct shared *s)
 	       (unsigned long long)s->ops);
 }
 
+struct churn {
+	struct csm_engine *e[2];
+	uint32_t bs;
+	uint64_t maxpages, ops, seed;
+	_Atomic uint64_t events, shrinks;
+};
+
+struct churner {
+	struct churn *c;
+	unsigned id;
+};
+
+static void on_churn_event(void *arg, const struct csm_event *ev)
+{
+	struct churn *c = arg;
+	fprintf(stderr, "churn event: %s block %llu\n", csm_event_name(ev->kind),
+	        (unsigned long long)ev->lblock);
+	atomic_fetch_add(&c->events, 1);
+}
+
+/* A page is two blocks of (page, version) pairs. */
+static void fill_page(uint8_t *p, size_t psz, uint64_t page, uint64_t version)
+{
+	for (size_t i = 0; i < psz; i += 16) {
+		memcpy(p + i, &page, 8);
+		memcpy(p + i + 8, &version, 8);
+	}
+}
+
+static bool block_ok(const uint8_t *b, uint32_t bs, uint64_t page)
+{
+	uint64_t pg;
+	memcpy(&pg, b, 8);
+	bool zero = true;
+	for (uint32_t i = 0; i < bs && zero; i++)
+		zero = b[i] == 0;
+	if (zero)
+		return true;
+	if (pg != page)
+		return false;
+	for (uint32_t i = 16; i < bs; i += 16)
+		if (memcmp(b, b + i, 16) != 0)
+			return false;
+	return true;
+}
+
+static void *churn_work(void *arg)
+{
+	struct churner *w = arg;
+	struct churn *c = w->c;
+	struct csm_engine *e = c->e[w->id % 2];
+	struct rng r = {c->seed * 7919 + w->id};
+	size_t psz = 2 * (size_t)c->bs;
+	uint8_t *buf = malloc(psz);
+	CHECK(buf);
+	for (uint64_t op = 0; op < c->ops; op++) {
+		uint64_t v = ((uint64_t)w->id << 40) | op;
+		unsigned kind = (unsigned)rng_below(&r, 100);
+		if (kind < 35) {
+			uint64_t p = rng_below(&r, c->maxpages);
+			ssize_t n = csm_pread(e, buf, psz, p * psz);
+			CHECK(n >= 0, "thread %u: read page %llu: %s", w->id, (unsigned long long)p,
+			      strerror(errno));
+			for (ssize_t h = 0; h + (ssize_t)c->bs <= n; h += c->bs)
+				CHECK(block_ok(buf + h, c->bs, p),
+				      "thread %u: page %llu: foreign block", w->id,
+				      (unsigned long long)p);
+		} else if (kind < 80) {
+			uint64_t p = rng_below(&r, c->maxpages);
+			if (kind >= 65) /* append */
+				p = csm_size(e) / psz;
+			if (p >= c->maxpages)
+				continue;
+			fill_page(buf, psz, p, v);
+			CHECK(csm_pwrite(e, buf, psz, p * psz) == (ssize_t)psz,
+			      "thread %u: write page %llu: %s", w->id, (unsigned long long)p,
+			      strerror(errno));
+		} else if (kind < 93) {
+			uint64_t ns = rng_below(&r, c->maxpages + 1) * psz;
+			if (ns < csm_size(e))
+				atomic_fetch_add(&c->shrinks, 1);
+			CHECK(csm_truncate(e, ns) == 0, "thread %u: truncate: %s", w->id,
+			      strerror(errno));
+		} else {
+			CHECK(csm_fsync(e, true) == 0, "thread %u: fsync: %s", w->id,
+			      strerror(errno));
+		}
+	}
+	free(buf);
+	return NULL;
+}
+
+static void churn(uint32_t bs, unsigned layout, bool span, uint64_t ops, uint64_t seed)
+{
+	char path[] = "/tmp/csumshim-churn-XXXXXX", meta[64];
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	snprintf(meta, sizeof(meta), "%s.csum", path);
+	struct churn c = {.bs = bs, .ops = ops, .seed = seed};
+	char err[200];
+	for (int i = 0; i < 2; i++) {
+		int dfd = i == 0 ? fd : open(path, O_RDWR);
+		int mfd = dfd;
+		CHECK(dfd >= 0);
+		if (layout == CSM_LAYOUT_SEPARATE) {
+			mfd = open(meta, O_RDWR | O_CREAT, 0600);
+			CHECK(mfd >= 0);
+		}
+		struct csm_backend be;
+		CHECK(csm_backend_posix(&be, dfd, mfd, true, NULL) == 0);
+		if (i == 0) {
+			struct csm_format_opts fo = {.block_size = bs,
+			                             .algo = CSM_ALGO_CRC32C,
+			                             .layout = layout,
+			                             .size = 4 * (uint64_t)bs};
+			CHECK(csm_format(&be, &fo, err, sizeof(err)) == 0, "%s", err);
+		}
+		struct csm_engine_opts eo = {
+		        .cache_bytes = 1, .report = on_churn_event, .report_arg = &c};
+		CHECK(csm_open(&be, &eo, &c.e[i], err, sizeof(err)) == 0, "%s", err);
+	}
+	uint32_t per_group = csm_geometry(c.e[0])->per_group;
+	c.maxpages = span ? per_group + 3 : 6; /* pages are 2 blocks */
+	pthread_t th[4];
+	struct churner w[4];
+	for (unsigned i = 0; i < 4; i++) {
+		w[i] = (struct churner){&c, i};
+		CHECK(pthread_create(&th[i], NULL, churn_work, &w[i]) == 0);
+	}
+	for (unsigned i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	CHECK(atomic_load(&c.events) == 0, "verification events during the churn");
+	struct csm_scrub_result sr;
+	CHECK(csm_scrub(c.e[0], NULL, NULL, &sr) == 0 && sr.bad_blocks == 0 && sr.bad_meta == 0,
+	      "scrub after the churn");
+	CHECK(csm_close(c.e[1]) == 0 && csm_close(c.e[0]) == 0);
+	unlink(path);
+	if (layout == CSM_LAYOUT_SEPARATE)
+		unlink(meta);
+	printf("  churn bs %u %s, %llu pages: 2 engines x 2 threads x %llu operations, "
+	       "%llu shrinks, no error, no event, scrub clean\n",
+	       bs, csm_layout_name(layout), (unsigned long long)c.maxpages, (unsigned long long)ops,
+	       (unsigned long long)atomic_load(&c.shrinks));
+}
+
 int main(void)
 {
 	struct shared s = {0};
@@ -143,6 +297,11 @@ int main(void)
 	run(4096, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, &s);
 	run(1024, CSM_ALGO_CRC32C, CSM_LAYOUT_SEPARATE, &s);
 	free(s.model);
-	printf("1 passed, 0 failed\n");
+	uint64_t cops = env_u64("CSM_CHURN_OPS", 3000);
+	churn(512, CSM_LAYOUT_INTERLEAVED, false, cops, s.seed);
+	churn(512, CSM_LAYOUT_INTERLEAVED, true, cops, s.seed + 1);
+	churn(4096, CSM_LAYOUT_SEPARATE, false, cops, s.seed + 2);
+	churn(1024, CSM_LAYOUT_SEPARATE, true, cops, s.seed + 3);
+	printf("2 passed, 0 failed\n");
 	return 0;
 }
