@@ -1454,6 +1454,46 @@ ssize_t csm_pwrite(struct csm_engine *e, const void *buf, size_t n, uint64_t off
 	return (ssize_t)done;
 }
 
+ssize_t csm_append(struct csm_engine *e, const void *buf, size_t n, uint64_t *at)
+{
+	if (e->opts.readonly)
+		return fail(-EBADF);
+	if (n > SSIZE_MAX)
+		n = SSIZE_MAX & ~(size_t)(CSM_MAX_BLOCK - 1);
+	int rc = n ? mark_unclean(e) : 0;
+	if (rc < 0)
+		return fail(rc);
+	/* Held to the end: no other append, grow or shrink, here or in
+	 * another process, comes between finding the end and writing. */
+	rc = sb_begin(e);
+	size_t done = 0;
+	uint64_t off = atomic_load(&e->size);
+	*at = off;
+	if (rc == 0 && n > 0) {
+		uint64_t end = off + n;
+		if (off >= CSM_MAX_LOGICAL_SIZE || n > CSM_MAX_LOGICAL_SIZE - off)
+			rc = -EFBIG;
+		else if (!e->be.resizable && off >= e->capacity)
+			rc = -ENOSPC;
+		else if (!e->be.resizable && end > e->capacity)
+			end = e->capacity;
+		if (rc == 0) {
+			e->sb.logical_size = end;
+			rc = write_super(e);
+			if (rc < 0)
+				e->sb.logical_size = off;
+			else
+				atomic_store_explicit(&e->size, end, memory_order_release);
+		}
+		if (rc == 0)
+			rc = write_range(e, buf, (size_t)(end - off), off, &done);
+	}
+	sb_end(e);
+	if (rc < 0 && done == 0)
+		return fail(rc);
+	return (ssize_t)done;
+}
+
 uint64_t csm_size(struct csm_engine *e)
 {
 	return atomic_load_explicit(&e->size, memory_order_acquire);

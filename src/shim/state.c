@@ -551,10 +551,8 @@ ssize_t shim_pwrite(struct shim_file *f, const void *buf, size_t n, off_t off)
 	if (!(atomic_load(&f->flags) & O_APPEND))
 		return csm_pwrite(e, buf, n, (uint64_t)off);
 	/* Linux: pwrite on an O_APPEND descriptor appends. */
-	pthread_mutex_lock(&f->pos_mu);
-	ssize_t r = csm_pwrite(e, buf, n, csm_size_refresh(e));
-	pthread_mutex_unlock(&f->pos_mu);
-	return r;
+	uint64_t at;
+	return csm_append(e, buf, n, &at);
 }
 
 /* read/write at the position kept in the kernel's offset of fd. */
@@ -565,15 +563,19 @@ static ssize_t pos_io(struct shim_file *f, int fd, void *buf, size_t n, bool wri
 		return -1;
 	pthread_mutex_lock(&f->pos_mu);
 	ssize_t r = -1;
-	off_t pos = (write && (atomic_load(&f->flags) & O_APPEND))
-	                    ? (off_t)csm_size_refresh(e)
-	                    : csm_real.lseek(fd, 0, SEEK_CUR);
-	if (pos >= 0) {
-		r = write ? csm_pwrite(e, buf, n, (uint64_t)pos)
-		          : csm_pread(e, buf, n, (uint64_t)pos);
-		if (r > 0 && csm_real.lseek(fd, pos + r, SEEK_SET) < 0)
-			r = -1;
+	off_t pos;
+	if (write && (atomic_load(&f->flags) & O_APPEND)) {
+		uint64_t at;
+		r = csm_append(e, buf, n, &at); /* finds the end and writes, as one step */
+		pos = (off_t)at;
+	} else {
+		pos = csm_real.lseek(fd, 0, SEEK_CUR);
+		if (pos >= 0)
+			r = write ? csm_pwrite(e, buf, n, (uint64_t)pos)
+			          : csm_pread(e, buf, n, (uint64_t)pos);
 	}
+	if (r > 0 && csm_real.lseek(fd, pos + r, SEEK_SET) < 0)
+		r = -1;
 	pthread_mutex_unlock(&f->pos_mu);
 	return r;
 }

@@ -335,6 +335,8 @@ PWRITE_WRAPPER(pwrite, off_t)
 PWRITE_WRAPPER(pwrite64, off64_t)
 
 /* Vectored I/O, one segment at a time; off < 0 means the file position. */
+#define GATHER_MAX ((size_t)8 << 20)
+
 static ssize_t vec_io(struct shim_file *f, int fd, const struct iovec *iov, int cnt, off_t off,
                       bool write)
 {
@@ -345,6 +347,34 @@ static ssize_t vec_io(struct shim_file *f, int fd, const struct iovec *iov, int 
 	if (off < 0 && !write && (atomic_load(&f->flags) & O_ACCMODE) == O_WRONLY) {
 		errno = EBADF;
 		return -1;
+	}
+	size_t total = 0;
+	for (int i = 0; i < cnt; i++) {
+		if (iov[i].iov_len > (size_t)SSIZE_MAX - total) {
+			errno = EINVAL; /* as the kernel */
+			return -1;
+		}
+		total += iov[i].iov_len;
+	}
+	/* A gathered write is one engine write, as the kernel makes it one
+	 * write: with O_APPEND its pieces land together at the end. */
+	if (write && cnt > 1 && total <= GATHER_MAX) {
+		uint8_t *buf = malloc(total ? total : 1);
+		if (!buf) {
+			errno = ENOMEM;
+			return -1;
+		}
+		size_t at = 0;
+		for (int i = 0; i < cnt; i++) {
+			memcpy(buf + at, iov[i].iov_base, iov[i].iov_len);
+			at += iov[i].iov_len;
+		}
+		ssize_t r =
+		        off < 0 ? shim_write(f, fd, buf, total) : shim_pwrite(f, buf, total, off);
+		int saved = errno;
+		free(buf);
+		errno = saved;
+		return r;
 	}
 	size_t done = 0;
 	for (int i = 0; i < cnt; i++) {

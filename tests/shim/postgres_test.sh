@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # PostgreSQL under the shim: every relation file of the cluster is a csumshim
 # file.  initdb, pgbench -i -s 10, pgbench -c 4 -T $PG_SECONDS (default 60);
+# PG_KEEP=1 keeps the directory (data, logs) for a look afterwards;
 # pg_amcheck and `csumshim check` clean on every relation file; then the
 # postmaster is killed with SIGKILL in the middle of a run, restarted (WAL
 # recovery, csumshim recovery) and both checks are clean again.
@@ -36,7 +37,7 @@ bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
 cleanup() {
 	"${USER_RUN[@]}" "$BIN/pg_ctl" -D "$D" stop -m immediate >/dev/null 2>&1
 	pkill -9 -f -- "-D $D" 2>/dev/null
-	rm -rf "$T"
+	if [ -n "${PG_KEEP:-}" ]; then echo "kept: $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
 
@@ -44,7 +45,7 @@ printf '[global]\nlog = %s/csumshim.log\n\n[%s/base/*/*]\n' "$T" "$D" >"$T/conf"
 chmod 644 "$T/conf"
 as_pg() { "${USER_RUN[@]}" env CSUMSHIM_CONFIG="$T/conf" "$@"; }
 shimmed() { as_pg LD_PRELOAD="$LIB" "$@"; }
-pgopts="-p $PORT -k $T -c listen_addresses= -c shared_buffers=32MB -c max_wal_size=256MB"
+pgopts="-p $PORT -k $T -c listen_addresses= -c shared_buffers=32MB -c max_wal_size=256MB -c log_line_prefix=%m[%p]%b: -c log_autovacuum_min_duration=0 -c log_checkpoints=on"
 start() { shimmed "$BIN/pg_ctl" -D "$D" -l "$T/pg.log" -w -t 120 -o "$pgopts" start >/dev/null; }
 stop() { "${USER_RUN[@]}" "$BIN/pg_ctl" -D "$D" -w -t 120 stop -m fast >/dev/null; }
 psqlc() { as_pg "$BIN/psql" -h "$T" -p "$PORT" -d postgres -Atqc "$1"; }

@@ -18,6 +18,8 @@ Usage: procs_test.py PATH/TO/csumshim
    processes do with relations VACUUM truncates.  No call may fail, every
    page read must be zeros or a page written there, nothing may be logged
    but recoveries, and no recovery may find a block it cannot verify.
+4. Appends: 4 processes append 600 records each with O_APPEND (write, and
+   writev of two pieces) at once; every record must be there, whole, once.
 
 Blocks are self-describing: 4096 bytes = (block number, version) repeated,
 so a torn, misplaced or stale-checksum block cannot pass.
@@ -162,6 +164,20 @@ os._exit(0)  # with the file open
 """
 
 
+APPENDER = r"""
+import os, sys
+path, wid, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+for i in range(n):
+    rec = ("%d:%06d:" % (wid, i)).encode().ljust(99, b"abcdefgh"[wid:wid + 1]) + b"\n"
+    if i % 2:
+        os.writev(fd, [rec[:37], rec[37:]])
+    else:
+        os.write(fd, rec)
+os.close(fd)
+"""
+
+
 def read_all(env, path, nblocks):
     code = ("import os,sys\nfd=os.open(sys.argv[1],os.O_RDONLY)\n"
             "sys.stdout.buffer.write(os.pread(fd,%d,0))\n" % (nblocks * BS))
@@ -294,5 +310,24 @@ with tempfile.TemporaryDirectory() as tmp:
     print("size churn: %d rounds of 4 processes x 2000 reads/writes/appends/truncates/fsyncs, "
           "%d recoveries, nothing else logged" % (rounds, len(lines) - len(other)), flush=True)
 
-print("%s" % ("3 passed, 0 failed" if not failures else "%d failures" % failures))
+    # ---- 4. appends ----
+    path = os.path.join(tmp, "p", "append.log")
+    subprocess.run([CS, "format", "--size", "0", path], check=True, stdout=subprocess.DEVNULL)
+    ps = [subprocess.Popen([sys.executable, "-c", APPENDER, path, str(k), "600"], env=env)
+          for k in range(4)]
+    for p in ps:
+        check(p.wait() == 0, "appender exit %d" % p.returncode)
+    p = subprocess.run([sys.executable, "-c", "import sys; sys.stdout.buffer.write(open(sys.argv[1], 'rb').read())",
+                        path], env=env, capture_output=True)
+    recs = p.stdout.split(b"\n")
+    check(p.returncode == 0 and recs[-1] == b"", "reading the appended file: %s" % p.stderr[-300:])
+    recs = recs[:-1]
+    want = sorted(("%d:%06d:" % (k, i)).encode().ljust(99, b"abcdefgh"[k:k + 1])
+                  for k in range(4) for i in range(600))
+    check(sorted(recs) == want, "appended records: %d, %d whole and expected" %
+          (len(recs), len(set(recs) & set(want))))
+    print("appends: 4 processes x 600 O_APPEND records (write and writev), all whole, once",
+          flush=True)
+
+print("%s" % ("4 passed, 0 failed" if not failures else "%d failures" % failures))
 sys.exit(1 if failures else 0)
