@@ -51,6 +51,7 @@ struct csm_event {
 	int slot;                     /* META_DAMAGED: 0 = A, 1 = B */
 	enum csm_mb_status mb_status; /* META_DAMAGED */
 	int err;                      /* IO_ERROR: positive errno */
+	const char *detail;           /* or NULL: what the engine saw (UNVERIFIED) */
 };
 
 /* Called with engine locks held: must not call back into the engine. */

@@ -2052,8 +2052,32 @@ static int recover_group(struct csm_engine *e, struct group *g, uint64_t nblocks
 				csm_mb_set(geo, m, idx, c);
 			}
 			res->blocks_unverified++;
-			struct csm_event ev = {
-			        .kind = CSM_EV_UNVERIFIED, .lblock = k, .group = g->gno};
+			/* What was seen, for whoever has to explain it later. */
+			char why[160];
+			if (!have)
+				c = csm_block_csum(&e->hasher, k, p, bs);
+			snprintf(
+			        why, sizeof(why),
+			        "data %s%016llx; newer gen %llu flags %u tuple %s%016llx; older %s",
+			        csm_is_zero(p, bs) ? "zero " : "", (unsigned long long)c,
+			        nw ? (unsigned long long)csm_mb_generation(nw) : 0ULL,
+			        nw ? csm_mb_flags(nw) : 0U,
+			        nw && csm_mb_written(geo, nw, idx) ? "" : "unwritten ",
+			        nw ? (unsigned long long)csm_mb_tuple(geo, nw, idx) : 0ULL,
+			        od ? "valid" : "none");
+			if (od) {
+				size_t l = strlen(why);
+				snprintf(why + l, sizeof(why) - l,
+				         " gen %llu flags %u tuple %s%016llx",
+				         (unsigned long long)csm_mb_generation(od),
+				         csm_mb_flags(od),
+				         csm_mb_written(geo, od, idx) ? "" : "unwritten ",
+				         (unsigned long long)csm_mb_tuple(geo, od, idx));
+			}
+			struct csm_event ev = {.kind = CSM_EV_UNVERIFIED,
+			                       .lblock = k,
+			                       .group = g->gno,
+			                       .detail = why};
 			report(e, &ev);
 		}
 	}

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -65,7 +66,12 @@ static bool fd_slot_set(int fd, struct shim_file *f)
 void shim_log(const char *fmt, ...)
 {
 	char line[1024];
-	int n = snprintf(line, sizeof(line), "csumshim[%d]: ", (int)getpid());
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	int n = snprintf(line, sizeof(line), "csumshim[%d] %02d:%02d:%02d.%03ld: ", (int)getpid(),
+	                 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
@@ -92,13 +98,16 @@ static void on_event(void *arg, const struct csm_event *ev)
 	case CSM_EV_NONZERO_UNWRITTEN:
 	case CSM_EV_UNVERIFIED:
 		if (bs)
-			shim_log("%s: %s in block %llu (bytes %llu-%llu)", ino->path,
+			shim_log("%s: %s in block %llu (bytes %llu-%llu)%s%s", ino->path,
 			         csm_event_name(ev->kind), (unsigned long long)ev->lblock,
 			         (unsigned long long)(ev->lblock * bs),
-			         (unsigned long long)((ev->lblock + 1) * bs - 1));
+			         (unsigned long long)((ev->lblock + 1) * bs - 1),
+			         ev->detail ? ": " : "", ev->detail ? ev->detail : "");
 		else
-			shim_log("%s: recovery: block %llu: %s", ino->path,
-			         (unsigned long long)ev->lblock, csm_event_name(ev->kind));
+			shim_log("%s: recovery: block %llu: %s%s%s%s", ino->path,
+			         (unsigned long long)ev->lblock, csm_event_name(ev->kind),
+			         ev->detail ? " (" : "", ev->detail ? ev->detail : "",
+			         ev->detail ? ")" : "");
 		break;
 	case CSM_EV_META_DAMAGED:
 		shim_log("%s: metadata block %c of group %llu: %s", ino->path, ev->slot ? 'B' : 'A',
