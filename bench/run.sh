@@ -69,6 +69,7 @@ fio_run() {
 	fi
 	# One file per job (f.N.0), so a run measures I/O, not two jobs
 	# fighting over one file's blocks.
+	# shellcheck disable=SC2016 # $jobnum is fio's, not the shell's
 	"${pre[@]}" fio --name=f --directory="$dir" --filename_format='f.$jobnum.0' \
 		--rw="$rw" --bs="$bs" --ioengine=psync --numjobs="$jobs" --size="$SIZE" \
 		"${tb[@]}" --randseed=7 --group_reporting --output-format=json 2>/dev/null |
@@ -90,6 +91,7 @@ echo "bench: fio, $REP repeats of ${SECS} s per run, $SIZE per file" >&2
 for r in $(seq "$REP"); do
 	for jobs in 1 2; do
 		for w in "read 1m MB/s" "write 1m MB/s" "randread 4k IOPS" "randwrite 4k IOPS"; do
+			# shellcheck disable=SC2086 # split on purpose
 			set -- $w
 			raw=$(fio_run "$W/raw" "$1" "$2" "$jobs" hot)
 			shim=$(fio_run "$W/p" "$1" "$2" "$jobs" hot)
@@ -98,6 +100,7 @@ for r in $(seq "$REP"); do
 	done
 	if [ $can_drop = 1 ]; then
 		for w in "read 1m MB/s" "randread 4k IOPS"; do
+			# shellcheck disable=SC2086 # split on purpose
 			set -- $w
 			raw=$(fio_run "$W/raw" "$1" "$2" 1 cold)
 			shim=$(fio_run "$W/p" "$1" "$2" 1 cold)
