@@ -60,7 +60,8 @@ drop() { sync && echo 3 >/proc/sys/vm/drop_caches; }
 fio_run() {
 	local dir=$1 rw=$2 bs=$3 jobs=$4 mode=$5 pre=()
 	[ "$dir" = "$W/p" ] && pre=("${SHIM[@]}")
-	local tb=(--time_based --runtime="$SECS")
+	# fio drops the file's pages before a job unless told not to.
+	local tb=(--time_based --runtime="$SECS" --invalidate=0)
 	if [ "$mode" = cold ]; then
 		drop
 		tb=()

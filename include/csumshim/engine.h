@@ -78,6 +78,11 @@ struct csm_engine_opts {
 	bool log_only; /* report mismatches but return the stored data */
 	csm_report_fn report;
 	void *report_arg;
+	/* Debugging aid, NULL normally: one line per metadata block written,
+	 * data run written, size change and settled tuple (called with engine
+	 * locks held; must not call back into the engine). */
+	void (*trace)(void *arg, const char *line);
+	void *trace_arg;
 };
 
 #define CSM_DEFAULT_CACHE ((size_t)16 << 20)

@@ -189,6 +189,34 @@ static void report(struct csm_engine *e, const struct csm_event *ev)
 		e->opts.report(e->opts.report_arg, ev);
 }
 
+static void tracef(struct csm_engine *e, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+static void tracef(struct csm_engine *e, const char *fmt, ...)
+{
+	char line[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	e->opts.trace(e->opts.trace_arg, line);
+}
+
+/* The low 32 bits of the first tuples of a brother ("-": unwritten). */
+static void trace_tuples(struct csm_engine *e, const uint8_t *mb, char *out, size_t len)
+{
+	const struct csm_geometry *geo = &e->geo;
+	size_t at = 0;
+	out[0] = 0;
+	for (uint32_t i = 0; i < geo->per_group && i < 48 && at + 10 < len; i++) {
+		if (csm_mb_written(geo, mb, i))
+			at += (size_t)snprintf(out + at, len - at, " %08x",
+			                       (unsigned)csm_mb_tuple(geo, mb, i));
+		else
+			at += (size_t)snprintf(out + at, len - at, " -");
+	}
+}
+
 static void report_io(struct csm_engine *e, uint64_t group, int neg_err)
 {
 	struct csm_event ev = {.kind = CSM_EV_IO_ERROR, .group = group, .err = -neg_err};
@@ -1074,6 +1102,10 @@ static int settle_group(struct csm_engine *e, struct group *g, uint64_t skip_fir
 		if (tuple_matches(e, nw, idx, k, b, &c, &have) ||
 		    !tuple_matches(e, od, idx, k, b, &c, &have))
 			continue; /* newer is right, or neither is (reads will say) */
+		if (e->opts.trace)
+			tracef(e, "settle block %llu: newer %08x -> older's %08x (data %08x)",
+			       (unsigned long long)k, (unsigned)csm_mb_tuple(geo, nw, idx),
+			       (unsigned)csm_mb_tuple(geo, od, idx), (unsigned)c);
 		if (csm_mb_written(geo, od, idx))
 			csm_mb_set(geo, nw, idx, csm_mb_tuple(geo, od, idx));
 		else
@@ -1117,6 +1149,13 @@ static int publish_meta(struct csm_engine *e, struct group *g, int o)
 	g->pair.gen[o] = gen;
 	g->pair.newer = o;
 	g->pair.older_ok = true; /* the previous newer is exactly gen - 1 */
+	if (e->opts.trace) {
+		char t[520];
+		trace_tuples(e, g->slot[o], t, sizeof(t));
+		tracef(e, "meta group %llu slot %d gen %llu flags %u:%s",
+		       (unsigned long long)g->gno, o, (unsigned long long)gen,
+		       csm_mb_flags(g->slot[o]), t);
+	}
 	return 0;
 }
 
@@ -1176,6 +1215,7 @@ static ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos,
 	int cnt = run_iov(geo, &r, iov, user, b0, b1);
 
 	/* Whole blocks are hashed before taking the lock. */
+	csums[0] = 0;
 	for (uint64_t k = r.first; k <= r.last; k++) {
 		if ((k == r.first && r.head_bounce) || (k == r.last && r.tail_bounce))
 			continue;
@@ -1243,6 +1283,10 @@ static ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos,
 	}
 	rc = store_writev(e, CSM_DATA, iov, cnt, csm_geo_data_offset(geo, r.first));
 	g->data_ticket = sync_ticket(e, CSM_DATA);
+	if (e->opts.trace)
+		tracef(e, "data blocks %llu-%llu (first %08x) gen %llu: %d",
+		       (unsigned long long)r.first, (unsigned long long)r.last, (unsigned)csums[0],
+		       (unsigned long long)g->pair.gen[g->pair.newer], rc);
 	if (rc < 0) {
 		report_io(e, r.gno, rc);
 		g->settled = false; /* some of the data may not have landed */
@@ -1297,6 +1341,9 @@ static int clear_run(struct csm_engine *e, uint64_t first, uint64_t last, bool z
 		rc = publish_dirty(e, g, o, was_dirty);
 	}
 	if (rc == 0 && zero_data) {
+		if (e->opts.trace)
+			tracef(e, "zero blocks %llu-%llu", (unsigned long long)first,
+			       (unsigned long long)last);
 		uint64_t dlen = (last - first + 1) << geo->block_shift;
 		uint64_t bstart = first << geo->block_shift;
 		if (geo->layout == CSM_LAYOUT_SEPARATE && bstart + dlen > size)
@@ -1409,6 +1456,9 @@ static int grow_to(struct csm_engine *e, uint64_t off, uint64_t *end)
 	if (*end > size) {
 		/* Size first: a crash before the data leaves zeros, never
 		 * stale bytes, past the old end. */
+		if (e->opts.trace)
+			tracef(e, "grow %llu -> %llu", (unsigned long long)size,
+			       (unsigned long long)*end);
 		e->sb.logical_size = *end;
 		rc = write_super(e);
 		if (rc < 0)
@@ -1478,6 +1528,8 @@ ssize_t csm_append(struct csm_engine *e, const void *buf, size_t n, uint64_t *at
 		else if (!e->be.resizable && end > e->capacity)
 			end = e->capacity;
 		if (rc == 0) {
+			if (e->opts.trace)
+				tracef(e, "append at %llu, %zu bytes", (unsigned long long)off, n);
 			e->sb.logical_size = end;
 			rc = write_super(e);
 			if (rc < 0)
@@ -1613,6 +1665,9 @@ static int shrink_locked(struct csm_engine *e, uint64_t nsize, uint64_t cur)
 	if (rc < 0)
 		goto done;
 	tl_shrinker = e;
+	if (e->opts.trace)
+		tracef(e, "shrink %llu -> %llu", (unsigned long long)cur,
+		       (unsigned long long)nsize);
 	/* 1. zero the kept part of the new last block */
 	uint64_t bend = csm_geo_blocks(geo, nsize) << geo->block_shift;
 	if (bend > cur)
@@ -1666,6 +1721,9 @@ int csm_truncate(struct csm_engine *e, uint64_t nsize)
 	if (nsize < cur) {
 		rc = shrink_locked(e, nsize, cur);
 	} else {
+		if (e->opts.trace)
+			tracef(e, "extend %llu -> %llu", (unsigned long long)cur,
+			       (unsigned long long)nsize);
 		rc = set_store_sizes(e, nsize);
 		if (rc < 0)
 			goto out;

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
@@ -85,6 +86,12 @@ void shim_log(const char *fmt, ...)
 		line[len++] = '\n';
 	ssize_t w = csm_real.write ? csm_real.write(log_fd, line, len) : -1;
 	(void)w;
+}
+
+static void on_trace(void *arg, const char *line)
+{
+	const struct shim_inode *ino = arg;
+	shim_log("%s: trace: %s", ino->path, line);
 }
 
 static void on_event(void *arg, const struct csm_event *ev)
@@ -280,6 +287,13 @@ static int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_wr
 	                             .durability = r->durability,
 	                             .report = on_event,
 	                             .report_arg = ino};
+	/* Debugging: CSUMSHIM_TRACE=GLOB logs every metadata and data write
+	 * the engine makes to matching files. */
+	const char *tr = getenv("CSUMSHIM_TRACE");
+	if (tr && *tr && fnmatch(tr, path, 0) == 0) {
+		eo.trace = on_trace;
+		eo.trace_arg = ino;
+	}
 	struct csm_engine *e;
 	rc = csm_open(&be, &eo, &e, err, sizeof(err));
 	if (rc < 0) {

@@ -43,7 +43,10 @@ trap cleanup EXIT
 
 printf '[global]\nlog = %s/csumshim.log\n\n[%s/base/*/*]\n' "$T" "$D" >"$T/conf"
 chmod 644 "$T/conf"
-as_pg() { "${USER_RUN[@]}" env CSUMSHIM_CONFIG="$T/conf" "$@"; }
+# PG_TRACE=GLOB (relative to the data directory, e.g. 'base/5/1639[79]'): the
+# shim logs every write the engine makes to matching files (CSUMSHIM_TRACE).
+TRACE=${PG_TRACE:+$T/data/$PG_TRACE}
+as_pg() { "${USER_RUN[@]}" env CSUMSHIM_CONFIG="$T/conf" CSUMSHIM_TRACE="$TRACE" "$@"; }
 shimmed() { as_pg LD_PRELOAD="$LIB" "$@"; }
 pgopts="-p $PORT -k $T -c listen_addresses= -c shared_buffers=32MB -c max_wal_size=256MB -c log_line_prefix=%m[%p]%b: -c log_autovacuum_min_duration=0 -c log_checkpoints=on"
 start() { shimmed "$BIN/pg_ctl" -D "$D" -l "$T/pg.log" -w -t 120 -o "$pgopts" start >/dev/null; }
