@@ -35,6 +35,11 @@ struct csm_backend_ops {
 	                  uint64_t off);
 	ssize_t (*pwritev)(void *ctx, enum csm_store st, const struct iovec *iov, int iovcnt,
 	                   uint64_t off);
+	/* pwritev, durable when it returns — this write only, not the other
+	 * writes still in the page cache (RWF_DSYNC).  NULL: the engine
+	 * writes, then syncs the store. */
+	ssize_t (*pwritev_durable)(void *ctx, enum csm_store st, const struct iovec *iov,
+	                           int iovcnt, uint64_t off);
 	int (*sync)(void *ctx, enum csm_store st, bool datasync);
 	int (*get_size)(void *ctx, enum csm_store st, uint64_t *size);
 	/* Resize a store (regular files).  Not called when !resizable. */
@@ -76,6 +81,7 @@ struct csm_backend {
 struct csm_sysio {
 	ssize_t (*preadv)(int, const struct iovec *, int, off_t);
 	ssize_t (*pwritev)(int, const struct iovec *, int, off_t);
+	ssize_t (*pwritev2)(int, const struct iovec *, int, off_t, int);
 	int (*fsync)(int);
 	int (*fdatasync)(int);
 	int (*ftruncate)(int, off_t);

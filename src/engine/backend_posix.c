@@ -7,6 +7,7 @@
 #include "csumshim/backend.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
@@ -19,6 +20,7 @@ struct posix_ctx {
 	int fd[2];
 	bool own;
 	bool is_blk[2];
+	_Atomic bool no_dsync; /* pwritev2(RWF_DSYNC) refused here */
 	struct csm_sysio sys;
 };
 
@@ -26,6 +28,7 @@ void csm_sysio_libc(struct csm_sysio *sys)
 {
 	sys->preadv = preadv;
 	sys->pwritev = pwritev;
+	sys->pwritev2 = pwritev2;
 	sys->fsync = fsync;
 	sys->fdatasync = fdatasync;
 	sys->ftruncate = ftruncate;
@@ -51,8 +54,9 @@ static int iov_advance(struct iovec *iov, int cnt, size_t done)
 	return cnt - i;
 }
 
+/* write: 0 read, 1 write, 2 write with RWF_DSYNC */
 static ssize_t xfer(struct posix_ctx *c, enum csm_store st, const struct iovec *in, int cnt,
-                    uint64_t off, bool write)
+                    uint64_t off, int write)
 {
 	struct iovec iov[8];
 	if (cnt > 8)
@@ -60,8 +64,10 @@ static ssize_t xfer(struct posix_ctx *c, enum csm_store st, const struct iovec *
 	memcpy(iov, in, (size_t)cnt * sizeof(*iov));
 	size_t total = 0;
 	while (cnt > 0) {
-		ssize_t r = write ? c->sys.pwritev(c->fd[st], iov, cnt, (off_t)(off + total))
-		                  : c->sys.preadv(c->fd[st], iov, cnt, (off_t)(off + total));
+		off_t at = (off_t)(off + total);
+		ssize_t r = write == 2   ? c->sys.pwritev2(c->fd[st], iov, cnt, at, RWF_DSYNC)
+		            : write == 1 ? c->sys.pwritev(c->fd[st], iov, cnt, at)
+		                         : c->sys.preadv(c->fd[st], iov, cnt, at);
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -81,13 +87,36 @@ static ssize_t xfer(struct posix_ctx *c, enum csm_store st, const struct iovec *
 static ssize_t px_preadv(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
                          uint64_t off)
 {
-	return xfer(ctx, st, iov, cnt, off, false);
+	return xfer(ctx, st, iov, cnt, off, 0);
 }
 
 static ssize_t px_pwritev(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
                           uint64_t off)
 {
-	return xfer(ctx, st, iov, cnt, off, true);
+	return xfer(ctx, st, iov, cnt, off, 1);
+}
+
+static int px_sync(void *ctx, enum csm_store st, bool datasync);
+
+/* One write made durable by itself: the metadata block of a dirty mark
+ * need not wait for the whole file's dirty pages, as fdatasync would. */
+static ssize_t px_pwritev_durable(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
+                                  uint64_t off)
+{
+	struct posix_ctx *c = ctx;
+	if (c->sys.pwritev2 && !c->no_dsync) {
+		ssize_t r = xfer(ctx, st, iov, cnt, off, 2);
+		if (r != -EOPNOTSUPP && r != -ENOSYS && r != -EINVAL)
+			return r;
+		c->no_dsync = true; /* an old kernel or file system: write, then sync */
+	}
+	ssize_t r = xfer(ctx, st, iov, cnt, off, 1);
+	if (r >= 0) {
+		int s = px_sync(ctx, st, true);
+		if (s < 0)
+			return s;
+	}
+	return r;
 }
 
 static int px_sync(void *ctx, enum csm_store st, bool datasync)
@@ -143,7 +172,7 @@ static int write_zeros(struct posix_ctx *c, enum csm_store st, uint64_t off, uin
 	while (len > 0) {
 		size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
 		struct iovec v = {(void *)zeros, n};
-		ssize_t r = xfer(c, st, &v, 1, off, true);
+		ssize_t r = xfer(c, st, &v, 1, off, 1);
 		if (r < 0)
 			return (int)r;
 		off += n;
@@ -220,6 +249,7 @@ static void px_destroy(void *ctx)
 static const struct csm_backend_ops posix_ops = {
         .preadv = px_preadv,
         .pwritev = px_pwritev,
+        .pwritev_durable = px_pwritev_durable,
         .sync = px_sync,
         .get_size = px_get_size,
         .set_size = px_set_size,

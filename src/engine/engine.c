@@ -55,6 +55,8 @@
 #define ALIGN 4096
 #define CLEAN_AFTER_MS 5000 /* a sealed group idle this long is marked clean */
 #define NO_SHRINK UINT64_MAX
+/* Largest piece of a write copied, hashed and written at once. */
+#define WRITE_CHUNK ((size_t)1 << 20)
 /* Internal: the size changed under a write; the caller re-checks it.  Never
  * returned to a caller of the engine. */
 #define E_SIZE_CHANGED 4096
@@ -112,8 +114,10 @@ struct csm_engine {
 	struct csm_super sb; /* resize_mu */
 	struct csm_geometry geo;
 	struct csm_hasher hasher;
-	uint64_t capacity; /* fixed stores: largest logical size */
-	_Atomic uint64_t size;
+	uint64_t capacity;     /* fixed stores: largest logical size */
+	_Atomic uint64_t size; /* stored under size_mu (note_size) */
+	uint64_t size_seq;     /* size_mu: superblock sequence of size */
+	pthread_mutex_t size_mu;
 	_Atomic bool unclean; /* superblock says unclean (written by us) */
 	pthread_mutex_t resize_mu;
 	size_t max_per_shard;
@@ -138,6 +142,39 @@ struct csm_engine {
  * tail lock over them, so takes no per-group cross-process lock (with OFD
  * locks, unlocking one would punch a hole in the tail lock). */
 static __thread const struct csm_engine *tl_shrinker;
+static __thread uint64_t tl_shrink_size; /* its size until the cut is stored */
+
+static void *alloc_aligned(size_t n);
+
+/* Each thread's copy of the data it is writing: the checksum must be of
+ * the bytes written, and a program may change its buffer while the write
+ * is in progress (PostgreSQL sets hint bits in a page another process is
+ * writing out).  Freed when the thread ends. */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static __thread uint8_t *tl_scratch;
+static __thread size_t tl_scratch_cap;
+
+static void scratch_init(void)
+{
+	(void)pthread_key_create(&scratch_key, free);
+}
+
+static uint8_t *scratch(size_t n)
+{
+	if (n <= tl_scratch_cap)
+		return tl_scratch;
+	pthread_once(&scratch_once, scratch_init);
+	size_t cap = n < 65536 ? 65536 : (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+	uint8_t *b = alloc_aligned(cap);
+	if (!b)
+		return NULL;
+	free(tl_scratch);
+	tl_scratch = b;
+	tl_scratch_cap = cap;
+	(void)pthread_setspecific(scratch_key, b);
+	return b;
+}
 
 static void *alloc_aligned(size_t n)
 {
@@ -317,11 +354,28 @@ static int write_header(struct csm_backend *be, const struct csm_super *sb)
 	return r == CSM_HEADER_SIZE ? 0 : -EIO;
 }
 
-/* Caller holds resize_mu (and the superblock lock: sb_begin). */
+/* Keep a logical size read from or written to the superblock with its
+ * sequence.  Readers without the superblock lock may come late with an
+ * old value; a size from an older superblock never replaces a newer one. */
+static void note_size(struct csm_engine *e, uint64_t size, uint64_t seq)
+{
+	pthread_mutex_lock(&e->size_mu);
+	if (seq >= e->size_seq) {
+		e->size_seq = seq;
+		atomic_store_explicit(&e->size, size, memory_order_release);
+	}
+	pthread_mutex_unlock(&e->size_mu);
+}
+
+/* Caller holds resize_mu (and the superblock lock: sb_begin).  On success
+ * the engine's size follows e->sb.logical_size. */
 static int write_super(struct csm_engine *e)
 {
 	e->sb.sequence++;
-	return write_header(&e->be, &e->sb);
+	int rc = write_header(&e->be, &e->sb);
+	if (rc == 0)
+		note_size(e, e->sb.logical_size, e->sb.sequence);
+	return rc;
 }
 
 /* ---- syncs and cross-process locks ------------------------------------ */
@@ -447,7 +501,7 @@ static int sb_begin(struct csm_engine *e)
 	e->sb.logical_size = sb.logical_size;
 	e->sb.state = sb.state;
 	e->sb.sequence = sb.sequence;
-	atomic_store_explicit(&e->size, sb.logical_size, memory_order_release);
+	note_size(e, sb.logical_size, sb.sequence);
 	return 0;
 }
 
@@ -465,7 +519,11 @@ static void sb_end(struct csm_engine *e)
  * is retried. */
 static int current_size(struct csm_engine *e, uint64_t *size)
 {
-	if (!e->xproc || tl_shrinker == e) {
+	if (tl_shrinker == e) {
+		*size = tl_shrink_size;
+		return 0;
+	}
+	if (!e->xproc) {
 		*size = atomic_load_explicit(&e->size, memory_order_acquire);
 		return 0;
 	}
@@ -475,7 +533,7 @@ static int current_size(struct csm_engine *e, uint64_t *size)
 		rc = read_super(&e->be, &sb);
 		if (rc == 0) {
 			*size = sb.logical_size;
-			atomic_store_explicit(&e->size, sb.logical_size, memory_order_release);
+			note_size(e, sb.logical_size, sb.sequence);
 			return 0;
 		}
 		if (rc != -EUCLEAN)
@@ -1132,14 +1190,25 @@ static void begin_meta(struct csm_engine *e, struct group *g, uint8_t **mb_out, 
 	*slot_out = o;
 }
 
-static int publish_meta(struct csm_engine *e, struct group *g, int o)
+static int publish_meta_how(struct csm_engine *e, struct group *g, int o, bool durable)
 {
 	const struct csm_geometry *geo = &e->geo;
 	int n = g->pair.newer;
 	uint64_t gen = (n < 0 ? 0 : g->pair.gen[n]) + 1;
 	csm_mb_seal(geo, e->sb.uuid, g->slot[o], gen);
-	int rc = store_write(e, CSM_META, g->slot[o], geo->block_size,
-	                     csm_geo_meta_offset(geo, g->gno, o));
+	uint64_t at = csm_geo_meta_offset(geo, g->gno, o);
+	int rc;
+	if (durable && e->be.ops->pwritev_durable) {
+		struct iovec v = {g->slot[o], geo->block_size};
+		ssize_t w = e->be.ops->pwritev_durable(e->be.ctx, CSM_META, &v, 1, at);
+		rc = w < 0 ? (int)w : (size_t)w == geo->block_size ? 0 : -EIO;
+		if (rc == 0)
+			atomic_fetch_add(&e->n_syncs, 1);
+	} else {
+		rc = store_write(e, CSM_META, g->slot[o], geo->block_size, at);
+		if (rc == 0 && durable)
+			rc = sync_store(e, CSM_META);
+	}
 	if (rc < 0) {
 		report_io(e, g->gno, rc);
 		g->loaded = false; /* slot o in memory no longer matches disk */
@@ -1159,6 +1228,11 @@ static int publish_meta(struct csm_engine *e, struct group *g, int o)
 	return 0;
 }
 
+static int publish_meta(struct csm_engine *e, struct group *g, int o)
+{
+	return publish_meta_how(e, g, o, false);
+}
+
 /* Publish a brother for an update that data writes (or hole punches) will
  * follow: marked DIRTY, and made durable first when the group was clean
  * (default) or always (strict).  Group locked for update. */
@@ -1175,11 +1249,19 @@ static int publish_dirty(struct csm_engine *e, struct group *g, int o, bool was_
 		}
 	}
 	csm_mb_set_flags(g->slot[o], CSM_MF_DIRTY | (e->strict ? CSM_MF_STRICT : 0));
-	rc = publish_meta(e, g, o);
-	if (rc == 0 && (!was_dirty || e->strict)) {
-		rc = sync_store(e, CSM_META);
-		if (rc < 0)
-			report_io(e, g->gno, rc);
+	if (e->strict) {
+		/* One sync shared by concurrent writers (group commit); in the
+		 * interleaved layout it also covers earlier data. */
+		rc = publish_meta(e, g, o);
+		if (rc == 0) {
+			rc = sync_store(e, CSM_META);
+			if (rc < 0)
+				report_io(e, g->gno, rc);
+		}
+	} else {
+		/* Clean to dirty: the dirty brother alone made durable, without
+		 * waiting for the file's other dirty pages. */
+		rc = publish_meta_how(e, g, o, !was_dirty);
 	}
 	if (rc == 0)
 		note_window(e, g);
@@ -1210,7 +1292,12 @@ static ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos,
 	uint64_t csums[CSM_MAX_PER_GROUP];
 	struct run r;
 	struct iovec iov[3];
-	uint8_t *user = (uint8_t *)buf; /* only read from */
+	/* From here on only the copy is used: hashed and written. */
+	uint8_t *user = scratch(len);
+	if (!user)
+		return -ENOMEM;
+	memcpy(user, buf, len);
+	buf = user;
 	run_init(geo, &r, pos, len);
 	int cnt = run_iov(geo, &r, iov, user, b0, b1);
 
@@ -1427,6 +1514,9 @@ static int write_range(struct csm_engine *e, const void *buf, size_t n, uint64_t
 	while (*done < n) {
 		uint64_t pos = off + *done;
 		uint64_t gend = (pos / group_bytes + 1) * group_bytes;
+		uint64_t cend = (pos / WRITE_CHUNK + 1) * WRITE_CHUNK;
+		if (cend < gend)
+			gend = cend;
 		size_t len = (size_t)((gend - pos) < n - *done ? gend - pos : n - *done);
 		ssize_t r = write_run(e, (const uint8_t *)buf + *done, pos, len, 0);
 		if (r < 0)
@@ -1463,8 +1553,6 @@ static int grow_to(struct csm_engine *e, uint64_t off, uint64_t *end)
 		rc = write_super(e);
 		if (rc < 0)
 			e->sb.logical_size = size;
-		else
-			atomic_store_explicit(&e->size, *end, memory_order_release);
 	}
 	sb_end(e);
 	return rc;
@@ -1534,8 +1622,6 @@ ssize_t csm_append(struct csm_engine *e, const void *buf, size_t n, uint64_t *at
 			rc = write_super(e);
 			if (rc < 0)
 				e->sb.logical_size = off;
-			else
-				atomic_store_explicit(&e->size, end, memory_order_release);
 		}
 		if (rc == 0)
 			rc = write_range(e, buf, (size_t)(end - off), off, &done);
@@ -1557,7 +1643,7 @@ uint64_t csm_size_refresh(struct csm_engine *e)
 		return csm_size(e);
 	struct csm_super sb;
 	if (read_super(&e->be, &sb) == 0) {
-		atomic_store_explicit(&e->size, sb.logical_size, memory_order_release);
+		note_size(e, sb.logical_size, sb.sequence);
 		return sb.logical_size;
 	}
 	/* Caught mid-write, or damaged: ask under the lock. */
@@ -1665,6 +1751,7 @@ static int shrink_locked(struct csm_engine *e, uint64_t nsize, uint64_t cur)
 	if (rc < 0)
 		goto done;
 	tl_shrinker = e;
+	tl_shrink_size = cur;
 	if (e->opts.trace)
 		tracef(e, "shrink %llu -> %llu", (unsigned long long)cur,
 		       (unsigned long long)nsize);
@@ -1689,8 +1776,6 @@ static int shrink_locked(struct csm_engine *e, uint64_t nsize, uint64_t cur)
 		/* 4. publish */
 		e->sb.logical_size = nsize;
 		rc = write_super(e);
-		if (rc == 0)
-			atomic_store(&e->size, nsize);
 	}
 	tl_shrinker = NULL;
 	xunlock(e, tail);
@@ -1729,8 +1814,6 @@ int csm_truncate(struct csm_engine *e, uint64_t nsize)
 			goto out;
 		e->sb.logical_size = nsize;
 		rc = write_super(e);
-		if (rc == 0)
-			atomic_store(&e->size, nsize);
 	}
 	if (rc < 0)
 		e->sb.logical_size = cur;
@@ -2418,11 +2501,13 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 		e->capacity = sb.logical_size;
 	}
 	atomic_init(&e->size, sb.logical_size);
+	e->size_seq = sb.sequence;
 	atomic_init(&e->unclean, false);
 	atomic_init(&e->window, 1);
 	e->xproc = be->ops->lock != NULL;
 	e->strict = e->opts.durability == CSM_DURABILITY_STRICT;
 	pthread_mutex_init(&e->resize_mu, NULL);
+	pthread_mutex_init(&e->size_mu, NULL);
 	atomic_init(&e->shrink_from, NO_SHRINK);
 	pthread_mutex_init(&e->first_mu, NULL);
 	pthread_mutex_init(&e->win_mu, NULL);
@@ -2460,7 +2545,7 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 		e->sb.logical_size = sb.logical_size;
 		e->sb.state = sb.state;
 		e->sb.sequence = sb.sequence;
-		atomic_store(&e->size, sb.logical_size);
+		note_size(e, sb.logical_size, sb.sequence);
 	}
 	if (alone && e->sb.state == CSM_STATE_UNCLEAN && !e->opts.readonly && !e->opts.no_recover) {
 		rc = recover_locked(e, &e->recovery);
@@ -2525,6 +2610,7 @@ static void engine_free(struct csm_engine *e)
 		pthread_mutex_destroy(&s->mu);
 	}
 	pthread_mutex_destroy(&e->resize_mu);
+	pthread_mutex_destroy(&e->size_mu);
 	pthread_mutex_destroy(&e->first_mu);
 	pthread_mutex_destroy(&e->win_mu);
 	pthread_mutex_destroy(&e->fsync_mu);

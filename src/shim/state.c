@@ -179,6 +179,7 @@ static void sysio_init(void)
 {
 	sysio.preadv = csm_real.preadv;
 	sysio.pwritev = csm_real.pwritev;
+	sysio.pwritev2 = csm_real.pwritev2;
 	sysio.fsync = csm_real.fsync;
 	sysio.fdatasync = csm_real.fdatasync;
 	sysio.ftruncate = csm_real.ftruncate;
