@@ -306,7 +306,7 @@ static void *mutate(void *arg)
 	return NULL;
 }
 
-static void volatile_buffer(uint64_t writes)
+static void __attribute__((unused)) volatile_buffer(uint64_t writes)
 {
 	char path[] = "/tmp/csumshim-volatile-XXXXXX";
 	int fd = mkstemp(path);
