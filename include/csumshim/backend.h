@@ -55,6 +55,9 @@ struct csm_backend_ops {
 	 * share it (the engine orders them itself).  NULL: the store is
 	 * private to this process (in-memory tests). */
 	int (*lock)(void *ctx, uint64_t id, int type, bool wait);
+	/* Page-cache advice (POSIX_FADV_*) for [off, off+len) of a store; len 0
+	 * means to the end.  Only a hint: errors are ignored.  NULL: none. */
+	void (*advise)(void *ctx, enum csm_store st, uint64_t off, uint64_t len, int advice);
 	void (*destroy)(void *ctx);
 };
 
@@ -91,6 +94,7 @@ struct csm_sysio {
 	off_t (*lseek)(int, off_t, int);
 	int (*close)(int);
 	int (*fcntl)(int, int, ...);
+	int (*fadvise)(int, off_t, off_t, int);
 };
 
 void csm_sysio_libc(struct csm_sysio *sys);

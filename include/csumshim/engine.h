@@ -114,6 +114,9 @@ int csm_truncate(struct csm_engine *e, uint64_t size);
 /* Make [off, off+len) read as zeros (within the current size). */
 int csm_zero_range(struct csm_engine *e, uint64_t off, uint64_t len);
 int csm_fsync(struct csm_engine *e, bool datasync);
+/* Page-cache advice (POSIX_FADV_*) for a logical range (len 0: to the
+ * end), applied to the physical ranges that hold it.  A hint only. */
+void csm_advise(struct csm_engine *e, uint64_t off, uint64_t len, int advice);
 
 /* The logical size as stored now (another process may have changed it). */
 uint64_t csm_size_refresh(struct csm_engine *e);

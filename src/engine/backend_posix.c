@@ -38,6 +38,7 @@ void csm_sysio_libc(struct csm_sysio *sys)
 	sys->lseek = lseek;
 	sys->close = close;
 	sys->fcntl = fcntl;
+	sys->fadvise = posix_fadvise;
 }
 
 /* Advance an iovec array past `done` bytes; returns the new count. */
@@ -246,6 +247,13 @@ static void px_destroy(void *ctx)
 	free(c);
 }
 
+static void px_advise(void *ctx, enum csm_store st, uint64_t off, uint64_t len, int advice)
+{
+	struct posix_ctx *c = ctx;
+	if (c->sys.fadvise)
+		(void)c->sys.fadvise(c->fd[st], (off_t)off, (off_t)len, advice);
+}
+
 static const struct csm_backend_ops posix_ops = {
         .preadv = px_preadv,
         .pwritev = px_pwritev,
@@ -256,6 +264,7 @@ static const struct csm_backend_ops posix_ops = {
         .zero_range = px_zero_range,
         .next_data = px_next_data,
         .lock = px_lock,
+        .advise = px_advise,
         .destroy = px_destroy,
 };
 

@@ -1956,6 +1956,42 @@ static int flush_windows(struct csm_engine *e, bool datasync, bool clean_all)
 	return rc;
 }
 
+/* Page-cache advice on a logical range, passed to the stores at the
+ * physical offsets that hold it (the program's own descriptor is not the
+ * one the engine reads through). */
+void csm_advise(struct csm_engine *e, uint64_t off, uint64_t len, int advice)
+{
+	const struct csm_backend_ops *ops = e->be.ops;
+	const struct csm_geometry *geo = &e->geo;
+	bool sep = geo->layout == CSM_LAYOUT_SEPARATE;
+	if (!ops->advise)
+		return;
+	if (advice != POSIX_FADV_WILLNEED && advice != POSIX_FADV_DONTNEED) {
+		/* Access-pattern advice: Linux applies it to the whole open file. */
+		ops->advise(e->be.ctx, CSM_DATA, 0, 0, advice);
+		if (sep)
+			ops->advise(e->be.ctx, CSM_META, 0, 0, advice);
+		return;
+	}
+	uint64_t size = csm_size(e);
+	if (off >= size)
+		return;
+	uint64_t end = (len == 0 || len > size - off) ? size : off + len;
+	uint64_t b0 = off >> geo->block_shift, b1 = (end - 1) >> geo->block_shift;
+	uint64_t g0 = csm_geo_group_of(geo, b0), g1 = csm_geo_group_of(geo, b1);
+	/* Interleaved, read-ahead: from the first group's brothers, so they
+	 * come along (later groups' brothers lie inside the range). */
+	uint64_t p0 = !sep && advice == POSIX_FADV_WILLNEED ? csm_geo_meta_offset(geo, g0, 0)
+	                                                    : csm_geo_data_offset(geo, b0);
+	uint64_t p1 = csm_geo_data_offset(geo, b1) + geo->block_size;
+	ops->advise(e->be.ctx, CSM_DATA, p0, p1 - p0, advice);
+	if (sep) {
+		uint64_t m0 = csm_geo_meta_offset(geo, g0, 0);
+		uint64_t m1 = csm_geo_meta_offset(geo, g1, 1) + geo->block_size;
+		ops->advise(e->be.ctx, CSM_META, m0, m1 - m0, advice);
+	}
+}
+
 int csm_fsync(struct csm_engine *e, bool datasync)
 {
 	int rc = e->opts.readonly ? sync_all(e, datasync) : flush_windows(e, datasync, false);

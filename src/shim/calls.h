@@ -88,6 +88,10 @@ struct statx;
 	X(int, fsync, (int))                                                            \
 	X(int, fdatasync, (int))                                                        \
 	X(int, sync_file_range, (int, off64_t, off64_t, unsigned))                      \
+	/* page-cache advice, moved to the physical ranges */                           \
+	X(int, posix_fadvise, (int, off_t, off_t, int))                                 \
+	X(int, posix_fadvise64, (int, off64_t, off64_t, int))                           \
+	X(ssize_t, readahead, (int, off64_t, size_t))                                   \
 	/* devices */                                                                   \
 	X(int, ioctl, (int, unsigned long, ...))                                        \
 	/* copies that would bypass verification */                                     \

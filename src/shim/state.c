@@ -189,6 +189,7 @@ static void sysio_init(void)
 	sysio.lseek = csm_real.lseek;
 	sysio.close = csm_real.close;
 	sysio.fcntl = csm_real.fcntl;
+	sysio.fadvise = csm_real.posix_fadvise;
 }
 
 static int open_private(const char *path, bool need_write, bool create)

@@ -685,6 +685,55 @@ API int sync_file_range(int fd, off64_t off, off64_t n, unsigned flags)
 	return f ? GUARDED(shim_sync(f, true)) : REAL(sync_file_range)(fd, off, n, flags);
 }
 
+/* ---- page-cache advice ------------------------------------------------ */
+
+/* The engine reads through its own descriptors, at physical offsets: advice
+ * given on the program's descriptor would reach neither, so it is moved
+ * there.  Access-pattern advice (RANDOM, SEQUENTIAL...) then holds for every
+ * open of the file in this process, which shares one engine. */
+static int shim_advise(struct shim_file *f, off_t off, off_t len, int advice)
+{
+	if (off < 0 || len < 0 || advice < POSIX_FADV_NORMAL || advice > POSIX_FADV_NOREUSE)
+		return EINVAL;
+	int saved = errno;
+	struct csm_engine *e = shim_engine(f);
+	if (!e) {
+		int r = errno;
+		errno = saved;
+		return r;
+	}
+	csm_advise(e, (uint64_t)off, (uint64_t)len, advice);
+	return 0;
+}
+
+API int posix_fadvise(int fd, off_t off, off_t len, int advice)
+{
+	struct shim_file *f = ours(fd);
+	return f ? GUARDED(shim_advise(f, off, len, advice))
+	         : REAL(posix_fadvise)(fd, off, len, advice);
+}
+
+API int posix_fadvise64(int fd, off64_t off, off64_t len, int advice)
+{
+	struct shim_file *f = ours(fd);
+	return f ? GUARDED(shim_advise(f, (off_t)off, (off_t)len, advice))
+	         : REAL(posix_fadvise64)(fd, off, len, advice);
+}
+
+API ssize_t readahead(int fd, off64_t off, size_t n)
+{
+	struct shim_file *f = ours(fd);
+	if (!f)
+		return REAL(readahead)(fd, off, n);
+	int r = GUARDED(shim_advise(f, (off_t)off, (off_t)(n > INT64_MAX ? INT64_MAX : n),
+	                            POSIX_FADV_WILLNEED));
+	if (r) {
+		errno = r;
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- devices ---------------------------------------------------------- */
 
 API int ioctl(int fd, unsigned long req, ...)

@@ -75,6 +75,87 @@ static off_t fsize(int fd)
 	return fstat(fd, &st) == 0 ? st.st_size : -1;
 }
 
+/* Is the stored file's page at raw offset `off` in the page cache?  Asked
+ * with cachestat(2) (Linux 6.5) on a raw descriptor, behind the shim's back;
+ * a mapping and mincore(2) would keep the page from being dropped.  -1 if
+ * the kernel cannot tell. */
+struct csm_cachestat_range {
+	unsigned long long off, len;
+};
+struct csm_cachestat {
+	unsigned long long nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+#define CSM_NR_CACHESTAT 451 /* x86-64, arm64 */
+
+static int resident(const char *p, long long off)
+{
+	int rfd = (int)syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC);
+	if (rfd < 0)
+		return -1;
+	struct csm_cachestat_range r = {(unsigned long long)off, 4096};
+	struct csm_cachestat cs = {0};
+	long rc = syscall(CSM_NR_CACHESTAT, rfd, &r, &cs, 0);
+	syscall(SYS_close, rfd);
+	return rc == 0 ? (cs.nr_cache > 0) : -1;
+}
+
+static bool becomes_resident(const char *p, long long off)
+{
+	for (int i = 0; i < 200; i++) {
+		if (resident(p, off) == 1)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* DONTNEED on the whole file through the shim until the page at `off` has
+ * left the cache (pages still being read in are skipped by the kernel). */
+static bool dropped(int fd, const char *p, long long off)
+{
+	for (int i = 0; i < 200; i++) {
+		if (posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0)
+			return false;
+		if (resident(p, off) == 0)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* Page-cache advice reaches the physical page holding the logical range:
+ * the last logical block of a 1 MiB file is the stored file's last page,
+ * while its logical offset names an earlier page of the stored file. */
+static void test_advice(void)
+{
+	static char mb[1 << 20];
+	memset(mb, 'a', sizeof(mb));
+	int fd = open(path, O_RDWR | O_TRUNC);
+	bool ok = fd >= 0 && write(fd, mb, sizeof(mb)) == (ssize_t)sizeof(mb) && fsync(fd) == 0;
+	long long last = raw_size(path) - 4096;
+	off_t lo = (off_t)sizeof(mb) - 4096;
+	if (resident(path, last) < 0) {
+		printf("SKIP posix_fadvise cases: no cachestat(2) here (%s)\n", strerror(errno));
+		close(fd);
+		return;
+	}
+	CASE("posix_fadvise DONTNEED",
+	     ok && resident(path, last) == 1 && resident(path, lo) == 1 &&
+	             posix_fadvise(fd, lo, 4096, POSIX_FADV_DONTNEED) == 0 &&
+	             resident(path, last) == 0 && resident(path, lo) == 1);
+	CASE("posix_fadvise64 WILLNEED",
+	     dropped(fd, path, last) && posix_fadvise64(fd, lo, 4096, POSIX_FADV_WILLNEED) == 0 &&
+	             becomes_resident(path, last));
+	CASE("readahead", dropped(fd, path, last) && readahead(fd, lo, 4096) == 0 &&
+	                          becomes_resident(path, last));
+	CASE("posix_fadvise RANDOM", posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM) == 0 &&
+	                                     posix_fadvise(fd, 0, 0, POSIX_FADV_NORMAL) == 0);
+	CASE("posix_fadvise bad", posix_fadvise(fd, 0, 0, 99) == EINVAL &&
+	                                  posix_fadvise(fd, -1, 0, POSIX_FADV_NORMAL) == EINVAL);
+	CASE("posix_fadvise read", pread(fd, mb, 4096, lo) == 4096 && mb[0] == 'a');
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2)
@@ -297,6 +378,8 @@ int main(int argc, char **argv)
 	CASE("freopen64", fp && !rf && errno == EOPNOTSUPP);
 	fp = fopen(plain, "r");
 	CASE("freopen plain", fp && (fp = freopen(plain, "r", fp)) && fclose(fp) == 0);
+
+	test_advice();
 
 	/* Plain files are untouched. */
 	CASE("plain", stat(plain, &st) == 0 && st.st_size == raw_size(plain));
