@@ -30,9 +30,14 @@ static uint64_t run_sw(const void *p, size_t n, uint64_t seed)
 	return csm_crc32c_sw((uint32_t)seed, p, n);
 }
 
-static uint64_t run_hw(const void *p, size_t n, uint64_t seed)
+static uint64_t run_sse42(const void *p, size_t n, uint64_t seed)
 {
-	return csm_crc32c_hw((uint32_t)seed, p, n);
+	return csm_crc32c_sse42((uint32_t)seed, p, n);
+}
+
+static uint64_t run_fold(const void *p, size_t n, uint64_t seed)
+{
+	return csm_crc32c_fold((uint32_t)seed, p, n);
 }
 
 static uint64_t run_xxh3(const void *p, size_t n, uint64_t seed)
@@ -65,7 +70,8 @@ int main(int argc, char **argv)
 		uint64_t (*fn)(const void *, size_t, uint64_t);
 	} impls[] = {
 	        {"crc32c slicing-by-8 (portable)", run_sw},
-	        {"crc32c hardware (3 streams)", run_hw},
+	        {"crc32c sse4.2 (3 streams)", run_sse42},
+	        {"crc32c vpclmulqdq folding", run_fold},
 	        {"xxh3-64", run_xxh3},
 	        {"block checksum, crc32c", run_block_crc},
 	        {"block checksum, xxh3", run_block_xxh},

@@ -319,12 +319,19 @@ void csm_pair_choose(struct csm_pair *p, enum csm_mb_status s0, uint64_t gen0,
 /* ---- checksums -------------------------------------------------------- */
 
 /* crc32c (Castagnoli), chained: csm_crc32c(csm_crc32c(0, a), b) ==
- * csm_crc32c(0, a||b).  Uses SSE4.2 when the CPU has it. */
+ * csm_crc32c(0, a||b). */
 uint32_t csm_crc32c(uint32_t crc, const void *buf, size_t len);
 uint32_t csm_crc32c_sw(uint32_t crc, const void *buf, size_t len);
-/* Hardware path, or NULL-equivalent behaviour: returns the software result
- * when the CPU lacks SSE4.2.  csm_crc32c_impl() names what runs. */
+/* The fastest the CPU offers (the one csm_crc32c uses): carry-less
+ * multiplication folding with AVX-512 VPCLMULQDQ for 512 bytes and more,
+ * else the SSE4.2 crc32 instruction, else the portable code.
+ * csm_crc32c_impl() names what runs.  The narrower entry points force one
+ * path (each falls back to the next one down when the CPU lacks it), so
+ * tests can compare them all. */
 uint32_t csm_crc32c_hw(uint32_t crc, const void *buf, size_t len);
+uint32_t csm_crc32c_fold(uint32_t crc, const void *buf, size_t len);
+uint32_t csm_crc32c_sse42(uint32_t crc, const void *buf, size_t len);
+bool csm_crc32c_have_fold(void);
 const char *csm_crc32c_impl(void);
 
 /* The per-file hashing context: algorithm plus salt. */

@@ -16,7 +16,7 @@
 #include <xxhash.h>
 
 #if defined(__x86_64__)
-#include <nmmintrin.h>
+#include <immintrin.h>
 #endif
 
 #define CRC32C_POLY_REFLECTED 0x82F63B78u
@@ -155,7 +155,147 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, con
 }
 #endif
 
-uint32_t csm_crc32c_hw(uint32_t crc, const void *buf, size_t len)
+/* ---- hardware: carry-less multiplication folding (VPCLMULQDQ) --------- *
+ *
+ * The buffer is read as a polynomial over GF(2); its crc is the remainder
+ * modulo P (crc32c's polynomial) of the message times x^32.  A 128-bit
+ * chunk X followed by D more bits of message contributes X * x^D to what
+ * follows, and only X * x^D mod P matters: splitting X into its earlier and
+ * later 64-bit halves H and L, that is H * (x^(D+64) mod P) + L * (x^D mod P),
+ * two carry-less products of a 64-bit half by a 32-bit constant, together at
+ * most 96 bits, which are XORed into the chunk D bits later.  Sixteen such
+ * chunks are carried in four 512-bit registers, each chunk folded 256 bytes
+ * forward per round; at the end the registers fold into one another, down
+ * to a single 128-bit chunk whose crc the crc32 instruction finishes.
+ *
+ * In the reflected bit order crc32c uses, bit i of a 64-bit half is the
+ * coefficient of x^(63-i), and the carry-less product of two such values
+ * comes out as the product times x in the 128-bit reflected order — hence
+ * the constants x^(D+63) and x^(D-1) instead of x^(D+64) and x^D.  They are
+ * computed once, here, from the polynomial.
+ */
+#if defined(__x86_64__)
+#define VPCLMUL_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,vpclmulqdq,pclmul,sse4.2")))
+
+static bool have_fold(void)
+{
+	return __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("avx512f") &&
+	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("pclmul");
+}
+
+/* x^e mod P as a reflected 64-bit operand: coefficient of x^j at bit 63-j. */
+static uint64_t xpow_mod_reflected(unsigned e)
+{
+	uint64_t r = 1; /* coefficient of x^j at bit j */
+	for (unsigned i = 0; i < e; i++) {
+		r <<= 1;
+		if (r & ((uint64_t)1 << 32))
+			r ^= 0x11EDC6F41ull; /* P, with its x^32 term */
+	}
+	uint64_t out = 0;
+	for (int j = 0; j < 32; j++)
+		if ((r >> j) & 1)
+			out |= (uint64_t)1 << (63 - j);
+	return out;
+}
+
+/* For folding distances of 16, 64 and 256 bytes: {x^(D+63), x^(D-1)} mod P,
+ * the multipliers of the earlier and the later half of a chunk. */
+static uint64_t fold_k[3][2];
+static pthread_once_t fold_once = PTHREAD_ONCE_INIT;
+
+static void fold_build(void)
+{
+	static const unsigned dist[3] = {16, 64, 256};
+	for (int i = 0; i < 3; i++) {
+		fold_k[i][0] = xpow_mod_reflected(8 * dist[i] + 63);
+		fold_k[i][1] = xpow_mod_reflected(8 * dist[i] - 1);
+	}
+}
+
+VPCLMUL_TARGET static inline __m512i fold512(__m512i v, __m512i k, __m512i next)
+{
+	__m512i a = _mm512_clmulepi64_epi128(v, k, 0x00);
+	__m512i b = _mm512_clmulepi64_epi128(v, k, 0x11);
+	return _mm512_ternarylogic_epi64(a, b, next, 0x96); /* a ^ b ^ next */
+}
+
+VPCLMUL_TARGET static inline __m128i fold128(__m128i v, __m128i k, __m128i next)
+{
+	__m128i a = _mm_clmulepi64_si128(v, k, 0x00);
+	__m128i b = _mm_clmulepi64_si128(v, k, 0x11);
+	return _mm_ternarylogic_epi64(a, b, next, 0x96);
+}
+
+VPCLMUL_TARGET static inline __m512i kvec(int i)
+{
+	return _mm512_broadcast_i32x4(
+	        _mm_set_epi64x((long long)fold_k[i][1], (long long)fold_k[i][0]));
+}
+
+/* Below this the setup costs more than the crc32 instruction. */
+#define FOLD_MIN ((size_t)512)
+
+VPCLMUL_TARGET static uint32_t crc32c_fold(uint32_t crc, const void *buf, size_t len)
+{
+	if (len < FOLD_MIN)
+		return crc32c_sse42(crc, buf, len);
+	pthread_once(&fold_once, fold_build);
+	const uint8_t *p = buf;
+	const __m512i k256 = kvec(2), k64 = kvec(1);
+	const __m128i k16 = _mm512_castsi512_si128(kvec(0));
+	/* The running register joins the message: XORed into its first 32 bits. */
+	__m512i a0 = _mm512_xor_si512(_mm512_loadu_si512(p),
+	                              _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)~crc)));
+	__m512i a1 = _mm512_loadu_si512(p + 64);
+	__m512i a2 = _mm512_loadu_si512(p + 128);
+	__m512i a3 = _mm512_loadu_si512(p + 192);
+	p += 256;
+	len -= 256;
+	while (len >= 256) {
+		a0 = fold512(a0, k256, _mm512_loadu_si512(p));
+		a1 = fold512(a1, k256, _mm512_loadu_si512(p + 64));
+		a2 = fold512(a2, k256, _mm512_loadu_si512(p + 128));
+		a3 = fold512(a3, k256, _mm512_loadu_si512(p + 192));
+		p += 256;
+		len -= 256;
+	}
+	a1 = fold512(a0, k64, a1);
+	a2 = fold512(a1, k64, a2);
+	a3 = fold512(a2, k64, a3);
+	while (len >= 64) {
+		a3 = fold512(a3, k64, _mm512_loadu_si512(p));
+		p += 64;
+		len -= 64;
+	}
+	__m128i x = _mm512_extracti32x4_epi32(a3, 0);
+	x = fold128(x, k16, _mm512_extracti32x4_epi32(a3, 1));
+	x = fold128(x, k16, _mm512_extracti32x4_epi32(a3, 2));
+	x = fold128(x, k16, _mm512_extracti32x4_epi32(a3, 3));
+	while (len >= 16) {
+		x = fold128(x, k16, _mm_loadu_si128((const __m128i *)(const void *)p));
+		p += 16;
+		len -= 16;
+	}
+	/* x now stands for the whole message so far: its crc from a zero
+	 * register is the register after the message. */
+	uint64_t c = _mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(x));
+	c = _mm_crc32_u64(c, (uint64_t)_mm_extract_epi64(x, 1));
+	while (len >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		c = _mm_crc32_u64(c, w);
+		p += 8;
+		len -= 8;
+	}
+	while (len--)
+		c = _mm_crc32_u8((uint32_t)c, *p++);
+	return ~(uint32_t)c;
+}
+#endif
+
+uint32_t csm_crc32c_sse42(uint32_t crc, const void *buf, size_t len)
 {
 #if defined(__x86_64__)
 	if (have_sse42())
@@ -164,9 +304,34 @@ uint32_t csm_crc32c_hw(uint32_t crc, const void *buf, size_t len)
 	return csm_crc32c_sw(crc, buf, len);
 }
 
+bool csm_crc32c_have_fold(void)
+{
+#if defined(__x86_64__)
+	return have_fold();
+#else
+	return false;
+#endif
+}
+
+uint32_t csm_crc32c_fold(uint32_t crc, const void *buf, size_t len)
+{
+#if defined(__x86_64__)
+	if (have_fold())
+		return crc32c_fold(crc, buf, len);
+#endif
+	return csm_crc32c_sse42(crc, buf, len);
+}
+
+uint32_t csm_crc32c_hw(uint32_t crc, const void *buf, size_t len)
+{
+	return csm_crc32c_fold(crc, buf, len);
+}
+
 const char *csm_crc32c_impl(void)
 {
 #if defined(__x86_64__)
+	if (have_fold())
+		return "vpclmulqdq (avx-512 folding) from 512 bytes, sse4.2 below";
 	if (have_sse42())
 		return "sse4.2";
 #endif

@@ -23,23 +23,39 @@ int main(void)
 	CHECK_EQ_U64(csm_crc32c(0, v, 32), 0x113FDB5Cu);
 	CHECK_EQ_U64(csm_crc32c(0, "", 0), 0);
 
-	/* Hardware == portable for every length and misalignment, and
-	 * chaining equals one pass. */
+	/* Each hardware path == portable for every length and misalignment
+	 * (lengths reach past the folding threshold, 512, with every tail
+	 * length), with seeds, and chaining equals one pass. */
 	struct rng r = {test_seed("test_checksum", 1)};
 	static uint8_t buf[70000];
 	rng_fill(&r, buf, sizeof(buf));
 	for (size_t len = 0; len <= 1100; len++)
-		for (size_t mis = 0; mis < 8; mis++)
-			CHECK(csm_crc32c_hw(0, buf + mis, len) == csm_crc32c_sw(0, buf + mis, len),
-			      "len %zu mis %zu", len, mis);
+		for (size_t mis = 0; mis < 8; mis++) {
+			uint32_t want = csm_crc32c_sw(0, buf + mis, len);
+			CHECK(csm_crc32c_sse42(0, buf + mis, len) == want, "sse4.2 len %zu mis %zu",
+			      len, mis);
+			CHECK(csm_crc32c_fold(0, buf + mis, len) == want, "fold len %zu mis %zu",
+			      len, mis);
+			CHECK(csm_crc32c_hw(0, buf + mis, len) == want, "hw len %zu mis %zu", len,
+			      mis);
+		}
 	for (int i = 0; i < 2000; i++) {
 		size_t off = rng_below(&r, 1000), len = rng_below(&r, sizeof(buf) - 1000);
 		uint32_t seed = (uint32_t)rng_next(&r);
-		CHECK(csm_crc32c_hw(seed, buf + off, len) == csm_crc32c_sw(seed, buf + off, len));
+		uint32_t want = csm_crc32c_sw(seed, buf + off, len);
+		CHECK(csm_crc32c_sse42(seed, buf + off, len) == want, "sse4.2 len %zu", len);
+		CHECK(csm_crc32c_fold(seed, buf + off, len) == want, "fold len %zu", len);
 		size_t cut = len ? rng_below(&r, len) : 0;
 		CHECK(csm_crc32c(csm_crc32c(seed, buf + off, cut), buf + off + cut, len - cut) ==
 		      csm_crc32c(seed, buf + off, len));
 	}
+	/* All-ones and all-zero runs through the folding loop. */
+	static uint8_t ones[8192], zeros[8192];
+	memset(ones, 0xff, sizeof(ones));
+	CHECK(csm_crc32c_fold(0, ones, sizeof(ones)) == csm_crc32c_sw(0, ones, sizeof(ones)));
+	CHECK(csm_crc32c_fold(7, zeros, sizeof(zeros)) == csm_crc32c_sw(7, zeros, sizeof(zeros)));
+	if (!csm_crc32c_have_fold())
+		printf("note: this CPU has no AVX-512 VPCLMULQDQ; the folding path was not run\n");
 	printf("crc32c implementation: %s\n", csm_crc32c_impl());
 
 	/* Block checksums: bound to block number, salt and every data bit. */
