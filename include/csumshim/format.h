@@ -332,6 +332,9 @@ uint32_t csm_crc32c_hw(uint32_t crc, const void *buf, size_t len);
 uint32_t csm_crc32c_fold(uint32_t crc, const void *buf, size_t len);
 uint32_t csm_crc32c_sse42(uint32_t crc, const void *buf, size_t len);
 bool csm_crc32c_have_fold(void);
+/* Copy len bytes from src to dst (not overlapping) and return the crc of
+ * what dst now holds, in one pass where the CPU allows. */
+uint32_t csm_crc32c_copy(uint32_t crc, void *dst, const void *src, size_t len);
 const char *csm_crc32c_impl(void);
 
 /* The per-file hashing context: algorithm plus salt. */
@@ -346,6 +349,10 @@ void csm_hasher_init(struct csm_hasher *h, unsigned algo, const uint8_t uuid[CSM
 /* Checksum of one data block: covers the salt, the little-endian logical
  * block number and the `len` bytes of data (len = block size). */
 uint64_t csm_block_csum(const struct csm_hasher *h, uint64_t lblock, const void *data, size_t len);
+/* The same, of the block copied from src to dst on the way (one pass for
+ * crc32c): the checksum is of dst, whatever happens to src meanwhile. */
+uint64_t csm_block_csum_copy(const struct csm_hasher *h, uint64_t lblock, void *dst,
+                             const void *src, size_t len);
 
 /* True if `len` bytes are all zero. */
 bool csm_is_zero(const void *buf, size_t len);

@@ -1296,19 +1296,22 @@ static ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos,
 	uint8_t *user = scratch(len);
 	if (!user)
 		return -ENOMEM;
-	memcpy(user, buf, len);
-	buf = user;
 	run_init(geo, &r, pos, len);
-	int cnt = run_iov(geo, &r, iov, user, b0, b1);
-
-	/* Whole blocks are hashed before taking the lock. */
+	/* Whole blocks are copied and hashed in one pass, before taking the
+	 * lock; partial blocks are copied here and hashed once merged. */
 	csums[0] = 0;
 	for (uint64_t k = r.first; k <= r.last; k++) {
+		uint64_t bstart = k << geo->block_shift;
+		size_t from = bstart > pos ? (size_t)(bstart - pos) : 0;
+		size_t to = bstart + bs - pos < len ? (size_t)(bstart + bs - pos) : len;
 		if ((k == r.first && r.head_bounce) || (k == r.last && r.tail_bounce))
-			continue;
-		csums[k - r.first] =
-		        csm_block_csum(&e->hasher, k, user + ((k << geo->block_shift) - pos), bs);
+			memcpy(user + from, buf + from, to - from);
+		else
+			csums[k - r.first] =
+			        csm_block_csum_copy(&e->hasher, k, user + from, buf + from, bs);
 	}
+	buf = user;
+	int cnt = run_iov(geo, &r, iov, user, b0, b1);
 
 	struct group *g = group_get(e, r.gno);
 	if (!g)

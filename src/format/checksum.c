@@ -237,61 +237,88 @@ VPCLMUL_TARGET static inline __m512i kvec(int i)
 /* Below this the setup costs more than the crc32 instruction. */
 #define FOLD_MIN ((size_t)512)
 
-VPCLMUL_TARGET static uint32_t crc32c_fold(uint32_t crc, const void *buf, size_t len)
+/* One 64-byte load, stored to dst as well when copying. */
+VPCLMUL_TARGET static inline __attribute__((always_inline)) __m512i ld64(const uint8_t *p,
+                                                                         uint8_t *dst, size_t at)
 {
-	if (len < FOLD_MIN)
-		return crc32c_sse42(crc, buf, len);
+	__m512i v = _mm512_loadu_si512(p + at);
+	if (dst)
+		_mm512_storeu_si512(dst + at, v);
+	return v;
+}
+
+/* The folding loop; with dst, every byte hashed is also stored there, from
+ * the same register, so the result is the crc of what dst holds.  Inlined
+ * into both callers, so the NULL case has no stores and no tests. */
+VPCLMUL_TARGET static inline __attribute__((always_inline)) uint32_t
+fold_body(uint32_t crc, uint8_t *dst, const uint8_t *p, size_t len)
+{
 	pthread_once(&fold_once, fold_build);
-	const uint8_t *p = buf;
 	const __m512i k256 = kvec(2), k64 = kvec(1);
 	const __m128i k16 = _mm512_castsi512_si128(kvec(0));
 	/* The running register joins the message: XORed into its first 32 bits. */
-	__m512i a0 = _mm512_xor_si512(_mm512_loadu_si512(p),
+	__m512i a0 = _mm512_xor_si512(ld64(p, dst, 0),
 	                              _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)~crc)));
-	__m512i a1 = _mm512_loadu_si512(p + 64);
-	__m512i a2 = _mm512_loadu_si512(p + 128);
-	__m512i a3 = _mm512_loadu_si512(p + 192);
-	p += 256;
-	len -= 256;
-	while (len >= 256) {
-		a0 = fold512(a0, k256, _mm512_loadu_si512(p));
-		a1 = fold512(a1, k256, _mm512_loadu_si512(p + 64));
-		a2 = fold512(a2, k256, _mm512_loadu_si512(p + 128));
-		a3 = fold512(a3, k256, _mm512_loadu_si512(p + 192));
-		p += 256;
-		len -= 256;
+	__m512i a1 = ld64(p, dst, 64);
+	__m512i a2 = ld64(p, dst, 128);
+	__m512i a3 = ld64(p, dst, 192);
+	size_t at = 256;
+	while (len - at >= 256) {
+		a0 = fold512(a0, k256, ld64(p, dst, at));
+		a1 = fold512(a1, k256, ld64(p, dst, at + 64));
+		a2 = fold512(a2, k256, ld64(p, dst, at + 128));
+		a3 = fold512(a3, k256, ld64(p, dst, at + 192));
+		at += 256;
 	}
 	a1 = fold512(a0, k64, a1);
 	a2 = fold512(a1, k64, a2);
 	a3 = fold512(a2, k64, a3);
-	while (len >= 64) {
-		a3 = fold512(a3, k64, _mm512_loadu_si512(p));
-		p += 64;
-		len -= 64;
+	while (len - at >= 64) {
+		a3 = fold512(a3, k64, ld64(p, dst, at));
+		at += 64;
 	}
 	__m128i x = _mm512_extracti32x4_epi32(a3, 0);
 	x = fold128(x, k16, _mm512_extracti32x4_epi32(a3, 1));
 	x = fold128(x, k16, _mm512_extracti32x4_epi32(a3, 2));
 	x = fold128(x, k16, _mm512_extracti32x4_epi32(a3, 3));
-	while (len >= 16) {
-		x = fold128(x, k16, _mm_loadu_si128((const __m128i *)(const void *)p));
-		p += 16;
-		len -= 16;
+	while (len - at >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + at));
+		if (dst)
+			_mm_storeu_si128((__m128i *)(void *)(dst + at), v);
+		x = fold128(x, k16, v);
+		at += 16;
 	}
+	if (dst)
+		memcpy(dst + at, p + at, len - at);
 	/* x now stands for the whole message so far: its crc from a zero
 	 * register is the register after the message. */
 	uint64_t c = _mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(x));
 	c = _mm_crc32_u64(c, (uint64_t)_mm_extract_epi64(x, 1));
-	while (len >= 8) {
+	for (; len - at >= 8; at += 8) {
 		uint64_t w;
-		memcpy(&w, p, 8);
+		memcpy(&w, p + at, 8);
 		c = _mm_crc32_u64(c, w);
-		p += 8;
-		len -= 8;
 	}
-	while (len--)
-		c = _mm_crc32_u8((uint32_t)c, *p++);
+	for (; at < len; at++)
+		c = _mm_crc32_u8((uint32_t)c, p[at]);
 	return ~(uint32_t)c;
+}
+
+VPCLMUL_TARGET static uint32_t crc32c_fold(uint32_t crc, const void *buf, size_t len)
+{
+	if (len < FOLD_MIN)
+		return crc32c_sse42(crc, buf, len);
+	return fold_body(crc, NULL, buf, len);
+}
+
+VPCLMUL_TARGET static uint32_t crc32c_fold_copy(uint32_t crc, void *dst, const void *src,
+                                                size_t len)
+{
+	if (len < FOLD_MIN) {
+		memcpy(dst, src, len);
+		return crc32c_sse42(crc, dst, len);
+	}
+	return fold_body(crc, dst, src, len);
 }
 #endif
 
@@ -320,6 +347,16 @@ uint32_t csm_crc32c_fold(uint32_t crc, const void *buf, size_t len)
 		return crc32c_fold(crc, buf, len);
 #endif
 	return csm_crc32c_sse42(crc, buf, len);
+}
+
+uint32_t csm_crc32c_copy(uint32_t crc, void *dst, const void *src, size_t len)
+{
+#if defined(__x86_64__)
+	if (have_fold())
+		return crc32c_fold_copy(crc, dst, src, len);
+#endif
+	memcpy(dst, src, len);
+	return csm_crc32c(crc, dst, len);
 }
 
 uint32_t csm_crc32c_hw(uint32_t crc, const void *buf, size_t len)
@@ -364,6 +401,19 @@ uint64_t csm_block_csum(const struct csm_hasher *h, uint64_t lblock, const void 
 	}
 	uint32_t c = csm_crc32c(h->crc_after_salt, le, 8);
 	return csm_crc32c(c, data, len);
+}
+
+uint64_t csm_block_csum_copy(const struct csm_hasher *h, uint64_t lblock, void *dst,
+                             const void *src, size_t len)
+{
+	if (h->algo == CSM_ALGO_XXH3) {
+		memcpy(dst, src, len);
+		return csm_block_csum(h, lblock, dst, len);
+	}
+	uint8_t le[8];
+	csm_put_le64(le, lblock);
+	uint32_t c = csm_crc32c(h->crc_after_salt, le, 8);
+	return csm_crc32c_copy(c, dst, src, len);
 }
 
 bool csm_is_zero(const void *buf, size_t len)

@@ -27,7 +27,7 @@ int main(void)
 	 * (lengths reach past the folding threshold, 512, with every tail
 	 * length), with seeds, and chaining equals one pass. */
 	struct rng r = {test_seed("test_checksum", 1)};
-	static uint8_t buf[70000];
+	static uint8_t buf[70000], dst[70000];
 	rng_fill(&r, buf, sizeof(buf));
 	for (size_t len = 0; len <= 1100; len++)
 		for (size_t mis = 0; mis < 8; mis++) {
@@ -38,6 +38,12 @@ int main(void)
 			      len, mis);
 			CHECK(csm_crc32c_hw(0, buf + mis, len) == want, "hw len %zu mis %zu", len,
 			      mis);
+			/* Copying: to a differently aligned place, nothing outside touched. */
+			memset(dst, 0xa5, len + 16);
+			CHECK(csm_crc32c_copy(0, dst + 8 - mis, buf + mis, len) == want &&
+			              memcmp(dst + 8 - mis, buf + mis, len) == 0 &&
+			              dst[8 - mis + len] == 0xa5 && dst[7 - mis] == 0xa5,
+			      "copy len %zu mis %zu", len, mis);
 		}
 	for (int i = 0; i < 2000; i++) {
 		size_t off = rng_below(&r, 1000), len = rng_below(&r, sizeof(buf) - 1000);
@@ -45,6 +51,9 @@ int main(void)
 		uint32_t want = csm_crc32c_sw(seed, buf + off, len);
 		CHECK(csm_crc32c_sse42(seed, buf + off, len) == want, "sse4.2 len %zu", len);
 		CHECK(csm_crc32c_fold(seed, buf + off, len) == want, "fold len %zu", len);
+		CHECK(csm_crc32c_copy(seed, dst, buf + off, len) == want &&
+		              memcmp(dst, buf + off, len) == 0,
+		      "copy len %zu", len);
 		size_t cut = len ? rng_below(&r, len) : 0;
 		CHECK(csm_crc32c(csm_crc32c(seed, buf + off, cut), buf + off + cut, len - cut) ==
 		      csm_crc32c(seed, buf + off, len));
@@ -68,6 +77,10 @@ int main(void)
 		CHECK(c == csm_block_csum(&h1, 7, buf, 4096), "deterministic");
 		CHECK(c != csm_block_csum(&h1, 8, buf, 4096), "block number is hashed");
 		CHECK(c != csm_block_csum(&h2, 7, buf, 4096), "salt is hashed");
+		uint8_t copy[4096];
+		CHECK(csm_block_csum_copy(&h1, 7, copy, buf, 4096) == c &&
+		              memcmp(copy, buf, 4096) == 0,
+		      "copying checksum");
 		if (algo == CSM_ALGO_CRC32C) {
 			/* Definition: crc32c(uuid || le64(block) || data). */
 			uint8_t pre[24 + 4096];
