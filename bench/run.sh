@@ -20,6 +20,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=$(readlink -f "${1:-$ROOT/build}")
 DIR=$(readlink -f "${2:-.}")
+ARGS="${1:-build} ${2:-.}" # as typed, for the command recorded in BENCHMARKS.md
 REP=${REPEATS:-3}
 SECS=${SECONDS_PER_RUN:-8}
 SIZE=${SIZE:-512M}
@@ -212,9 +213,9 @@ EOF
 echo "bench: wrote $CSV, $OUT/table.md, $OUT/ratios.png, $OUT/checksum.txt" >&2
 
 if [ "${UPDATE_DOC:-1}" = 1 ]; then
-	python3 - "$ROOT/BENCHMARKS.md" "$OUT" "$REP" "$SECS" "$SIZE" "$ROWS" "$can_drop" <<'EOF'
+	python3 - "$ROOT/BENCHMARKS.md" "$OUT" "$REP" "$SECS" "$SIZE" "$ROWS" "$can_drop" "$ARGS" <<'EOF'
 import datetime, os, platform, subprocess, sys
-doc, out, rep, secs, size, rows, cold = sys.argv[1:8]
+doc, out, rep, secs, size, rows, cold, args = sys.argv[1:9]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")), "0")
 body = ["<!-- bench/run.sh: begin (generated; do not edit by hand) -->",
@@ -222,8 +223,8 @@ body = ["<!-- bench/run.sh: begin (generated; do not edit by hand) -->",
             datetime.date.today().isoformat(), cpu, os.cpu_count(), int(mem) / 2**20,
             platform.release(),
             subprocess.run(["stat", "-f", "-c", "%T", out], capture_output=True, text=True).stdout.strip()),
-        "Command: `REPEATS=%s SECONDS_PER_RUN=%s SIZE=%s ROWS=%s bench/run.sh build .`%s" % (
-            rep, secs, size, rows, "" if cold == "1" else " (not root: no cold-cache runs)"),
+        "Command: `REPEATS=%s SECONDS_PER_RUN=%s SIZE=%s ROWS=%s bench/run.sh %s`%s" % (
+            rep, secs, size, rows, args, "" if cold == "1" else " (not root: no cold-cache runs)"),
         "", open(out + "/table.md").read().rstrip(), "",
         "![shim / raw](bench/ratios.png)", "",
         "<!-- bench/run.sh: end -->"]

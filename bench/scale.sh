@@ -20,6 +20,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=$(readlink -f "${1:-$ROOT/build}")
 DIR=$(readlink -f "${2:-.}")
+ARGS="${1:-build} ${2:-.}" # as typed, for the command recorded in BENCHMARKS.md
 SIZES=${SIZES:-1 4 16}
 SPARSE=${SPARSE:-64}
 OUT=$(readlink -f "${OUT:-bench-results}")
@@ -150,16 +151,16 @@ print("\n".join(out))
 EOF
 
 if [ "${UPDATE_DOC:-1}" = 1 ]; then
-	python3 - "$ROOT/BENCHMARKS.md" "$OUT" "$SIZES" "$SPARSE" "$can_drop" <<'EOF'
+	python3 - "$ROOT/BENCHMARKS.md" "$OUT" "$SIZES" "$SPARSE" "$can_drop" "$ARGS" <<'EOF'
 import datetime, os, platform, subprocess, sys
-doc, out, sizes, sparse, cold = sys.argv[1:6]
+doc, out, sizes, sparse, cold, args = sys.argv[1:7]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 body = ["<!-- bench/scale.sh: begin (generated; do not edit by hand) -->",
         "Measured %s on %s, %d cores, kernel %s, file system of the work directory: %s." % (
             datetime.date.today().isoformat(), cpu, os.cpu_count(), platform.release(),
             subprocess.run(["stat", "-f", "-c", "%T", out], capture_output=True, text=True).stdout.strip()),
-        "Command: `SIZES=\"%s\" SPARSE=%s bench/scale.sh build .`%s" % (
-            sizes, sparse, "" if cold == "1" else " (not root: no cold-cache runs)"),
+        "Command: `SIZES=\"%s\" SPARSE=%s bench/scale.sh %s`%s" % (
+            sizes, sparse, args, "" if cold == "1" else " (not root: no cold-cache runs)"),
         "", open(out + "/scale.md").read().rstrip(), "",
         "<!-- bench/scale.sh: end -->"]
 text = open(doc).read()

@@ -12,6 +12,7 @@
 #include "csumshim/format.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -177,11 +178,23 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, con
 #if defined(__x86_64__)
 #define VPCLMUL_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,vpclmulqdq,pclmul,sse4.2")))
 
+/* Asked once: every crc call passes here.  Threads racing on the first
+ * call store the same answer. */
 static bool have_fold(void)
 {
-	return __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("avx512f") &&
-	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-	       __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("pclmul");
+	static _Atomic int known; /* 0: not asked yet, 1: no, 2: yes */
+	int k = atomic_load_explicit(&known, memory_order_relaxed);
+	if (!k) {
+		k = __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("avx512f") &&
+		                    __builtin_cpu_supports("avx512vl") &&
+		                    __builtin_cpu_supports("avx512bw") &&
+		                    __builtin_cpu_supports("vpclmulqdq") &&
+		                    __builtin_cpu_supports("pclmul")
+		            ? 2
+		            : 1;
+		atomic_store_explicit(&known, k, memory_order_relaxed);
+	}
+	return k == 2;
 }
 
 /* x^e mod P as a reflected 64-bit operand: coefficient of x^j at bit 63-j. */
