@@ -66,9 +66,10 @@ struct csm_backend_ops {
  * hold data (physical offsets stay below 2^62), and the shim clamps a
  * program's own byte-range locks below CSM_LOCK_BASE. */
 #define CSM_LOCK_BASE (UINT64_C(1) << 62)
-#define CSM_LOCK_PRESENCE 0u /* shared by every open engine */
+#define CSM_LOCK_PRESENCE 0u /* shared by every open engine; one alone: solo */
 #define CSM_LOCK_SUPER 1u    /* superblock read-modify-write */
-#define CSM_LOCK_GROUP(g) (2u + (uint64_t)(g))
+#define CSM_LOCK_KNOCK 2u    /* held shared by an opener waiting for a solo one */
+#define CSM_LOCK_GROUP(g) (3u + (uint64_t)(g))
 /* Every group lock from group g on, in one lock (a shrinking truncate). */
 #define CSM_LOCK_TAIL_FLAG (UINT64_C(1) << 61)
 #define CSM_LOCK_TAIL(g) (CSM_LOCK_TAIL_FLAG | CSM_LOCK_GROUP(g))
@@ -77,6 +78,9 @@ struct csm_backend {
 	const struct csm_backend_ops *ops;
 	void *ctx;
 	bool resizable; /* false for block devices: fixed capacity */
+	/* The metadata store is on a network or cluster file system, where a
+	 * lock is a round trip to a server: no solo mode (engine.c). */
+	bool remote;
 };
 
 /* The system calls the POSIX backend uses.  csm_sysio_libc() fills the

@@ -70,6 +70,12 @@ struct csm_engine_opts {
 	size_t cache_bytes; /* metadata cache bound; 0 = CSM_DEFAULT_CACHE */
 	bool readonly;
 	bool no_recover; /* do not recover an unclean file at open */
+	/* Never go solo (skip the cross-process steps while no other process
+	 * has the file open; docs/DESIGN.md "Solo mode"). */
+	bool no_solo;
+	/* How long an engine that stepped out of solo mode waits before trying
+	 * again (ms); 0 = 1000.  Tests make it short. */
+	unsigned solo_retry_ms;
 	/* Mark a sealed group clean at the next fsync, not once it has been
 	 * idle for 5 s (tests: makes lost-write detection after a power cut
 	 * immediate, at the cost of a sync per group per fsync window). */
@@ -117,6 +123,10 @@ int csm_fsync(struct csm_engine *e, bool datasync);
 /* Page-cache advice (POSIX_FADV_*) for a logical range (len 0: to the
  * end), applied to the physical ranges that hold it.  A hint only. */
 void csm_advise(struct csm_engine *e, uint64_t off, uint64_t len, int advice);
+
+/* Whether the engine is solo now: no other process has the file open, and
+ * updates skip the cross-process locks and re-reads (tests, info). */
+bool csm_is_solo(struct csm_engine *e);
 
 /* The logical size as stored now (another process may have changed it). */
 uint64_t csm_size_refresh(struct csm_engine *e);

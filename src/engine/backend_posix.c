@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 struct posix_ctx {
@@ -254,6 +255,35 @@ static void px_advise(void *ctx, enum csm_store st, uint64_t off, uint64_t len, 
 		(void)c->sys.fadvise(c->fd[st], (off_t)off, (off_t)len, advice);
 }
 
+/* Whether the file system under fd is local to this machine.  An allow
+ * list: a file system not named here (NFS, CIFS, FUSE, Ceph, GFS2, ...)
+ * counts as remote. */
+static bool fs_is_local(int fd)
+{
+	static const unsigned long local[] = {
+	        0xEF53,     /* ext2, ext3, ext4 */
+	        0x58465342, /* xfs */
+	        0x9123683E, /* btrfs */
+	        0x01021994, /* tmpfs */
+	        0xF2F52010, /* f2fs */
+	        0x2FC12FC1, /* zfs */
+	        0xCA451A4E, /* bcachefs */
+	        0x794C7630, /* overlayfs */
+	        0x4D44,     /* vfat */
+	        0x5346544E, /* ntfs */
+	        0x3153464A, /* jfs */
+	        0x52654973, /* reiserfs */
+	        0x858458F6, /* ramfs */
+	};
+	struct statfs f;
+	if (fstatfs(fd, &f) < 0)
+		return false;
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		if ((unsigned long)f.f_type == local[i])
+			return true;
+	return false;
+}
+
 static const struct csm_backend_ops posix_ops = {
         .preadv = px_preadv,
         .pwritev = px_pwritev,
@@ -293,5 +323,6 @@ int csm_backend_posix(struct csm_backend *out, int data_fd, int meta_fd, bool ow
 	out->ops = &posix_ops;
 	out->ctx = c;
 	out->resizable = !c->is_blk[0] && !c->is_blk[1];
+	out->remote = !c->is_blk[CSM_META] && !fs_is_local(c->fd[CSM_META]);
 	return 0;
 }

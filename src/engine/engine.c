@@ -41,6 +41,7 @@
 #include <stdarg.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,7 @@ struct group {
 	uint64_t data_ticket; /* group lock: a data sync with this ticket covers
 	                         the last update's data (sync_ticket) */
 	struct csm_pair pair; /* group lock */
+	bool solo;            /* group lock: the update under way relies on solo */
 	uint8_t *slot[2];     /* raw brothers, block_size each */
 };
 
@@ -110,6 +112,11 @@ struct csm_engine {
 	struct csm_backend be;
 	bool xproc;  /* the backend locks across processes */
 	bool strict; /* durability = strict */
+	/* Solo mode (below) */
+	_Atomic bool solo;        /* is solo now */
+	bool solo_ok;             /* may go solo at all */
+	bool sb_solo;             /* resize_mu: sb_begin relied on solo */
+	bool w_listed, w_closing; /* watch.mu */
 	struct csm_engine_opts opts;
 	struct csm_super sb; /* resize_mu */
 	struct csm_geometry geo;
@@ -134,6 +141,15 @@ struct csm_engine {
 	uint64_t shrink_seq;          /* resize_mu: shrinks so far */
 	pthread_mutex_t first_mu;
 	struct csm_event first;
+	/* Solo mode: this engine holds the presence lock alone, so no other
+	 * process has the file open and the cross-process steps are skipped
+	 * (see "Solo mode" below and docs/DESIGN.md). */
+	_Atomic uint64_t solo_in;           /* threads in a section relying on solo */
+	_Atomic uint64_t solo_uses;         /* such sections entered so far */
+	_Atomic uint64_t solo_next_try;     /* ms: a writer may try to go solo */
+	pthread_mutex_t presence_mu;        /* changes of the presence lock */
+	struct csm_engine *w_next, *w_prev; /* watcher's list (watch.mu) */
+	uint64_t w_seen, w_idle;            /* watcher thread only */
 	struct shard shards[NSHARDS];
 };
 
@@ -473,6 +489,28 @@ static void xunlock(struct csm_engine *e, uint64_t id)
 		e->be.ops->lock(e->be.ctx, id, F_UNLCK, true);
 }
 
+/* Enter a section that skips cross-process steps if the engine is solo:
+ * true if it is (then pair with solo_end).  A thread leaving solo mode
+ * clears e->solo and then waits for solo_in to drop to zero, so a section
+ * that saw solo set finishes before another process gets in. */
+static bool solo_begin(struct csm_engine *e)
+{
+	if (!e->solo_ok)
+		return false;
+	atomic_fetch_add(&e->solo_in, 1);
+	if (atomic_load(&e->solo)) {
+		atomic_fetch_add_explicit(&e->solo_uses, 1, memory_order_relaxed);
+		return true;
+	}
+	atomic_fetch_sub(&e->solo_in, 1);
+	return false;
+}
+
+static void solo_end(struct csm_engine *e)
+{
+	atomic_fetch_sub_explicit(&e->solo_in, 1, memory_order_release);
+}
+
 static int read_super(struct csm_backend *be, struct csm_super *sb)
 {
 	uint8_t raw[CSM_SB_SIZE];
@@ -489,7 +527,8 @@ static int read_super(struct csm_backend *be, struct csm_super *sb)
 static int sb_begin(struct csm_engine *e)
 {
 	pthread_mutex_lock(&e->resize_mu);
-	if (!e->xproc)
+	e->sb_solo = solo_begin(e);
+	if (!e->xproc || e->sb_solo)
 		return 0;
 	int rc = xlock(e, CSM_LOCK_SUPER, e->opts.readonly ? F_RDLCK : F_WRLCK);
 	if (rc < 0)
@@ -507,23 +546,29 @@ static int sb_begin(struct csm_engine *e)
 
 static void sb_end(struct csm_engine *e)
 {
-	xunlock(e, CSM_LOCK_SUPER);
+	if (e->sb_solo) {
+		e->sb_solo = false;
+		solo_end(e);
+	} else {
+		xunlock(e, CSM_LOCK_SUPER);
+	}
 	pthread_mutex_unlock(&e->resize_mu);
 }
 
 /* The logical size as it stands, for a thread holding a group lock: the
  * stored one when other processes may change it.  A shrink of this group
  * holds its lock until the new size is stored, so the answer stays true
- * while the lock is held.  No superblock lock (resize_mu is never taken
+ * while the lock is held (g, locked by group_lock_update, says whether the
+ * engine is solo).  No superblock lock (resize_mu is never taken
  * under a group lock): a read that catches a superblock write half done
  * is retried. */
-static int current_size(struct csm_engine *e, uint64_t *size)
+static int current_size(struct csm_engine *e, const struct group *g, uint64_t *size)
 {
 	if (tl_shrinker == e) {
 		*size = tl_shrink_size;
 		return 0;
 	}
-	if (!e->xproc) {
+	if (!e->xproc || g->solo) {
 		*size = atomic_load_explicit(&e->size, memory_order_acquire);
 		return 0;
 	}
@@ -541,6 +586,239 @@ static int current_size(struct csm_engine *e, uint64_t *size)
 		sched_yield();
 	}
 	return rc;
+}
+
+/* ---- solo mode --------------------------------------------------------
+ *
+ * While an engine holds the presence lock exclusively, no other process
+ * has the file open: updates skip the group's cross-process lock and the
+ * re-reads of brothers and size, as with a private store.  An opener that
+ * finds the presence lock held exclusively takes the knock lock shared and
+ * waits for the presence lock; the process's watcher thread polls the knock
+ * lock of every solo engine every SOLO_TICK_MS and steps aside when it is
+ * held (solo_leave: wait for the sections relying on solo, then downgrade
+ * the presence lock, which lets the opener in).  An engine with no update
+ * for SOLO_IDLE_TICKS ticks steps aside too, so a process idling with the
+ * file open costs nothing; a writer tries to go solo again at most every
+ * SOLO_RETRY_MS. */
+
+#define SOLO_TICK_MS 10
+#define SOLO_IDLE_TICKS 100
+#define SOLO_RETRY_MS 1000
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct csm_engine *head; /* solo engines */
+	bool running;            /* the watcher thread exists */
+} watch = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
+
+static uint64_t solo_retry(const struct csm_engine *e)
+{
+	return e->opts.solo_retry_ms ? e->opts.solo_retry_ms : SOLO_RETRY_MS;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void watch_cv_init(void)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&watch.cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+static void watch_prepare(void)
+{
+	pthread_mutex_lock(&watch.mu);
+}
+
+static void watch_parent(void)
+{
+	pthread_mutex_unlock(&watch.mu);
+}
+
+/* The child has no watcher thread, and abandons (csm_abandon) the engines
+ * it inherited: their presence lock belongs to the parent's descriptors. */
+static void watch_child(void)
+{
+	pthread_mutex_init(&watch.mu, NULL);
+	watch_cv_init();
+	watch.head = NULL;
+	watch.running = false;
+}
+
+static void watch_init(void)
+{
+	watch_cv_init();
+	pthread_atfork(watch_prepare, watch_parent, watch_child);
+}
+
+/* Whether an opener is waiting: someone holds the knock lock.  An error
+ * counts as a knock (stepping aside is always safe). */
+static bool knocked(struct csm_engine *e)
+{
+	int rc = e->be.ops->lock(e->be.ctx, CSM_LOCK_KNOCK, F_WRLCK, false);
+	if (rc < 0)
+		return true;
+	e->be.ops->lock(e->be.ctx, CSM_LOCK_KNOCK, F_UNLCK, false);
+	return false;
+}
+
+static void watch_unlink(struct csm_engine *e)
+{
+	if (!e->w_listed)
+		return;
+	if (e->w_prev)
+		e->w_prev->w_next = e->w_next;
+	else
+		watch.head = e->w_next;
+	if (e->w_next)
+		e->w_next->w_prev = e->w_prev;
+	e->w_next = e->w_prev = NULL;
+	e->w_listed = false;
+}
+
+/* Step out of solo mode.  watch.mu held. */
+static void solo_leave(struct csm_engine *e)
+{
+	pthread_mutex_lock(&e->presence_mu);
+	atomic_store(&e->solo, false);
+	while (atomic_load(&e->solo_in) != 0) {
+		struct timespec ts = {0, 20000};
+		nanosleep(&ts, NULL);
+	}
+	/* Downgrade: cannot fail, and lets a waiting opener in. */
+	e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, F_RDLCK, false);
+	atomic_store(&e->solo_next_try, now_ms() + solo_retry(e));
+	pthread_mutex_unlock(&e->presence_mu);
+	watch_unlink(e);
+}
+
+static void *watcher(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&watch.mu);
+	for (;;) {
+		if (!watch.head) {
+			pthread_cond_wait(&watch.cv, &watch.mu);
+			continue;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += SOLO_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&watch.cv, &watch.mu, &ts);
+		for (struct csm_engine *e = watch.head, *next; e; e = next) {
+			next = e->w_next;
+			uint64_t uses = atomic_load_explicit(&e->solo_uses, memory_order_relaxed);
+			if (uses != e->w_seen) {
+				e->w_seen = uses;
+				e->w_idle = 0;
+			} else {
+				e->w_idle++;
+			}
+			if (e->w_idle >= SOLO_IDLE_TICKS || knocked(e))
+				solo_leave(e);
+		}
+	}
+	return NULL;
+}
+
+/* Start the watcher thread, with every signal blocked (the program's
+ * handlers must never run on it).  watch.mu held. */
+static bool watch_start(void)
+{
+	if (watch.running)
+		return true;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&at, 64 << 10);
+	pthread_t t;
+	watch.running = pthread_create(&t, &at, watcher, NULL) == 0;
+	pthread_attr_destroy(&at);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return watch.running;
+}
+
+/* Go solo if no other process holds the file.  have_excl: the caller holds
+ * the presence lock exclusively already (csm_open, alone); otherwise it
+ * holds it shared and tries to upgrade.  Leaves the presence lock shared
+ * when it does not go solo.  No engine lock held. */
+static void solo_try(struct csm_engine *e, bool have_excl)
+{
+	pthread_once(&watch_once, watch_init);
+	pthread_mutex_lock(&watch.mu);
+	pthread_mutex_lock(&e->presence_mu);
+	if (atomic_load(&e->solo) || e->w_closing)
+		goto out;
+	if (!have_excl && e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, F_WRLCK, false) < 0)
+		goto out; /* another process has it open */
+	if (knocked(e) || !watch_start()) {
+		e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, F_RDLCK, false);
+		goto out;
+	}
+	/* Others may have changed brothers and size while we were not alone:
+	 * forget every cached group, take the stored size. */
+	pthread_mutex_lock(&e->resize_mu);
+	struct csm_super sb;
+	if (!have_excl && read_super(&e->be, &sb) == 0) {
+		e->sb.logical_size = sb.logical_size;
+		e->sb.state = sb.state;
+		e->sb.sequence = sb.sequence;
+		note_size(e, sb.logical_size, sb.sequence);
+	} else if (!have_excl) {
+		pthread_mutex_unlock(&e->resize_mu);
+		e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, F_RDLCK, false);
+		goto out;
+	}
+	atomic_fetch_add(&e->epoch, 1);
+	e->w_seen = atomic_load(&e->solo_uses);
+	e->w_idle = 0;
+	atomic_store(&e->solo, true);
+	pthread_mutex_unlock(&e->resize_mu);
+	e->w_prev = NULL;
+	e->w_next = watch.head;
+	if (watch.head)
+		watch.head->w_prev = e;
+	watch.head = e;
+	e->w_listed = true;
+	pthread_cond_signal(&watch.cv);
+out:
+	pthread_mutex_unlock(&e->presence_mu);
+	pthread_mutex_unlock(&watch.mu);
+}
+
+/* Before an update: try to go solo if it is time to. */
+static void solo_maybe(struct csm_engine *e)
+{
+	if (!e->solo_ok || atomic_load_explicit(&e->solo, memory_order_relaxed))
+		return;
+	uint64_t next = atomic_load_explicit(&e->solo_next_try, memory_order_relaxed);
+	uint64_t now = now_ms();
+	if (now < next ||
+	    !atomic_compare_exchange_strong(&e->solo_next_try, &next, now + solo_retry(e)))
+		return; /* not yet, or another thread is trying */
+	solo_try(e, false);
+}
+
+bool csm_is_solo(struct csm_engine *e)
+{
+	return atomic_load(&e->solo);
 }
 
 /* ---- group cache ------------------------------------------------------ */
@@ -807,6 +1085,11 @@ static int group_load_unlocked(struct csm_engine *e, struct group *g)
 {
 	if (!e->xproc)
 		return group_load(e, g);
+	if (solo_begin(e)) {
+		int r = group_load(e, g);
+		solo_end(e);
+		return r;
+	}
 	int r = read_brothers(e, g->gno, g->slot[0], g->slot[1]);
 	if (r < 0)
 		return r;
@@ -842,6 +1125,16 @@ static int group_rdlock(struct csm_engine *e, struct group *g)
 static int group_lock_update(struct csm_engine *e, struct group *g)
 {
 	group_wrlock(e, g);
+	g->solo = solo_begin(e);
+	if (g->solo) {
+		int r = group_fresh(e, g) ? 0 : group_load(e, g);
+		if (r < 0) {
+			g->solo = false;
+			solo_end(e);
+			pthread_rwlock_unlock(&g->lock);
+		}
+		return r;
+	}
 	int r = group_xlock(e, g->gno, F_WRLCK);
 	if (r == 0) {
 		if (!group_fresh(e, g))
@@ -858,7 +1151,12 @@ static int group_lock_update(struct csm_engine *e, struct group *g)
 
 static void group_unlock_update(struct csm_engine *e, struct group *g)
 {
-	group_xunlock(e, g->gno);
+	if (g->solo) {
+		g->solo = false;
+		solo_end(e);
+	} else {
+		group_xunlock(e, g->gno);
+	}
 	pthread_rwlock_unlock(&g->lock);
 }
 
@@ -1321,8 +1619,8 @@ static ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos,
 		group_put(e, g);
 		return rc;
 	}
-	uint64_t size;
-	rc = current_size(e, &size);
+	uint64_t size = 0;
+	rc = current_size(e, g, &size);
 	if (rc < 0)
 		goto out;
 	if (size < past)
@@ -1402,8 +1700,8 @@ static int clear_run(struct csm_engine *e, uint64_t first, uint64_t last, bool z
 		group_put(e, g);
 		return rc;
 	}
-	uint64_t size;
-	rc = current_size(e, &size);
+	uint64_t size = 0;
+	rc = current_size(e, g, &size);
 	if (rc < 0)
 		goto out;
 	if (first >= csm_geo_blocks(geo, size)) { /* shrunk: nothing to clear */
@@ -1481,7 +1779,7 @@ static ssize_t fail(int neg)
 ssize_t csm_pread(struct csm_engine *e, void *buf, size_t n, uint64_t off)
 {
 	uint64_t size = atomic_load_explicit(&e->size, memory_order_acquire);
-	if (e->xproc && n > 0 && (off >= size || n > size - off))
+	if (e->xproc && n > 0 && (off >= size || n > size - off) && !atomic_load(&e->solo))
 		size = csm_size_refresh(e); /* another process may have grown it */
 	if (off >= size || n == 0)
 		return 0;
@@ -1571,6 +1869,7 @@ ssize_t csm_pwrite(struct csm_engine *e, const void *buf, size_t n, uint64_t off
 		n = SSIZE_MAX & ~(size_t)(CSM_MAX_BLOCK - 1);
 	if (off >= CSM_MAX_LOGICAL_SIZE || n > CSM_MAX_LOGICAL_SIZE - off)
 		return fail(-EFBIG);
+	solo_maybe(e);
 	int rc = mark_unclean(e);
 	if (rc < 0)
 		return fail(rc);
@@ -1601,6 +1900,8 @@ ssize_t csm_append(struct csm_engine *e, const void *buf, size_t n, uint64_t *at
 		return fail(-EBADF);
 	if (n > SSIZE_MAX)
 		n = SSIZE_MAX & ~(size_t)(CSM_MAX_BLOCK - 1);
+	if (n)
+		solo_maybe(e);
 	int rc = n ? mark_unclean(e) : 0;
 	if (rc < 0)
 		return fail(rc);
@@ -1642,7 +1943,7 @@ uint64_t csm_size(struct csm_engine *e)
 
 uint64_t csm_size_refresh(struct csm_engine *e)
 {
-	if (!e->xproc)
+	if (!e->xproc || atomic_load(&e->solo))
 		return csm_size(e);
 	struct csm_super sb;
 	if (read_super(&e->be, &sb) == 0) {
@@ -1693,6 +1994,7 @@ int csm_zero_range(struct csm_engine *e, uint64_t off, uint64_t len)
 {
 	if (e->opts.readonly)
 		return (int)fail(-EBADF);
+	solo_maybe(e);
 	int rc = mark_unclean(e);
 	if (rc < 0)
 		return (int)fail(rc);
@@ -1793,6 +2095,7 @@ int csm_truncate(struct csm_engine *e, uint64_t nsize)
 		return (int)fail(-EBADF);
 	if (nsize > CSM_MAX_LOGICAL_SIZE)
 		return (int)fail(-EFBIG);
+	solo_maybe(e);
 	int rc = mark_unclean(e);
 	if (rc < 0)
 		return (int)fail(rc);
@@ -2355,14 +2658,20 @@ int csm_recover(struct csm_engine *e, struct csm_recovery *res)
 	memset(res, 0, sizeof(*res));
 	if (e->opts.readonly)
 		return (int)fail(-EBADF);
-	if (e->xproc) {
+	/* Solo, the presence lock is ours alone already, and stays so. */
+	pthread_mutex_lock(&e->presence_mu);
+	bool excl = e->xproc && !atomic_load(&e->solo);
+	if (excl) {
 		int rc = e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, F_WRLCK, false);
-		if (rc < 0)
+		if (rc < 0) {
+			pthread_mutex_unlock(&e->presence_mu);
 			return (int)fail(rc == -EAGAIN ? -EBUSY : rc);
+		}
 	}
 	int rc = recover_locked(e, res);
-	if (e->xproc) /* back to shared: a downgrade cannot fail */
+	if (excl) /* back to shared: a downgrade cannot fail */
 		e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, F_RDLCK, false);
+	pthread_mutex_unlock(&e->presence_mu);
 	return rc < 0 ? (int)fail(rc) : 0;
 }
 
@@ -2549,6 +2858,8 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 	pthread_mutex_init(&e->size_mu, NULL);
 	atomic_init(&e->shrink_from, NO_SHRINK);
 	pthread_mutex_init(&e->first_mu, NULL);
+	pthread_mutex_init(&e->presence_mu, NULL);
+	e->solo_ok = e->xproc && !e->opts.readonly && !e->opts.no_solo && !be->remote;
 	pthread_mutex_init(&e->win_mu, NULL);
 	pthread_mutex_init(&e->fsync_mu, NULL);
 	for (int i = 0; i < 2; i++) {
@@ -2572,8 +2883,13 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 		rc = e->opts.readonly ? -EAGAIN
 		                      : be->ops->lock(be->ctx, CSM_LOCK_PRESENCE, F_WRLCK, false);
 		if (rc == -EAGAIN) {
+			/* Held by others; if by one solo engine, knock so that it
+			 * steps aside (its watcher polls the knock lock). */
 			alone = false;
+			int k = be->ops->lock(be->ctx, CSM_LOCK_KNOCK, F_RDLCK, true);
 			rc = be->ops->lock(be->ctx, CSM_LOCK_PRESENCE, F_RDLCK, true);
+			if (k == 0)
+				be->ops->lock(be->ctx, CSM_LOCK_KNOCK, F_UNLCK, false);
 		}
 		if (rc == 0)
 			rc = read_super(be, &sb); /* maybe changed while we waited */
@@ -2594,8 +2910,12 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 			goto fail_engine;
 		}
 	}
-	if (e->xproc && alone)
-		be->ops->lock(be->ctx, CSM_LOCK_PRESENCE, F_RDLCK, false);
+	if (e->xproc && alone) {
+		if (e->solo_ok)
+			solo_try(e, true); /* leaves it shared if it does not go solo */
+		else
+			be->ops->lock(be->ctx, CSM_LOCK_PRESENCE, F_RDLCK, false);
+	}
 	*out = e;
 	return 0;
 fail_engine:
@@ -2614,6 +2934,13 @@ void csm_abandon(struct csm_engine *e)
 int csm_close(struct csm_engine *e)
 {
 	int rc = 0;
+	if (e->solo_ok) { /* out of the watcher's reach; solo or not, it stays so */
+		pthread_once(&watch_once, watch_init);
+		pthread_mutex_lock(&watch.mu);
+		watch_unlink(e);
+		e->w_closing = true;
+		pthread_mutex_unlock(&watch.mu);
+	}
 	if (!e->opts.readonly && atomic_load(&e->unclean))
 		rc = flush_windows(e, false, true); /* sync, then every group we dirtied clean */
 	/* The last one out marks the file clean (after a sync: processes that
@@ -2651,6 +2978,7 @@ static void engine_free(struct csm_engine *e)
 	pthread_mutex_destroy(&e->resize_mu);
 	pthread_mutex_destroy(&e->size_mu);
 	pthread_mutex_destroy(&e->first_mu);
+	pthread_mutex_destroy(&e->presence_mu);
 	pthread_mutex_destroy(&e->win_mu);
 	pthread_mutex_destroy(&e->fsync_mu);
 	for (int i = 0; i < 2; i++) {

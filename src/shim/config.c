@@ -87,6 +87,7 @@ static struct csm_rule *new_rule(struct parse_state *st, const char *glob, int l
 	r->algo = CSM_ALGO_CRC32C;
 	r->layout = CSM_LAYOUT_INTERLEAVED;
 	r->create = true;
+	r->solo = true;
 	return r->glob ? r : NULL;
 }
 
@@ -169,11 +170,14 @@ static int on_rule(struct parse_state *st, struct csm_rule *r, const char *name,
 			r->durability = CSM_DURABILITY_STRICT;
 		else
 			return fail(st, "durability: expected default or strict, not '%s'", value);
+	} else if (!strcmp(name, "solo")) {
+		if (!parse_bool(value, &r->solo))
+			return fail(st, "solo: expected yes or no, not '%s'", value);
 	} else {
 		return fail(
 		        st,
 		        "unknown key '%s' (known: layout, block_size, checksum, metadata, create, "
-		        "on_mismatch, durability)",
+		        "on_mismatch, durability, solo)",
 		        name);
 	}
 	return 1;

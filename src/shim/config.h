@@ -36,6 +36,7 @@ struct csm_rule {
 	bool create;
 	bool log_only;
 	unsigned durability; /* enum csm_durability */
+	bool solo;           /* may go solo (default yes) */
 };
 
 struct csm_config {

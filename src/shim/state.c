@@ -287,6 +287,7 @@ static int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_wr
 	struct csm_engine_opts eo = {.cache_bytes = csm_cfg.cache_bytes,
 	                             .log_only = r->log_only,
 	                             .durability = r->durability,
+	                             .no_solo = !r->solo,
 	                             .report = on_event,
 	                             .report_arg = ino};
 	/* Debugging: CSUMSHIM_TRACE=GLOB logs every metadata and data write

@@ -13,6 +13,14 @@
  * themselves, so every block read must be zeros or its own page; no call
  * may fail and nothing may be reported.
  *
+ * Then solo hand-over: an engine alone on its file goes solo (no
+ * cross-process locks or re-reads); its threads write and read their
+ * stripes while a visitor, a second engine on another descriptor, opens
+ * the file again and again, writes its own stripe of the same blocks and
+ * closes.  Every visitor's open must find the first engine stepped aside,
+ * the first must go solo again after each close, and the content must be
+ * exact throughout.
+ *
  * Then a buffer that changes while it is being written (PostgreSQL sets
  * hint bits in a page another process is writing out): what is stored must
  * verify, whatever mix of old and new bytes it holds.
@@ -139,6 +147,136 @@ static void run(uint32_t bs, unsigned algo, unsigned layout, struct shared *s)
 		unlink(meta);
 	printf("  bs %u %s %s: %u threads x %llu operations, content exact, scrub clean\n", bs,
 	       csm_algo_name(algo), csm_layout_name(layout), s->nthreads,
+	       (unsigned long long)s->ops);
+}
+
+/* ---- solo hand-over ------------------------------------------------- */
+
+struct visit {
+	struct shared *s;
+	const char *path, *meta;
+	unsigned layout, visits;
+	_Atomic bool done;
+};
+
+static struct csm_engine *open_again(const char *path, const char *meta, unsigned layout,
+                                     struct shared *s, unsigned retry_ms)
+{
+	int dfd = open(path, O_RDWR | O_CLOEXEC);
+	CHECK(dfd >= 0);
+	int mfd = layout == CSM_LAYOUT_SEPARATE ? open(meta, O_RDWR | O_CLOEXEC) : dfd;
+	CHECK(mfd >= 0);
+	struct csm_backend be;
+	CHECK(csm_backend_posix(&be, dfd, mfd, true, NULL) == 0);
+	struct csm_engine_opts eo = {
+	        .cache_bytes = 1, .report = on_event, .report_arg = s, .solo_retry_ms = retry_ms};
+	struct csm_engine *e;
+	char err[200];
+	CHECK(csm_open(&be, &eo, &e, err, sizeof(err)) == 0, "%s", err);
+	return e;
+}
+
+static void wait_solo(struct csm_engine *e, bool want, const char *what)
+{
+	for (int i = 0; i < 5000 && csm_is_solo(e) != want; i++)
+		usleep(1000);
+	CHECK(csm_is_solo(e) == want, "%s", what);
+}
+
+static void *visitor(void *arg)
+{
+	struct visit *v = arg;
+	struct shared *s = v->s;
+	unsigned id = s->nthreads - 1; /* the last stripe is the visitor's */
+	struct rng r = {s->seed * 7 + 5};
+	uint8_t buf[STRIPE], rd[3 * 4096 + 100];
+	uint64_t nstripes = s->size / STRIPE;
+	for (unsigned k = 0; k < v->visits; k++) {
+		wait_solo(s->e, true, "the first engine did not go solo again");
+		struct csm_engine *b = open_again(v->path, v->meta, v->layout, s, 0);
+		CHECK(!csm_is_solo(s->e), "visit %u: the solo engine did not step aside", k);
+		CHECK(!csm_is_solo(b), "visit %u: two engines, one solo", k);
+		for (int op = 0; op < 40; op++) {
+			uint64_t st = rng_below(&r, nstripes / s->nthreads) * s->nthreads + id;
+			uint64_t start = st * STRIPE + rng_below(&r, STRIPE / 2);
+			size_t len = 1 + rng_below(&r, (st + 1) * STRIPE - start);
+			rng_fill(&r, buf, len);
+			CHECK(csm_pwrite(b, buf, len, start) == (ssize_t)len, "visitor write: %s",
+			      strerror(errno));
+			memcpy(s->model + start, buf, len);
+			uint64_t off = rng_below(&r, s->size - sizeof(rd));
+			CHECK(csm_pread(b, rd, sizeof(rd), off) == (ssize_t)sizeof(rd),
+			      "visitor read at %llu: %s", (unsigned long long)off, strerror(errno));
+			for (size_t i = 0; i < sizeof(rd); i++)
+				if (mine(s, id, off + i))
+					CHECK(rd[i] == s->model[off + i],
+					      "visitor: byte %llu wrong",
+					      (unsigned long long)(off + i));
+		}
+		CHECK(csm_close(b) == 0);
+	}
+	atomic_store(&v->done, true);
+	return NULL;
+}
+
+static void solo_handover(uint32_t bs, unsigned layout, struct shared *s, unsigned visits)
+{
+	char path[] = "/tmp/csumshim-solo-XXXXXX", meta[64] = "";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	close(fd);
+	if (layout == CSM_LAYOUT_SEPARATE) {
+		snprintf(meta, sizeof(meta), "%s.csum", path);
+		fd = open(meta, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		CHECK(fd >= 0);
+		close(fd);
+	}
+	{
+		int dfd = open(path, O_RDWR), mfd = meta[0] ? open(meta, O_RDWR) : dfd;
+		struct csm_backend be;
+		CHECK(csm_backend_posix(&be, dfd, mfd, true, NULL) == 0);
+		struct csm_format_opts fo = {.block_size = bs, .layout = layout, .size = s->size};
+		char err[200];
+		CHECK(csm_format(&be, &fo, err, sizeof(err)) == 0, "%s", err);
+		csm_backend_destroy(&be);
+	}
+	memset(s->model, 0, s->size);
+	s->e = open_again(path, meta, layout, s, 1);
+	CHECK(csm_is_solo(s->e), "an engine alone on its file is not solo");
+
+	struct visit v = {.s = s, .path = path, .meta = meta, .layout = layout, .visits = visits};
+	unsigned writers = s->nthreads - 1;
+	pthread_t th[64], vt;
+	struct worker w[64];
+	CHECK(pthread_create(&vt, NULL, visitor, &v) == 0);
+	/* The writers keep going until the visitor is done: an engine goes
+	 * solo again only when it updates. */
+	uint64_t rounds = 0;
+	while (!atomic_load(&v.done)) {
+		for (unsigned i = 0; i < writers; i++) {
+			w[i] = (struct worker){s, i};
+			CHECK(pthread_create(&th[i], NULL, work, &w[i]) == 0);
+		}
+		for (unsigned i = 0; i < writers; i++)
+			pthread_join(th[i], NULL);
+		rounds++;
+	}
+	pthread_join(vt, NULL);
+
+	uint8_t *all = malloc(s->size);
+	CHECK(all && csm_pread(s->e, all, s->size, 0) == (ssize_t)s->size);
+	CHECK(memcmp(all, s->model, s->size) == 0, "final content differs from the model");
+	struct csm_scrub_result sr;
+	CHECK(csm_scrub(s->e, NULL, NULL, &sr) == 0 && sr.bad_blocks == 0 && sr.bad_meta == 0);
+	CHECK(csm_close(s->e) == 0);
+	CHECK(atomic_load(&s->events) == 0, "verification events during the run");
+	free(all);
+	unlink(path);
+	if (meta[0])
+		unlink(meta);
+	printf("  bs %u %s: %u visits while %u threads wrote (%llu rounds of %llu operations), "
+	       "stepped aside and back each time, content exact\n",
+	       bs, csm_layout_name(layout), visits, writers, (unsigned long long)rounds,
 	       (unsigned long long)s->ops);
 }
 
@@ -360,6 +498,15 @@ int main(void)
 	run(512, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, &s);
 	run(4096, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, &s);
 	run(1024, CSM_ALGO_CRC32C, CSM_LAYOUT_SEPARATE, &s);
+	{
+		struct shared so = s;
+		so.nthreads = s.nthreads < 3 ? 3 : s.nthreads; /* writers + the visitor */
+		so.ops = 2000;
+		unsigned visits = (unsigned)env_u64("CSM_SOLO_VISITS", 40);
+		solo_handover(512, CSM_LAYOUT_INTERLEAVED, &so, visits);
+		solo_handover(4096, CSM_LAYOUT_SEPARATE, &so, visits);
+		s.events = 0;
+	}
 	free(s.model);
 	uint64_t cops = env_u64("CSM_CHURN_OPS", 3000);
 	churn(512, CSM_LAYOUT_INTERLEAVED, false, cops, s.seed);

@@ -40,6 +40,7 @@ case_ "layout" "$T/c.conf:2: layout: expected interleaved or separate" '[/a/*]\n
 case_ "checksum" "$T/c.conf:2: checksum: expected crc32c or xxh3" '[/a/*]\nchecksum = md5\n'
 case_ "create" "$T/c.conf:2: create: expected yes or no" '[/a/*]\ncreate = maybe\n'
 case_ "on_mismatch" "$T/c.conf:2: on_mismatch: expected error or log" '[/a/*]\non_mismatch = ignore\n'
+case_ "solo" "$T/c.conf:2: solo: expected yes or no" '[/a/*]\nsolo = sometimes\n'
 case_ "metadata" "$T/c.conf:3: metadata: unknown escape" '[/a/*]\nlayout = separate\nmetadata = %q.csum\n'
 case_ "log" "$T/c.conf:2: log: expected stderr, syslog or an absolute path" '[global]\nlog = somewhere\n'
 case_ "cache" "$T/c.conf:2: cache: not a size" '[global]\ncache = lots\n'

@@ -20,6 +20,11 @@ Usage: procs_test.py PATH/TO/csumshim
    but recoveries, and no recovery may find a block it cannot verify.
 4. Appends: 4 processes append 600 records each with O_APPEND (write, and
    writev of two pieces) at once; every record must be there, whole, once.
+5. Solo hand-over: one process writes the file alone (solo: no
+   cross-process locks) for 3 s, then idles with it open for 3 s; visitor
+   processes open it all the while, write their own block, read every
+   block and close.  Every visitor must get in promptly (the holder steps
+   aside), see only valid blocks, and leave the holder's blocks intact.
 
 Blocks are self-describing: 4096 bytes = (block number, version) repeated,
 so a torn, misplaced or stale-checksum block cannot pass.
@@ -178,6 +183,43 @@ os.close(fd)
 """
 
 
+HOLDER = r"""
+import os, struct, sys, time
+BS = 4096
+path, busy, idle = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+fd = os.open(path, os.O_RDWR)
+v = 0
+end = time.time() + busy
+while time.time() < end:
+    v += 1
+    b = v % 64
+    os.pwrite(fd, struct.pack("<QQ", b, v) * (BS // 16), b * BS)
+sys.stdout.write("idle %d\n" % v); sys.stdout.flush()
+time.sleep(idle)
+os.close(fd)
+"""
+
+VISITOR = r"""
+import os, struct, sys, time
+BS = 4096
+path, k = sys.argv[1], int(sys.argv[2])
+t = time.monotonic()
+fd = os.open(path, os.O_RDWR)
+wait = time.monotonic() - t
+b = 64 + k
+os.pwrite(fd, struct.pack("<QQ", b, 1) * (BS // 16), b * BS)
+bad = 0
+for n in range(128):
+    d = os.pread(fd, BS, n * BS)
+    if d != bytes(BS):
+        blk, _ = struct.unpack_from("<QQ", d)
+        if blk != n or d != d[:16] * (BS // 16):
+            bad += 1
+os.close(fd)
+print("%.4f %d" % (wait, bad))
+"""
+
+
 def read_all(env, path, nblocks):
     code = ("import os,sys\nfd=os.open(sys.argv[1],os.O_RDONLY)\n"
             "sys.stdout.buffer.write(os.pread(fd,%d,0))\n" % (nblocks * BS))
@@ -329,5 +371,45 @@ with tempfile.TemporaryDirectory() as tmp:
     print("appends: 4 processes x 600 O_APPEND records (write and writev), all whole, once",
           flush=True)
 
-print("%s" % ("4 passed, 0 failed" if not failures else "%d failures" % failures))
+    # ---- 5. solo hand-over ----
+    path = os.path.join(tmp, "p", "solo.img")
+    subprocess.run([CS, "format", "--size", "512K", path], check=True, stdout=subprocess.DEVNULL)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, path, "3", "3"], env=env,
+                              stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)  # the holder is writing, solo
+    waits = {"busy": [], "idle": []}
+    phase = "busy"
+    for k in range(60):
+        if phase == "busy" and holder.stdout.readable() and k >= 20:
+            line = holder.stdout.readline()  # blocks until the holder idles
+            check(line.startswith("idle"), "holder: %r" % line)
+            phase = "idle"
+        if phase == "idle" and len(waits["idle"]) >= 8:
+            break
+        try:
+            p = subprocess.run([sys.executable, "-c", VISITOR, path, str(k)], env=env,
+                               capture_output=True, text=True, timeout=20)
+        except subprocess.TimeoutExpired:
+            check(False, "visitor %d did not get in within 20 s (%s holder)" % (k, phase))
+            break
+        out = p.stdout.split()
+        check(p.returncode == 0 and len(out) == 2 and out[1] == "0",
+              "visitor %d (%s holder): %d %s %s" % (k, phase, p.returncode, p.stdout, p.stderr[-300:]))
+        if len(out) == 2:
+            waits[phase].append(float(out[0]))
+    check(holder.wait(timeout=30) == 0, "holder exit %d" % holder.returncode)
+    rc, data, err = read_all(env, path, 128)
+    check(rc == 0 and all(valid(n, data[n * BS:(n + 1) * BS]) for n in range(128)),
+          "content after the hand-over: %d %s" % (rc, err[-300:]))
+    check(all(data[n * BS:(n + 1) * BS] == block(n, 1) for n in range(64, 64 + 20)),
+          "a visitor's block was lost")
+    rc, out = csm_check(path)
+    check(rc == 0, "check after the hand-over: %d %s" % (rc, out))
+    print("solo hand-over: %d visitors while the holder wrote (open waited at most %.0f ms), "
+          "%d while it idled with the file open (at most %.0f ms), content exact" %
+          (len(waits["busy"]), 1000 * max(waits["busy"] or [0]), len(waits["idle"]),
+           1000 * max(waits["idle"] or [0])), flush=True)
+    check(len(waits["busy"]) >= 20 and len(waits["idle"]) >= 8, "too few visits: %s" % waits)
+
+print("%s" % ("5 passed, 0 failed" if not failures else "%d failures" % failures))
 sys.exit(1 if failures else 0)
