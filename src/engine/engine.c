@@ -635,18 +635,12 @@ static void watch_cv_init(void)
 	pthread_condattr_destroy(&ca);
 }
 
-static void watch_prepare(void)
-{
-	pthread_mutex_lock(&watch.mu);
-}
-
-static void watch_parent(void)
-{
-	pthread_mutex_unlock(&watch.mu);
-}
-
 /* The child has no watcher thread, and abandons (csm_abandon) the engines
- * it inherited: their presence lock belongs to the parent's descriptors. */
+ * it inherited: their presence lock belongs to the parent's descriptors.
+ * So nothing of the parent's watcher state matters in the child, and it
+ * starts afresh — without holding watch.mu across fork, which the shim
+ * takes while holding its own table mutex (open, close): a prepare handler
+ * taking both in the other order would deadlock. */
 static void watch_child(void)
 {
 	pthread_mutex_init(&watch.mu, NULL);
@@ -658,7 +652,7 @@ static void watch_child(void)
 static void watch_init(void)
 {
 	watch_cv_init();
-	pthread_atfork(watch_prepare, watch_parent, watch_child);
+	pthread_atfork(NULL, NULL, watch_child);
 }
 
 /* Whether an opener is waiting: someone holds the knock lock.  An error
