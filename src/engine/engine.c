@@ -521,6 +521,17 @@ static int read_super(struct csm_backend *be, struct csm_super *sb)
 	return csm_sb_decode(raw, (size_t)got, sb) == CSM_SB_OK ? 0 : -EUCLEAN;
 }
 
+/* Take what another process may have changed in the stored superblock:
+ * size, state and sequence.  resize_mu held (or the engine not shared
+ * yet). */
+static void take_super(struct csm_engine *e, const struct csm_super *sb)
+{
+	e->sb.logical_size = sb->logical_size;
+	e->sb.state = sb->state;
+	e->sb.sequence = sb->sequence;
+	note_size(e, sb->logical_size, sb->sequence);
+}
+
 /* Begin a superblock change: resize_mu, the cross-process superblock lock,
  * and e->sb re-read from storage (another process may have changed the
  * size or state).  Always pair with sb_end. */
@@ -537,10 +548,7 @@ static int sb_begin(struct csm_engine *e)
 	rc = read_super(&e->be, &sb);
 	if (rc < 0)
 		return rc;
-	e->sb.logical_size = sb.logical_size;
-	e->sb.state = sb.state;
-	e->sb.sequence = sb.sequence;
-	note_size(e, sb.logical_size, sb.sequence);
+	take_super(e, &sb);
 	return 0;
 }
 
@@ -769,16 +777,14 @@ static void solo_try(struct csm_engine *e, bool have_excl)
 	/* Others may have changed brothers and size while we were not alone:
 	 * forget every cached group, take the stored size. */
 	pthread_mutex_lock(&e->resize_mu);
-	struct csm_super sb;
-	if (!have_excl && read_super(&e->be, &sb) == 0) {
-		e->sb.logical_size = sb.logical_size;
-		e->sb.state = sb.state;
-		e->sb.sequence = sb.sequence;
-		note_size(e, sb.logical_size, sb.sequence);
-	} else if (!have_excl) {
-		pthread_mutex_unlock(&e->resize_mu);
-		e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, F_RDLCK, false);
-		goto out;
+	if (!have_excl) { /* (have_excl: csm_open has just read it) */
+		struct csm_super sb;
+		if (read_super(&e->be, &sb) < 0) {
+			pthread_mutex_unlock(&e->resize_mu);
+			e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, F_RDLCK, false);
+			goto out;
+		}
+		take_super(e, &sb);
 	}
 	atomic_fetch_add(&e->epoch, 1);
 	e->w_seen = atomic_load(&e->solo_uses);
@@ -2891,10 +2897,7 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 			errf(err, errlen, rc, "cannot lock the file: %s", strerror(-rc));
 			goto fail_engine;
 		}
-		e->sb.logical_size = sb.logical_size;
-		e->sb.state = sb.state;
-		e->sb.sequence = sb.sequence;
-		note_size(e, sb.logical_size, sb.sequence);
+		take_super(e, &sb);
 	}
 	if (alone && e->sb.state == CSM_STATE_UNCLEAN && !e->opts.readonly && !e->opts.no_recover) {
 		rc = recover_locked(e, &e->recovery);

@@ -104,6 +104,20 @@ static void *work(void *arg)
 	return NULL;
 }
 
+/* The whole file equals the model, a scrub is clean, the engine closes,
+ * and nothing was reported. */
+static void check_and_close(struct shared *s)
+{
+	uint8_t *all = malloc(s->size);
+	CHECK(all && csm_pread(s->e, all, s->size, 0) == (ssize_t)s->size);
+	CHECK(memcmp(all, s->model, s->size) == 0, "final content differs from the model");
+	struct csm_scrub_result sr;
+	CHECK(csm_scrub(s->e, NULL, NULL, &sr) == 0 && sr.bad_blocks == 0 && sr.bad_meta == 0);
+	CHECK(csm_close(s->e) == 0);
+	CHECK(atomic_load(&s->events) == 0, "verification events during the run");
+	free(all);
+}
+
 static void run(uint32_t bs, unsigned algo, unsigned layout, struct shared *s)
 {
 	char path[] = "/tmp/csumshim-threads-XXXXXX", meta[64];
@@ -134,14 +148,7 @@ static void run(uint32_t bs, unsigned algo, unsigned layout, struct shared *s)
 	for (unsigned i = 0; i < s->nthreads; i++)
 		pthread_join(th[i], NULL);
 
-	uint8_t *all = malloc(s->size);
-	CHECK(all && csm_pread(s->e, all, s->size, 0) == (ssize_t)s->size);
-	CHECK(memcmp(all, s->model, s->size) == 0, "final content differs from the model");
-	struct csm_scrub_result sr;
-	CHECK(csm_scrub(s->e, NULL, NULL, &sr) == 0 && sr.bad_blocks == 0 && sr.bad_meta == 0);
-	CHECK(csm_close(s->e) == 0);
-	CHECK(atomic_load(&s->events) == 0, "verification events during the run");
-	free(all);
+	check_and_close(s);
 	unlink(path);
 	if (layout == CSM_LAYOUT_SEPARATE)
 		unlink(meta);
@@ -263,14 +270,7 @@ static void solo_handover(uint32_t bs, unsigned layout, struct shared *s, unsign
 	}
 	pthread_join(vt, NULL);
 
-	uint8_t *all = malloc(s->size);
-	CHECK(all && csm_pread(s->e, all, s->size, 0) == (ssize_t)s->size);
-	CHECK(memcmp(all, s->model, s->size) == 0, "final content differs from the model");
-	struct csm_scrub_result sr;
-	CHECK(csm_scrub(s->e, NULL, NULL, &sr) == 0 && sr.bad_blocks == 0 && sr.bad_meta == 0);
-	CHECK(csm_close(s->e) == 0);
-	CHECK(atomic_load(&s->events) == 0, "verification events during the run");
-	free(all);
+	check_and_close(s);
 	unlink(path);
 	if (meta[0])
 		unlink(meta);
