@@ -255,14 +255,21 @@ VPCLMUL_TARGET static inline __attribute__((always_inline)) __m512i ld64(const u
                                                                          uint8_t *dst, size_t at)
 {
 	__m512i v = _mm512_loadu_si512(p + at);
-	if (dst)
+	if (dst) {
+		/* One load: the empty asm hides where v came from, so the
+		 * compiler cannot load p again for the fold or the store (p may
+		 * be changing under another thread; the crc must be that of the
+		 * bytes stored). */
+		__asm__("" : "+v"(v));
 		_mm512_storeu_si512(dst + at, v);
+	}
 	return v;
 }
 
 /* The folding loop; with dst, every byte hashed is also stored there, from
- * the same register, so the result is the crc of what dst holds.  Inlined
- * into both callers, so the NULL case has no stores and no tests. */
+ * the same register, so the result is the crc of what dst holds even if p
+ * changes meanwhile (a program may change a buffer while writing it).
+ * Inlined into both callers, so the NULL case has no stores and no tests. */
 VPCLMUL_TARGET static inline __attribute__((always_inline)) uint32_t
 fold_body(uint32_t crc, uint8_t *dst, const uint8_t *p, size_t len)
 {
@@ -296,13 +303,18 @@ fold_body(uint32_t crc, uint8_t *dst, const uint8_t *p, size_t len)
 	x = fold128(x, k16, _mm512_extracti32x4_epi32(a3, 3));
 	while (len - at >= 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + at));
-		if (dst)
+		if (dst) {
+			__asm__("" : "+v"(v)); /* one load, as in ld64 */
 			_mm_storeu_si128((__m128i *)(void *)(dst + at), v);
+		}
 		x = fold128(x, k16, v);
 		at += 16;
 	}
-	if (dst)
+	/* The last bytes: copied first, then hashed from the copy. */
+	if (dst) {
 		memcpy(dst + at, p + at, len - at);
+		p = dst;
+	}
 	/* x now stands for the whole message so far: its crc from a zero
 	 * register is the register after the message. */
 	uint64_t c = _mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(x));
