@@ -44,6 +44,13 @@ struct statx;
 	X(int, dup3, (int, int, int))                                                   \
 	X(int, fcntl, (int, int, ...))                                                  \
 	X(int, fcntl64, (int, int, ...))                                                \
+	/* names: a separate layout's metadata file follows its data file */            \
+	X(int, unlink, (const char *))                                                  \
+	X(int, unlinkat, (int, const char *, int))                                      \
+	X(int, remove, (const char *))                                                  \
+	X(int, rename, (const char *, const char *))                                    \
+	X(int, renameat, (int, const char *, int, const char *))                        \
+	X(int, renameat2, (int, const char *, int, const char *, unsigned))             \
 	/* data */                                                                      \
 	X(ssize_t, read, (int, void *, size_t))                                         \
 	X(ssize_t, __read_chk, (int, void *, size_t, size_t))                           \

@@ -235,6 +235,22 @@ static int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_wr
 		}
 		csm_fd_size(&sysio, mfd, &msize, NULL);
 		format = msize == 0 || (trunc && r->create);
+		if (!format && created && dsize == 0 && r->create) {
+			/* This open created the data file, yet a metadata file
+			 * describing content is there: left by a data file deleted
+			 * without the shim (or by a crash between the two removals).
+			 * Taken as it is, every block would fail verification. */
+			uint8_t head[CSM_SB_SIZE];
+			struct csm_super old;
+			ssize_t n = csm_real.pread(mfd, head, sizeof(head), 0);
+			if (n > 0 && csm_sb_decode(head, (size_t)n, &old) == CSM_SB_OK &&
+			    old.logical_size > 0) {
+				shim_log("%s: stale metadata file %s (its data file was deleted); "
+				         "formatting anew",
+				         path, meta);
+				format = true;
+			}
+		}
 		if (format && !fresh && !trunc) {
 			shim_log("%s: has data but its metadata file %s is empty; import it first",
 			         path, meta);
@@ -449,7 +465,7 @@ int shim_open(int dirfd, const char *path, int flags, mode_t mode, bool *handled
 	if (rc < 0) {
 		csm_real.close(fd);
 		if (!existed)
-			unlink(abs); /* a failed create leaves nothing behind */
+			csm_real.unlink(abs); /* a failed create leaves nothing behind */
 		errno = -rc;
 		return -1;
 	}
@@ -493,6 +509,91 @@ void shim_share_fd(int oldfd, int newfd)
 			file_release(prev);
 	}
 	pthread_mutex_unlock(&smu);
+}
+
+/* ---- names: a separate layout's metadata file follows its data file ---- */
+
+/* The rule of `path` (its last symlink not followed) if that is a regular
+ * file under a separate-layout glob; abs gets its absolute path. */
+static const struct csm_rule *sep_rule(int dirfd, const char *path, char abs[PATH_MAX])
+{
+	if (!csm_cfg.nrules || !path || resolve(dirfd, path, true, abs) < 0)
+		return NULL;
+	const struct csm_rule *r = csm_config_match(&csm_cfg, abs);
+	struct stat st;
+	if (!r || r->layout != CSM_LAYOUT_SEPARATE ||
+	    csm_real.fstatat(AT_FDCWD, abs, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return NULL;
+	return r;
+}
+
+char *shim_unlink_meta(int dirfd, const char *path)
+{
+	char abs[PATH_MAX];
+	const struct csm_rule *r = sep_rule(dirfd, path, abs);
+	return r ? csm_config_meta_path(r, abs) : NULL;
+}
+
+void shim_rename_meta(int olddir, const char *oldpath, int newdir, const char *newpath, char **from,
+                      char **to)
+{
+	char oabs[PATH_MAX], nabs[PATH_MAX];
+	*from = *to = NULL;
+	const struct csm_rule *ro = sep_rule(olddir, oldpath, oabs);
+	if (!csm_cfg.nrules || !newpath || resolve(newdir, newpath, true, nabs) < 0)
+		return;
+	const struct csm_rule *rn = csm_config_match(&csm_cfg, nabs);
+	bool new_sep = rn && rn->layout == CSM_LAYOUT_SEPARATE;
+	if (ro) {
+		/* Under the new name's rule if it has one; else the pair stays
+		 * together by the old rule's template. */
+		*from = csm_config_meta_path(ro, oabs);
+		*to = csm_config_meta_path(new_sep ? rn : ro, nabs);
+	} else if (new_sep) {
+		/* Coming back in: the metadata file that left with it (under
+		 * the template, beside it) comes too.  Otherwise, if this
+		 * replaces a separate-layout file, that file's metadata goes:
+		 * it would be taken for the newcomer's. */
+		struct stat st;
+		char *m = csm_config_meta_path(rn, oabs);
+		if (m && csm_real.fstatat(AT_FDCWD, oabs, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) &&
+		    csm_real.fstatat(AT_FDCWD, m, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode)) {
+			*from = m;
+			*to = csm_config_meta_path(rn, nabs);
+			return;
+		}
+		free(m);
+		if (sep_rule(newdir, newpath, nabs))
+			*to = csm_config_meta_path(rn, nabs);
+	}
+}
+
+void shim_meta_follow(int rc, char *from, char *to, unsigned flags)
+{
+	int saved = errno;
+	if (rc == 0 && to) {
+		int r;
+		if (from && to && (flags & RENAME_EXCHANGE)) {
+			/* Swap them; if only one exists, it moves to the other name. */
+			r = csm_real.renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_EXCHANGE);
+			if (r < 0 && errno == ENOENT)
+				r = csm_real.renameat2(AT_FDCWD, from, AT_FDCWD, to, 0);
+			if (r < 0 && errno == ENOENT)
+				r = csm_real.renameat2(AT_FDCWD, to, AT_FDCWD, from, 0);
+		} else if (from && to) {
+			r = csm_real.renameat2(AT_FDCWD, from, AT_FDCWD, to, 0);
+		} else {
+			r = csm_real.unlink(to);
+		}
+		if (r < 0 && errno != ENOENT)
+			shim_log("%s: metadata file not %s along with its data file: %s",
+			         from ? from : to, from ? "renamed" : "removed", strerror(errno));
+	}
+	free(from);
+	free(to);
+	errno = saved;
 }
 
 int shim_path_size(int dirfd, const char *path, bool nofollow, uint64_t *size)

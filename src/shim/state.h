@@ -65,6 +65,19 @@ void shim_share_fd(int oldfd, int newfd); /* newfd now refers to oldfd's file */
  * ours, -1 on error. */
 int shim_path_size(int dirfd, const char *path, bool nofollow, uint64_t *size);
 
+/* unlink, remove, rename: a separate layout's metadata file follows its
+ * data file.  Asked before the real call (the name is gone after it):
+ * shim_unlink_meta gives the metadata file to remove, shim_rename_meta the
+ * one to move (from -> to) or, from NULL, the one to remove (to: a file
+ * under a separate-layout glob is being replaced by one that is not).
+ * After the real call, shim_meta_follow(rc of that call, from, to, rename
+ * flags) moves from to to, or removes to if from is NULL, if the call
+ * succeeded; logs a failure other than ENOENT, frees both, keeps errno. */
+char *shim_unlink_meta(int dirfd, const char *path);
+void shim_rename_meta(int olddir, const char *oldpath, int newdir, const char *newpath, char **from,
+                      char **to);
+void shim_meta_follow(int rc, char *from, char *to, unsigned flags);
+
 /* The file's engine; a forked child reopens its own on first use (the
  * parent's may hold locks of threads that do not exist in the child).
  * NULL with errno set if it cannot be reopened. */

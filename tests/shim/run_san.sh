@@ -8,8 +8,8 @@ LIB=$(readlink -f "$1") BIN=$(readlink -f "$2") SRC=$(readlink -f "$3")
 ASAN=$(gcc -print-file-name=libasan.so)
 T=$(mktemp -d "${TMPDIR:-/tmp}/csumshim-san.XXXXXX")
 trap 'rm -rf "$T"' EXIT
-mkdir "$T/p"
-printf '[global]\nlog = %s/log\n\n[%s/p/*]\n' "$T" "$T" >"$T/conf"
+mkdir "$T/p" "$T/s"
+printf '[global]\nlog = %s/log\n\n[%s/p/*]\n\n[%s/s/*.dat]\nlayout = separate\n' "$T" "$T" "$T" >"$T/conf"
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 rc=0
 CSUMSHIM_CONFIG=$T/conf LD_PRELOAD="$ASAN $LIB" "$BIN" "$T" || rc=1

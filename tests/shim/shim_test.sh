@@ -25,6 +25,9 @@ layout = separate
 checksum = xxh3
 block_size = 1024
 
+[$T/s/*.dat-journal]
+layout = separate
+
 [$T/db/*.db]
 [$T/db/*.db-journal]
 [$T/db/*.db-wal]
@@ -152,6 +155,47 @@ cmp -s src s/x.dat && ok || bad "separate layout data file is not the plain cont
 expect_rc 0 "$CS" check s/x.dat
 "$CS" corrupt s/x.dat --offset 777777 --seed 1 >/dev/null
 expect_eio R cat s/x.dat
+
+# --- separate layout: the metadata file follows its data file -------------------
+expect_rc 0 R cp src s/m.dat
+expect_rc 0 R cp src2 s/o.dat
+expect_rc 0 R mv s/m.dat s/n.dat # rename within the glob
+[ ! -e s/m.dat.csum ] && [ -s s/n.dat.csum ] && ok || bad "mv: the metadata file stayed behind"
+[ "$(rsum s/n.dat)" = "$(sum src)" ] && ok || bad "mv: content after rename"
+expect_rc 0 "$CS" check s/n.dat
+expect_rc 0 R mv s/o.dat s/n.dat # over another csumshim file: its metadata is replaced
+[ ! -e s/o.dat.csum ] && [ "$(rsum s/n.dat)" = "$(sum src2)" ] && ok || bad "mv over a file"
+expect_rc 0 R mv s/n.dat out.dat # out of the glob: the pair stays together
+[ -s out.dat.csum ] && [ ! -e s/n.dat.csum ] && ok || bad "mv out: metadata file"
+expect_rc 0 R mv out.dat s/back.dat # and back in
+[ -s s/back.dat.csum ] && [ ! -e out.dat.csum ] && [ "$(rsum s/back.dat)" = "$(sum src2)" ] && ok ||
+	bad "mv back in"
+expect_rc 0 R cp src s/x.dat
+expect_rc 0 R python3 -c 'import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+sys.exit(libc.renameat2(-100, b"s/x.dat", -100, b"s/back.dat", 2))' # RENAME_EXCHANGE
+[ "$(rsum s/x.dat)" = "$(sum src2)" ] && [ "$(rsum s/back.dat)" = "$(sum src)" ] && ok ||
+	bad "renameat2 RENAME_EXCHANGE: metadata files not exchanged"
+cp src2 plain.dat # unshimmed: no metadata
+expect_rc 0 R mv plain.dat s/back.dat # a plain file replaces one: refused, not mismatched
+[ ! -e s/back.dat.csum ] && ok || bad "replaced file's metadata file left behind"
+expect_rc 1 R cat s/back.dat
+grep -q "Wrong medium type" err && ok || bad "plain file moved in not refused"
+expect_rc 0 R rm s/back.dat
+expect_rc 0 R python3 -c 'import os; os.unlink("s/x.dat")'
+ls s | grep -q "back.dat\|x.dat" && bad "rm: files left: $(ls s)" || ok
+expect_rc 0 R cp src2 s/q.dat
+rm s/q.dat # unshimmed: the metadata file stays; the next create replaces it
+expect_rc 0 R cp src s/q.dat
+[ "$(rsum s/q.dat)" = "$(sum src)" ] && ok || bad "create over a stale metadata file"
+grep -q "s/q.dat: stale metadata file" shim.log && ok || bad "stale metadata file not logged"
+if command -v sqlite3 >/dev/null; then # deletes and recreates its journal every transaction
+	expect_rc 0 R sqlite3 s/j.dat "PRAGMA journal_mode=delete; CREATE TABLE t(k, v);
+		INSERT INTO t VALUES (1, 'a'); INSERT INTO t VALUES (2, 'b'); INSERT INTO t VALUES (3, 'c');
+		UPDATE t SET v = v || v; DELETE FROM t WHERE k = 2;"
+	[ "$(R sqlite3 s/j.dat 'SELECT group_concat(v) FROM t')" = "aa,cc" ] && ok || bad "sqlite3, separate layout"
+	[ ! -e s/j.dat-journal.csum ] && ok || bad "sqlite3 journal's metadata file left behind"
+fi
 
 # --- refusals -----------------------------------------------------------------
 cp src p/plain.img # unshimmed: no superblock

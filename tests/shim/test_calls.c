@@ -1,9 +1,10 @@
 /*
  * One small case per intercepted name, run with libcsumshim.so preloaded
- * and a config protecting DIR/p/ (see tests/CMakeLists.txt).  Each case
- * checks the logical view (sizes, contents, positions) of a configured
- * file; raw syscalls check that the stored file really is different, so a
- * case cannot pass by the shim not being there.  Usage: test_calls DIR
+ * and a config protecting DIR/p/ and, in the separate layout, DIR/s/*.dat
+ * (see tests/CMakeLists.txt).  Each case checks the logical view (sizes,
+ * contents, positions) of a configured file; raw syscalls check that the
+ * stored file really is different, so a case cannot pass by the shim not
+ * being there.  Usage: test_calls DIR
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -154,6 +155,61 @@ static void test_advice(void)
 	                                  posix_fadvise(fd, -1, 0, POSIX_FADV_NORMAL) == EINVAL);
 	CASE("posix_fadvise read", pread(fd, mb, 4096, lo) == 4096 && mb[0] == 'a');
 	close(fd);
+}
+
+/* A file of the separate layout under DIR/s/: its content is TEXT. */
+static bool make_sep(const char *p)
+{
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	return fd >= 0 && write(fd, TEXT, 11) == 11 && close(fd) == 0;
+}
+
+static bool exists(const char *p)
+{
+	struct stat st;
+	return syscall(SYS_newfstatat, AT_FDCWD, p, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Whether p reads as TEXT through the shim (its metadata file came along)
+ * and its metadata file p.csum exists. */
+static bool pair_ok(const char *p)
+{
+	char m[700];
+	snprintf(m, sizeof(m), "%s.csum", p);
+	int fd = open(p, O_RDONLY);
+	bool ok = reads_text(fd) && exists(m);
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* unlink, unlinkat, remove, rename, renameat, renameat2: the separate
+ * layout's metadata file (DIR/s/NAME.csum) follows its data file. */
+static void test_names(void)
+{
+	char a[640], b[640], am[700], bm[700];
+	snprintf(a, sizeof(a), "%s/s/a.dat", dir);
+	snprintf(b, sizeof(b), "%s/s/b.dat", dir);
+	snprintf(am, sizeof(am), "%s.csum", a);
+	snprintf(bm, sizeof(bm), "%s.csum", b);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	CASE("unlink", make_sep(a) && exists(am) && unlink(a) == 0 && !exists(am));
+	CASE("unlinkat", make_sep(a) && unlinkat(dfd, "s/a.dat", 0) == 0 && !exists(am));
+	CASE("remove", make_sep(a) && remove(a) == 0 && !exists(am));
+	CASE("rename", make_sep(a) && rename(a, b) == 0 && !exists(am) && pair_ok(b));
+	CASE("renameat",
+	     renameat(dfd, "s/b.dat", dfd, "s/a.dat") == 0 && !exists(bm) && pair_ok(a));
+	CASE("renameat2", renameat2(dfd, "s/a.dat", dfd, "s/b.dat", RENAME_NOREPLACE) == 0 &&
+	                          !exists(am) && pair_ok(b));
+	/* A failed call moves nothing. */
+	CASE("renameat2 fails",
+	     make_sep(a) && renameat2(dfd, "s/a.dat", dfd, "s/b.dat", RENAME_NOREPLACE) < 0 &&
+	             errno == EEXIST && pair_ok(a) && pair_ok(b));
+	CASE("unlink fails", unlink(dir) < 0 && pair_ok(a));
+	unlink(a);
+	unlink(b);
+	close(dfd);
 }
 
 int main(int argc, char **argv)
@@ -380,6 +436,7 @@ int main(int argc, char **argv)
 	CASE("freopen plain", fp && (fp = freopen(plain, "r", fp)) && fclose(fp) == 0);
 
 	test_advice();
+	test_names();
 
 	/* Plain files are untouched. */
 	CASE("plain", stat(plain, &st) == 0 && st.st_size == raw_size(plain));
