@@ -27,6 +27,8 @@ struct posix_ctx {
 
 void csm_sysio_libc(struct csm_sysio *sys)
 {
+	sys->pread = pread;
+	sys->pwrite = pwrite;
 	sys->preadv = preadv;
 	sys->pwritev = pwritev;
 	sys->pwritev2 = pwritev2;
@@ -67,9 +69,17 @@ static ssize_t xfer(struct posix_ctx *c, enum csm_store st, const struct iovec *
 	size_t total = 0;
 	while (cnt > 0) {
 		off_t at = (off_t)(off + total);
-		ssize_t r = write == 2   ? c->sys.pwritev2(c->fd[st], iov, cnt, at, RWF_DSYNC)
-		            : write == 1 ? c->sys.pwritev(c->fd[st], iov, cnt, at)
-		                         : c->sys.preadv(c->fd[st], iov, cnt, at);
+		ssize_t r;
+		if (write == 2)
+			r = c->sys.pwritev2(c->fd[st], iov, cnt, at, RWF_DSYNC);
+		else if (cnt == 1 && write)
+			r = c->sys.pwrite(c->fd[st], iov[0].iov_base, iov[0].iov_len, at);
+		else if (cnt == 1)
+			r = c->sys.pread(c->fd[st], iov[0].iov_base, iov[0].iov_len, at);
+		else if (write)
+			r = c->sys.pwritev(c->fd[st], iov, cnt, at);
+		else
+			r = c->sys.preadv(c->fd[st], iov, cnt, at);
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;

@@ -68,7 +68,8 @@ struct group {
 	uint64_t gno;
 	UT_hash_handle hh;
 	struct group *prev, *next; /* LRU, most recent first (shard mutex) */
-	unsigned refs;             /* shard mutex */
+	_Atomic unsigned refs;     /* taken and tested under the shard mutex;
+	                            * given back without it (group_put) */
 	pthread_rwlock_t lock;
 	bool loaded;          /* group lock */
 	bool settled;         /* group lock: newer's tuples match stored data */
@@ -921,10 +922,10 @@ static struct group *group_get(struct csm_engine *e, uint64_t gno)
 
 static void group_put(struct csm_engine *e, struct group *g)
 {
-	struct shard *s = &e->shards[g->gno % NSHARDS];
-	pthread_mutex_lock(&s->mu);
-	g->refs--;
-	pthread_mutex_unlock(&s->mu);
+	(void)e;
+	/* Release: everything this thread did to g happens before an evicting
+	 * thread sees refs at zero.  g is not touched after this. */
+	atomic_fetch_sub_explicit(&g->refs, 1, memory_order_release);
 }
 
 static bool mb_dirty(const uint8_t *mb)

@@ -177,6 +177,8 @@ static struct csm_sysio sysio;
 
 static void sysio_init(void)
 {
+	sysio.pread = csm_real.pread;
+	sysio.pwrite = csm_real.pwrite;
 	sysio.preadv = csm_real.preadv;
 	sysio.pwritev = csm_real.pwritev;
 	sysio.pwritev2 = csm_real.pwritev2;
