@@ -210,8 +210,9 @@ for w in order:
     if unit == "s":  # stored as (shim time, raw time): show the times the right way round
         raw, shim, unit = shim, raw, "s (lower is better)"
     med = statistics.median(ratios)
+    num = lambda v: "%.0f" % v if v >= 1000 else "%g" % round(v, 3)
     lines.append("| %s | %s | %s | %s | %.2f [%.2f, %.2f] |" % (
-        w, unit, "%g" % round(raw, 3), "%g" % round(shim, 3), med, ratios[0], ratios[-1]))
+        w, unit, num(raw), num(shim), med, ratios[0], ratios[-1]))
     summary.append((w, med, ratios[0], ratios[-1]))
 open(sys.argv[2] + "/table.md", "w").write("\n".join(lines) + "\n")
 with open(sys.argv[2] + "/ratios.dat", "w") as f:
