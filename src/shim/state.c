@@ -515,6 +515,14 @@ void shim_share_fd(int oldfd, int newfd)
 
 /* ---- names: a separate layout's metadata file follows its data file ---- */
 
+/* Whether the absolute path names a regular file (not through a symlink). */
+static bool regular(const char *abs)
+{
+	struct stat st;
+	return csm_real.fstatat(AT_FDCWD, abs, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode);
+}
+
 /* The rule of `path` (its last symlink not followed) if that is a regular
  * file under a separate-layout glob; abs gets its absolute path. */
 static const struct csm_rule *sep_rule(int dirfd, const char *path, char abs[PATH_MAX])
@@ -522,11 +530,7 @@ static const struct csm_rule *sep_rule(int dirfd, const char *path, char abs[PAT
 	if (!csm_cfg.nrules || !path || resolve(dirfd, path, true, abs) < 0)
 		return NULL;
 	const struct csm_rule *r = csm_config_match(&csm_cfg, abs);
-	struct stat st;
-	if (!r || r->layout != CSM_LAYOUT_SEPARATE ||
-	    csm_real.fstatat(AT_FDCWD, abs, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
-		return NULL;
-	return r;
+	return r && r->layout == CSM_LAYOUT_SEPARATE && regular(abs) ? r : NULL;
 }
 
 char *shim_unlink_meta(int dirfd, const char *path)
@@ -556,18 +560,14 @@ void shim_rename_meta(int olddir, const char *oldpath, int newdir, const char *n
 		 * the template, beside it) comes too.  Otherwise, if this
 		 * replaces a separate-layout file, that file's metadata goes:
 		 * it would be taken for the newcomer's. */
-		struct stat st;
 		char *m = csm_config_meta_path(rn, oabs);
-		if (m && csm_real.fstatat(AT_FDCWD, oabs, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode) &&
-		    csm_real.fstatat(AT_FDCWD, m, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode)) {
+		if (m && regular(oabs) && regular(m)) {
 			*from = m;
 			*to = csm_config_meta_path(rn, nabs);
 			return;
 		}
 		free(m);
-		if (sep_rule(newdir, newpath, nabs))
+		if (regular(nabs))
 			*to = csm_config_meta_path(rn, nabs);
 	}
 }
@@ -577,14 +577,14 @@ void shim_meta_follow(int rc, char *from, char *to, unsigned flags)
 	int saved = errno;
 	if (rc == 0 && to) {
 		int r;
-		if (from && to && (flags & RENAME_EXCHANGE)) {
+		if (from && (flags & RENAME_EXCHANGE)) {
 			/* Swap them; if only one exists, it moves to the other name. */
 			r = csm_real.renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_EXCHANGE);
 			if (r < 0 && errno == ENOENT)
 				r = csm_real.renameat2(AT_FDCWD, from, AT_FDCWD, to, 0);
 			if (r < 0 && errno == ENOENT)
 				r = csm_real.renameat2(AT_FDCWD, to, AT_FDCWD, from, 0);
-		} else if (from && to) {
+		} else if (from) {
 			r = csm_real.renameat2(AT_FDCWD, from, AT_FDCWD, to, 0);
 		} else {
 			r = csm_real.unlink(to);
