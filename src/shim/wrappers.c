@@ -18,28 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
-#include "real.h"
-#include "state.h"
-
-#define API __attribute__((visibility("default")))
-
-/* The real function, resolving the table first if a wrapper runs before
- * the constructor (from another library's constructor). */
-#define REAL(name) (csm_real.name ? csm_real.name : (csm_shim_init(), csm_real.name))
-
-/* Our descriptor, unless the shim itself is the caller. */
-static struct shim_file *ours(int fd)
-{
-	return csm_guard ? NULL : shim_fd(fd);
-}
-
-static bool active(void)
-{
-	if (csm_guard)
-		return false;
-	csm_shim_init();
-	return csm_cfg.nrules > 0;
-}
+#include "wrap.h"
 
 /* ---- open ------------------------------------------------------------- */
 
@@ -339,16 +318,6 @@ API int fcntl64(int fd, int cmd, ...)
 }
 
 /* ---- data ------------------------------------------------------------- */
-
-/* A call that would bypass verification is carried out by the guard's
- * owner; everything below runs with the guard up. */
-#define GUARDED(expr)                         \
-	({                                    \
-		csm_guard++;                  \
-		__typeof__(expr) _r = (expr); \
-		csm_guard--;                  \
-		_r;                           \
-	})
 
 API ssize_t read(int fd, void *buf, size_t n)
 {

@@ -1,0 +1,42 @@
+/*
+ * What the wrapper files share: the export attribute, the real function
+ * (resolved first if needed), the guard around the shim's own work, and
+ * whether a descriptor or the process is ours to handle.
+ */
+#ifndef CSUMSHIM_WRAP_H
+#define CSUMSHIM_WRAP_H
+
+#include "real.h"
+#include "state.h"
+
+#define API __attribute__((visibility("default")))
+
+/* The real function, resolving the table first if a wrapper runs before
+ * the constructor (from another library's constructor). */
+#define REAL(name) (csm_real.name ? csm_real.name : (csm_shim_init(), csm_real.name))
+
+/* A call that would bypass verification is carried out by the guard's
+ * owner; everything below runs with the guard up. */
+#define GUARDED(expr)                         \
+	({                                    \
+		csm_guard++;                  \
+		__typeof__(expr) _r = (expr); \
+		csm_guard--;                  \
+		_r;                           \
+	})
+
+/* Our descriptor, unless the shim itself is the caller. */
+static inline struct shim_file *ours(int fd)
+{
+	return csm_guard ? NULL : shim_fd(fd);
+}
+
+static inline bool active(void)
+{
+	if (csm_guard)
+		return false;
+	csm_shim_init();
+	return csm_cfg.nrules > 0;
+}
+
+#endif
