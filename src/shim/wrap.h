@@ -39,4 +39,8 @@ static inline bool active(void)
 	return csm_cfg.nrules > 0;
 }
 
+/* Open through the shim if the path is configured (open.c): *handled is
+ * false if not, and the caller does the real open itself. */
+int open_at(int dirfd, const char *path, int flags, mode_t mode, bool *handled);
+
 #endif
