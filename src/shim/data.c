@@ -1,22 +1,13 @@
 /*
- * The libc surface: one wrapper per name in calls.h.  A wrapper whose
- * descriptor or path is not under a configured glob calls the real
- * function and nothing else; otherwise it translates the call into
- * verified engine I/O (state.c).  Paths that could bypass verification —
- * copy_file_range, sendfile, splice, reflink ioctls, mmap, stdio — are
- * carried out through verified reads and checksummed writes, or refused
- * with a log line.
+ * Data calls: read, write, pread, pwrite, the vectored calls and lseek,
+ * in all their 64-bit and fortified forms.  On a protected file each
+ * becomes verified engine I/O at the logical offset.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
-#include <linux/falloc.h>
-#include <linux/fs.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 
 #include "wrap.h"
 

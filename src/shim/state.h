@@ -1,6 +1,6 @@
 /*
  * The shim's process state: configuration, log, the fd table and the
- * engines behind it.  Wrappers (wrappers.c) only translate libc calls into
+ * engines behind it.  The wrappers (wrap.h) only translate libc calls into
  * these operations.
  *
  * - The fd table maps a descriptor to its open file description

@@ -1,4 +1,13 @@
 /*
+ * The libc surface: one wrapper per name in calls.h, in files by subject
+ * (open.c, descriptors.c, data.c, sizes.c, durability.c, copies.c,
+ * mappings.c, paths.c, stdio.c).  A wrapper whose descriptor or path is
+ * not under a configured glob calls the real function and nothing else;
+ * otherwise it translates the call into verified engine I/O (state.h).
+ * Paths that could bypass verification — copy_file_range, sendfile,
+ * splice, reflink ioctls, mmap, stdio — are carried out through verified
+ * reads and checksummed writes, or refused with a log line.
+ *
  * What the wrapper files share: the export attribute, the real function
  * (resolved first if needed), the guard around the shim's own work, and
  * whether a descriptor or the process is ours to handle.
