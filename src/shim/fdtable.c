@@ -2,7 +2,7 @@
  * The shim's process state; see state.h.
  */
 #define _GNU_SOURCE
-#include "state.h"
+#include "state_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -10,11 +10,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -27,7 +25,6 @@ bool csm_cfg_loaded;
 
 static pthread_mutex_t smu = PTHREAD_MUTEX_INITIALIZER; /* tables below */
 static struct shim_inode *inodes;
-static int log_fd = 2;
 
 /* ---- fd table: 1024 pages of 1024 slots, allocated on first use -------- */
 
@@ -60,71 +57,6 @@ static bool fd_slot_set(int fd, struct shim_file *f)
 	}
 	atomic_store_explicit(&(*pp)[fd & (FD_PAGE - 1)], f, memory_order_release);
 	return true;
-}
-
-/* ---- log ------------------------------------------------------------- */
-
-void shim_log(const char *fmt, ...)
-{
-	char line[1024];
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	int n = snprintf(line, sizeof(line), "csumshim[%d] %02d:%02d:%02d.%03ld: ", (int)getpid(),
-	                 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	if (csm_cfg.log == CSM_LOG_SYSLOG) {
-		syslog(LOG_ERR, "%s", line + n);
-		return;
-	}
-	size_t len = strlen(line);
-	if (len + 1 < sizeof(line))
-		line[len++] = '\n';
-	ssize_t w = csm_real.write ? csm_real.write(log_fd, line, len) : -1;
-	(void)w;
-}
-
-static void on_trace(void *arg, const char *line)
-{
-	const struct shim_inode *ino = arg;
-	shim_log("%s: trace: %s", ino->path, line);
-}
-
-static void on_event(void *arg, const struct csm_event *ev)
-{
-	struct shim_inode *ino = arg;
-	/* During csm_open (recovery) the engine is not published yet. */
-	struct csm_engine *e = atomic_load(&ino->e);
-	uint64_t bs = e ? csm_superblock(e)->block_size : 0;
-	switch (ev->kind) {
-	case CSM_EV_DATA_MISMATCH:
-	case CSM_EV_NONZERO_UNWRITTEN:
-	case CSM_EV_UNVERIFIED:
-		if (bs)
-			shim_log("%s: %s in block %llu (bytes %llu-%llu)%s%s", ino->path,
-			         csm_event_name(ev->kind), (unsigned long long)ev->lblock,
-			         (unsigned long long)(ev->lblock * bs),
-			         (unsigned long long)((ev->lblock + 1) * bs - 1),
-			         ev->detail ? ": " : "", ev->detail ? ev->detail : "");
-		else
-			shim_log("%s: recovery: block %llu: %s%s%s%s", ino->path,
-			         (unsigned long long)ev->lblock, csm_event_name(ev->kind),
-			         ev->detail ? " (" : "", ev->detail ? ev->detail : "",
-			         ev->detail ? ")" : "");
-		break;
-	case CSM_EV_META_DAMAGED:
-		shim_log("%s: metadata block %c of group %llu: %s", ino->path, ev->slot ? 'B' : 'A',
-		         (unsigned long long)ev->group, csm_mb_status_name(ev->mb_status));
-		break;
-	default:
-		shim_log("%s: group %llu: %s%s%s", ino->path, (unsigned long long)ev->group,
-		         csm_event_name(ev->kind), ev->err ? ": " : "",
-		         ev->err ? strerror(ev->err) : "");
-	}
 }
 
 /* ---- paths ------------------------------------------------------------ */
