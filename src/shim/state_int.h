@@ -5,12 +5,24 @@
 #ifndef CSUMSHIM_STATE_INT_H
 #define CSUMSHIM_STATE_INT_H
 
+#include <limits.h>
+
 #include "state.h"
+
+struct stat;
 
 /* log.c: where shim_log writes (the config's log file, else stderr), and
  * the engine's report and trace callbacks (arg: the struct shim_inode). */
 extern int log_fd;
 void on_trace(void *arg, const char *line);
 void on_event(void *arg, const struct csm_event *ev);
+
+/* fdtable.c: smu guards the inode table and fd-table changes; the inode
+ * entry of a file, or NULL (smu held). */
+extern pthread_mutex_t smu;
+struct shim_inode *inode_find(const struct stat *st);
+
+/* paths.c: the absolute path that the config's globs match. */
+int resolve(int dirfd, const char *path, bool nofollow, char out[PATH_MAX]);
 
 #endif
