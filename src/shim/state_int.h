@@ -25,4 +25,10 @@ struct shim_inode *inode_find(const struct stat *st);
 /* paths.c: the absolute path that the config's globs match. */
 int resolve(int dirfd, const char *path, bool nofollow, char out[PATH_MAX]);
 
+/* engines.c: fill the real-call table the engines' backends use (once, at
+ * start-up); open the engine of a configured file (see there). */
+void sysio_init(void);
+int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bool trunc,
+           bool created);
+
 #endif
