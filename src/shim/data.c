@@ -1,7 +1,8 @@
 /*
  * Data calls: read, write, pread, pwrite, the vectored calls and lseek,
  * in all their 64-bit and fortified forms.  On a protected file each
- * becomes verified engine I/O at the logical offset.
+ * becomes verified engine I/O at the logical offset; the position lives
+ * in the kernel's offset of the program's descriptor.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -9,7 +10,132 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state_int.h"
 #include "wrap.h"
+
+/* ---- positioned I/O ---------------------------------------------------- */
+
+struct csm_engine *shim_engine(struct shim_file *f)
+{
+	struct shim_inode *ino = f->ino;
+	struct csm_engine *e = atomic_load_explicit(&ino->e, memory_order_acquire);
+	if (e)
+		return e;
+	pthread_mutex_lock(&smu);
+	e = inode_engine(ino);
+	int err = errno;
+	pthread_mutex_unlock(&smu);
+	errno = err;
+	return e;
+}
+
+/* Common entry of the data calls: the engine, after the access-mode and
+ * offset checks the kernel would make (EBADF, EINVAL). */
+static struct csm_engine *io_begin(struct shim_file *f, bool write, off_t off)
+{
+	int acc = atomic_load(&f->flags) & O_ACCMODE;
+	if (acc == (write ? O_RDONLY : O_WRONLY)) {
+		errno = EBADF;
+		return NULL;
+	}
+	if (off < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return shim_engine(f);
+}
+
+ssize_t shim_pread(struct shim_file *f, void *buf, size_t n, off_t off)
+{
+	struct csm_engine *e = io_begin(f, false, off);
+	return e ? csm_pread(e, buf, n, (uint64_t)off) : -1;
+}
+
+ssize_t shim_pwrite(struct shim_file *f, const void *buf, size_t n, off_t off)
+{
+	struct csm_engine *e = io_begin(f, true, off);
+	if (!e)
+		return -1;
+	if (!(atomic_load(&f->flags) & O_APPEND))
+		return csm_pwrite(e, buf, n, (uint64_t)off);
+	/* Linux: pwrite on an O_APPEND descriptor appends. */
+	uint64_t at;
+	return csm_append(e, buf, n, &at);
+}
+
+/* read/write at the position kept in the kernel's offset of fd. */
+static ssize_t pos_io(struct shim_file *f, int fd, void *buf, size_t n, bool write)
+{
+	struct csm_engine *e = io_begin(f, write, 0);
+	if (!e)
+		return -1;
+	pthread_mutex_lock(&f->pos_mu);
+	ssize_t r = -1;
+	off_t pos;
+	if (write && (atomic_load(&f->flags) & O_APPEND)) {
+		uint64_t at;
+		r = csm_append(e, buf, n, &at); /* finds the end and writes, as one step */
+		pos = (off_t)at;
+	} else {
+		pos = csm_real.lseek(fd, 0, SEEK_CUR);
+		if (pos >= 0)
+			r = write ? csm_pwrite(e, buf, n, (uint64_t)pos)
+			          : csm_pread(e, buf, n, (uint64_t)pos);
+	}
+	if (r > 0 && csm_real.lseek(fd, pos + r, SEEK_SET) < 0)
+		r = -1;
+	pthread_mutex_unlock(&f->pos_mu);
+	return r;
+}
+
+ssize_t shim_read(struct shim_file *f, int fd, void *buf, size_t n)
+{
+	return pos_io(f, fd, buf, n, false);
+}
+
+ssize_t shim_write(struct shim_file *f, int fd, const void *buf, size_t n)
+{
+	return pos_io(f, fd, (void *)buf, n, true);
+}
+
+off_t shim_lseek(struct shim_file *f, int fd, off_t off, int whence)
+{
+	struct csm_engine *e = shim_engine(f);
+	if (!e)
+		return -1;
+	/* SEEK_END, SEEK_DATA, SEEK_HOLE: the size as stored now. */
+	uint64_t size =
+	        whence == SEEK_SET || whence == SEEK_CUR ? csm_size(e) : csm_size_refresh(e);
+	off_t base;
+	switch (whence) {
+	case SEEK_SET:
+		base = 0;
+		break;
+	case SEEK_CUR:
+		base = csm_real.lseek(fd, 0, SEEK_CUR);
+		if (base < 0)
+			return -1;
+		break;
+	case SEEK_END:
+		base = (off_t)size;
+		break;
+	case SEEK_DATA: /* the whole logical file counts as data */
+	case SEEK_HOLE:
+		if (off < 0 || (uint64_t)off >= size) {
+			errno = ENXIO;
+			return -1;
+		}
+		return csm_real.lseek(fd, whence == SEEK_DATA ? off : (off_t)size, SEEK_SET);
+	default:
+		errno = EINVAL;
+		return -1;
+	}
+	if ((off > 0 && base > INT64_MAX - off) || base + off < 0) {
+		errno = off > 0 ? EOVERFLOW : EINVAL;
+		return -1;
+	}
+	return csm_real.lseek(fd, base + off, SEEK_SET);
+}
 
 /* ---- data ------------------------------------------------------------- */
 

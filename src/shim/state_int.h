@@ -21,6 +21,8 @@ void on_event(void *arg, const struct csm_event *ev);
  * entry of a file, or NULL (smu held). */
 extern pthread_mutex_t smu;
 struct shim_inode *inode_find(const struct stat *st);
+/* The inode's engine, reopened if a fork abandoned it (smu held). */
+struct csm_engine *inode_engine(struct shim_inode *ino);
 
 /* paths.c: the absolute path that the config's globs match. */
 int resolve(int dirfd, const char *path, bool nofollow, char out[PATH_MAX]);
