@@ -4,9 +4,44 @@
  * registers the descriptor with its engine; any other goes to libc.
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 
+#include "state_int.h"
 #include "wrap.h"
+
+int shim_open(int dirfd, const char *path, int flags, mode_t mode, bool *handled)
+{
+	*handled = false;
+	if (!csm_cfg.nrules || !path || (flags & O_PATH) || (flags & O_DIRECTORY))
+		return -1;
+	char abs[PATH_MAX];
+	if (resolve(dirfd, path, (flags & O_NOFOLLOW) != 0, abs) < 0)
+		return -1;
+	const struct csm_rule *r = csm_config_match(&csm_cfg, abs);
+	if (!r)
+		return -1;
+	*handled = true;
+	/* The kernel must not truncate or append: the engine does both. */
+	bool existed =
+	        (flags & O_CREAT) ? csm_real.fstatat(dirfd, path, &(struct stat){0}, 0) == 0 : true;
+	int fd = csm_real.openat(dirfd, path, flags & ~O_TRUNC, mode);
+	if (fd < 0)
+		return -1;
+	pthread_mutex_lock(&smu);
+	int rc = register_fd(fd, abs, r, flags, !existed);
+	pthread_mutex_unlock(&smu);
+	if (rc < 0) {
+		csm_real.close(fd);
+		if (!existed)
+			csm_real.unlink(abs); /* a failed create leaves nothing behind */
+		errno = -rc;
+		return -1;
+	}
+	return fd;
+}
 
 static mode_t va_mode(int flags, va_list ap)
 {

@@ -23,6 +23,8 @@ extern pthread_mutex_t smu;
 struct shim_inode *inode_find(const struct stat *st);
 /* The inode's engine, reopened if a fork abandoned it (smu held). */
 struct csm_engine *inode_engine(struct shim_inode *ino);
+/* Register fd (already open on a configured file) under smu. */
+int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags, bool created);
 
 /* paths.c: the absolute path that the config's globs match. */
 int resolve(int dirfd, const char *path, bool nofollow, char out[PATH_MAX]);
