@@ -1,19 +1,19 @@
 /*
- * The shim's process state; see state.h.
+ * The descriptor table and adoption: the fd table, the open file
+ * descriptions and inodes behind it (one engine per inode), the fork
+ * handlers, and start-up (config, log, descriptors inherited across exec).
+ * See state.h.
  */
 #define _GNU_SOURCE
 #include "state_int.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
