@@ -1,158 +1,22 @@
-/*
- * The engine: verified logical I/O over a storage backend.
- *
- * Locking
- *   - Each metadata group has a reader/writer lock.  Reads of a group's
- *     blocks hold it shared from the data read to the end of verification;
- *     writes hold it exclusive from the metadata update to the data write.
- *   - Groups live in a bounded cache split into 64 shards, each a uthash
- *     table with an LRU list under its own mutex, held only to find or
- *     insert an entry.  There is no engine-wide lock on the I/O path.
- *   - resize_mu serialises size changes and superblock writes only; it is
- *     never taken with a group lock held.
- *   - A shrink (csm_truncate) cuts every group from the one holding the new
- *     end on.  It publishes shrink_from, waits until no thread holds one of
- *     those group locks, and takes one cross-process lock over all of them
- *     (CSM_LOCK_TAIL); other threads wanting such a group's exclusive lock
- *     wait for it to finish (shrink_wait).  A writer compares its end with
- *     the size under its group lock, the stored size when other processes
- *     may share the file, so nothing is written past the end of a file
- *     another thread or process has just shortened.
- *
- * Write protocol (per group, under the group lock)
- *   1. Build the new brother from the newer one: all its tuples plus the
- *      new checksums, generation + 1.  Write it over the older slot.
- *   2. Write the data.
- *   A crash between (1) and (2) leaves blocks whose data is old while the
- *   newer brother has new tuples; the older brother, one generation behind
- *   and differing exactly in those blocks, vouches for the old data.
- *
- * Size changes keep one invariant: every byte past the logical size, in the
- * last block and beyond it, is zero and unwritten.  Growing writes the
- * superblock first; shrinking zeroes and unmarks first, truncates the
- * stores, then writes the superblock.
- */
 #define _GNU_SOURCE
-#include "csumshim/engine.h"
+#include "engine_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
-#include <uthash.h>
 
-#define NSHARDS 64
-#define SCRUB_CHUNK ((size_t)256 << 10)
 #define CSM_MAX_PER_GROUP 1024
-#define ALIGN 4096
 #define CLEAN_AFTER_MS 5000 /* a sealed group idle this long is marked clean */
-#define NO_SHRINK UINT64_MAX
 /* Largest piece of a write copied, hashed and written at once. */
 #define WRITE_CHUNK ((size_t)1 << 20)
-/* Internal: the size changed under a write; the caller re-checks it.  Never
- * returned to a caller of the engine. */
-#define E_SIZE_CHANGED 4096
-
-_Static_assert(CSM_MAX_BLOCK <= ALIGN, "bounce buffers hold one block");
-
-struct group {
-	uint64_t gno;
-	UT_hash_handle hh;
-	struct group *prev, *next; /* LRU, most recent first (shard mutex) */
-	_Atomic unsigned refs;     /* taken and tested under the shard mutex;
-	                            * given back without it (group_put) */
-	pthread_rwlock_t lock;
-	bool loaded;          /* group lock */
-	bool settled;         /* group lock: newer's tuples match stored data */
-	uint64_t epoch;       /* engine epoch when loaded */
-	uint64_t drained;     /* shard mutex: the last shrink that waited for it */
-	uint64_t win;         /* group lock: fsync window it was last noted in */
-	uint64_t data_ticket; /* group lock: a data sync with this ticket covers
-	                         the last update's data (sync_ticket) */
-	struct csm_pair pair; /* group lock */
-	bool solo;            /* group lock: the update under way relies on solo */
-	uint8_t *slot[2];     /* raw brothers, block_size each */
-};
-
-struct shard {
-	pthread_mutex_t mu;
-	struct group *table;
-	struct group *head, *tail;
-	size_t count;
-} __attribute__((aligned(64)));
-
-/* Group commit: a sync that starts after a request covers it, so threads
- * waiting together share one. */
-struct syncer {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	uint64_t wanted, done;
-	bool running;
-};
-
-/* Groups this engine dirtied, by fsync window (docs/DESIGN.md). */
-struct gref {
-	uint64_t gno, gen;
-	uint64_t when; /* win_prev: when sealed (ms, CLOCK_MONOTONIC) */
-};
-struct gvec {
-	struct gref *v;
-	size_t n, cap;
-};
-
-struct csm_engine {
-	struct csm_backend be;
-	bool xproc;  /* the backend locks across processes */
-	bool strict; /* durability = strict */
-	/* Solo mode (below) */
-	_Atomic bool solo;        /* is solo now */
-	bool solo_ok;             /* may go solo at all */
-	bool sb_solo;             /* resize_mu: sb_begin relied on solo */
-	bool w_listed, w_closing; /* watch.mu */
-	struct csm_engine_opts opts;
-	struct csm_super sb; /* resize_mu */
-	struct csm_geometry geo;
-	struct csm_hasher hasher;
-	uint64_t capacity;     /* fixed stores: largest logical size */
-	_Atomic uint64_t size; /* stored under size_mu (note_size) */
-	uint64_t size_seq;     /* size_mu: superblock sequence of size */
-	pthread_mutex_t size_mu;
-	_Atomic bool unclean; /* superblock says unclean (written by us) */
-	pthread_mutex_t resize_mu;
-	size_t max_per_shard;
-	_Atomic uint64_t n_mismatch, n_meta, n_io, n_syncs;
-	struct syncer syncs[2];
-	pthread_mutex_t win_mu;   /* win_cur, win_prev, window */
-	pthread_mutex_t fsync_mu; /* one fsync's seal/clean pass at a time */
-	struct gvec win_cur;      /* dirtied since the last fsync */
-	struct gvec win_prev;     /* sealed at the last fsync, gen = the seal */
-	_Atomic uint64_t window;
-	struct csm_recovery recovery; /* what csm_open's recovery did */
-	_Atomic uint64_t epoch;       /* bumped to invalidate every cached group */
-	_Atomic uint64_t shrink_from; /* a shrink is cutting groups >= this */
-	uint64_t shrink_seq;          /* resize_mu: shrinks so far */
-	pthread_mutex_t first_mu;
-	struct csm_event first;
-	/* Solo mode: this engine holds the presence lock alone, so no other
-	 * process has the file open and the cross-process steps are skipped
-	 * (see "Solo mode" below and docs/DESIGN.md). */
-	_Atomic uint64_t solo_in;           /* threads in a section relying on solo */
-	_Atomic uint64_t solo_uses;         /* such sections entered so far */
-	_Atomic uint64_t solo_next_try;     /* ms: a writer may try to go solo */
-	pthread_mutex_t presence_mu;        /* changes of the presence lock */
-	struct csm_engine *w_next, *w_prev; /* watcher's list (watch.mu) */
-	uint64_t w_seen, w_idle;            /* watcher thread only */
-	struct shard shards[NSHARDS];
-};
 
 /* Block-aligned buffers (O_DIRECT needs them); any size. */
 /* The thread cutting groups >= shrink_from of an engine: it holds the
