@@ -148,4 +148,16 @@ struct csm_engine {
 	struct shard shards[NSHARDS];
 };
 
+#pragma GCC visibility push(hidden)
+
+/* events.c */
+void report(struct csm_engine *e, const struct csm_event *ev);
+void tracef(struct csm_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void trace_tuples(struct csm_engine *e, const uint8_t *mb, char *out, size_t len);
+void report_io(struct csm_engine *e, uint64_t group, int neg_err);
+void report_block(struct csm_engine *e, int kind, uint64_t lblock);
+ssize_t fail(int neg);
+
+#pragma GCC visibility pop
+
 #endif

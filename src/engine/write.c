@@ -63,84 +63,6 @@ static void *alloc_aligned(size_t n)
 	return posix_memalign(&p, ALIGN, n ? n : 1) == 0 ? p : NULL;
 }
 
-const char *csm_event_name(enum csm_event_kind k)
-{
-	switch (k) {
-	case CSM_EV_DATA_MISMATCH:
-		return "checksum mismatch";
-	case CSM_EV_NONZERO_UNWRITTEN:
-		return "never-written block is not zero";
-	case CSM_EV_META_DAMAGED:
-		return "metadata block damaged";
-	case CSM_EV_GROUP_BROKEN:
-		return "no valid metadata for group";
-	case CSM_EV_IO_ERROR:
-		return "I/O error";
-	case CSM_EV_UNVERIFIED:
-		return "could not be verified after a crash; checksum recomputed";
-	}
-	return "unknown event";
-}
-
-static void report(struct csm_engine *e, const struct csm_event *ev)
-{
-	switch (ev->kind) {
-	case CSM_EV_DATA_MISMATCH:
-	case CSM_EV_NONZERO_UNWRITTEN:
-		atomic_fetch_add(&e->n_mismatch, 1);
-		break;
-	case CSM_EV_META_DAMAGED:
-	case CSM_EV_GROUP_BROKEN:
-		atomic_fetch_add(&e->n_meta, 1);
-		break;
-	case CSM_EV_IO_ERROR:
-		atomic_fetch_add(&e->n_io, 1);
-		break;
-	case CSM_EV_UNVERIFIED:
-		break;
-	}
-	pthread_mutex_lock(&e->first_mu);
-	if (e->first.kind == 0)
-		e->first = *ev;
-	pthread_mutex_unlock(&e->first_mu);
-	if (e->opts.report)
-		e->opts.report(e->opts.report_arg, ev);
-}
-
-static void tracef(struct csm_engine *e, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-
-static void tracef(struct csm_engine *e, const char *fmt, ...)
-{
-	char line[600];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	e->opts.trace(e->opts.trace_arg, line);
-}
-
-/* The low 32 bits of the first tuples of a brother ("-": unwritten). */
-static void trace_tuples(struct csm_engine *e, const uint8_t *mb, char *out, size_t len)
-{
-	const struct csm_geometry *geo = &e->geo;
-	size_t at = 0;
-	out[0] = 0;
-	for (uint32_t i = 0; i < geo->per_group && i < 48 && at + 10 < len; i++) {
-		if (csm_mb_written(geo, mb, i))
-			at += (size_t)snprintf(out + at, len - at, " %08x",
-			                       (unsigned)csm_mb_tuple(geo, mb, i));
-		else
-			at += (size_t)snprintf(out + at, len - at, " -");
-	}
-}
-
-static void report_io(struct csm_engine *e, uint64_t group, int neg_err)
-{
-	struct csm_event ev = {.kind = CSM_EV_IO_ERROR, .group = group, .err = -neg_err};
-	report(e, &ev);
-}
-
 /* ---- backend helpers -------------------------------------------------- */
 
 /* Read exactly n bytes, zero-filling past the end of the store. */
@@ -1117,14 +1039,6 @@ static int verify_block(struct csm_engine *e, const struct group *g, uint64_t lb
 	                                            : CSM_EV_NONZERO_UNWRITTEN;
 }
 
-static void report_block(struct csm_engine *e, int kind, uint64_t lblock)
-{
-	struct csm_event ev = {.kind = (enum csm_event_kind)kind,
-	                       .lblock = lblock,
-	                       .group = csm_geo_group_of(&e->geo, lblock)};
-	report(e, &ev);
-}
-
 /* ---- runs: contiguous blocks of one group ----------------------------- */
 
 /* A byte range [pos, pos+len) inside one group, split into an unaligned
@@ -1633,12 +1547,6 @@ static int mark_unclean(struct csm_engine *e)
 	}
 	sb_end(e);
 	return rc;
-}
-
-static ssize_t fail(int neg)
-{
-	errno = -neg;
-	return -1;
 }
 
 ssize_t csm_pread(struct csm_engine *e, void *buf, size_t n, uint64_t off)
@@ -2177,17 +2085,6 @@ const struct csm_super *csm_superblock(const struct csm_engine *e)
 const struct csm_geometry *csm_geometry(const struct csm_engine *e)
 {
 	return &e->geo;
-}
-
-void csm_stats(struct csm_engine *e, struct csm_stats *st)
-{
-	st->mismatches = atomic_load(&e->n_mismatch);
-	st->meta_damaged = atomic_load(&e->n_meta);
-	st->io_errors = atomic_load(&e->n_io);
-	st->syncs = atomic_load(&e->n_syncs);
-	pthread_mutex_lock(&e->first_mu);
-	st->first = e->first;
-	pthread_mutex_unlock(&e->first_mu);
 }
 
 ssize_t csm_raw_pread(struct csm_engine *e, enum csm_store st, void *buf, size_t n, uint64_t off)
