@@ -158,6 +158,14 @@ void report_io(struct csm_engine *e, uint64_t group, int neg_err);
 void report_block(struct csm_engine *e, int kind, uint64_t lblock);
 ssize_t fail(int neg);
 
+/* store.c */
+void *alloc_aligned(size_t n);
+int store_readv(struct csm_engine *e, enum csm_store st, struct iovec *iov, int cnt, uint64_t off);
+int store_read(struct csm_engine *e, enum csm_store st, void *buf, size_t n, uint64_t off);
+int store_writev(struct csm_engine *e, enum csm_store st, const struct iovec *iov, int cnt,
+                 uint64_t off);
+int store_write(struct csm_engine *e, enum csm_store st, const void *buf, size_t n, uint64_t off);
+
 #pragma GCC visibility pop
 
 #endif

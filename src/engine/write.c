@@ -18,14 +18,11 @@
 /* Largest piece of a write copied, hashed and written at once. */
 #define WRITE_CHUNK ((size_t)1 << 20)
 
-/* Block-aligned buffers (O_DIRECT needs them); any size. */
 /* The thread cutting groups >= shrink_from of an engine: it holds the
  * tail lock over them, so takes no per-group cross-process lock (with OFD
  * locks, unlocking one would punch a hole in the tail lock). */
 static __thread const struct csm_engine *tl_shrinker;
 static __thread uint64_t tl_shrink_size; /* its size until the cut is stored */
-
-static void *alloc_aligned(size_t n);
 
 /* Each thread's copy of the data it is writing: the checksum must be of
  * the bytes written, and a program may change its buffer while the write
@@ -55,58 +52,6 @@ static uint8_t *scratch(size_t n)
 	tl_scratch_cap = cap;
 	(void)pthread_setspecific(scratch_key, b);
 	return b;
-}
-
-static void *alloc_aligned(size_t n)
-{
-	void *p;
-	return posix_memalign(&p, ALIGN, n ? n : 1) == 0 ? p : NULL;
-}
-
-/* ---- backend helpers -------------------------------------------------- */
-
-/* Read exactly n bytes, zero-filling past the end of the store. */
-static int store_readv(struct csm_engine *e, enum csm_store st, struct iovec *iov, int cnt,
-                       uint64_t off)
-{
-	ssize_t r = e->be.ops->preadv(e->be.ctx, st, iov, cnt, off);
-	if (r < 0)
-		return (int)r;
-	size_t got = (size_t)r;
-	for (int i = 0; i < cnt; i++) {
-		if (got >= iov[i].iov_len) {
-			got -= iov[i].iov_len;
-			continue;
-		}
-		memset((char *)iov[i].iov_base + got, 0, iov[i].iov_len - got);
-		got = 0;
-	}
-	return 0;
-}
-
-static int store_read(struct csm_engine *e, enum csm_store st, void *buf, size_t n, uint64_t off)
-{
-	struct iovec v = {buf, n};
-	return store_readv(e, st, &v, 1, off);
-}
-
-static int store_writev(struct csm_engine *e, enum csm_store st, const struct iovec *iov, int cnt,
-                        uint64_t off)
-{
-	size_t want = 0;
-	for (int i = 0; i < cnt; i++)
-		want += iov[i].iov_len;
-	ssize_t r = e->be.ops->pwritev(e->be.ctx, st, iov, cnt, off);
-	if (r < 0)
-		return (int)r;
-	return (size_t)r == want ? 0 : -EIO;
-}
-
-static int store_write(struct csm_engine *e, enum csm_store st, const void *buf, size_t n,
-                       uint64_t off)
-{
-	struct iovec v = {(void *)buf, n};
-	return store_writev(e, st, &v, 1, off);
 }
 
 static int sync_store(struct csm_engine *e, enum csm_store st);
@@ -2035,42 +1980,6 @@ static int flush_windows(struct csm_engine *e, bool datasync, bool clean_all)
 	return rc;
 }
 
-/* Page-cache advice on a logical range, passed to the stores at the
- * physical offsets that hold it (the program's own descriptor is not the
- * one the engine reads through). */
-void csm_advise(struct csm_engine *e, uint64_t off, uint64_t len, int advice)
-{
-	const struct csm_backend_ops *ops = e->be.ops;
-	const struct csm_geometry *geo = &e->geo;
-	bool sep = geo->layout == CSM_LAYOUT_SEPARATE;
-	if (!ops->advise)
-		return;
-	if (advice != POSIX_FADV_WILLNEED && advice != POSIX_FADV_DONTNEED) {
-		/* Access-pattern advice: Linux applies it to the whole open file. */
-		ops->advise(e->be.ctx, CSM_DATA, 0, 0, advice);
-		if (sep)
-			ops->advise(e->be.ctx, CSM_META, 0, 0, advice);
-		return;
-	}
-	uint64_t size = csm_size(e);
-	if (off >= size)
-		return;
-	uint64_t end = (len == 0 || len > size - off) ? size : off + len;
-	uint64_t b0 = off >> geo->block_shift, b1 = (end - 1) >> geo->block_shift;
-	uint64_t g0 = csm_geo_group_of(geo, b0), g1 = csm_geo_group_of(geo, b1);
-	/* Interleaved, read-ahead: from the first group's brothers, so they
-	 * come along (later groups' brothers lie inside the range). */
-	uint64_t p0 = !sep && advice == POSIX_FADV_WILLNEED ? csm_geo_meta_offset(geo, g0, 0)
-	                                                    : csm_geo_data_offset(geo, b0);
-	uint64_t p1 = csm_geo_data_offset(geo, b1) + geo->block_size;
-	ops->advise(e->be.ctx, CSM_DATA, p0, p1 - p0, advice);
-	if (sep) {
-		uint64_t m0 = csm_geo_meta_offset(geo, g0, 0);
-		uint64_t m1 = csm_geo_meta_offset(geo, g1, 1) + geo->block_size;
-		ops->advise(e->be.ctx, CSM_META, m0, m1 - m0, advice);
-	}
-}
-
 int csm_fsync(struct csm_engine *e, bool datasync)
 {
 	int rc = e->opts.readonly ? sync_all(e, datasync) : flush_windows(e, datasync, false);
@@ -2085,21 +1994,6 @@ const struct csm_super *csm_superblock(const struct csm_engine *e)
 const struct csm_geometry *csm_geometry(const struct csm_engine *e)
 {
 	return &e->geo;
-}
-
-ssize_t csm_raw_pread(struct csm_engine *e, enum csm_store st, void *buf, size_t n, uint64_t off)
-{
-	struct iovec v = {buf, n};
-	ssize_t r = e->be.ops->preadv(e->be.ctx, st, &v, 1, off);
-	return r < 0 ? fail((int)r) : r;
-}
-
-ssize_t csm_raw_pwrite(struct csm_engine *e, enum csm_store st, const void *buf, size_t n,
-                       uint64_t off)
-{
-	struct iovec v = {(void *)buf, n};
-	ssize_t r = e->be.ops->pwritev(e->be.ctx, st, &v, 1, off);
-	return r < 0 ? fail((int)r) : r;
 }
 
 /* ---- scrub ------------------------------------------------------------ */
