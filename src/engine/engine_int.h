@@ -166,6 +166,15 @@ int store_writev(struct csm_engine *e, enum csm_store st, const struct iovec *io
                  uint64_t off);
 int store_write(struct csm_engine *e, enum csm_store st, const void *buf, size_t n, uint64_t off);
 
+/* locks.c */
+int sync_now(struct csm_engine *e, enum csm_store st, bool datasync);
+int sync_store(struct csm_engine *e, enum csm_store st);
+uint64_t sync_ticket(struct csm_engine *e, enum csm_store st);
+bool sync_covered(struct csm_engine *e, enum csm_store st, uint64_t ticket);
+int sync_all(struct csm_engine *e, bool datasync);
+int xlock(struct csm_engine *e, uint64_t id, int type);
+void xunlock(struct csm_engine *e, uint64_t id);
+
 #pragma GCC visibility pop
 
 #endif
