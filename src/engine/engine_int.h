@@ -150,6 +150,12 @@ struct csm_engine {
 
 #pragma GCC visibility push(hidden)
 
+/* The thread cutting groups >= shrink_from of an engine: it holds the
+ * tail lock over them, so takes no per-group cross-process lock (with OFD
+ * locks, unlocking one would punch a hole in the tail lock). */
+extern __thread const struct csm_engine *tl_shrinker;
+extern __thread uint64_t tl_shrink_size; /* its size until the cut is stored */
+
 /* events.c */
 void report(struct csm_engine *e, const struct csm_event *ev);
 void tracef(struct csm_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -174,6 +180,20 @@ bool sync_covered(struct csm_engine *e, enum csm_store st, uint64_t ticket);
 int sync_all(struct csm_engine *e, bool datasync);
 int xlock(struct csm_engine *e, uint64_t id, int type);
 void xunlock(struct csm_engine *e, uint64_t id);
+
+/* super.c */
+int write_header(struct csm_backend *be, const struct csm_super *sb);
+int write_super(struct csm_engine *e);
+int read_super(struct csm_backend *be, struct csm_super *sb);
+void take_super(struct csm_engine *e, const struct csm_super *sb);
+int sb_begin(struct csm_engine *e);
+void sb_end(struct csm_engine *e);
+int current_size(struct csm_engine *e, const struct group *g, uint64_t *size);
+int mark_unclean(struct csm_engine *e);
+
+/* write.c */
+bool solo_begin(struct csm_engine *e);
+void solo_end(struct csm_engine *e);
 
 #pragma GCC visibility pop
 

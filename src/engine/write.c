@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,11 +17,8 @@
 /* Largest piece of a write copied, hashed and written at once. */
 #define WRITE_CHUNK ((size_t)1 << 20)
 
-/* The thread cutting groups >= shrink_from of an engine: it holds the
- * tail lock over them, so takes no per-group cross-process lock (with OFD
- * locks, unlocking one would punch a hole in the tail lock). */
-static __thread const struct csm_engine *tl_shrinker;
-static __thread uint64_t tl_shrink_size; /* its size until the cut is stored */
+__thread const struct csm_engine *tl_shrinker;
+__thread uint64_t tl_shrink_size;
 
 /* Each thread's copy of the data it is writing: the checksum must be of
  * the bytes written, and a program may change its buffer while the write
@@ -84,51 +80,11 @@ static int set_store_sizes(struct csm_engine *e, uint64_t size)
 	return r;
 }
 
-/* Write the whole 4 KiB header (superblock + zeros), aligned for O_DIRECT. */
-static int write_header(struct csm_backend *be, const struct csm_super *sb)
-{
-	uint8_t *hdr = alloc_aligned(CSM_HEADER_SIZE);
-	if (!hdr)
-		return -ENOMEM;
-	memset(hdr, 0, CSM_HEADER_SIZE);
-	csm_sb_encode(sb, hdr);
-	struct iovec v = {hdr, CSM_HEADER_SIZE};
-	ssize_t r = be->ops->pwritev(be->ctx, CSM_META, &v, 1, 0);
-	free(hdr);
-	if (r < 0)
-		return (int)r;
-	return r == CSM_HEADER_SIZE ? 0 : -EIO;
-}
-
-/* Keep a logical size read from or written to the superblock with its
- * sequence.  Readers without the superblock lock may come late with an
- * old value; a size from an older superblock never replaces a newer one. */
-static void note_size(struct csm_engine *e, uint64_t size, uint64_t seq)
-{
-	pthread_mutex_lock(&e->size_mu);
-	if (seq >= e->size_seq) {
-		e->size_seq = seq;
-		atomic_store_explicit(&e->size, size, memory_order_release);
-	}
-	pthread_mutex_unlock(&e->size_mu);
-}
-
-/* Caller holds resize_mu (and the superblock lock: sb_begin).  On success
- * the engine's size follows e->sb.logical_size. */
-static int write_super(struct csm_engine *e)
-{
-	e->sb.sequence++;
-	int rc = write_header(&e->be, &e->sb);
-	if (rc == 0)
-		note_size(e, e->sb.logical_size, e->sb.sequence);
-	return rc;
-}
-
 /* Enter a section that skips cross-process steps if the engine is solo:
  * true if it is (then pair with solo_end).  A thread leaving solo mode
  * clears e->solo and then waits for solo_in to drop to zero, so a section
  * that saw solo set finishes before another process gets in. */
-static bool solo_begin(struct csm_engine *e)
+bool solo_begin(struct csm_engine *e)
 {
 	if (!e->solo_ok)
 		return false;
@@ -141,94 +97,9 @@ static bool solo_begin(struct csm_engine *e)
 	return false;
 }
 
-static void solo_end(struct csm_engine *e)
+void solo_end(struct csm_engine *e)
 {
 	atomic_fetch_sub_explicit(&e->solo_in, 1, memory_order_release);
-}
-
-static int read_super(struct csm_backend *be, struct csm_super *sb)
-{
-	uint8_t raw[CSM_SB_SIZE];
-	struct iovec v = {raw, sizeof(raw)};
-	ssize_t got = be->ops->preadv(be->ctx, CSM_META, &v, 1, 0);
-	if (got < 0)
-		return (int)got;
-	return csm_sb_decode(raw, (size_t)got, sb) == CSM_SB_OK ? 0 : -EUCLEAN;
-}
-
-/* Take what another process may have changed in the stored superblock:
- * size, state and sequence.  resize_mu held (or the engine not shared
- * yet). */
-static void take_super(struct csm_engine *e, const struct csm_super *sb)
-{
-	e->sb.logical_size = sb->logical_size;
-	e->sb.state = sb->state;
-	e->sb.sequence = sb->sequence;
-	note_size(e, sb->logical_size, sb->sequence);
-}
-
-/* Begin a superblock change: resize_mu, the cross-process superblock lock,
- * and e->sb re-read from storage (another process may have changed the
- * size or state).  Always pair with sb_end. */
-static int sb_begin(struct csm_engine *e)
-{
-	pthread_mutex_lock(&e->resize_mu);
-	e->sb_solo = solo_begin(e);
-	if (!e->xproc || e->sb_solo)
-		return 0;
-	int rc = xlock(e, CSM_LOCK_SUPER, e->opts.readonly ? F_RDLCK : F_WRLCK);
-	if (rc < 0)
-		return rc;
-	struct csm_super sb;
-	rc = read_super(&e->be, &sb);
-	if (rc < 0)
-		return rc;
-	take_super(e, &sb);
-	return 0;
-}
-
-static void sb_end(struct csm_engine *e)
-{
-	if (e->sb_solo) {
-		e->sb_solo = false;
-		solo_end(e);
-	} else {
-		xunlock(e, CSM_LOCK_SUPER);
-	}
-	pthread_mutex_unlock(&e->resize_mu);
-}
-
-/* The logical size as it stands, for a thread holding a group lock: the
- * stored one when other processes may change it.  A shrink of this group
- * holds its lock until the new size is stored, so the answer stays true
- * while the lock is held (g, locked by group_lock_update, says whether the
- * engine is solo).  No superblock lock (resize_mu is never taken
- * under a group lock): a read that catches a superblock write half done
- * is retried. */
-static int current_size(struct csm_engine *e, const struct group *g, uint64_t *size)
-{
-	if (tl_shrinker == e) {
-		*size = tl_shrink_size;
-		return 0;
-	}
-	if (!e->xproc || g->solo) {
-		*size = atomic_load_explicit(&e->size, memory_order_acquire);
-		return 0;
-	}
-	int rc = 0;
-	for (int i = 0; i < 1000; i++) {
-		struct csm_super sb;
-		rc = read_super(&e->be, &sb);
-		if (rc == 0) {
-			*size = sb.logical_size;
-			note_size(e, sb.logical_size, sb.sequence);
-			return 0;
-		}
-		if (rc != -EUCLEAN)
-			break;
-		sched_yield();
-	}
-	return rc;
 }
 
 /* ---- solo mode --------------------------------------------------------
@@ -1376,27 +1247,6 @@ out:
 
 /* ---- public I/O ------------------------------------------------------- */
 
-/* Before the first change: the superblock durably says unclean, so a crash
- * from here on is recovered at the next open. */
-static int mark_unclean(struct csm_engine *e)
-{
-	if (atomic_load_explicit(&e->unclean, memory_order_acquire))
-		return 0;
-	int rc = sb_begin(e);
-	if (rc == 0 && !atomic_load(&e->unclean)) {
-		if (e->sb.state != CSM_STATE_UNCLEAN) {
-			e->sb.state = CSM_STATE_UNCLEAN;
-			rc = write_super(e);
-			if (rc == 0)
-				rc = sync_store(e, CSM_META);
-		}
-		if (rc == 0)
-			atomic_store_explicit(&e->unclean, true, memory_order_release);
-	}
-	sb_end(e);
-	return rc;
-}
-
 ssize_t csm_pread(struct csm_engine *e, void *buf, size_t n, uint64_t off)
 {
 	uint64_t size = atomic_load_explicit(&e->size, memory_order_acquire);
@@ -1555,26 +1405,6 @@ ssize_t csm_append(struct csm_engine *e, const void *buf, size_t n, uint64_t *at
 	if (rc < 0 && done == 0)
 		return fail(rc);
 	return (ssize_t)done;
-}
-
-uint64_t csm_size(struct csm_engine *e)
-{
-	return atomic_load_explicit(&e->size, memory_order_acquire);
-}
-
-uint64_t csm_size_refresh(struct csm_engine *e)
-{
-	if (!e->xproc || atomic_load(&e->solo))
-		return csm_size(e);
-	struct csm_super sb;
-	if (read_super(&e->be, &sb) == 0) {
-		note_size(e, sb.logical_size, sb.sequence);
-		return sb.logical_size;
-	}
-	/* Caught mid-write, or damaged: ask under the lock. */
-	(void)sb_begin(e);
-	sb_end(e);
-	return csm_size(e);
 }
 
 /* Zero [off, off+len) inside the current size: whole blocks are unmarked
@@ -1887,11 +1717,6 @@ int csm_fsync(struct csm_engine *e, bool datasync)
 {
 	int rc = e->opts.readonly ? sync_all(e, datasync) : flush_windows(e, datasync, false);
 	return rc < 0 ? (int)fail(rc) : 0;
-}
-
-const struct csm_super *csm_superblock(const struct csm_engine *e)
-{
-	return &e->sb;
 }
 
 const struct csm_geometry *csm_geometry(const struct csm_engine *e)
