@@ -107,7 +107,7 @@ struct csm_engine {
 	struct csm_backend be;
 	bool xproc;  /* the backend locks across processes */
 	bool strict; /* durability = strict */
-	/* Solo mode (below) */
+	/* Solo mode (solo.c) */
 	_Atomic bool solo;        /* is solo now */
 	bool solo_ok;             /* may go solo at all */
 	bool sb_solo;             /* resize_mu: sb_begin relied on solo */
@@ -138,7 +138,7 @@ struct csm_engine {
 	struct csm_event first;
 	/* Solo mode: this engine holds the presence lock alone, so no other
 	 * process has the file open and the cross-process steps are skipped
-	 * (see "Solo mode" below and docs/DESIGN.md). */
+	 * (see solo.c and docs/DESIGN.md). */
 	_Atomic uint64_t solo_in;           /* threads in a section relying on solo */
 	_Atomic uint64_t solo_uses;         /* such sections entered so far */
 	_Atomic uint64_t solo_next_try;     /* ms: a writer may try to go solo */
@@ -155,6 +155,16 @@ struct csm_engine {
  * locks, unlocking one would punch a hole in the tail lock). */
 extern __thread const struct csm_engine *tl_shrinker;
 extern __thread uint64_t tl_shrink_size; /* its size until the cut is stored */
+
+/* solo.c: the watcher thread and its solo engines */
+struct watch {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct csm_engine *head; /* solo engines */
+	bool running;            /* the watcher thread exists */
+};
+extern struct watch watch;
+extern pthread_once_t watch_once;
 
 /* events.c */
 void report(struct csm_engine *e, const struct csm_event *ev);
@@ -191,9 +201,13 @@ void sb_end(struct csm_engine *e);
 int current_size(struct csm_engine *e, const struct group *g, uint64_t *size);
 int mark_unclean(struct csm_engine *e);
 
-/* write.c */
+/* solo.c */
 bool solo_begin(struct csm_engine *e);
 void solo_end(struct csm_engine *e);
+void watch_init(void);
+void watch_unlink(struct csm_engine *e);
+void solo_try(struct csm_engine *e, bool have_excl);
+void solo_maybe(struct csm_engine *e);
 
 #pragma GCC visibility pop
 
