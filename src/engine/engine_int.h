@@ -209,6 +209,20 @@ void watch_unlink(struct csm_engine *e);
 void solo_try(struct csm_engine *e, bool have_excl);
 void solo_maybe(struct csm_engine *e);
 
+/* cache.c */
+void group_free(struct group *g);
+struct group *group_get(struct csm_engine *e, uint64_t gno);
+void group_put(struct csm_engine *e, struct group *g);
+bool group_dirty(const struct group *g);
+int group_load(struct csm_engine *e, struct group *g);
+int group_xlock(struct csm_engine *e, uint64_t gno, int type);
+void group_xunlock(struct csm_engine *e, uint64_t gno);
+void group_wrlock(struct csm_engine *e, struct group *g);
+int group_rdlock(struct csm_engine *e, struct group *g);
+int group_lock_update(struct csm_engine *e, struct group *g);
+void group_unlock_update(struct csm_engine *e, struct group *g);
+void cache_invalidate(struct csm_engine *e, uint64_t from);
+
 #pragma GCC visibility pop
 
 #endif
