@@ -148,6 +148,18 @@ struct csm_engine {
 	struct shard shards[NSHARDS];
 };
 
+/* A byte range [pos, pos+len) inside one group, split into an unaligned
+ * head block, whole middle blocks (transferred in place) and an unaligned
+ * tail block (both through bounce buffers). */
+struct run {
+	uint64_t gno, first, last;
+	size_t head;   /* offset of pos in its block */
+	size_t endoff; /* offset of pos+len in its block, 0 = aligned */
+	bool head_bounce, tail_bounce;
+	uint64_t pos;
+	size_t len;
+};
+
 #pragma GCC visibility push(hidden)
 
 /* The thread cutting groups >= shrink_from of an engine: it holds the
@@ -222,6 +234,16 @@ int group_rdlock(struct csm_engine *e, struct group *g);
 int group_lock_update(struct csm_engine *e, struct group *g);
 void group_unlock_update(struct csm_engine *e, struct group *g);
 void cache_invalidate(struct csm_engine *e, uint64_t from);
+
+/* read.c */
+bool tuple_matches(struct csm_engine *e, const uint8_t *mb, uint32_t idx, uint64_t lblock,
+                   const uint8_t *data, uint64_t *csum, bool *have);
+int verify_block(struct csm_engine *e, const struct group *g, uint64_t lblock, const uint8_t *data);
+
+/* write.c */
+void run_init(const struct csm_geometry *geo, struct run *r, uint64_t pos, size_t len);
+int run_iov(const struct csm_geometry *geo, const struct run *r, struct iovec *iov, uint8_t *user,
+            uint8_t *b0, uint8_t *b1);
 
 #pragma GCC visibility pop
 
