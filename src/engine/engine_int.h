@@ -244,6 +244,13 @@ int verify_block(struct csm_engine *e, const struct group *g, uint64_t lblock, c
 void run_init(const struct csm_geometry *geo, struct run *r, uint64_t pos, size_t len);
 int run_iov(const struct csm_geometry *geo, const struct run *r, struct iovec *iov, uint8_t *user,
             uint8_t *b0, uint8_t *b1);
+int settle_group(struct csm_engine *e, struct group *g, uint64_t skip_first, uint64_t skip_last);
+void begin_meta(struct csm_engine *e, struct group *g, uint8_t **mb_out, int *slot_out);
+int publish_meta(struct csm_engine *e, struct group *g, int o);
+
+/* fsync.c */
+void note_window(struct csm_engine *e, struct group *g);
+int flush_windows(struct csm_engine *e, bool datasync, bool clean_all);
 
 #pragma GCC visibility pop
 
