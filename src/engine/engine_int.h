@@ -247,10 +247,17 @@ int run_iov(const struct csm_geometry *geo, const struct run *r, struct iovec *i
 int settle_group(struct csm_engine *e, struct group *g, uint64_t skip_first, uint64_t skip_last);
 void begin_meta(struct csm_engine *e, struct group *g, uint8_t **mb_out, int *slot_out);
 int publish_meta(struct csm_engine *e, struct group *g, int o);
+ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos, size_t len,
+                  uint64_t past);
+int clear_run(struct csm_engine *e, uint64_t first, uint64_t last, bool zero_data);
 
 /* fsync.c */
 void note_window(struct csm_engine *e, struct group *g);
 int flush_windows(struct csm_engine *e, bool datasync, bool clean_all);
+
+/* size.c */
+int set_store_sizes(struct csm_engine *e, uint64_t size);
+int grow_to(struct csm_engine *e, uint64_t off, uint64_t *end);
 
 #pragma GCC visibility pop
 
