@@ -259,6 +259,9 @@ int flush_windows(struct csm_engine *e, bool datasync, bool clean_all);
 int set_store_sizes(struct csm_engine *e, uint64_t size);
 int grow_to(struct csm_engine *e, uint64_t off, uint64_t *end);
 
+/* scrub.c */
+bool group_is_hole(struct csm_engine *e, uint64_t gno, uint64_t ngroups, uint64_t *next);
+
 #pragma GCC visibility pop
 
 #endif
