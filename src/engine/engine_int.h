@@ -262,6 +262,9 @@ int grow_to(struct csm_engine *e, uint64_t off, uint64_t *end);
 /* scrub.c */
 bool group_is_hole(struct csm_engine *e, uint64_t gno, uint64_t ngroups, uint64_t *next);
 
+/* recover.c */
+int recover_locked(struct csm_engine *e, struct csm_recovery *res);
+
 #pragma GCC visibility pop
 
 #endif
