@@ -173,13 +173,24 @@ static int on_rule(struct parse_state *st, struct csm_rule *r, const char *name,
 	} else if (!strcmp(name, "solo")) {
 		if (!parse_bool(value, &r->solo))
 			return fail(st, "solo: expected yes or no, not '%s'", value);
+	} else if (!strcmp(name, "format")) {
+		if (!strcmp(value, "csumshim"))
+			r->format = CSM_RULE_CSUMSHIM;
+		else if (!strcmp(value, "dm-csum"))
+			r->format = CSM_RULE_DMCSUM;
+		else
+			return fail(st, "format: expected csumshim or dm-csum, not '%s'", value);
 	} else {
 		return fail(
 		        st,
 		        "unknown key '%s' (known: layout, block_size, checksum, metadata, create, "
-		        "on_mismatch, durability, solo)",
+		        "on_mismatch, durability, solo, format)",
 		        name);
 	}
+	/* The seed's format has no way to keep either promise. */
+	if (r->format == CSM_RULE_DMCSUM && (r->log_only || r->durability == CSM_DURABILITY_STRICT))
+		return fail(st, "format = dm-csum: %s is not available for dm-csum files",
+		            r->log_only ? "on_mismatch = log" : "durability = strict");
 	return 1;
 }
 
