@@ -15,10 +15,10 @@
 
 /* ---- positioned I/O ---------------------------------------------------- */
 
-struct csm_engine *shim_engine(struct shim_file *f)
+struct shim_io *shim_engine(struct shim_file *f)
 {
 	struct shim_inode *ino = f->ino;
-	struct csm_engine *e = atomic_load_explicit(&ino->e, memory_order_acquire);
+	struct shim_io *e = atomic_load_explicit(&ino->e, memory_order_acquire);
 	if (e)
 		return e;
 	pthread_mutex_lock(&smu);
@@ -31,7 +31,7 @@ struct csm_engine *shim_engine(struct shim_file *f)
 
 /* Common entry of the data calls: the engine, after the access-mode and
  * offset checks the kernel would make (EBADF, EINVAL). */
-static struct csm_engine *io_begin(struct shim_file *f, bool write, off_t off)
+static struct shim_io *io_begin(struct shim_file *f, bool write, off_t off)
 {
 	int acc = atomic_load(&f->flags) & O_ACCMODE;
 	if (acc == (write ? O_RDONLY : O_WRONLY)) {
@@ -47,26 +47,26 @@ static struct csm_engine *io_begin(struct shim_file *f, bool write, off_t off)
 
 ssize_t shim_pread(struct shim_file *f, void *buf, size_t n, off_t off)
 {
-	struct csm_engine *e = io_begin(f, false, off);
-	return e ? csm_pread(e, buf, n, (uint64_t)off) : -1;
+	struct shim_io *e = io_begin(f, false, off);
+	return e ? io_pread(e, buf, n, (uint64_t)off) : -1;
 }
 
 ssize_t shim_pwrite(struct shim_file *f, const void *buf, size_t n, off_t off)
 {
-	struct csm_engine *e = io_begin(f, true, off);
+	struct shim_io *e = io_begin(f, true, off);
 	if (!e)
 		return -1;
 	if (!(atomic_load(&f->flags) & O_APPEND))
-		return csm_pwrite(e, buf, n, (uint64_t)off);
+		return io_pwrite(e, buf, n, (uint64_t)off);
 	/* Linux: pwrite on an O_APPEND descriptor appends. */
 	uint64_t at;
-	return csm_append(e, buf, n, &at);
+	return io_append(e, buf, n, &at);
 }
 
 /* read/write at the position kept in the kernel's offset of fd. */
 static ssize_t pos_io(struct shim_file *f, int fd, void *buf, size_t n, bool write)
 {
-	struct csm_engine *e = io_begin(f, write, 0);
+	struct shim_io *e = io_begin(f, write, 0);
 	if (!e)
 		return -1;
 	pthread_mutex_lock(&f->pos_mu);
@@ -74,13 +74,13 @@ static ssize_t pos_io(struct shim_file *f, int fd, void *buf, size_t n, bool wri
 	off_t pos;
 	if (write && (atomic_load(&f->flags) & O_APPEND)) {
 		uint64_t at;
-		r = csm_append(e, buf, n, &at); /* finds the end and writes, as one step */
+		r = io_append(e, buf, n, &at); /* finds the end and writes, as one step */
 		pos = (off_t)at;
 	} else {
 		pos = csm_real.lseek(fd, 0, SEEK_CUR);
 		if (pos >= 0)
-			r = write ? csm_pwrite(e, buf, n, (uint64_t)pos)
-			          : csm_pread(e, buf, n, (uint64_t)pos);
+			r = write ? io_pwrite(e, buf, n, (uint64_t)pos)
+			          : io_pread(e, buf, n, (uint64_t)pos);
 	}
 	if (r > 0 && csm_real.lseek(fd, pos + r, SEEK_SET) < 0)
 		r = -1;
@@ -100,12 +100,11 @@ ssize_t shim_write(struct shim_file *f, int fd, const void *buf, size_t n)
 
 off_t shim_lseek(struct shim_file *f, int fd, off_t off, int whence)
 {
-	struct csm_engine *e = shim_engine(f);
+	struct shim_io *e = shim_engine(f);
 	if (!e)
 		return -1;
 	/* SEEK_END, SEEK_DATA, SEEK_HOLE: the size as stored now. */
-	uint64_t size =
-	        whence == SEEK_SET || whence == SEEK_CUR ? csm_size(e) : csm_size_refresh(e);
+	uint64_t size = whence == SEEK_SET || whence == SEEK_CUR ? io_size(e) : io_size_refresh(e);
 	off_t base;
 	switch (whence) {
 	case SEEK_SET:

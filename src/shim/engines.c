@@ -36,7 +36,7 @@ void sysio_init(void)
 	sysio.fadvise = csm_real.posix_fadvise;
 }
 
-static int open_private(const char *path, bool need_write, bool create)
+int open_private(const char *path, bool need_write, bool create)
 {
 	int fl = O_CLOEXEC | (create ? O_CREAT : 0);
 	int fd = csm_real.open(path, O_RDWR | fl, 0644);
@@ -46,10 +46,13 @@ static int open_private(const char *path, bool need_write, bool create)
 }
 
 /* Open (and when the config allows, format) the engine for a configured
- * file.  `trunc`: the program asked for O_TRUNC.  Returns -errno. */
+ * file, and publish it as the inode's shim_io (io.h).  dm-csum rules go to
+ * dmcsum.c.  `trunc`: the program asked for O_TRUNC.  Returns -errno. */
 int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bool trunc,
            bool created)
 {
+	if (r->format == CSM_RULE_DMCSUM)
+		return attach_dmcsum(ino, r, need_write, trunc, created, &sysio);
 	const char *path = ino->path;
 	bool sep = r->layout == CSM_LAYOUT_SEPARATE;
 	char *meta = sep ? csm_config_meta_path(r, path) : NULL;
@@ -172,10 +175,16 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bo
 		         (unsigned long long)rec->groups, (unsigned long long)rec->blocks_checked,
 		         (unsigned long long)rec->blocks_unverified,
 		         (unsigned long long)rec->blocks_lost);
-	atomic_store_explicit(&ino->e, e, memory_order_release);
-	if (trunc && !format && need_write && csm_truncate(ino->e, 0) < 0) {
+	struct shim_io *io = shim_io_new(&shim_io_csumshim, e);
+	if (!io) {
+		rc = -ENOMEM;
+		csm_close(e);
+		goto fail;
+	}
+	atomic_store_explicit(&ino->e, io, memory_order_release);
+	if (trunc && !format && need_write && csm_truncate(e, 0) < 0) {
 		rc = -errno;
-		csm_close(ino->e);
+		shim_io_close(io);
 		ino->e = NULL;
 		goto fail;
 	}

@@ -67,7 +67,7 @@ static void inode_release(struct shim_inode *ino)
 		return;
 	// NOLINTNEXTLINE(clang-analyzer-core.NullDereference): see register_fd
 	HASH_DEL(inodes, ino);
-	if (ino->e && csm_close(ino->e) < 0)
+	if (ino->e && shim_io_close(ino->e) < 0)
 		shim_log("%s: closing: %s", ino->path, strerror(errno));
 	free(ino->path);
 	free(ino);
@@ -96,7 +96,7 @@ struct shim_inode *inode_find(const struct stat *st)
 
 /* The inode's engine, reopened if a fork abandoned it.  smu held.  NULL
  * with errno set if it cannot be reopened. */
-struct csm_engine *inode_engine(struct shim_inode *ino)
+struct shim_io *inode_engine(struct shim_inode *ino)
 {
 	if (!ino->e) {
 		int rc = attach(ino, ino->rule, false, false, false);
@@ -135,8 +135,8 @@ int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags
 		}
 		HASH_ADD(hh, inodes, key, sizeof(ino->key), ino);
 	} else if ((flags & O_TRUNC) && need_write && !ino->blockdev) {
-		struct csm_engine *e = inode_engine(ino);
-		if (!e || csm_truncate(e, 0) < 0)
+		struct shim_io *e = inode_engine(ino);
+		if (!e || io_truncate(e, 0) < 0)
 			return -errno;
 	}
 	struct shim_file *f = calloc(1, sizeof(*f));
@@ -216,7 +216,7 @@ static void atfork_child(void)
 		/* Close the inherited copies of its descriptors: they share the
 		 * parent's open file and its locks, and would keep them alive. */
 		if (ino->e)
-			csm_abandon(ino->e);
+			shim_io_abandon(ino->e);
 		ino->e = NULL;
 	}
 	for (int p = 0; p < FD_PAGES; p++) {

@@ -29,15 +29,15 @@ static void *map_verified(struct shim_file *f, void *addr, size_t len, int prot,
 	void *p = csm_real.mmap(addr, len, PROT_READ | PROT_WRITE, aflags, -1, 0);
 	if (p == MAP_FAILED)
 		return p;
-	struct csm_engine *e = shim_engine(f);
+	struct shim_io *e = shim_engine(f);
 	if (!e) {
 		munmap(p, len);
 		return MAP_FAILED;
 	}
-	uint64_t size = csm_size(e);
+	uint64_t size = io_size(e);
 	if ((uint64_t)off < size) {
 		size_t n = size - (uint64_t)off < len ? (size_t)(size - (uint64_t)off) : len;
-		ssize_t r = csm_pread(e, p, n, (uint64_t)off);
+		ssize_t r = io_pread(e, p, n, (uint64_t)off);
 		if (r != (ssize_t)n) {
 			munmap(p, len);
 			errno = EIO;

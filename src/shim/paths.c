@@ -162,11 +162,13 @@ int shim_path_size(int dirfd, const char *path, bool nofollow, uint64_t *size)
 	pthread_mutex_lock(&smu);
 	struct shim_inode *ino = inode_find(&st);
 	if (ino && ino->e) {
-		*size = csm_size(ino->e);
+		*size = io_size(ino->e);
 		pthread_mutex_unlock(&smu);
 		return 1;
 	}
 	pthread_mutex_unlock(&smu);
+	if (r->format == CSM_RULE_DMCSUM)
+		return dmcsum_path_size(r, abs, size);
 	char *meta = r->layout == CSM_LAYOUT_SEPARATE ? csm_config_meta_path(r, abs) : NULL;
 	int fd = csm_real.open(meta ? meta : abs, O_RDONLY | O_CLOEXEC);
 	free(meta);

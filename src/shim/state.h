@@ -29,12 +29,13 @@
 
 #include "config.h"
 #include "csumshim/engine.h"
+#include "io.h"
 
 struct shim_inode {
 	uint64_t key[2]; /* device, inode number */
 	UT_hash_handle hh;
-	unsigned refs;                /* shim_files using it (state mutex) */
-	struct csm_engine *_Atomic e; /* NULL in a forked child until reopened */
+	unsigned refs;             /* shim_files using it (state mutex) */
+	struct shim_io *_Atomic e; /* NULL in a forked child until reopened */
 	const struct csm_rule *rule;
 	char *path; /* as resolved when first opened */
 	bool blockdev;
@@ -84,7 +85,7 @@ void shim_meta_follow(int rc, char *from, char *to, unsigned flags);
 /* The file's engine; a forked child reopens its own on first use (the
  * parent's may hold locks of threads that do not exist in the child).
  * NULL with errno set if it cannot be reopened. */
-struct csm_engine *shim_engine(struct shim_file *f);
+struct shim_io *shim_engine(struct shim_file *f);
 
 /* Verified I/O on a configured fd: the position-based calls. */
 ssize_t shim_read(struct shim_file *f, int fd, void *buf, size_t n);

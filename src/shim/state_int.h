@@ -22,7 +22,7 @@ void on_event(void *arg, const struct csm_event *ev);
 extern pthread_mutex_t smu;
 struct shim_inode *inode_find(const struct stat *st);
 /* The inode's engine, reopened if a fork abandoned it (smu held). */
-struct csm_engine *inode_engine(struct shim_inode *ino);
+struct shim_io *inode_engine(struct shim_inode *ino);
 /* Register fd (already open on a configured file) under smu. */
 int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags, bool created);
 
@@ -34,5 +34,17 @@ int resolve(int dirfd, const char *path, bool nofollow, char out[PATH_MAX]);
 void sysio_init(void);
 int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bool trunc,
            bool created);
+
+/* engines.c: a private descriptor of a configured file, read-write (or
+ * read-only where the program only reads and may not write). */
+int open_private(const char *path, bool need_write, bool create);
+
+/* dmcsum.c: attach for a `format = dm-csum` rule (same contract; `sys`:
+ * the real-call table); the size of such a file not open here (1, 0 if
+ * not a usable dm-csum file). */
+struct csm_sysio;
+int attach_dmcsum(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bool trunc,
+                  bool created, const struct csm_sysio *sys);
+int dmcsum_path_size(const struct csm_rule *r, const char *abspath, uint64_t *size);
 
 #endif

@@ -1,0 +1,247 @@
+/*
+ * The seam's dm-csum side: files in the seed's format (dmcsum_io.h) under
+ * a config section with `format = dm-csum`, served through the same
+ * shim_io table as csumshim's engine (io.h).
+ *
+ * The format records no size and has no magic number, so:
+ *   (1) a file is taken as dm-csum because its rule says so, never by
+ *       looking at it; the size is what its stores hold;
+ *   (2) the size is fixed, like a block device's: writes at or past the
+ *       end fail with ENOSPC (a write crossing it is short), O_APPEND
+ *       writes with ENOSPC, truncation to another size and O_TRUNC with
+ *       EINVAL (O_TRUNC with a log line: it is the common mistake);
+ *   (3) nothing is formatted here (a size is needed: `csumshim format
+ *       --format dm-csum --size`): an empty or new file is refused;
+ *   (4) mismatches fail with EIO and one log line naming the sector;
+ *   (5) several processes: dmcsum_io.c takes an OFD lock per group.
+ */
+#define _GNU_SOURCE
+#include "state_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "csumshim/dmcsum_io.h"
+#include "real.h"
+
+#define SEC ((uint64_t)CSM_DMC_SECTOR)
+
+/* ---- events ----------------------------------------------------------- */
+
+static void on_dmc_event(void *arg, const struct csm_dmc_event *ev)
+{
+	const struct shim_inode *ino = arg;
+	unsigned long long g = (unsigned long long)ev->group;
+	switch (ev->kind) {
+	case CSM_DMC_EV_MISMATCH:
+		shim_log("%s: dm-csum sector %llu (bytes %llu-%llu): %s", ino->path,
+		         (unsigned long long)ev->sector, (unsigned long long)(ev->sector * SEC),
+		         (unsigned long long)((ev->sector + 1) * SEC - 1),
+		         csm_dmc_event_name(ev->kind));
+		break;
+	case CSM_DMC_EV_IMD_DAMAGED:
+		shim_log("%s: dm-csum group %llu: imd sector M%d: %s", ino->path, g, ev->slot + 1,
+		         csm_dmc_event_name(ev->kind));
+		break;
+	case CSM_DMC_EV_UNDECIDABLE:
+		shim_log("%s: dm-csum group %llu: %s (last_updated %u and %u): writes refused",
+		         ino->path, g, csm_dmc_event_name(ev->kind), ev->lu[0], ev->lu[1]);
+		break;
+	case CSM_DMC_EV_IO_ERROR:
+		shim_log("%s: dm-csum group %llu: %s: %s", ino->path, g,
+		         csm_dmc_event_name(ev->kind), strerror(ev->err));
+		break;
+	default:
+		shim_log("%s: dm-csum group %llu: %s", ino->path, g, csm_dmc_event_name(ev->kind));
+	}
+}
+
+/* ---- the ops ---------------------------------------------------------- */
+
+static ssize_t d_pread(void *h, void *buf, size_t n, uint64_t off)
+{
+	return csm_dmc_pread(h, buf, n, off);
+}
+
+static ssize_t d_pwrite(void *h, const void *buf, size_t n, uint64_t off)
+{
+	return csm_dmc_pwrite(h, buf, n, off);
+}
+
+/* (2): the end of a dm-csum file is the end of its stores. */
+static ssize_t d_append(void *h, const void *buf, size_t n, uint64_t *at)
+{
+	(void)buf;
+	*at = csm_dmc_size(h);
+	if (n == 0)
+		return 0;
+	errno = ENOSPC;
+	return -1;
+}
+
+static uint64_t d_size(void *h)
+{
+	return csm_dmc_size(h);
+}
+
+static int d_truncate(void *h, uint64_t size)
+{
+	if (size == csm_dmc_size(h))
+		return 0;
+	errno = EINVAL; /* (2), as for a block device */
+	return -1;
+}
+
+/* Zeros are written through the format (the seed has no "never written"
+ * state): discards and punched holes cost a write of the range. */
+static int d_zero_range(void *h, uint64_t off, uint64_t len)
+{
+	static const uint8_t zeros[CSM_DMC_PER_GROUP * CSM_DMC_SECTOR];
+	uint64_t size = csm_dmc_size(h);
+	uint64_t end = off + len < off || off + len > size ? size : off + len;
+	while (off < end) {
+		size_t n = end - off < sizeof(zeros) ? (size_t)(end - off) : sizeof(zeros);
+		ssize_t r = csm_dmc_pwrite(h, zeros, n, off);
+		if (r <= 0)
+			return -1;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+static int d_fsync(void *h, bool datasync)
+{
+	(void)datasync;
+	return csm_dmc_fsync(h);
+}
+
+static void d_advise(void *h, uint64_t off, uint64_t len, int advice)
+{
+	(void)h, (void)off, (void)len, (void)advice; /* a hint: physical ranges differ */
+}
+
+static int d_close(void *h)
+{
+	return csm_dmc_close(h);
+}
+
+static void d_abandon(void *h)
+{
+	csm_dmc_abandon(h);
+}
+
+const struct shim_io_ops shim_io_dmcsum = {
+        .pread = d_pread,
+        .pwrite = d_pwrite,
+        .append = d_append,
+        .size = d_size,
+        .size_refresh = d_size,
+        .truncate = d_truncate,
+        .zero_range = d_zero_range,
+        .fsync = d_fsync,
+        .advise = d_advise,
+        .close = d_close,
+        .abandon = d_abandon,
+};
+
+/* ---- attaching -------------------------------------------------------- */
+
+int attach_dmcsum(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bool trunc,
+                  bool created, const struct csm_sysio *sys)
+{
+	const char *path = ino->path;
+	bool sep = r->layout == CSM_LAYOUT_SEPARATE;
+	char *meta = sep ? csm_config_meta_path(r, path) : NULL;
+	int dfd = -1, mfd = -1, rc;
+	bool blk = false;
+	uint64_t dsize = 0;
+	dfd = open_private(path, need_write, false);
+	if (dfd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	csm_fd_size(sys, dfd, &dsize, &blk);
+	if (created || (dsize == 0 && !blk)) { /* (3) */
+		shim_log("%s: empty: a dm-csum file's size is fixed when it is formatted; "
+		         "format it with 'csumshim format FILE --format dm-csum --size BYTES'",
+		         path);
+		rc = -EMEDIUMTYPE;
+		goto fail;
+	}
+	if (trunc && need_write && !blk) { /* (2); the kernel did not truncate (open.c) */
+		shim_log("%s: O_TRUNC refused: a dm-csum file has a fixed size (dd: use "
+		         "conv=notrunc)",
+		         path);
+		rc = -EINVAL;
+		goto fail;
+	}
+	if (sep) {
+		mfd = open_private(meta, need_write, false);
+		if (mfd < 0) {
+			rc = -errno;
+			if (rc == -ENOENT) {
+				shim_log("%s: not a dm-csum file: no metadata file %s", path, meta);
+				rc = -EMEDIUMTYPE;
+			}
+			goto fail;
+		}
+	} else {
+		mfd = dfd;
+	}
+	struct csm_backend be;
+	rc = csm_backend_posix(&be, dfd, mfd, true, sys);
+	if (rc < 0)
+		goto fail;
+	dfd = mfd = -1; /* the backend's now */
+	struct csm_dmc_opts o = {.layout = r->layout, .report = on_dmc_event, .report_arg = ino};
+	struct csm_dmc *d;
+	char err[256];
+	rc = csm_dmc_open(&be, &o, &d, err, sizeof(err));
+	if (rc < 0) {
+		shim_log("%s: not a usable dm-csum file: %s", path, err);
+		rc = rc == -ENOMEM ? rc : -EMEDIUMTYPE;
+		goto fail;
+	}
+	struct shim_io *io = shim_io_new(&shim_io_dmcsum, d);
+	if (!io) {
+		csm_dmc_close(d);
+		rc = -ENOMEM;
+		goto fail;
+	}
+	ino->blockdev = blk;
+	atomic_store_explicit(&ino->e, io, memory_order_release);
+	free(meta);
+	return 0;
+fail:
+	if (dfd >= 0)
+		csm_real.close(dfd);
+	if (mfd >= 0 && mfd != dfd)
+		csm_real.close(mfd);
+	free(meta);
+	return rc;
+}
+
+/* stat() of a dm-csum file nobody here has open: what its stores hold. */
+int dmcsum_path_size(const struct csm_rule *r, const char *abspath, uint64_t *size)
+{
+	struct stat st;
+	if (csm_real.stat(abspath, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size % (off_t)SEC)
+		return 0;
+	uint64_t dsec = (uint64_t)st.st_size / SEC, msec = dsec;
+	if (r->layout == CSM_LAYOUT_SEPARATE) {
+		char *meta = csm_config_meta_path(r, abspath);
+		int rc = meta ? csm_real.stat(meta, &st) : -1;
+		free(meta);
+		if (rc < 0 || !S_ISREG(st.st_mode) || st.st_size % (off_t)SEC)
+			return 0;
+		msec = (uint64_t)st.st_size / SEC;
+	}
+	uint64_t cap = csm_dmc_capacity(r->layout, dsec, msec);
+	if (cap == 0)
+		return 0;
+	*size = cap * SEC;
+	return 1;
+}

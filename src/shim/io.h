@@ -1,0 +1,103 @@
+/*
+ * The seam between the shim and what serves a protected file's bytes.
+ *
+ * The wrappers never call an engine directly: every open file (one per
+ * inode, state.h) has a struct shim_io, an ops table and a handle, chosen
+ * once when the file is attached (engines.c) by its config rule's
+ * `format`:
+ *
+ *   - csumshim (default): csumshim's engine (engine.h), io.c;
+ *   - dm-csum: the seed's format through dmcsum_io.h, dmcsum.c — a fixed
+ *     size, like a block device (see there for what each op does).
+ *
+ * Every op behaves like the engine call it is named after: -1 (or a short
+ * count) with errno set, never a negative errno.  Adding a third format is
+ * one more table; no wrapper changes.
+ */
+#ifndef CSUMSHIM_SHIM_IO_H
+#define CSUMSHIM_SHIM_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct shim_io_ops {
+	ssize_t (*pread)(void *h, void *buf, size_t n, uint64_t off);
+	ssize_t (*pwrite)(void *h, const void *buf, size_t n, uint64_t off);
+	/* O_APPEND: find the end and write there as one step; *at: where. */
+	ssize_t (*append)(void *h, const void *buf, size_t n, uint64_t *at);
+	uint64_t (*size)(void *h);
+	uint64_t (*size_refresh)(void *h); /* as stored now (other processes) */
+	int (*truncate)(void *h, uint64_t size);
+	int (*zero_range)(void *h, uint64_t off, uint64_t len);
+	int (*fsync)(void *h, bool datasync);
+	void (*advise)(void *h, uint64_t off, uint64_t len, int advice);
+	int (*close)(void *h);
+	/* In a forked child: drop the descriptors, unlock and free nothing. */
+	void (*abandon)(void *h);
+};
+
+struct shim_io {
+	const struct shim_io_ops *ops;
+	void *h;
+};
+
+/* The two implementations. */
+extern const struct shim_io_ops shim_io_csumshim; /* h: struct csm_engine * */
+extern const struct shim_io_ops shim_io_dmcsum;   /* h: struct csm_dmc * */
+
+/* A new shim_io for handle h, or NULL (ENOMEM; h is then still the
+ * caller's). */
+struct shim_io *shim_io_new(const struct shim_io_ops *ops, void *h);
+/* Close the handle and free io; 0 or -1 with errno. */
+int shim_io_close(struct shim_io *io);
+/* Abandon the handle (fork child) and free io. */
+void shim_io_abandon(struct shim_io *io);
+
+static inline ssize_t io_pread(struct shim_io *io, void *buf, size_t n, uint64_t off)
+{
+	return io->ops->pread(io->h, buf, n, off);
+}
+
+static inline ssize_t io_pwrite(struct shim_io *io, const void *buf, size_t n, uint64_t off)
+{
+	return io->ops->pwrite(io->h, buf, n, off);
+}
+
+static inline ssize_t io_append(struct shim_io *io, const void *buf, size_t n, uint64_t *at)
+{
+	return io->ops->append(io->h, buf, n, at);
+}
+
+static inline uint64_t io_size(struct shim_io *io)
+{
+	return io->ops->size(io->h);
+}
+
+static inline uint64_t io_size_refresh(struct shim_io *io)
+{
+	return io->ops->size_refresh(io->h);
+}
+
+static inline int io_truncate(struct shim_io *io, uint64_t size)
+{
+	return io->ops->truncate(io->h, size);
+}
+
+static inline int io_zero_range(struct shim_io *io, uint64_t off, uint64_t len)
+{
+	return io->ops->zero_range(io->h, off, len);
+}
+
+static inline int io_fsync(struct shim_io *io, bool datasync)
+{
+	return io->ops->fsync(io->h, datasync);
+}
+
+static inline void io_advise(struct shim_io *io, uint64_t off, uint64_t len, int advice)
+{
+	io->ops->advise(io->h, off, len, advice);
+}
+
+#endif
