@@ -87,6 +87,11 @@ static uint64_t d_size(void *h)
 	return csm_dmc_size(h);
 }
 
+static uint64_t d_size_refresh(void *h)
+{
+	return csm_dmc_size(h); /* fixed: no other process changes it */
+}
+
 static int d_truncate(void *h, uint64_t size)
 {
 	if (size == csm_dmc_size(h))
@@ -133,36 +138,36 @@ static void d_abandon(void *h)
 	csm_dmc_abandon(h);
 }
 
-const struct shim_io_ops shim_io_dmcsum = {
-        .pread = d_pread,
-        .pwrite = d_pwrite,
-        .append = d_append,
-        .size = d_size,
-        .size_refresh = d_size,
-        .truncate = d_truncate,
-        .zero_range = d_zero_range,
-        .fsync = d_fsync,
-        .advise = d_advise,
-        .close = d_close,
-        .abandon = d_abandon,
-};
+SHIM_IO_TABLE(shim_io_dmcsum, d_);
 
 /* ---- attaching -------------------------------------------------------- */
+
+/* The separate layout's metadata store: its descriptor, or -errno. */
+static int open_meta(const struct csm_rule *r, const char *path, bool need_write)
+{
+	char *meta = csm_config_meta_path(r, path);
+	if (!meta)
+		return -ENOMEM;
+	int fd = open_private(meta, need_write, false);
+	int rc = fd < 0 ? -errno : fd;
+	if (rc == -ENOENT) {
+		shim_log("%s: not a dm-csum file: no metadata file %s", path, meta);
+		rc = -EMEDIUMTYPE;
+	}
+	free(meta);
+	return rc;
+}
 
 int attach_dmcsum(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bool trunc,
                   bool created, const struct csm_sysio *sys)
 {
 	const char *path = ino->path;
-	bool sep = r->layout == CSM_LAYOUT_SEPARATE;
-	char *meta = sep ? csm_config_meta_path(r, path) : NULL;
-	int dfd = -1, mfd = -1, rc;
+	int mfd = -1, rc;
 	bool blk = false;
 	uint64_t dsize = 0;
-	dfd = open_private(path, need_write, false);
-	if (dfd < 0) {
-		rc = -errno;
-		goto fail;
-	}
+	int dfd = open_private(path, need_write, false);
+	if (dfd < 0)
+		return -errno;
 	csm_fd_size(sys, dfd, &dsize, &blk);
 	if (created || (dsize == 0 && !blk)) { /* (3) */
 		shim_log("%s: empty: a dm-csum file's size is fixed when it is formatted; "
@@ -178,49 +183,34 @@ int attach_dmcsum(struct shim_inode *ino, const struct csm_rule *r, bool need_wr
 		rc = -EINVAL;
 		goto fail;
 	}
-	if (sep) {
-		mfd = open_private(meta, need_write, false);
-		if (mfd < 0) {
-			rc = -errno;
-			if (rc == -ENOENT) {
-				shim_log("%s: not a dm-csum file: no metadata file %s", path, meta);
-				rc = -EMEDIUMTYPE;
-			}
-			goto fail;
-		}
-	} else {
-		mfd = dfd;
+	mfd = r->layout == CSM_LAYOUT_SEPARATE ? open_meta(r, path, need_write) : dfd;
+	if (mfd < 0) {
+		rc = mfd;
+		goto fail;
 	}
 	struct csm_backend be;
 	rc = csm_backend_posix(&be, dfd, mfd, true, sys);
 	if (rc < 0)
 		goto fail;
-	dfd = mfd = -1; /* the backend's now */
+	/* The backend owns the descriptors now (and closes them on failure). */
 	struct csm_dmc_opts o = {.layout = r->layout, .report = on_dmc_event, .report_arg = ino};
 	struct csm_dmc *d;
 	char err[256];
 	rc = csm_dmc_open(&be, &o, &d, err, sizeof(err));
 	if (rc < 0) {
 		shim_log("%s: not a usable dm-csum file: %s", path, err);
-		rc = rc == -ENOMEM ? rc : -EMEDIUMTYPE;
-		goto fail;
+		return rc == -ENOMEM ? rc : -EMEDIUMTYPE;
 	}
 	struct shim_io *io = shim_io_new(&shim_io_dmcsum, d);
 	if (!io) {
 		csm_dmc_close(d);
-		rc = -ENOMEM;
-		goto fail;
+		return -ENOMEM;
 	}
 	ino->blockdev = blk;
 	atomic_store_explicit(&ino->e, io, memory_order_release);
-	free(meta);
 	return 0;
 fail:
-	if (dfd >= 0)
-		csm_real.close(dfd);
-	if (mfd >= 0 && mfd != dfd)
-		csm_real.close(mfd);
-	free(meta);
+	close_private(dfd, mfd);
 	return rc;
 }
 

@@ -45,6 +45,14 @@ int open_private(const char *path, bool need_write, bool create)
 	return fd;
 }
 
+void close_private(int dfd, int mfd)
+{
+	if (dfd >= 0)
+		csm_real.close(dfd);
+	if (mfd >= 0 && mfd != dfd)
+		csm_real.close(mfd);
+}
+
 /* Open (and when the config allows, format) the engine for a configured
  * file, and publish it as the inode's shim_io (io.h).  dm-csum rules go to
  * dmcsum.c.  `trunc`: the program asked for O_TRUNC.  Returns -errno. */
@@ -192,10 +200,7 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bo
 	free(meta);
 	return 0;
 fail:
-	if (dfd >= 0)
-		csm_real.close(dfd);
-	if (mfd >= 0 && mfd != dfd)
-		csm_real.close(mfd);
+	close_private(dfd, mfd);
 	free(meta);
 	return rc;
 }

@@ -64,19 +64,7 @@ static void e_abandon(void *h)
 	csm_abandon(h);
 }
 
-const struct shim_io_ops shim_io_csumshim = {
-        .pread = e_pread,
-        .pwrite = e_pwrite,
-        .append = e_append,
-        .size = e_size,
-        .size_refresh = e_size_refresh,
-        .truncate = e_truncate,
-        .zero_range = e_zero_range,
-        .fsync = e_fsync,
-        .advise = e_advise,
-        .close = e_close,
-        .abandon = e_abandon,
-};
+SHIM_IO_TABLE(shim_io_csumshim, e_);
 
 struct shim_io *shim_io_new(const struct shim_io_ops *ops, void *h)
 {

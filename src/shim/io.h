@@ -43,6 +43,23 @@ struct shim_io {
 	void *h;
 };
 
+/* An implementation's table, from its functions P##pread ... P##abandon
+ * (each op filled, in one place). */
+#define SHIM_IO_TABLE(name, P)                   \
+	const struct shim_io_ops name = {        \
+	        .pread = P##pread,               \
+	        .pwrite = P##pwrite,             \
+	        .append = P##append,             \
+	        .size = P##size,                 \
+	        .size_refresh = P##size_refresh, \
+	        .truncate = P##truncate,         \
+	        .zero_range = P##zero_range,     \
+	        .fsync = P##fsync,               \
+	        .advise = P##advise,             \
+	        .close = P##close,               \
+	        .abandon = P##abandon,           \
+	}
+
 /* The two implementations. */
 extern const struct shim_io_ops shim_io_csumshim; /* h: struct csm_engine * */
 extern const struct shim_io_ops shim_io_dmcsum;   /* h: struct csm_dmc * */

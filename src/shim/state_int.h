@@ -38,6 +38,8 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bo
 /* engines.c: a private descriptor of a configured file, read-write (or
  * read-only where the program only reads and may not write). */
 int open_private(const char *path, bool need_write, bool create);
+/* Close a data and a metadata descriptor (-1: none; the same fd once). */
+void close_private(int dfd, int mfd);
 
 /* dmcsum.c: attach for a `format = dm-csum` rule (same contract; `sys`:
  * the real-call table); the size of such a file not open here (1, 0 if

@@ -29,14 +29,14 @@ DM=(--format dm-csum)
 
 R() { "$CS" run --config "$T/conf" -- "$@"; }
 sum() { sha256sum <"$1" | cut -c1-64; }
-# expect_rc WANT CMD...: exit status; output in out/err
+# expect_rc WANT CMD...: the exit status; the output is left in out and err
 expect_rc() {
-	local want=$1; shift
-	"$@" >out 2>err
-	local got=$?
-	if [ "$got" -eq "$want" ]; then ok; else
-		bad "exit $got, want $want: $*"; sed 's/^/    | /' out err >&2
-	fi
+	local want=$1 got
+	shift
+	"$@" >out 2>err && got=0 || got=$?
+	[ "$got" -eq "$want" ] && { ok; return; }
+	bad "exit $got, want $want: $*"
+	sed 's/^/    | /' out err >&2
 }
 contains() { if grep -qE -- "$2" "$1"; then ok; else bad "$1 lacks '$2'"; sed 's/^/    | /' "$1" >&2; fi; }
 equal() { if [ "$1" = "$2" ]; then ok; else bad "$3: '$1' != '$2'"; fi; }
