@@ -49,6 +49,10 @@ def no_loop():
     return None if r.returncode == 0 else "no free loop device: " + r.stderr.strip()
 
 
+def etc_config():
+    return "/etc/csumshim.conf exists" if os.path.exists("/etc/csumshim.conf") else None
+
+
 # test name (a "_san" twin shares its entry) -> why it may be skipped here,
 # or None when this machine must run it.
 EXPECTED = {
@@ -56,6 +60,7 @@ EXPECTED = {
     "test_checksum": no_sse42,
     "cli_blockdev": no_loop,
     "shim_programs_loop": no_loop,
+    "shim_config": etc_config,
 }
 
 
