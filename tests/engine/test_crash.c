@@ -187,7 +187,7 @@ struct store {
 	bool posix;
 	struct mem_backend mb;
 };
-static bool use_posix;
+static bool use_posix, strict_zero;
 static struct psim_opts posix_opts;
 
 static void store_init(struct store *s, bool interleaved)
@@ -508,11 +508,18 @@ int main(int argc, char **argv)
 	 * backend (CSM_TRIALS per case, default 25), once per variant;
 	 * CSM_VARIANT=n picks one (and goes with CSM_TRIAL to replay). */
 	use_posix = argc > 1 && strcmp(argv[1], "posix") == 0;
+	/* `test_crash strict-zero [posix]`: strict durability over zeroed
+	 * ranges alone, a KNOWN FAILURE kept out of the suite (README, "Known
+	 * failures"): it fails within a few hundred trials until the engine
+	 * makes the brother durable before punching. */
+	strict_zero = argc > 1 && strcmp(argv[1], "strict-zero") == 0;
+	if (strict_zero && argc > 2 && strcmp(argv[2], "posix") == 0)
+		use_posix = true;
 	struct rng r = {test_seed(use_posix ? "test_crash posix" : "test_crash", 777)};
 	verbose = env_u64("CSM_VERBOSE", 0) != 0;
 	if (verbose)
 		setvbuf(stdout, NULL, _IONBF, 0);
-	uint64_t per = env_u64("CSM_TRIALS", use_posix ? 25 : 550);
+	uint64_t per = env_u64("CSM_TRIALS", strict_zero ? 2000 : use_posix ? 25 : 550);
 	unsigned v_first = 0, v_end = use_posix ? (unsigned)N_POSIX_VARIANTS : 1;
 	if (use_posix && getenv("CSM_VARIANT")) {
 		v_first = (unsigned)env_u64("CSM_VARIANT", 0);
@@ -559,8 +566,11 @@ int main(int argc, char **argv)
 					/* Strict durability over zeroed ranges can leave
 					 * a block unverifiable after a power cut today
 					 * (the engine punches without making the brother
-					 * durable first): not run until that is fixed. */
-					if (strict && w == W_ZERO)
+					 * durable first): `test_crash strict-zero` runs
+					 * it, and fails, until that is fixed. */
+					if (strict && w == W_ZERO && !strict_zero)
+						continue;
+					if (strict_zero && !(strict && w == W_ZERO))
 						continue;
 					struct totals t = {0};
 					for (uint64_t i = 0; i < per; i++) {
@@ -591,7 +601,7 @@ int main(int argc, char **argv)
 				}
 			}
 		}
-		if (use_posix) { /* each variant really took the path it names */
+		if (use_posix && !strict_zero) { /* each variant took the path it names */
 			struct psim_counts n = psim_counts();
 			uint64_t dw = n.dsync_writes - before.dsync_writes,
 			         dr = n.dsync_refused - before.dsync_refused,
@@ -612,7 +622,7 @@ int main(int argc, char **argv)
 				CHECK(pu > 0, "no hole was punched");
 		}
 	}
-	if (!use_posix) { /* raw writes behind the engine: the memory backend */
+	if (!use_posix && !strict_zero) { /* raw writes behind the engine: memory only */
 		for (int strict = 0; strict < 2; strict++)
 			for (int crash = 0; crash < 2; crash++)
 				lost_write(strict, crash);
