@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 
 PKGS=(build-essential cmake pkg-config uthash-dev libxxhash-dev libinih-dev python3
-      clang libclang-rt-14-dev e2fsprogs util-linux sqlite3 fio qemu-utils postgresql)
+      clang libclang-rt-14-dev e2fsprogs util-linux sqlite3 fio qemu-utils postgresql git tar
+      redis-server redis-tools)
 
 if [ "${CSUMSHIM_NO_APT:-0}" != 1 ]; then
 	missing=()
