@@ -51,7 +51,9 @@ static mode_t va_mode(int flags, va_list ap)
 int open_at(int dirfd, const char *path, int flags, mode_t mode, bool *handled)
 {
 	*handled = false;
-	if (!active())
+	/* A child sharing our memory (vfork) must not register anything:
+	 * the table is its parent's.  What it execs adopts the descriptor. */
+	if (!active() || shim_foreign())
 		return -1;
 	csm_guard++;
 	int fd = shim_open(dirfd, path, flags, mode, handled);
