@@ -66,16 +66,20 @@ for f in data/dump.rdb data/appendonlydir/*; do
 	"$CS" check "$f" >/dev/null 2>&1 && ok || bad "check $f"
 done
 # Restart from the AOF, then from the RDB alone.
-start yes && keys_back 2000 && ok || bad "keys after restart (AOF)"
+start yes && keys_back 2000 && [ "$(C save)" = OK ] && ok || bad "keys after restart (AOF)"
 C shutdown >/dev/null 2>&1; wait "$PID"; PID=
 start no && keys_back 2000 && ok || bad "keys after restart (RDB)"
 C shutdown >/dev/null 2>&1; wait "$PID"; PID=
-[ -s shim.log ] && { bad "shim log before corruption:"; head -5 shim.log; }
+# Nothing but recoveries of files left open at exit, all verified.
+if grep -v "recovered after an unclean shutdown: .* 0 could not be verified, 0 fail verification" \
+	shim.log 2>/dev/null | grep -q .; then
+	bad "shim log before corruption:"; head -5 shim.log
+fi
 
 # A flipped bit in the RDB: the load fails loudly.
 size=$("$CS" info data/dump.rdb --json | sed 's/.*"logical_size":\([0-9]*\).*/\1/')
 "$CS" corrupt data/dump.rdb --offset $((size / 2)) --seed 6 >/dev/null || bad "corrupt"
-start no; rc=$?
+start no >redis.out; rc=$?
 [ $rc -ne 0 ] && [ $rc -ne 124 ] && ok || bad "redis started on a corrupt RDB (rc $rc)"
 grep -q "dump.rdb: checksum mismatch in block" shim.log && ok || bad "no log line for dump.rdb"
 echo "redis: $pass passed, $fail failed"

@@ -39,16 +39,17 @@ extern char **environ;
 static int failures, cases;
 static char dir[512], self[600];
 
-#define CASE(name, cond)                                                            \
-	do {                                                                        \
-		cases++;                                                            \
-		errno = 0;                                                          \
-		if (!(cond)) {                                                      \
-			failures++;                                                 \
-			printf("FAIL %-26s %s (errno %d %s)\n", name, #cond, errno, \
-			       strerror(errno));                                    \
-		}                                                                   \
-	} while (0)
+/* One case: counted, and printed with errno if it failed. */
+static void record(const char *name, bool ok, const char *what)
+{
+	int err = errno;
+	cases++;
+	if (!ok) {
+		failures++;
+		printf("FAIL %-26s %s (errno %d %s)\n", name, what, err, strerror(err));
+	}
+}
+#define CASE(name, cond) record(name, (cond), #cond)
 
 #define BAD_SIZE 65536
 #define BAD_BLOCK_OFF 20480 /* block 5 of 4096 bytes */
@@ -174,6 +175,41 @@ static int clone_child(void *arg)
 	_exit(0);
 }
 
+enum child_act { CLOSE_RANGE, CLOSEFROM_EXEC, CLOSE_EXEC, DUP2 };
+
+/* A vfork child does `act` on descriptors (then execs /bin/true or exits). */
+static void vfork_case(const char *name, enum child_act act, int fd, const char *p,
+                       const char *plain)
+{
+	pid_t pid = vfork();
+	if (pid == 0) {
+		int nul;
+		switch (act) {
+		case CLOSE_RANGE:
+			close_range(3, ~0u, 0);
+			_exit(0);
+		case CLOSEFROM_EXEC:
+			closefrom(3);
+			break;
+		case CLOSE_EXEC:
+			close(fd);
+			break;
+		case DUP2:
+			nul = open("/dev/null", O_RDWR);
+			dup2(nul, fd); /* onto the protected descriptor, in the child only */
+			dup2(nul, 1);
+			_exit(0);
+		}
+		char *argv[] = {"/bin/true", NULL};
+		execve(argv[0], argv, environ);
+		_exit(127);
+	}
+	char n[80];
+	snprintf(n, sizeof(n), "%s: wait", name);
+	CASE(n, pid > 0 && waitpid(pid, NULL, 0) == pid);
+	after_child(name, fd, p, plain);
+}
+
 static void test_shared_memory_children(void)
 {
 	char p[640], plain[640];
@@ -184,48 +220,16 @@ static void test_shared_memory_children(void)
 	int fd = open(p, O_RDWR);
 	CASE("vfork: open", holds(fd, text, TEXT_N));
 
-	pid_t pid = vfork();
-	if (pid == 0) {
-		close_range(3, ~0u, 0);
-		_exit(0);
-	}
-	CASE("vfork+close_range: wait", pid > 0 && waitpid(pid, NULL, 0) == pid);
-	after_child("vfork+close_range", fd, p, plain);
-
-	pid = vfork();
-	if (pid == 0) {
-		closefrom(3);
-		char *argv[] = {"/bin/true", NULL};
-		execve(argv[0], argv, environ);
-		_exit(127);
-	}
-	CASE("vfork+closefrom+exec: wait", pid > 0 && waitpid(pid, NULL, 0) == pid);
-	after_child("vfork+closefrom+exec", fd, p, plain);
-
-	pid = vfork();
-	if (pid == 0) {
-		close(fd);
-		char *argv[] = {"/bin/true", NULL};
-		execve(argv[0], argv, environ);
-		_exit(127);
-	}
-	CASE("vfork+close+exec: wait", pid > 0 && waitpid(pid, NULL, 0) == pid);
-	after_child("vfork+close+exec", fd, p, plain);
-
-	pid = vfork();
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDWR);
-		dup2(nul, fd); /* onto the protected descriptor, in the child only */
-		dup2(nul, 1);
-		_exit(0);
-	}
-	CASE("vfork+dup2: wait", pid > 0 && waitpid(pid, NULL, 0) == pid);
-	after_child("vfork+dup2", fd, p, plain);
+	vfork_case("vfork+close_range", CLOSE_RANGE, fd, p, plain);
+	vfork_case("vfork+closefrom+exec", CLOSEFROM_EXEC, fd, p, plain);
+	vfork_case("vfork+close+exec", CLOSE_EXEC, fd, p, plain);
+	vfork_case("vfork+dup2", DUP2, fd, p, plain);
 
 	/* A child made by clone(CLONE_VM | CLONE_VFORK), which glibc's
 	 * posix_spawn also makes: no wrapper sees its creation. */
 	static char stack[65536];
-	pid = clone(clone_child, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
+	pid_t pid =
+	        clone(clone_child, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
 	CASE("clone(CLONE_VM): wait", pid > 0 && waitpid(pid, NULL, 0) == pid);
 	after_child("clone(CLONE_VM)", fd, p, plain);
 
@@ -409,8 +413,12 @@ static void test_whole_read_eio(void)
 	FILE *f = fopen(p, "r");
 	CASE("eio: fopen", f != NULL);
 	if (f) {
-		setvbuf(f, NULL, _IOFBF, BAD_SIZE);
-		CASE("eio: fread", fread(b, 1, BAD_SIZE, f) == 0 && ferror(f));
+		/* stdio reads in buffers (8 KiB): those before the one holding
+		 * the bad block are returned, with the error flag, never a
+		 * short count without it (which means the end of the file). */
+		size_t n = fread(b, 1, BAD_SIZE, f);
+		CASE("eio: fread", n < BAD_BLOCK_OFF && ferror(f) && !feof(f) && errno == EIO &&
+		                           !memcmp(b, want, n));
 		fclose(f);
 	}
 }
