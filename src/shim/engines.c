@@ -101,8 +101,8 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bo
 	bool fresh = created || (dsize == 0 && !blk);
 	bool format = false;
 	if (sep) {
-		mfd = shim_own_take(
-		        open_via(ino->anchor[1], meta, need_write, r->create && (fresh || trunc)));
+		mfd = shim_own_take(open_via(shim_own_fd(ino->anchor[1]), meta, need_write,
+		                             r->create && (fresh || trunc)));
 		if (mfd >= 0 && ino->anchor[1] < 0)
 			ino->anchor[1] = anchor_of(mfd);
 		if (mfd < 0) {

@@ -109,7 +109,7 @@ struct shim_inode *inode_find(const struct stat *st)
 struct csm_engine *inode_engine(struct shim_inode *ino)
 {
 	if (!ino->e) {
-		int rc = attach(ino, ino->rule, false, false, false, ino->anchor[0]);
+		int rc = attach(ino, ino->rule, false, false, false, shim_own_fd(ino->anchor[0]));
 		if (rc < 0 || !ino->e) {
 			errno = rc < 0 ? -rc : EIO;
 			return NULL;

@@ -144,6 +144,12 @@ static void own_leave(int fd, int ep)
 		atomic_fetch_sub(&inflight[fd][ep], 1);
 }
 
+int shim_own_fd(int name)
+{
+	int m = name >= 0 && name < OWN_MAX ? atomic_load(&moved_to[name]) : 0;
+	return m ? m - 1 : name;
+}
+
 int shim_own_close(int name)
 {
 	if (name < 0 || name >= OWN_MAX || !atomic_load(&moved_to[name])) {

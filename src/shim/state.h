@@ -117,6 +117,7 @@ void shim_own_forked(void);
 bool shim_foreign(void);
 int shim_own_take(int fd);
 int shim_own_close(int fd);
+int shim_own_fd(int name); /* the descriptor a name of ours stands for now */
 bool shim_own_is(int fd);
 int shim_own_next(int from, int last);
 int shim_own_move(int fd);

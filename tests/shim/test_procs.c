@@ -335,12 +335,17 @@ static void test_own_descriptors(void)
 	for (int i = 0; i < ns; i++) {
 		CASE("own: dup2 onto",
 		     dup2(ufd, sfd[i]) == sfd[i] && pwrite(sfd[i], "dup2", 4, 0) == 4);
-		close(sfd[i]);
 	}
 	data[0]++;
 	CASE("own: after dup2", pwrite(fd, data, 1, 0) == 1 && holds(fd, data, sizeof(data)));
 	char b[8] = {0};
 	CASE("own: dup2 target", ns < 1 || (pread(ufd, b, 8, 0) == 4 && !memcmp(b, "dup2", 4)));
+	/* A forked child reopens through the moved anchor. */
+	memcpy(data, "forked", 6);
+	CASE("own: fork after dup2",
+	     child_writes(fd, "forked", 6) && holds(fd, data, sizeof(data)));
+	for (int i = 0; i < ns; i++)
+		close(sfd[i]); /* the program's own now */
 	close(ufd);
 
 	/* closefrom above the program's own descriptor, then a new file takes
