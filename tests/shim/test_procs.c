@@ -53,6 +53,7 @@ static void record(const char *name, bool ok, const char *what)
 
 #define BAD_SIZE 65536
 #define BAD_BLOCK_OFF 20480 /* block 5 of 4096 bytes */
+#define BIG_SIZE (2 << 20)  /* bigbad.img: bad at 1.5 MiB */
 
 static void pattern(unsigned char *b, size_t n, unsigned seed)
 {
@@ -414,7 +415,19 @@ static void test_whole_read_eio(void)
 	CASE("eio: nothing copied", fstat(out, &st) == 0 && st.st_size == 0);
 	close(out);
 	close(fd);
+	/* Copies go in 1 MiB pieces: a bad block in a later one fails the
+	 * call too, rather than returning the pieces before it. */
+	p_path(p, sizeof(p), "bigbad.img");
+	fd = open(p, O_RDONLY);
+	out = open(u, O_RDWR | O_TRUNC);
+	CASE("eio: copy_file_range 2 MiB",
+	     copy_file_range(fd, NULL, out, NULL, BIG_SIZE, 0) == -1 && errno == EIO);
+	off = 0;
+	CASE("eio: sendfile 2 MiB", sendfile(out, fd, &off, BIG_SIZE) == -1 && errno == EIO);
+	close(out);
+	close(fd);
 
+	p_path(p, sizeof(p), "bad.img");
 	FILE *f = fopen(p, "r");
 	CASE("eio: fopen", f != NULL);
 	if (f) {
@@ -430,11 +443,12 @@ static void test_whole_read_eio(void)
 
 static int prepare(void)
 {
-	static unsigned char want[BAD_SIZE];
-	char p[640];
+	static unsigned char want[BIG_SIZE];
+	char p[640], q[640];
 	pattern(want, sizeof(want), 7);
 	p_path(p, sizeof(p), "bad.img");
-	return put(p, want, sizeof(want)) && raw_is_csum(p) ? 0 : 2;
+	p_path(q, sizeof(q), "bigbad.img");
+	return put(p, want, BAD_SIZE) && raw_is_csum(p) && put(q, want, BIG_SIZE) ? 0 : 2;
 }
 
 int main(int argc, char **argv)
