@@ -7,7 +7,7 @@
  * onto one first moves ours away.  A child sharing the parent's memory
  * (vfork, posix_spawn, clone(CLONE_VM)) acts on its kernel descriptors
  * only: the table, the engines and the streams are its parent's.
- * a program's byte-range locks on a protected file are kept in logical
+ * A program's byte-range locks on a protected file are kept in logical
  * offsets and below the bytes the engine locks.
  */
 #define _GNU_SOURCE
