@@ -12,7 +12,8 @@ BUILD=${1:-build}
 
 PKGS=(
 	build-essential cmake pkg-config uthash-dev libxxhash-dev libinih-dev # the build
-	python3 procps util-linux mount e2fsprogs sqlite3 fio qemu-utils postgresql # the tests
+	python3 procps util-linux mount e2fsprogs sqlite3 fio qemu-utils postgresql tar # the tests
+	redis-server redis-tools                                # the tests: Redis
 	clang libclang-rt-14-dev                                # the fuzzers (a clang build)
 	git clang-format clang-tidy cppcheck                    # scripts/lint.sh
 )

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "config.h"
+#include "glob.h"
 
 #include "csumshim/engine.h"
 
@@ -121,6 +122,29 @@ static int on_global(struct parse_state *st, const char *name, const char *value
 	return fail(st, "unknown key '%s' in [global] (known: log, cache)", name);
 }
 
+/* exclude = GLOB (appended) | none (empties the list, the default too). */
+static int on_exclude(struct parse_state *st, struct csm_rule *r, const char *value)
+{
+	if (!strcmp(value, "none")) {
+		for (size_t i = 0; i < r->nexclude; i++)
+			free(r->exclude[i]);
+		r->nexclude = 0;
+		r->exclude_none = true;
+		return 1;
+	}
+	if (value[0] != '/')
+		return fail(st, "exclude: expected an absolute path glob or none, not '%s'", value);
+	char **v = realloc(r->exclude, (r->nexclude + 1) * sizeof(*v));
+	if (!v || !(v[r->nexclude] = strdup(value))) {
+		if (v)
+			r->exclude = v;
+		return fail(st, "out of memory");
+	}
+	r->exclude = v;
+	r->nexclude++;
+	return 1;
+}
+
 static int on_rule(struct parse_state *st, struct csm_rule *r, const char *name, const char *value)
 {
 	if (!strcmp(name, "layout")) {
@@ -173,11 +197,13 @@ static int on_rule(struct parse_state *st, struct csm_rule *r, const char *name,
 	} else if (!strcmp(name, "solo")) {
 		if (!parse_bool(value, &r->solo))
 			return fail(st, "solo: expected yes or no, not '%s'", value);
+	} else if (!strcmp(name, "exclude")) {
+		return on_exclude(st, r, value);
 	} else {
 		return fail(
 		        st,
 		        "unknown key '%s' (known: layout, block_size, checksum, metadata, create, "
-		        "on_mismatch, durability, solo)",
+		        "on_mismatch, durability, solo, exclude)",
 		        name);
 	}
 	return 1;
@@ -285,6 +311,9 @@ void csm_config_free(struct csm_config *cfg)
 	for (size_t i = 0; i < cfg->nrules; i++) {
 		free(cfg->rules[i].glob);
 		free(cfg->rules[i].metadata);
+		for (size_t k = 0; k < cfg->rules[i].nexclude; k++)
+			free(cfg->rules[i].exclude[k]);
+		free(cfg->rules[i].exclude);
 	}
 	free(cfg->rules);
 	free(cfg->log_path);
@@ -294,9 +323,16 @@ void csm_config_free(struct csm_config *cfg)
 
 const struct csm_rule *csm_config_match(const struct csm_config *cfg, const char *path)
 {
-	for (size_t i = 0; i < cfg->nrules; i++)
-		if (fnmatch(cfg->rules[i].glob, path, FNM_PATHNAME) == 0)
-			return &cfg->rules[i];
+	for (size_t i = 0; i < cfg->nrules; i++) {
+		const struct csm_rule *r = &cfg->rules[i];
+		if (!csm_glob_match(r->glob, path))
+			continue;
+		bool out = !r->exclude_none && csm_glob_match(CSM_DEFAULT_EXCLUDE, path);
+		for (size_t k = 0; k < r->nexclude && !out; k++)
+			out = csm_glob_match(r->exclude[k], path);
+		if (!out)
+			return r;
+	}
 	return NULL;
 }
 

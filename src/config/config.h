@@ -5,7 +5,11 @@
  *   log = stderr | syslog | /path/to/file
  *   cache = 16M                      metadata cache per open file
  *
- *   [/srv/images/vm*.img]            an absolute path glob (fnmatch, FNM_PATHNAME)
+ *   [/srv/images/vm*.img]            an absolute path glob (fnmatch, FNM_PATHNAME;
+ *                                    "**" matches any depth: see glob.h)
+ *   exclude = /srv/images/tmp*.img   paths left to the next matching section
+ *                                    (repeatable; "none" empties the list,
+ *                                    which starts with SQLite's "-shm" files)
  *   layout = interleaved | separate
  *   block_size = 4096
  *   checksum = crc32c | xxh3
@@ -37,7 +41,16 @@ struct csm_rule {
 	bool log_only;
 	unsigned durability; /* enum csm_durability */
 	bool solo;           /* may go solo (default yes) */
+	char **exclude;      /* globs this section leaves to the next ones */
+	size_t nexclude;
+	bool exclude_none; /* "exclude = none": not even the default */
 };
+
+/* Every section leaves out SQLite's shared-memory index ("-shm"): SQLite
+ * maps it shared and writable, which a protected file refuses, and
+ * rebuilds it from the WAL; it holds no data.  "exclude = none" takes it
+ * back in. */
+#define CSM_DEFAULT_EXCLUDE "/**/*-shm"
 
 struct csm_config {
 	char *path;
@@ -58,7 +71,8 @@ char *csm_config_locate(bool *explicit_missing);
 int csm_config_load(const char *path, struct csm_config *cfg, char *err, size_t errlen);
 void csm_config_free(struct csm_config *cfg);
 
-/* First rule whose glob matches the absolute path, or NULL. */
+/* First rule whose glob matches the absolute path and none of whose
+ * excludes does, or NULL. */
 const struct csm_rule *csm_config_match(const struct csm_config *cfg, const char *path);
 
 /* Expand a metadata template for data file `path`; malloc'ed. */

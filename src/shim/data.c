@@ -249,6 +249,15 @@ static ssize_t vec_io(struct shim_file *f, int fd, const struct iovec *iov, int 
 			                        off + (off_t)done)
 			          : shim_pread(f, iov[i].iov_base, iov[i].iov_len,
 			                       off + (off_t)done);
+		if (r < 0 && done && !write) {
+			/* A read meeting a bad block fails as a whole, as one
+			 * read would: the position goes back to where it was. */
+			int err = errno;
+			if (off < 0)
+				csm_real.lseek(fd, -(off_t)done, SEEK_CUR);
+			errno = err;
+			return -1;
+		}
 		if (r < 0)
 			return done ? (ssize_t)done : -1;
 		done += (size_t)r;

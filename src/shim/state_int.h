@@ -33,6 +33,6 @@ int resolve(int dirfd, const char *path, bool nofollow, char out[PATH_MAX]);
  * start-up); open the engine of a configured file (see there). */
 void sysio_init(void);
 int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bool trunc,
-           bool created);
+           bool created, int via);
 
 #endif

@@ -139,13 +139,17 @@ static void run(const struct cfg *c, struct rng *r, uint64_t flips)
 			      (unsigned long long)bit, (unsigned long long)L);
 			detected++;
 		}
-		/* One big read: a verified prefix, exactly right, then nothing. */
+		/* One big read: all of it exactly right, or EIO and nothing;
+		 * a bad data block always fails it as a whole. */
 		memset(buf, 0xAA, c->size);
 		ssize_t n = csm_pread(e, buf, c->size, 0);
 		if (n < 0)
 			CHECK(errno == EIO);
 		else
-			CHECK(memcmp(buf, model, (size_t)n) == 0, "prefix differs");
+			CHECK(n == (ssize_t)c->size && memcmp(buf, model, (size_t)n) == 0,
+			      "a read over the whole file returned %zd bytes", n);
+		CHECK(L == UINT64_MAX || n == -1, "a read over bad block %llu returned %zd",
+		      (unsigned long long)L, n);
 		for (uint64_t i = n < 0 ? 0 : (uint64_t)n; i < c->size; i++)
 			CHECK(buf[i] == 0, "unverified byte %llu returned", (unsigned long long)i);
 		csm_close(e);
