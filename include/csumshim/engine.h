@@ -111,10 +111,19 @@ int csm_close(struct csm_engine *e);
 
 ssize_t csm_pread(struct csm_engine *e, void *buf, size_t n, uint64_t off);
 ssize_t csm_pwrite(struct csm_engine *e, const void *buf, size_t n, uint64_t off);
+/* Per-call durability, as O_DSYNC / RWF_DSYNC (the data and its checksums
+ * are on storage when the call returns) and O_SYNC / RWF_SYNC (also the
+ * size and state). */
+#define CSM_WR_DSYNC 1u
+#define CSM_WR_SYNC 2u
+ssize_t csm_pwrite_flags(struct csm_engine *e, const void *buf, size_t n, uint64_t off,
+                         unsigned flags);
 /* Write at the end of the file, as O_APPEND: finding the end and writing
  * there are one step for every thread and process (the superblock lock is
  * held throughout).  *at receives the offset written at. */
 ssize_t csm_append(struct csm_engine *e, const void *buf, size_t n, uint64_t *at);
+ssize_t csm_append_flags(struct csm_engine *e, const void *buf, size_t n, uint64_t *at,
+                         unsigned flags);
 uint64_t csm_size(struct csm_engine *e);
 int csm_truncate(struct csm_engine *e, uint64_t size);
 /* Make [off, off+len) read as zeros (within the current size). */
