@@ -158,6 +158,16 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 		rc = errf(err, errlen, sb_errno(se), "%s", csm_sb_strerror(se));
 		goto fail_be;
 	}
+	/* Trusting the wrong layout would put brothers and zeros at wrong
+	 * offsets of the data. */
+	if ((sb.layout == CSM_LAYOUT_SEPARATE) != be->two_stores) {
+		rc = errf(err, errlen, -EUCLEAN,
+		          be->two_stores ? "the metadata file's superblock says the layout is "
+		                           "interleaved (one file), not separate"
+		                         : "the superblock says the layout is separate (a "
+		                           "metadata file), not interleaved");
+		goto fail_be;
+	}
 	struct csm_engine *e = calloc(1, sizeof(*e));
 	if (!e) {
 		rc = errf(err, errlen, -ENOMEM, "out of memory");
