@@ -82,6 +82,14 @@ struct csm_engine_opts {
 	bool clean_eagerly;
 	enum csm_durability durability;
 	bool log_only; /* report mismatches but return the stored data */
+	/* Recovery may re-seal blocks that match neither brother in groups
+	 * dirty since the last completed fsync — writes a power cut separated
+	 * from their checksums — even where the file cannot prove the machine
+	 * restarted since it was marked unclean (v1 files record no boot id).
+	 * Off: such blocks are re-sealed only after a recorded restart; with
+	 * the same boot (a process crash or exit) or none recorded, they are
+	 * corruption and stay failing.  `csumshim recover --after-power-loss`. */
+	bool after_power_loss;
 	csm_report_fn report;
 	void *report_arg;
 	/* Debugging aid, NULL normally: one line per metadata block written,
@@ -142,10 +150,16 @@ uint64_t csm_size_refresh(struct csm_engine *e);
 
 /* Recovery after an unclean shutdown: every group marked dirty (or with a
  * damaged brother) is re-checked against its data; blocks matching either
- * brother keep that checksum, blocks matching neither are re-sealed from
- * their data and counted (CSM_EV_UNVERIFIED each).  Then the file is marked
- * clean.  csm_open does this itself for a writable engine that finds the
- * file unclean and no other process holding it, unless opts.no_recover. */
+ * brother keep that checksum.  A block matching neither is re-sealed from
+ * its data and counted (CSM_EV_UNVERIFIED each) only when the machine
+ * restarted since the file was marked unclean (a power cut can separate a
+ * write from its checksum) or opts.after_power_loss says so; otherwise it is
+ * corruption — every completed write survives a process crash whole — and
+ * stays failing (CSM_EV_DATA_MISMATCH, blocks_bad).  A file marked clean
+ * never has a block re-sealed: a damaged brother is rewritten from the good
+ * one.  Then the file is marked clean.  csm_open does this itself for a
+ * writable engine that finds the file unclean and no other process holding
+ * it, unless opts.no_recover. */
 struct csm_recovery {
 	bool ran;
 	uint64_t groups;            /* groups looked at (holes skipped) */
@@ -156,6 +170,12 @@ struct csm_recovery {
 	uint64_t blocks_unverified; /* matched nothing: re-sealed */
 	uint64_t blocks_lost;       /* strict: durable checksum, older data: left
 	                               failing (a lost write or corruption) */
+	uint64_t blocks_bad;        /* matched nothing, no restart proven: left
+	                               failing (corruption) */
+	uint64_t broken_groups;     /* no valid brother, no restart proven: left
+	                               failing */
+	bool restarted;             /* re-sealing allowed: a restart was recorded
+	                               or opts.after_power_loss */
 };
 /* -1/EBUSY if another process has the file open. */
 int csm_recover(struct csm_engine *e, struct csm_recovery *res);

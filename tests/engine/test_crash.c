@@ -164,7 +164,11 @@ static bool eager; /* clean_eagerly for the engines opened now */
 static struct csm_engine *open_engine(struct mem_backend *mb, bool strict)
 {
 	struct csm_backend be = mem_backend_view(mb);
+	/* Every recovery here follows a power cut, which a v1 file cannot
+	 * prove (it records no boot id): as `csumshim recover
+	 * --after-power-loss`. */
 	struct csm_engine_opts o = {.report = on_event,
+	                            .after_power_loss = true,
 	                            .clean_eagerly = eager,
 	                            .durability = strict ? CSM_DURABILITY_STRICT
 	                                                 : CSM_DURABILITY_DEFAULT};
