@@ -182,6 +182,12 @@ int csm_recover(struct csm_engine *e, struct csm_recovery *res);
 /* What csm_open's automatic recovery did (ran = false if none). */
 const struct csm_recovery *csm_open_recovery(const struct csm_engine *e);
 
+/* The process is exiting normally (exit(), return from main): leave the
+ * file as csm_close would — synced, and clean if no other engine has it
+ * open — but free nothing, since other threads may still be inside the
+ * engine while exit() runs.  A write after it marks the file unclean. */
+int csm_exit(struct csm_engine *e);
+
 /* In a forked child: close the engine's descriptors without syncing,
  * unlocking or freeing anything (the parent still owns all of it). */
 void csm_abandon(struct csm_engine *e);
