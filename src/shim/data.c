@@ -325,7 +325,7 @@ PV_WRAPPER(pwritev64, off64_t, true)
 			errno = EINVAL;                                                 \
 			return -1;                                                      \
 		}                                                                       \
-		if (flags & ~(wr ? RWF_WRITE_OK : RWF_READ_OK)) {                       \
+		if (flags & ~((wr) ? RWF_WRITE_OK : RWF_READ_OK)) {                     \
 			errno = EOPNOTSUPP; /* never ignored */                         \
 			return -1;                                                      \
 		}                                                                       \

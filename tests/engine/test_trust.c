@@ -157,7 +157,7 @@ static void rot_after_unclean(const struct cfg *c, int how)
 	enum { LEN = 64 << 10 };
 	uint8_t *data = malloc(LEN);
 	CHECK(data);
-	struct rng r = {c->bs * 31 + (uint64_t)how};
+	struct rng r = {(uint64_t)c->bs * 31 + (uint64_t)how};
 	rng_fill(&r, data, LEN);
 	CHECK(csm_pwrite(e, data, LEN, 0) == LEN);
 	process_dies(&mb, e);
@@ -303,8 +303,9 @@ static void sync_write(const struct cfg *c, unsigned flags, bool append)
 	CHECK(csm_pwrite(e, buf, first, 0) == (ssize_t)first);
 	CHECK(csm_fsync(e, false) == 0);
 	/* an overwrite within the size, then one that grows the file */
-	rng_fill(&r, buf + c->bs, 2 * c->bs);
-	CHECK(csm_pwrite_flags(e, buf + c->bs, 2 * c->bs, c->bs, flags) == (ssize_t)(2 * c->bs));
+	size_t two = 2 * (size_t)c->bs;
+	rng_fill(&r, buf + c->bs, two);
+	CHECK(csm_pwrite_flags(e, buf + c->bs, two, c->bs, flags) == (ssize_t)two);
 	uint64_t at = 0;
 	if (append)
 		CHECK(csm_append_flags(e, buf + first, 70000, &at, flags) == 70000 && at == first);
