@@ -217,6 +217,24 @@ static void atfork_parent(void)
 	pthread_mutex_unlock(&smu);
 }
 
+/* A normal exit (return from main, exit(), the last thread ending) leaves
+ * every file the process has open as close() would: synced, and clean if
+ * no other process has it open.  A program that never closes a file must
+ * not leave it for recovery.  Not _exit or a signal: those are crashes.  A
+ * forked child exiting never touches its parent's engines (abandoned at
+ * the fork), only those it opened itself.  Engines are not freed: other
+ * threads may still be running while exit() does this. */
+static void exit_sign_off(void)
+{
+	pthread_mutex_lock(&smu);
+	for (struct shim_inode *ino = inodes; ino; ino = ino->hh.next) {
+		struct csm_engine *e = atomic_load(&ino->e);
+		if (e && csm_exit(e) < 0)
+			shim_log("%s: at exit: %s", ino->path, strerror(errno));
+	}
+	pthread_mutex_unlock(&smu);
+}
+
 /* The child has one thread; locks other threads held stay held in its
  * copies.  Re-initialise every mutex we own. */
 static void atfork_child(void)
@@ -330,5 +348,6 @@ void shim_state_init(void)
 	}
 	csm_cfg_loaded = true;
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	atexit(exit_sign_off);
 	adopt_inherited();
 }

@@ -133,6 +133,27 @@ expect 0 "$CS" corrupt sparse.img --offset 90000000 --seed 1
 expect 1 "$CS" check sparse.img
 contains out "^block 21972 \\(bytes 89997312-90001407\\): never-written block is not zero$"
 
+# recover on a file marked clean re-seals nothing: a damaged brother is
+# rewritten from the good one, a rotten block stays bad (exit 1), and
+# --after-power-loss changes nothing for a clean file
+head -c 65536 /dev/urandom >rot.bin
+expect 0 "$CS" import rot.bin rot.img
+expect 0 "$CS" corrupt rot.img --offset 8192 --seed 7
+expect 0 "$CS" corrupt rot.img --offset 8192 --metadata --brother A --seed 3
+expect 1 "$CS" recover rot.img --after-power-loss
+contains out "^block 2 \\(bytes 8192-12287\\): checksum mismatch$"
+contains out "was closed cleanly; .* 0 could not be verified \\(checksum recomputed\\), 1 fail verification"
+expect 1 "$CS" check rot.img
+contains out "^block 2 \\(bytes 8192-12287\\): checksum mismatch$"
+if grep -q "metadata block [AB]:" out; then bad "recover left a damaged brother"; else ok; fi
+expect 1 "$CS" export rot.img rot.out
+absent rot.out
+expect 0 "$CS" corrupt rot.img --offset 8192 --seed 7
+expect 0 "$CS" check rot.img
+expect 0 "$CS" export rot.img rot.out
+same rot.bin rot.out
+rm -f rot.bin rot.img rot.out
+
 # --- bad input: one line, exit 2, nothing written --------------------------
 expect_error "unknown checksum algorithm 'md5'" "$CS" format --checksum md5 --size 1M new.img
 absent new.img

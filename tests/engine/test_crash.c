@@ -236,7 +236,11 @@ static void store_free(struct store *s)
 static struct csm_engine *open_engine(struct store *st, bool strict)
 {
 	struct csm_backend be = store_view(st);
+	/* Every recovery here follows a power cut, which a v1 file cannot
+	 * prove (it records no boot id): as `csumshim recover
+	 * --after-power-loss`. */
 	struct csm_engine_opts o = {.report = on_event,
+	                            .after_power_loss = true,
 	                            .clean_eagerly = eager,
 	                            .durability = strict ? CSM_DURABILITY_STRICT
 	                                                 : CSM_DURABILITY_DEFAULT};
