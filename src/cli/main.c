@@ -23,6 +23,8 @@ static const struct {
         {"import", cmd_import, "import SRC DST [format options]"},
         {"export", cmd_export, "export SRC DST [--force]"},
         {"run", cmd_run, "run [--config FILE] -- CMD [ARGS...]"},
+        {"fault", cmd_fault,
+         "fault add FILE RULE... | list FILE... | clear FILE... [--control PATH]"},
 };
 
 static void usage(FILE *out)
