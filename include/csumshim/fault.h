@@ -103,6 +103,7 @@ struct csm_fault_rule {
 	uint64_t limit; /* enospc: data bytes before the disk is full */
 	uint32_t ms;    /* delay */
 	bool lose;      /* fsync: emulate the kernel dropping the failed pages */
+	int store;      /* fsync: only syncs of this enum csm_store (-1: any) */
 	/* Bookkeeping. */
 	int line; /* where it was defined, for log lines */
 	struct csm_fault_counters *ctr;

@@ -591,7 +591,8 @@ static int fb_sync(void *ctx, enum csm_store st, bool datasync)
 	for (size_t i = 0; i < f->n && rc == 0; i++) {
 		const struct csm_fault_rule *r = &f->rules[i];
 		uint64_t n;
-		if (r->kind != CSM_FK_FSYNC || !(r->ops & CSM_FOP_SYNC) || !decide(r, &n))
+		if (r->kind != CSM_FK_FSYNC || !(r->ops & CSM_FOP_SYNC) ||
+		    (r->store >= 0 && r->store != (int)st) || !decide(r, &n))
 			continue;
 		size_t lost = r->lose ? undo_end(f, st, true) : 0;
 		if (r->lose)

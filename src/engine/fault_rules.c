@@ -162,6 +162,12 @@ static int key_value(struct csm_fault_rule *r, const char *k, const char *v, cha
 		r->slot = v[0] == 'B';
 		return 0;
 	}
+	if (!strcmp(k, "store")) {
+		if (strcmp(v, "data") && strcmp(v, "meta") && strcmp(v, "any"))
+			return bad(err, n, "store: expected data, meta or any, not '%s'", v);
+		r->store = v[0] == 'd' ? CSM_DATA : v[0] == 'm' ? CSM_META : -1;
+		return 0;
+	}
 	if (!strcmp(k, "lose")) {
 		if (strcmp(v, "yes") && strcmp(v, "no"))
 			return bad(err, n, "lose: expected yes or no, not '%s'", v);
@@ -187,7 +193,7 @@ static int key_value(struct csm_fault_rule *r, const char *k, const char *v, cha
 		return bad(err, n,
 		           "unknown key '%s' (known: op, blocks, bytes, path, probability, seed, "
 		           "every, after, max, from, until, bits, value, at, bit, brother, shift, "
-		           "sectors, limit, ms, lose)",
+		           "sectors, limit, ms, lose, store)",
 		           k);
 	if (!num(v, v + strlen(v), &x))
 		return bad(err, n, "%s: not a number: '%s'", k, v);
@@ -229,6 +235,7 @@ int csm_fault_parse(const char *text, struct csm_fault_rule *r, char **glob, cha
 	r->value = -1;
 	r->shift = 1;
 	r->lose = true;
+	r->store = -1;
 	char *copy = strdup(text), *save = NULL;
 	if (!copy)
 		return bad(err, errlen, "out of memory");

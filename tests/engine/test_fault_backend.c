@@ -307,6 +307,14 @@ static void test_fsync(void)
 	expect_log(0, "injected: fsync EIO");
 	csm_close(e);
 
+	/* store=data: the dirty mark's sync (metadata store) passes, the
+	 * program's fsync (data first) fails. */
+	e = fresh(CSM_LAYOUT_SEPARATE, R("fsync store=data lose=no"));
+	CHECK(wr(e, 2, 0xc2) == 0);
+	CHECK(csm_fsync(e, false) == -1 && errno == EIO);
+	CHECK_EQ_U64(ctrs[0].hits, 1);
+	csm_close(e);
+
 	/* lose=yes: the writes since the last good sync are gone from storage;
 	 * reopened, the file holds the content of that sync, verified. */
 	e = fresh(CSM_LAYOUT_INTERLEAVED, R("fsync max=1"));
@@ -383,9 +391,10 @@ static void test_parse_errors(void)
 	        {"flip probability=2", "probability: expected 0..1 or 0..100%, not '2'"},
 	        {"byte at=3", "byte: needs value=0..255"},
 	        {"stuck at=3 bit=9 value=1", "bit: out of range: '9'"},
-	        {"eio colour=red", "unknown key 'colour' (known: op, blocks, bytes, path, "
-	                           "probability, seed, every, after, max, from, until, bits, "
-	                           "value, at, bit, brother, shift, sectors, limit, ms, lose)"},
+	        {"eio colour=red",
+	         "unknown key 'colour' (known: op, blocks, bytes, path, "
+	         "probability, seed, every, after, max, from, until, bits, "
+	         "value, at, bit, brother, shift, sectors, limit, ms, lose, store)"},
 	        {"eio path=rel/*", "path: expected an absolute glob, not 'rel/*'"},
 	        {"eio from=2 until=1", "until must be after from"},
 	        {"eio seed", "eio: expected key=value, not 'seed'"},
