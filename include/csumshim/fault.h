@@ -80,11 +80,24 @@ struct csm_fault_range {
 
 struct csm_fault_rule {
 	enum csm_fault_kind kind;
-	unsigned ops; /* CSM_FOP_* */
+	unsigned ops;     /* CSM_FOP_* */
+	unsigned nranges; /* selected spans in ranges[]; 0: every block */
+	/* Parameters of the fault. */
+	uint32_t bits;  /* flip, meta: bits flipped (default 1) */
+	int value;      /* byte: the value; stuck: 0 or 1 */
+	uint32_t bit;   /* stuck: bit number in that byte */
+	unsigned slot;  /* meta: 0 = A, 1 = B */
+	uint32_t keep;  /* torn: 512-byte sectors stored (0: half the block) */
+	uint32_t ms;    /* delay */
+	int store;      /* fsync: only syncs of this enum csm_store (-1: any) */
+	int line;       /* where it was defined, for log lines */
+	bool lose;      /* fsync: emulate the kernel dropping the failed pages */
+	int64_t at;     /* byte, stuck: byte offset in the block (-1: random) */
+	int64_t shift;  /* misdirect: target block = block + shift */
+	uint64_t limit; /* enospc: data bytes before the disk is full */
 	/* Selection (all must hold). */
 	struct csm_fault_range ranges[CSM_FAULT_MAX_RANGES];
-	unsigned nranges; /* 0: every block */
-	uint64_t prob;    /* probability × 2^32; >= 2^32: always */
+	uint64_t prob; /* probability x 2^32; >= 2^32: always */
 	uint64_t seed;
 	uint64_t every;    /* only every Nth selected operation (0: all) */
 	uint64_t after;    /* skip the first N selected operations */
@@ -92,20 +105,6 @@ struct csm_fault_rule {
 	uint64_t from_ms;  /* active from this many ms after t0_ms ... */
 	uint64_t until_ms; /* ... until this many (0: no end) */
 	uint64_t t0_ms;    /* CLOCK_MONOTONIC ms when the rule was loaded */
-	/* Parameters of the fault. */
-	uint32_t bits;  /* flip, meta: bits flipped (default 1) */
-	int value;      /* byte: the value; stuck: 0 or 1 */
-	int64_t at;     /* byte, stuck: byte offset in the block (-1: random) */
-	uint32_t bit;   /* stuck: bit number in that byte */
-	unsigned slot;  /* meta: 0 = A, 1 = B */
-	int64_t shift;  /* misdirect: target block = block + shift */
-	uint32_t keep;  /* torn: 512-byte sectors stored (0: half the block) */
-	uint64_t limit; /* enospc: data bytes before the disk is full */
-	uint32_t ms;    /* delay */
-	bool lose;      /* fsync: emulate the kernel dropping the failed pages */
-	int store;      /* fsync: only syncs of this enum csm_store (-1: any) */
-	/* Bookkeeping. */
-	int line; /* where it was defined, for log lines */
 	struct csm_fault_counters *ctr;
 };
 

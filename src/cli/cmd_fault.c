@@ -221,8 +221,8 @@ int cmd_fault(int argc, char **argv)
 	int rc = EXIT_ERR;
 	const char *sub = n ? args[0] : "";
 	bool is_add = !strcmp(sub, "add");
-	if ((!is_add && strcmp(sub, "list") && strcmp(sub, "clear")) || n < (is_add ? 3 : 2) ||
-	    (control && !is_add && n != 2)) {
+	if ((!is_add && strcmp(sub, "list") != 0 && strcmp(sub, "clear") != 0) ||
+	    n < (is_add ? 3 : 2) || (control && !is_add && n != 2)) {
 		cli_err("%s", usage);
 		goto out;
 	}

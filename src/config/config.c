@@ -239,7 +239,8 @@ static int scan_sections(struct parse_state *st, FILE *f)
 		if (!strcmp(name, "global") || !strcmp(name, "faults"))
 			continue;
 		if (name[0] != '/') {
-			fail(st, "section [%s]: expected [global], [faults] or an absolute path glob",
+			fail(st,
+			     "section [%s]: expected [global], [faults] or an absolute path glob",
 			     name);
 			return n;
 		}

@@ -125,7 +125,7 @@ int csm_config_fault_key(struct csm_config *c, const char *name, const char *val
 			} else if (*p == '%') {
 				p++;
 			}
-		if (t[0] != '/' && strncmp(t, "%p", 2) && strncmp(t, "%d", 2)) {
+		if (t[0] != '/' && strncmp(t, "%p", 2) != 0 && strncmp(t, "%d", 2) != 0) {
 			snprintf(msg, msglen,
 			         "control: expected yes, no or an absolute template, not '%s'",
 			         value);

@@ -434,7 +434,11 @@ static void undo_save(struct fb *f, enum csm_store st, uint64_t off, size_t len)
 		return;
 	struct iovec v = {old, len};
 	ssize_t n = f->in.ops->preadv(f->in.ctx, st, &v, 1, off);
-	f->undo[f->nundo++] = (struct undo){st, off, n > 0 ? (size_t)n : 0, old};
+	struct undo *u = &f->undo[f->nundo++];
+	u->st = st;
+	u->off = off;
+	u->len = n > 0 ? (size_t)n : 0;
+	u->old = old; /* freed by undo_end or destroy */
 }
 
 /* Drop (undo = false) or put back, newest first, the saved ranges of st

@@ -157,19 +157,19 @@ static int key_value(struct csm_fault_rule *r, const char *k, const char *v, cha
 		return 0;
 	}
 	if (!strcmp(k, "brother")) {
-		if (strcmp(v, "A") && strcmp(v, "B"))
+		if (strcmp(v, "A") != 0 && strcmp(v, "B") != 0)
 			return bad(err, n, "brother: expected A or B, not '%s'", v);
 		r->slot = v[0] == 'B';
 		return 0;
 	}
 	if (!strcmp(k, "store")) {
-		if (strcmp(v, "data") && strcmp(v, "meta") && strcmp(v, "any"))
+		if (strcmp(v, "data") != 0 && strcmp(v, "meta") != 0 && strcmp(v, "any") != 0)
 			return bad(err, n, "store: expected data, meta or any, not '%s'", v);
 		r->store = v[0] == 'd' ? CSM_DATA : v[0] == 'm' ? CSM_META : -1;
 		return 0;
 	}
 	if (!strcmp(k, "lose")) {
-		if (strcmp(v, "yes") && strcmp(v, "no"))
+		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
 			return bad(err, n, "lose: expected yes or no, not '%s'", v);
 		r->lose = v[0] == 'y';
 		return 0;

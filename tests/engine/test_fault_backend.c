@@ -79,7 +79,7 @@ static struct csm_engine *fresh(unsigned layout, const char *const *texts)
 	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == 0, "%s", err);
 	static uint8_t buf[16 * BS];
 	for (unsigned l = 0; l < 16; l++)
-		memset(buf + l * BS, 0x10 + (int)l, BS);
+		memset(buf + (size_t)l * BS, 0x10 + (int)l, BS);
 	CHECK(csm_pwrite(e, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf));
 	CHECK(csm_fsync(e, false) == 0);
 	CHECK(csm_close(e) == 0);
@@ -371,7 +371,7 @@ static void test_selectors(void)
 	/* Time window: only between 150 and 300 ms after loading. */
 	struct csm_engine *e = fresh(CSM_LAYOUT_INTERLEAVED, R("eio op=read from=0.15 until=0.3"));
 	CHECK(rd(e, 0, -1) == 0);
-	struct timespec ts = {0, 200 * 1000000};
+	struct timespec ts = {0, 200L * 1000000};
 	nanosleep(&ts, NULL);
 	CHECK(rd(e, 0, -1) == -EIO);
 	nanosleep(&ts, NULL);
