@@ -218,13 +218,15 @@ static int handler(void *user, const char *section, const char *name, const char
 #endif
 {
 	struct parse_state *st = user;
-#if INI_HANDLER_LINENO
-	(void)line;
+#if !INI_HANDLER_LINENO
+	int line = 0;
 #endif
 	if (!name) /* new-section call, when inih is built to make it */
 		return 1;
 	if (!*section)
 		return fail(st, "key '%s' outside any section", name);
+	if (!strcmp(section, "faults"))
+		return csm_config_fault_key(st->cfg, name, value, line, st->msg, sizeof(st->msg));
 	if (strcmp(section, st->section) != 0) {
 		snprintf(st->section, sizeof(st->section), "%s", section);
 		st->cur = NULL;
@@ -260,10 +262,12 @@ static int scan_sections(struct parse_state *st, FILE *f)
 		}
 		*end = 0;
 		const char *name = p + 1;
-		if (!strcmp(name, "global"))
+		if (!strcmp(name, "global") || !strcmp(name, "faults"))
 			continue;
 		if (name[0] != '/') {
-			fail(st, "section [%s]: expected [global] or an absolute path glob", name);
+			fail(st,
+			     "section [%s]: expected [global], [faults] or an absolute path glob",
+			     name);
 			return n;
 		}
 		if (!new_rule(st, name, n)) {
@@ -316,6 +320,8 @@ void csm_config_free(struct csm_config *cfg)
 		free(cfg->rules[i].exclude);
 	}
 	free(cfg->rules);
+	csm_fault_set_free(&cfg->faults);
+	free(cfg->fault_control);
 	free(cfg->log_path);
 	free(cfg->path);
 	memset(cfg, 0, sizeof(*cfg));

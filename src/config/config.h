@@ -18,6 +18,10 @@
  *   on_mismatch = error | log        log: return stored data, but log it
  *   durability = default | strict    strict: checksums durable before data
  *
+ *   [faults]                         fault injection (faults.h)
+ *   rule = KIND [key=value]...       repeatable
+ *   control = yes | no | TEMPLATE    watch a control file per file
+ *
  * The first matching section wins.  Any error is reported as
  * "FILE:LINE: what is wrong".
  */
@@ -27,6 +31,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "faults.h"
 
 enum csm_log_kind { CSM_LOG_STDERR = 0, CSM_LOG_SYSLOG, CSM_LOG_FILE };
 
@@ -59,6 +65,8 @@ struct csm_config {
 	size_t cache_bytes;
 	struct csm_rule *rules;
 	size_t nrules;
+	struct csm_fault_set faults; /* [faults] rule = ... */
+	char *fault_control;         /* [faults] control template, or NULL */
 };
 
 /* Where the config is: $CSUMSHIM_CONFIG, $XDG_CONFIG_HOME/csumshim/

@@ -183,6 +183,11 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bo
 			goto fail;
 		}
 	}
+	rc = shim_faults_wrap(&be, path);
+	if (rc < 0) {
+		csm_backend_destroy(&be);
+		goto fail;
+	}
 	struct csm_engine_opts eo = {.cache_bytes = csm_cfg.cache_bytes,
 	                             .log_only = r->log_only,
 	                             .durability = r->durability,
