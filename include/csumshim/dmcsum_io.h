@@ -107,6 +107,9 @@ unsigned csm_dmc_layout(const struct csm_dmc *d);
 /* A read that meets a bad sector returns the verified prefix first (a
  * short count), then -1/EIO; the buffer past the prefix is zeroed. */
 ssize_t csm_dmc_pread(struct csm_dmc *d, void *buf, size_t n, uint64_t off);
+/* The same, except that a read meeting a bad sector fails whole (-1 and
+ * errno, the buffer zeroed), as the engine's csm_pread does: the shim's. */
+ssize_t csm_dmc_pread_whole(struct csm_dmc *d, void *buf, size_t n, uint64_t off);
 ssize_t csm_dmc_pwrite(struct csm_dmc *d, const void *buf, size_t n, uint64_t off);
 int csm_dmc_fsync(struct csm_dmc *d);
 

@@ -527,7 +527,7 @@ out:
 	return rc;
 }
 
-ssize_t csm_dmc_pread(struct csm_dmc *d, void *buf, size_t n, uint64_t off)
+static ssize_t dmc_pread(struct csm_dmc *d, void *buf, size_t n, uint64_t off, bool whole)
 {
 	uint64_t size = d->sectors << SHIFT;
 	if (off >= size || n == 0)
@@ -549,14 +549,27 @@ ssize_t csm_dmc_pread(struct csm_dmc *d, void *buf, size_t n, uint64_t off)
 			rc = read_group(d, g, b + total, at, len, &done, true);
 		total += done;
 		if (rc < 0) {
-			memset(b + total, 0, n - total);
-			if (total)
+			if (whole)
+				memset(b, 0, n);
+			else
+				memset(b + total, 0, n - total);
+			if (total && !whole)
 				return (ssize_t)total;
 			errno = -rc;
 			return -1;
 		}
 	}
 	return (ssize_t)total;
+}
+
+ssize_t csm_dmc_pread(struct csm_dmc *d, void *buf, size_t n, uint64_t off)
+{
+	return dmc_pread(d, buf, n, off, false);
+}
+
+ssize_t csm_dmc_pread_whole(struct csm_dmc *d, void *buf, size_t n, uint64_t off)
+{
+	return dmc_pread(d, buf, n, off, true);
 }
 
 /* ---- writes ----------------------------------------------------------- */

@@ -12,8 +12,15 @@
  *       EINVAL (O_TRUNC with a log line: it is the common mistake);
  *   (3) nothing is formatted here (a size is needed: `csumshim format
  *       --format dm-csum --size`): an empty or new file is refused;
- *   (4) mismatches fail with EIO and one log line naming the sector;
- *   (5) several processes: dmcsum_io.c takes an OFD lock per group.
+ *   (4) mismatches fail with EIO and one log line naming the sector; a
+ *       read meeting a bad sector fails whole, as the engine's does;
+ *   (5) several processes: dmcsum_io.c takes an OFD lock per group;
+ *   (6) O_DSYNC / O_SYNC / RWF_*SYNC: the write, then csm_dmc_fsync; a
+ *       normal exit syncs every dm-csum file open (engine: csm_exit);
+ *   (7) the stores are opened as the engine's are (engines.c: through the
+ *       program's descriptor, ours at high numbers, O_PATH anchors), and
+ *       [faults] applies to them too: the fault backend sits under the
+ *       format, whichever it is.
  */
 #define _GNU_SOURCE
 #include "state_int.h"
@@ -63,18 +70,22 @@ static void on_dmc_event(void *arg, const struct csm_dmc_event *ev)
 
 static ssize_t d_pread(void *h, void *buf, size_t n, uint64_t off)
 {
-	return csm_dmc_pread(h, buf, n, off);
+	return csm_dmc_pread_whole(h, buf, n, off); /* (4) */
 }
 
-static ssize_t d_pwrite(void *h, const void *buf, size_t n, uint64_t off)
+/* (6): as csm_pwrite_flags; the seed's format has one sync for both. */
+static ssize_t d_pwrite(void *h, const void *buf, size_t n, uint64_t off, unsigned flags)
 {
-	return csm_dmc_pwrite(h, buf, n, off);
+	ssize_t r = csm_dmc_pwrite(h, buf, n, off);
+	if (r <= 0 || !(flags & (CSM_WR_DSYNC | CSM_WR_SYNC)))
+		return r;
+	return csm_dmc_fsync(h) < 0 ? -1 : r;
 }
 
 /* (2): the end of a dm-csum file is the end of its stores. */
-static ssize_t d_append(void *h, const void *buf, size_t n, uint64_t *at)
+static ssize_t d_append(void *h, const void *buf, size_t n, uint64_t *at, unsigned flags)
 {
-	(void)buf;
+	(void)buf, (void)flags;
 	*at = csm_dmc_size(h);
 	if (n == 0)
 		return 0;
@@ -133,6 +144,11 @@ static int d_close(void *h)
 	return csm_dmc_close(h);
 }
 
+static int d_exit(void *h)
+{
+	return csm_dmc_fsync(h); /* (6) */
+}
+
 static void d_abandon(void *h)
 {
 	csm_dmc_abandon(h);
@@ -142,57 +158,53 @@ SHIM_IO_TABLE(shim_io_dmcsum, d_);
 
 /* ---- attaching -------------------------------------------------------- */
 
-/* The separate layout's metadata store: its descriptor, or -errno. */
-static int open_meta(const struct csm_rule *r, const char *path, bool need_write)
-{
-	char *meta = csm_config_meta_path(r, path);
-	if (!meta)
-		return -ENOMEM;
-	int fd = open_private(meta, need_write, false);
-	int rc = fd < 0 ? -errno : fd;
-	if (rc == -ENOENT) {
-		shim_log("%s: not a dm-csum file: no metadata file %s", path, meta);
-		rc = -EMEDIUMTYPE;
-	}
-	free(meta);
-	return rc;
-}
-
-int attach_dmcsum(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bool trunc,
-                  bool created, const struct csm_sysio *sys)
+int attach_dmcsum(struct shim_inode *ino, const struct csm_rule *r, const struct shim_stores *st,
+                  const struct csm_sysio *sys)
 {
 	const char *path = ino->path;
-	int mfd = -1, rc;
-	bool blk = false;
-	uint64_t dsize = 0;
-	int dfd = open_private(path, need_write, false);
-	if (dfd < 0)
-		return -errno;
-	csm_fd_size(sys, dfd, &dsize, &blk);
-	if (created || (dsize == 0 && !blk)) { /* (3) */
+	int dfd = st->dfd, mfd = -1, rc;
+	if (st->created || (st->dsize == 0 && !st->blk)) { /* (3) */
 		shim_log("%s: empty: a dm-csum file's size is fixed when it is formatted; "
 		         "format it with 'csumshim format FILE --format dm-csum --size BYTES'",
 		         path);
 		rc = -EMEDIUMTYPE;
 		goto fail;
 	}
-	if (trunc && need_write && !blk) { /* (2); the kernel did not truncate (open.c) */
+	if (st->trunc && st->need_write && !st->blk) { /* (2); the kernel did not truncate */
 		shim_log("%s: O_TRUNC refused: a dm-csum file has a fixed size (dd: use "
 		         "conv=notrunc)",
 		         path);
 		rc = -EINVAL;
 		goto fail;
 	}
-	mfd = r->layout == CSM_LAYOUT_SEPARATE ? open_meta(r, path, need_write) : dfd;
-	if (mfd < 0) {
-		rc = mfd;
-		goto fail;
+	if (r->layout == CSM_LAYOUT_SEPARATE) {
+		char *meta = csm_config_meta_path(r, path);
+		if (!meta) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		mfd = open_meta_store(ino, meta, st->need_write, false); /* (7) */
+		rc = mfd < 0 ? -errno : 0;
+		if (rc == -ENOENT) {
+			shim_log("%s: not a dm-csum file: no metadata file %s", path, meta);
+			rc = -EMEDIUMTYPE;
+		}
+		free(meta);
+		if (rc < 0)
+			goto fail;
+	} else {
+		mfd = dfd;
 	}
 	struct csm_backend be;
 	rc = csm_backend_posix(&be, dfd, mfd, true, sys);
 	if (rc < 0)
 		goto fail;
 	/* The backend owns the descriptors now (and closes them on failure). */
+	rc = shim_faults_wrap(&be, path); /* (7) */
+	if (rc < 0) {
+		csm_backend_destroy(&be);
+		return rc;
+	}
 	struct csm_dmc_opts o = {.layout = r->layout, .report = on_dmc_event, .report_arg = ino};
 	struct csm_dmc *d;
 	char err[256];
@@ -206,7 +218,7 @@ int attach_dmcsum(struct shim_inode *ino, const struct csm_rule *r, bool need_wr
 		csm_dmc_close(d);
 		return -ENOMEM;
 	}
-	ino->blockdev = blk;
+	ino->blockdev = st->blk;
 	atomic_store_explicit(&ino->e, io, memory_order_release);
 	return 0;
 fail:

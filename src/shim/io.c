@@ -14,14 +14,14 @@ static ssize_t e_pread(void *h, void *buf, size_t n, uint64_t off)
 	return csm_pread(h, buf, n, off);
 }
 
-static ssize_t e_pwrite(void *h, const void *buf, size_t n, uint64_t off)
+static ssize_t e_pwrite(void *h, const void *buf, size_t n, uint64_t off, unsigned flags)
 {
-	return csm_pwrite(h, buf, n, off);
+	return csm_pwrite_flags(h, buf, n, off, flags);
 }
 
-static ssize_t e_append(void *h, const void *buf, size_t n, uint64_t *at)
+static ssize_t e_append(void *h, const void *buf, size_t n, uint64_t *at, unsigned flags)
 {
-	return csm_append(h, buf, n, at);
+	return csm_append_flags(h, buf, n, at, flags);
 }
 
 static uint64_t e_size(void *h)
@@ -57,6 +57,11 @@ static void e_advise(void *h, uint64_t off, uint64_t len, int advice)
 static int e_close(void *h)
 {
 	return csm_close(h);
+}
+
+static int e_exit(void *h)
+{
+	return csm_exit(h);
 }
 
 static void e_abandon(void *h)

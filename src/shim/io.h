@@ -24,9 +24,11 @@
 
 struct shim_io_ops {
 	ssize_t (*pread)(void *h, void *buf, size_t n, uint64_t off);
-	ssize_t (*pwrite)(void *h, const void *buf, size_t n, uint64_t off);
+	/* flags: CSM_WR_DSYNC or CSM_WR_SYNC (engine.h): the write, then the
+	 * matching sync covering it; a write that cannot be made durable fails. */
+	ssize_t (*pwrite)(void *h, const void *buf, size_t n, uint64_t off, unsigned flags);
 	/* O_APPEND: find the end and write there as one step; *at: where. */
-	ssize_t (*append)(void *h, const void *buf, size_t n, uint64_t *at);
+	ssize_t (*append)(void *h, const void *buf, size_t n, uint64_t *at, unsigned flags);
 	uint64_t (*size)(void *h);
 	uint64_t (*size_refresh)(void *h); /* as stored now (other processes) */
 	int (*truncate)(void *h, uint64_t size);
@@ -34,6 +36,9 @@ struct shim_io_ops {
 	int (*fsync)(void *h, bool datasync);
 	void (*advise)(void *h, uint64_t off, uint64_t len, int advice);
 	int (*close)(void *h);
+	/* A normal exit: leave the file as close() would, free nothing (other
+	 * threads may still be running). */
+	int (*exit)(void *h);
 	/* In a forked child: drop the descriptors, unlock and free nothing. */
 	void (*abandon)(void *h);
 };
@@ -57,6 +62,7 @@ struct shim_io {
 	        .fsync = P##fsync,               \
 	        .advise = P##advise,             \
 	        .close = P##close,               \
+	        .exit = P##exit,                 \
 	        .abandon = P##abandon,           \
 	}
 
@@ -77,14 +83,16 @@ static inline ssize_t io_pread(struct shim_io *io, void *buf, size_t n, uint64_t
 	return io->ops->pread(io->h, buf, n, off);
 }
 
-static inline ssize_t io_pwrite(struct shim_io *io, const void *buf, size_t n, uint64_t off)
+static inline ssize_t io_pwrite(struct shim_io *io, const void *buf, size_t n, uint64_t off,
+                                unsigned flags)
 {
-	return io->ops->pwrite(io->h, buf, n, off);
+	return io->ops->pwrite(io->h, buf, n, off, flags);
 }
 
-static inline ssize_t io_append(struct shim_io *io, const void *buf, size_t n, uint64_t *at)
+static inline ssize_t io_append(struct shim_io *io, const void *buf, size_t n, uint64_t *at,
+                                unsigned flags)
 {
-	return io->ops->append(io->h, buf, n, at);
+	return io->ops->append(io->h, buf, n, at, flags);
 }
 
 static inline uint64_t io_size(struct shim_io *io)
@@ -115,6 +123,11 @@ static inline int io_fsync(struct shim_io *io, bool datasync)
 static inline void io_advise(struct shim_io *io, uint64_t off, uint64_t len, int advice)
 {
 	io->ops->advise(io->h, off, len, advice);
+}
+
+static inline int io_exit(struct shim_io *io)
+{
+	return io->ops->exit(io->h);
 }
 
 #endif

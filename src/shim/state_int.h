@@ -33,20 +33,36 @@ int resolve(int dirfd, const char *path, bool nofollow, char out[PATH_MAX]);
  * start-up); open the engine of a configured file (see there). */
 void sysio_init(void);
 int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bool trunc,
-           bool created);
+           bool created, int via);
 
-/* engines.c: a private descriptor of a configured file, read-write (or
- * read-only where the program only reads and may not write). */
-int open_private(const char *path, bool need_write, bool create);
-/* Close a data and a metadata descriptor (-1: none; the same fd once). */
+/* faults.c: put the fault backend over *be when [faults] selects `path`
+ * (a rule's path glob, or a control file); else leave it.  0 or -errno. */
+struct csm_backend;
+int shim_faults_wrap(struct csm_backend *be, const char *path);
+
+/* engines.c: attach()'s shared half, what every format's stores start
+ * from: the data descriptor (ours, at a high number, checked to be the
+ * inode's file, opened through the program's descriptor; the inode's
+ * anchor set), its size and whether it is a block device, and the open's
+ * intent. */
+struct shim_stores {
+	int dfd;
+	uint64_t dsize;
+	bool blk;
+	bool need_write, trunc, created;
+};
+/* The metadata store `meta` of ino, opened the same way (through its
+ * anchor when it has one; sets it).  Ours, or -1 with errno. */
+int open_meta_store(struct shim_inode *ino, const char *meta, bool need_write, bool create);
+/* Close descriptors of ours (-1: none; the same fd once). */
 void close_private(int dfd, int mfd);
 
-/* dmcsum.c: attach for a `format = dm-csum` rule (same contract; `sys`:
- * the real-call table); the size of such a file not open here (1, 0 if
- * not a usable dm-csum file). */
+/* dmcsum.c: attach's half for a `format = dm-csum` rule (same contract;
+ * takes st->dfd; `sys`: the real-call table); the size of such a file not
+ * open here (1, 0 if not a usable dm-csum file). */
 struct csm_sysio;
-int attach_dmcsum(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bool trunc,
-                  bool created, const struct csm_sysio *sys);
+int attach_dmcsum(struct shim_inode *ino, const struct csm_rule *r, const struct shim_stores *st,
+                  const struct csm_sysio *sys);
 int dmcsum_path_size(const struct csm_rule *r, const char *abspath, uint64_t *size);
 
 #endif
