@@ -4,7 +4,8 @@
  * (see tests/CMakeLists.txt).  Each case checks the logical view (sizes,
  * contents, positions) of a configured file; raw syscalls check that the
  * stored file really is different, so a case cannot pass by the shim not
- * being there.  Usage: test_calls DIR
+ * being there (made with the instruction itself: the shim serves
+ * syscall()).  Usage: test_calls DIR
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +24,8 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include "rawsys.h"
 
 /* Fortified and compat names are not declared without _FORTIFY_SOURCE. */
 int __open_2(const char *, int);
@@ -52,7 +55,7 @@ static const char TEXT[] = "hello world"; /* 11 bytes */
 static long long raw_size(const char *p)
 {
 	struct stat st;
-	return syscall(SYS_newfstatat, AT_FDCWD, p, &st, 0) == 0 ? (long long)st.st_size : -1;
+	return raw_syscall(SYS_newfstatat, AT_FDCWD, p, &st, 0) == 0 ? (long long)st.st_size : -1;
 }
 
 static void reset(void)
@@ -90,13 +93,13 @@ struct csm_cachestat {
 
 static int resident(const char *p, long long off)
 {
-	int rfd = (int)syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC);
+	int rfd = (int)raw_syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC);
 	if (rfd < 0)
 		return -1;
 	struct csm_cachestat_range r = {(unsigned long long)off, 4096};
 	struct csm_cachestat cs = {0};
-	long rc = syscall(CSM_NR_CACHESTAT, rfd, &r, &cs, 0);
-	syscall(SYS_close, rfd);
+	long rc = raw_syscall(CSM_NR_CACHESTAT, rfd, &r, &cs, 0);
+	raw_syscall(SYS_close, rfd);
 	return rc == 0 ? (cs.nr_cache > 0) : -1;
 }
 
@@ -167,7 +170,7 @@ static bool make_sep(const char *p)
 static bool exists(const char *p)
 {
 	struct stat st;
-	return syscall(SYS_newfstatat, AT_FDCWD, p, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	return raw_syscall(SYS_newfstatat, AT_FDCWD, p, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* Whether p reads as TEXT through the shim (its metadata file came along)
