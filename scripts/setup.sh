@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 
 PKGS=(build-essential cmake pkg-config uthash-dev libxxhash-dev libinih-dev python3
-      clang libclang-rt-14-dev e2fsprogs util-linux sqlite3 fio qemu-utils postgresql)
+      clang libclang-rt-14-dev e2fsprogs util-linux sqlite3 fio qemu-utils postgresql
+      # asynchronous I/O, mappings and start-up under other allocators (issue 16)
+      libaio-dev mariadb-server python3-lmdb python3-plyvel libjemalloc2
+      libtcmalloc-minimal4 redis-server)
 
 if [ "${CSUMSHIM_NO_APT:-0}" != 1 ]; then
 	missing=()
