@@ -28,11 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "real.h"
-#include "state.h"
-
-#define API __attribute__((visibility("default")))
-#define REAL(name) (csm_real.name ? csm_real.name : (csm_shim_init(), csm_real.name))
+#include "wrap.h"
 
 /* Requests being carried out now (on the stack of the thread doing it):
  * aio_suspend waits for them, aio_cancel reports them not cancelable and
@@ -62,7 +58,7 @@ __attribute__((constructor)) static void aio_register_fork(void)
 
 static bool protected_fd(int fd)
 {
-	return !csm_guard && shim_fd(fd);
+	return ours(fd) != NULL;
 }
 
 /* A request the shim carries out (NULL goes to glibc, which faults as it

@@ -12,9 +12,7 @@
 #include <sys/stat.h>
 
 #include "kaio.h"
-#include "real.h"
-
-#define API __attribute__((visibility("default")))
+#include "wrap.h"
 
 static int bad_version(int ver)
 {

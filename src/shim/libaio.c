@@ -32,10 +32,7 @@
 #include <unistd.h>
 
 #include "kaio.h"
-#include "real.h"
-#include "state.h"
-
-#define API __attribute__((visibility("default")))
+#include "wrap.h"
 
 long shim_ksys(long nr, long a, long b, long c, long d, long e, long f)
 {
@@ -155,7 +152,7 @@ static bool mine(const struct iocb *cb)
 	case IOCB_CMD_PWRITEV:
 	case IOCB_CMD_FSYNC:
 	case IOCB_CMD_FDSYNC:
-		return !csm_guard && shim_fd((int)cb->aio_fildes);
+		return ours((int)cb->aio_fildes) != NULL;
 	default:
 		return false;
 	}

@@ -23,10 +23,7 @@
 #include <unistd.h>
 
 #include "kaio.h"
-#include "real.h"
-#include "state.h"
-
-#define API __attribute__((visibility("default")))
+#include "wrap.h"
 
 /* A kernel-style result (negative errno) in syscall()'s convention. */
 static long as_syscall(long r)

@@ -11,10 +11,7 @@
 #include <stdatomic.h>
 
 #include "kaio.h"
-#include "real.h"
-#include "state.h"
-
-#define API __attribute__((visibility("default")))
+#include "wrap.h"
 
 long shim_uring_refuse(void)
 {
