@@ -92,6 +92,8 @@ void shim_std_after(int fd)
 	if (mine && !std_cookie[fd]) {
 		void *cookie = (void *)(intptr_t)fd; // NOLINT(performance-no-int-to-ptr)
 		FILE *c = fopencookie(cookie, fd == 0 ? "r" : "w", std_cookie_io);
+		if (c)
+			c->_fileno = fd;
 		if (!c)
 			return;
 		if (fd == 2)
@@ -140,6 +142,8 @@ static FILE *cookie_stream(int fd, const char *mode)
 	// NOLINTNEXTLINE(performance-no-int-to-ptr): the cookie is the fd
 	void *cookie = (void *)(intptr_t)fd;
 	FILE *fp = fopencookie(cookie, mode, cookie_io);
+	if (fp)
+		fp->_fileno = fd; /* fileno(): the descriptor, whose calls the shim serves */
 	if (fp && (shim_fd(fd) && (atomic_load(&shim_fd(fd)->flags) & O_APPEND)))
 		fseeko(fp, 0, SEEK_END);
 	return fp;
@@ -148,7 +152,7 @@ static FILE *cookie_stream(int fd, const char *mode)
 static FILE *open_stream(const char *path, const char *mode, bool *handled)
 {
 	*handled = false;
-	if (csm_guard)
+	if (csm_guard || kernel_fs_path(path))
 		return NULL;
 	csm_shim_init();
 	int fl = mode_flags(mode);

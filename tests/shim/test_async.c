@@ -1,14 +1,12 @@
 /*
  * The call families that go round read/write: POSIX AIO, Linux AIO
  * (libaio's names and syscall()), io_uring's set-up, glibc's syscall()
- * itself, and the compat stat names.  Run with libcsumshim.so preloaded
- * and a config protecting DIR/p/ (tests/shim/run_async.sh, which then runs
- * `csumshim check` on every file and compares the syscall model's file with
- * its plain copy).  Each case checks the logical view (content, size,
- * errno); raw system calls made with the instruction itself check that the
- * stored file is a csumshim file, so no case passes without the shim.
- * Usage: test_async DIR.  CSM_SEED and CSM_OPS replay and scale the
- * syscall() model.
+ * itself, the compat stat names, and fileno() of a protected stream.  Run with libcsumshim.so
+ * preloaded and a config protecting DIR/p/ (tests/shim/run_async.sh, which then runs `csumshim
+ * check` on every file and compares the syscall model's file with its plain copy).  Each case
+ * checks the logical view (content, size, errno); raw system calls made with the instruction itself
+ * check that the stored file is a csumshim file, so no case passes without the shim. Usage:
+ * test_async DIR.  CSM_SEED and CSM_OPS replay and scale the syscall() model.
  */
 #define _GNU_SOURCE
 #include <aio.h>
@@ -376,6 +374,25 @@ static void compat_stat(void)
 	close(fd);
 }
 
+/* ---- stdio: fileno of a protected stream ---------------------------------- */
+
+static void stdio_fileno(void)
+{
+	const char *p = at("p/stream.img");
+	FILE *fp = fopen(p, "w+");
+	CASE("fopen", fp != NULL);
+	if (!fp)
+		return;
+	int fd = fileno(fp);
+	CASE("fileno", fd > 2 && fileno_unlocked(fp) == fd);
+	CASE("fwrite", fwrite("0123456789", 1, 10, fp) == 10 && fflush(fp) == 0);
+	CASE("fsync(fileno)", fsync(fd) == 0);
+	CASE("fstat(fileno)", fsize(fd) == 10);
+	CASE("pread(fileno)", content(fd, 0, (const uint8_t *)"0123456789", 10));
+	CASE("fclose", fclose(fp) == 0);
+	CASE("fileno stored", stored_formatted(p));
+}
+
 /* ---- syscall(): random operations against an in-memory model ------------ */
 
 #define MODEL_MAX (400 * 1024)
@@ -547,6 +564,7 @@ int main(int argc, char **argv)
 	linux_aio();
 	uring();
 	compat_stat();
+	stdio_fileno();
 	syscall_model();
 	printf("async: %d passed, %d failed\n", cases - failures, failures);
 	return failures ? 1 : 0;
