@@ -38,7 +38,7 @@ long shim_ksys(long nr, long a, long b, long c, long d, long e, long f)
 {
 	int saved = errno;
 	if (!csm_real.syscall)
-		csm_shim_init();
+		csm_real_init();
 	long r = csm_real.syscall(nr, a, b, c, d, e, f);
 	if (r == -1) {
 		r = -errno;

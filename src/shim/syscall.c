@@ -226,13 +226,19 @@ API long syscall(long nr, ...)
 	for (int i = 0; i < 6; i++)
 		a[i] = va_arg(ap, long);
 	va_end(ap);
-	if (!csm_guard) {
+	/* Another interposer's wrapper may itself call syscall() (tcmalloc's
+	 * mmap does): a call made while one is being routed goes to the
+	 * kernel, or the two would call each other for ever. */
+	static __thread int routing;
+	if (!csm_guard && !routing) {
 		bool served;
+		routing++;
 		long r = route(nr, a, &served);
+		routing--;
 		if (served)
 			return r;
 	}
 	if (!csm_real.syscall)
-		csm_shim_init();
+		csm_real_init();
 	return csm_real.syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
