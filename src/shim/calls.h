@@ -113,6 +113,9 @@ struct io_uring_params;
 	/* mappings */                                                                       \
 	X(void *, mmap, (void *, size_t, int, int, int, off_t))                              \
 	X(void *, mmap64, (void *, size_t, int, int, int, off64_t))                          \
+	X(int, munmap, (void *, size_t))                                                     \
+	X(void *, mremap, (void *, size_t, size_t, int, ...))                                \
+	X(int, mprotect, (void *, size_t, int))                                              \
 	/* stdio */                                                                          \
 	X(FILE *, fopen, (const char *, const char *))                                       \
 	X(FILE *, fopen64, (const char *, const char *))                                     \

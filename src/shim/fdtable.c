@@ -18,6 +18,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "maplock.h"
 #include "real.h"
 
 struct csm_config csm_cfg;
@@ -61,7 +62,12 @@ static bool fd_slot_set(int fd, struct shim_file *f)
 
 /* ---- files and inodes ------------------------------------------------- */
 
-static void inode_release(struct shim_inode *ino)
+void inode_hold(struct shim_inode *ino)
+{
+	ino->refs++;
+}
+
+void inode_release(struct shim_inode *ino)
 {
 	if (--ino->refs)
 		return;
@@ -69,6 +75,8 @@ static void inode_release(struct shim_inode *ino)
 	HASH_DEL(inodes, ino);
 	if (ino->e && csm_close(ino->e) < 0)
 		shim_log("%s: closing: %s", ino->path, strerror(errno));
+	if (ino->lockfd >= 0)
+		csm_real.close(ino->lockfd);
 	free(ino->path);
 	free(ino);
 }
@@ -77,6 +85,8 @@ static void file_release(struct shim_file *f)
 {
 	if (atomic_fetch_sub(&f->refs, 1) != 1)
 		return;
+	if ((atomic_load(&f->flags) & O_ACCMODE) != O_RDONLY)
+		shim_writer_leave(f->ino);
 	inode_release(f->ino);
 	pthread_mutex_destroy(&f->pos_mu);
 	free(f);
@@ -119,6 +129,7 @@ int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags
 	uint64_t key[2] = {st.st_dev, st.st_ino};
 	struct shim_inode *ino = inode_find(&st);
 	bool need_write = (flags & O_ACCMODE) != O_RDONLY;
+	int rc;
 	if (!ino) {
 		ino = calloc(1, sizeof(*ino));
 		if (!ino || !(ino->path = strdup(abspath))) {
@@ -127,21 +138,41 @@ int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags
 		}
 		memcpy(ino->key, key, sizeof(key));
 		ino->rule = r;
-		int rc = attach(ino, r, need_write, (flags & O_TRUNC) != 0, created);
+		ino->lockfd = -1;
+		/* A writer while the file is mapped shared: ETXTBSY, before
+		 * anything is formatted or truncated (maplock.h). */
+		rc = need_write ? shim_writer_enter(ino, fd) : 0;
+		if (rc == 0)
+			rc = attach(ino, r, need_write, (flags & O_TRUNC) != 0, created);
 		if (rc < 0) {
+			if (ino->lockfd >= 0)
+				csm_real.close(ino->lockfd); /* its locks go with it */
 			free(ino->path);
 			free(ino);
 			return rc;
 		}
 		HASH_ADD(hh, inodes, key, sizeof(ino->key), ino);
-	} else if ((flags & O_TRUNC) && need_write && !ino->blockdev) {
-		struct csm_engine *e = inode_engine(ino);
-		if (!e || csm_truncate(e, 0) < 0)
-			return -errno;
+	} else {
+		rc = need_write ? shim_writer_enter(ino, fd) : 0;
+		if (rc < 0)
+			return rc;
+		if ((flags & O_TRUNC) && need_write && !ino->blockdev) {
+			struct csm_engine *e = inode_engine(ino);
+			if (!e || csm_truncate(e, 0) < 0) {
+				rc = -errno;
+				shim_writer_leave(ino);
+				return rc;
+			}
+		}
 	}
 	struct shim_file *f = calloc(1, sizeof(*f));
-	if (!f)
+	if (!f) {
+		if (need_write)
+			shim_writer_leave(ino);
+		ino->refs++;
+		inode_release(ino); /* a new inode goes again */
 		return -ENOMEM;
+	}
 	atomic_init(&f->refs, 1);
 	atomic_init(&f->flags, flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY));
 	pthread_mutex_init(&f->pos_mu, NULL);

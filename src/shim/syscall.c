@@ -187,6 +187,13 @@ static long route(long nr, const long a[6], bool *served)
 	case SYS_mmap:
 		return (long)mmap64((void *)a[0], (size_t)a[1], (int)a[2], (int)a[3], (int)a[4],
 		                    (off64_t)a[5]);
+	case SYS_munmap:
+		return munmap((void *)a[0], (size_t)a[1]);
+	case SYS_mremap:
+		return (long)mremap((void *)a[0], (size_t)a[1], (size_t)a[2], (int)a[3],
+		                    (void *)a[4]);
+	case SYS_mprotect:
+		return mprotect((void *)a[0], (size_t)a[1], (int)a[2]);
 	/* Linux AIO and io_uring */
 	case SYS_io_setup:
 		return as_syscall(shim_kaio_setup((unsigned)a[0], (aio_context_t *)a[1]));
