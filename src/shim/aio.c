@@ -56,9 +56,11 @@ __attribute__((constructor)) static void aio_register_fork(void)
 	pthread_atfork(NULL, NULL, aio_atfork_child);
 }
 
+/* A protected descriptor, or one of the shim's own (EBADF, as glibc gives
+ * for a number not open). */
 static bool protected_fd(int fd)
 {
-	return ours(fd) != NULL;
+	return ours(fd) != NULL || hidden_fd(fd);
 }
 
 /* A request the shim carries out (NULL goes to glibc, which faults as it
@@ -148,6 +150,27 @@ static void wait_fd_idle(int fd, const struct flight *self)
 	}
 }
 
+/* The request itself, through the wrappers; one of the shim's own
+ * descriptors is EBADF, as for a number not open. */
+static ssize_t carry_out(struct aiocb *cb, enum op op)
+{
+	if (hidden_fd(cb->aio_fildes)) {
+		errno = EBADF;
+		return -1;
+	}
+	switch (op) {
+	case OP_READ:
+		return pread64(cb->aio_fildes, (void *)cb->aio_buf, cb->aio_nbytes, cb->aio_offset);
+	case OP_WRITE:
+		return pwrite64(cb->aio_fildes, (const void *)cb->aio_buf, cb->aio_nbytes,
+		                cb->aio_offset);
+	case OP_SYNC:
+		return fsync(cb->aio_fildes);
+	default:
+		return fdatasync(cb->aio_fildes);
+	}
+}
+
 /* Carry out one request on a protected descriptor and record its result in
  * the aiocb where glibc's aio_error/aio_return look.  `note`: send its own
  * notification. */
@@ -163,22 +186,7 @@ static void run(struct aiocb *cb, enum op op, bool note)
 	pthread_mutex_unlock(&amu);
 
 	int saved = errno;
-	ssize_t r;
-	switch (op) {
-	case OP_READ:
-		r = pread64(cb->aio_fildes, (void *)cb->aio_buf, cb->aio_nbytes, cb->aio_offset);
-		break;
-	case OP_WRITE:
-		r = pwrite64(cb->aio_fildes, (const void *)cb->aio_buf, cb->aio_nbytes,
-		             cb->aio_offset);
-		break;
-	case OP_SYNC:
-		r = fsync(cb->aio_fildes);
-		break;
-	default:
-		r = fdatasync(cb->aio_fildes);
-		break;
-	}
+	ssize_t r = carry_out(cb, op);
 	int err = r < 0 ? errno : 0;
 	errno = saved;
 
@@ -240,6 +248,10 @@ static int fsync_op(int op, struct aiocb *cb)
 {
 	if (op != O_SYNC && op != O_DSYNC) {
 		errno = EINVAL;
+		return -1;
+	}
+	if (hidden_fd(cb->aio_fildes)) {
+		errno = EBADF; /* glibc checks the descriptor at once */
 		return -1;
 	}
 	return submit(cb, op == O_SYNC ? OP_SYNC : OP_DSYNC);
@@ -468,6 +480,10 @@ static int cancel(int fd, struct aiocb *cb)
 {
 	if (!protected_fd(fd))
 		return -2;
+	if (hidden_fd(fd)) {
+		errno = EBADF;
+		return -1;
+	}
 	if (cb && cb->aio_fildes != fd) {
 		errno = EINVAL;
 		return -1;

@@ -43,6 +43,7 @@ struct io_uring_params;
 	/* descriptors */                                                                    \
 	X(int, close, (int))                                                                 \
 	X(int, close_range, (unsigned, unsigned, int))                                       \
+	X(void, closefrom, (int))                                                            \
 	X(int, dup, (int))                                                                   \
 	X(int, dup2, (int, int))                                                             \
 	X(int, dup3, (int, int, int))                                                        \

@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "real.h"
 
@@ -19,21 +21,7 @@ static struct csm_sysio sysio;
 
 void sysio_init(void)
 {
-	sysio.pread = csm_real.pread;
-	sysio.pwrite = csm_real.pwrite;
-	sysio.preadv = csm_real.preadv;
-	sysio.pwritev = csm_real.pwritev;
-	sysio.pwritev2 = csm_real.pwritev2;
-	sysio.fsync = csm_real.fsync;
-	sysio.fdatasync = csm_real.fdatasync;
-	sysio.ftruncate = csm_real.ftruncate;
-	sysio.fstat = csm_real.fstat;
-	sysio.fallocate = csm_real.fallocate;
-	sysio.ioctl = csm_real.ioctl;
-	sysio.lseek = csm_real.lseek;
-	sysio.close = csm_real.close;
-	sysio.fcntl = csm_real.fcntl;
-	sysio.fadvise = csm_real.posix_fadvise;
+	shim_own_sysio(&sysio); /* the real calls, through the numbers the engines know */
 }
 
 static int open_private(const char *path, bool need_write, bool create)
@@ -45,20 +33,68 @@ static int open_private(const char *path, bool need_write, bool create)
 	return fd;
 }
 
+/* Open `path`, or through descriptor `via` (/proc/self/fd/VIA) when there
+ * is one: the very file it refers to, even unlinked or renamed over. */
+static int open_via(int via, const char *path, bool need_write, bool create)
+{
+	if (via >= 0) {
+		char link[64];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", via);
+		int fd = open_private(link, need_write, false);
+		if (fd >= 0 || errno != ENOENT)
+			return fd;
+		/* No /proc: by name, checked below. */
+	}
+	return open_private(path, need_write, create);
+}
+
+/* An O_PATH descriptor of fd's file, kept so that a forked child can
+ * reopen the very file (it holds no lock and no access).  -1 if none. */
+static int anchor_of(int fd)
+{
+	char link[64];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	return shim_own_take(csm_real.open(link, O_PATH | O_CLOEXEC));
+}
+
+/* The engine's descriptor of the data file: must be the inode the table
+ * knows (ino->key), or the call fails loudly.  Ours, at a high number. */
+static int open_data(struct shim_inode *ino, int via, bool need_write)
+{
+	int fd = open_via(via, ino->path, need_write, false);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (csm_real.fstat(fd, &st) < 0 || (uint64_t)st.st_dev != ino->key[0] ||
+	    (uint64_t)st.st_ino != ino->key[1]) {
+		shim_log("%s: cannot reopen the file this descriptor refers to: the name now "
+		         "names another file, and /proc/self/fd cannot reach it",
+		         ino->path);
+		csm_real.close(fd);
+		return -EIO;
+	}
+	return shim_own_take(fd);
+}
+
 /* Open (and when the config allows, format) the engine for a configured
- * file.  `trunc`: the program asked for O_TRUNC.  Returns -errno. */
+ * file.  `trunc`: the program asked for O_TRUNC.  `via`: a descriptor of
+ * the file (the program's, or the inode's anchor in a forked child), or
+ * -1.  Returns -errno. */
 int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bool trunc,
-           bool created)
+           bool created, int via)
 {
 	const char *path = ino->path;
 	bool sep = r->layout == CSM_LAYOUT_SEPARATE;
 	char *meta = sep ? csm_config_meta_path(r, path) : NULL;
 	int dfd = -1, mfd = -1, rc;
-	dfd = open_private(path, need_write, false);
+	dfd = open_data(ino, via, need_write);
 	if (dfd < 0) {
-		rc = -errno;
+		rc = dfd;
+		dfd = -1;
 		goto fail;
 	}
+	if (ino->anchor[0] < 0)
+		ino->anchor[0] = anchor_of(dfd);
 	bool blk = false;
 	uint64_t dsize = 0, msize = 0;
 	csm_fd_size(&sysio, dfd, &dsize, &blk); /* unknown: treated as empty */
@@ -67,7 +103,10 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bo
 	bool fresh = created || (dsize == 0 && !blk);
 	bool format = false;
 	if (sep) {
-		mfd = open_private(meta, need_write, r->create && (fresh || trunc));
+		mfd = shim_own_take(open_via(shim_own_fd(ino->anchor[1]), meta, need_write,
+		                             r->create && (fresh || trunc)));
+		if (mfd >= 0 && ino->anchor[1] < 0)
+			ino->anchor[1] = anchor_of(mfd);
 		if (mfd < 0) {
 			rc = -errno;
 			if (rc == -ENOENT) {
@@ -146,6 +185,11 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bo
 			goto fail;
 		}
 	}
+	rc = shim_faults_wrap(&be, path);
+	if (rc < 0) {
+		csm_backend_destroy(&be);
+		goto fail;
+	}
 	struct csm_engine_opts eo = {.cache_bytes = csm_cfg.cache_bytes,
 	                             .log_only = r->log_only,
 	                             .durability = r->durability,
@@ -186,9 +230,9 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bo
 	return 0;
 fail:
 	if (dfd >= 0)
-		csm_real.close(dfd);
+		shim_own_close(dfd);
 	if (mfd >= 0 && mfd != dfd)
-		csm_real.close(mfd);
+		shim_own_close(mfd);
 	free(meta);
 	return rc;
 }

@@ -62,6 +62,15 @@ static bool fd_slot_set(int fd, struct shim_file *f)
 
 /* ---- files and inodes ------------------------------------------------- */
 
+static void anchors_close(struct shim_inode *ino)
+{
+	for (int i = 0; i < 2; i++)
+		if (ino->anchor[i] >= 0)
+			shim_own_close(ino->anchor[i]);
+	if (ino->lockfd >= 0)
+		shim_own_close(ino->lockfd); /* its locks go with it */
+}
+
 void inode_hold(struct shim_inode *ino)
 {
 	ino->refs++;
@@ -75,8 +84,7 @@ void inode_release(struct shim_inode *ino)
 	HASH_DEL(inodes, ino);
 	if (ino->e && csm_close(ino->e) < 0)
 		shim_log("%s: closing: %s", ino->path, strerror(errno));
-	if (ino->lockfd >= 0)
-		csm_real.close(ino->lockfd);
+	anchors_close(ino);
 	free(ino->path);
 	free(ino);
 }
@@ -104,12 +112,14 @@ struct shim_inode *inode_find(const struct stat *st)
 	return ino;
 }
 
-/* The inode's engine, reopened if a fork abandoned it.  smu held.  NULL
- * with errno set if it cannot be reopened. */
+/* The inode's engine, reopened if a fork abandoned it — through the
+ * inode's anchor, so it is the very file even if it was unlinked or its
+ * name replaced since.  smu held.  NULL with errno set if it cannot be
+ * reopened. */
 struct csm_engine *inode_engine(struct shim_inode *ino)
 {
 	if (!ino->e) {
-		int rc = attach(ino, ino->rule, false, false, false);
+		int rc = attach(ino, ino->rule, false, false, false, shim_own_fd(ino->anchor[0]));
 		if (rc < 0 || !ino->e) {
 			errno = rc < 0 ? -rc : EIO;
 			return NULL;
@@ -139,14 +149,14 @@ int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags
 		memcpy(ino->key, key, sizeof(key));
 		ino->rule = r;
 		ino->lockfd = -1;
+		ino->anchor[0] = ino->anchor[1] = -1;
 		/* A writer while the file is mapped shared: ETXTBSY, before
 		 * anything is formatted or truncated (maplock.h). */
 		rc = need_write ? shim_writer_enter(ino, fd) : 0;
 		if (rc == 0)
-			rc = attach(ino, r, need_write, (flags & O_TRUNC) != 0, created);
+			rc = attach(ino, r, need_write, (flags & O_TRUNC) != 0, created, fd);
 		if (rc < 0) {
-			if (ino->lockfd >= 0)
-				csm_real.close(ino->lockfd); /* its locks go with it */
+			anchors_close(ino);
 			free(ino->path);
 			free(ino);
 			return rc;
@@ -236,10 +246,29 @@ static void atfork_parent(void)
 	pthread_mutex_unlock(&smu);
 }
 
+/* A normal exit (return from main, exit(), the last thread ending) leaves
+ * every file the process has open as close() would: synced, and clean if
+ * no other process has it open.  A program that never closes a file must
+ * not leave it for recovery.  Not _exit or a signal: those are crashes.  A
+ * forked child exiting never touches its parent's engines (abandoned at
+ * the fork), only those it opened itself.  Engines are not freed: other
+ * threads may still be running while exit() does this. */
+static void exit_sign_off(void)
+{
+	pthread_mutex_lock(&smu);
+	for (struct shim_inode *ino = inodes; ino; ino = ino->hh.next) {
+		struct csm_engine *e = atomic_load(&ino->e);
+		if (e && csm_exit(e) < 0)
+			shim_log("%s: at exit: %s", ino->path, strerror(errno));
+	}
+	pthread_mutex_unlock(&smu);
+}
+
 /* The child has one thread; locks other threads held stay held in its
  * copies.  Re-initialise every mutex we own. */
 static void atfork_child(void)
 {
+	shim_own_forked(); /* this copy of the state is the child's own */
 	pthread_mutex_init(&smu, NULL);
 	/* Abandon the parent's engines (their group and cache locks may be
 	 * held by threads that are gone); each reopens on first use. */
@@ -283,6 +312,15 @@ static void adopt_inherited(void)
 		if (n <= 0 || target[0] != '/')
 			continue;
 		target[n] = 0;
+		/* An unlinked file (or one whose name was replaced) reads
+		 * "PATH (deleted)": matched by its old name, reopened through
+		 * the descriptor itself. */
+		static const char del[] = " (deleted)";
+		size_t dl = sizeof(del) - 1;
+		struct stat st;
+		if ((size_t)n > dl && !strcmp(target + n - dl, del) &&
+		    csm_real.fstat((int)fd, &st) == 0 && st.st_nlink == 0)
+			target[n - dl] = 0;
 		const struct csm_rule *r = csm_config_match(&csm_cfg, target);
 		if (!r)
 			continue;
@@ -309,6 +347,7 @@ static void adopt_inherited(void)
 
 void shim_state_init(void)
 {
+	shim_own_init();
 	sysio_init();
 	bool missing;
 	char *path = csm_config_locate(&missing);
@@ -326,8 +365,8 @@ void shim_state_init(void)
 	}
 	free(path);
 	if (csm_cfg.log == CSM_LOG_FILE) {
-		log_fd = csm_real.open(csm_cfg.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-		                       0644);
+		log_fd = shim_own_take(csm_real.open(
+		        csm_cfg.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
 		if (log_fd < 0) {
 			fprintf(stderr, "csumshim: %s: log file: %s\n", csm_cfg.path,
 			        strerror(errno));
@@ -338,5 +377,6 @@ void shim_state_init(void)
 	}
 	csm_cfg_loaded = true;
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	atexit(exit_sign_off);
 	adopt_inherited();
 }

@@ -152,7 +152,8 @@ static bool mine(const struct iocb *cb)
 	case IOCB_CMD_PWRITEV:
 	case IOCB_CMD_FSYNC:
 	case IOCB_CMD_FDSYNC:
-		return ours((int)cb->aio_fildes) != NULL;
+		/* and the shim's own descriptors: EBADF (serve) */
+		return ours((int)cb->aio_fildes) != NULL || hidden_fd((int)cb->aio_fildes);
 	default:
 		return false;
 	}
@@ -223,6 +224,8 @@ static long serve(struct actx *a, struct iocb *cb)
 {
 	if (cb->aio_reserved2 || (cb->aio_flags & ~(unsigned)(IOCB_FLAG_RESFD | IOCB_FLAG_IOPRIO)))
 		return -EINVAL;
+	if (hidden_fd((int)cb->aio_fildes))
+		return -EBADF; /* not the program's: as io_submit answers a number not open */
 	struct io_event ev = {.data = cb->aio_data, .obj = (uint64_t)(uintptr_t)cb};
 	ev.res = run(cb);
 	pthread_mutex_lock(&a->mu);

@@ -18,8 +18,8 @@
  * a write-only program descriptor still gets shared locks. */
 static int lock_fd(struct shim_inode *ino, int fd)
 {
-	if (ino->lockfd > 0)
-		return ino->lockfd;
+	if (ino->lockfd >= 0)
+		return shim_own_fd(ino->lockfd);
 	int l = -1;
 	if (fd >= 0) {
 		char p[64];
@@ -28,6 +28,7 @@ static int lock_fd(struct shim_inode *ino, int fd)
 	}
 	if (l < 0)
 		l = csm_real.open(ino->path, O_RDONLY | O_CLOEXEC);
+	l = shim_own_take(l); /* ours: high, and not the program's to close */
 	if (l >= 0)
 		ino->lockfd = l;
 	return l;
@@ -71,8 +72,8 @@ static int enter(struct shim_inode *ino, int fd, unsigned *count, unsigned local
 
 static void leave(struct shim_inode *ino, unsigned *count, uint64_t mine)
 {
-	if (*count && !--*count && ino->lockfd > 0)
-		lock_byte(ino->lockfd, mine, F_UNLCK);
+	if (*count && !--*count && ino->lockfd >= 0)
+		lock_byte(shim_own_fd(ino->lockfd), mine, F_UNLCK);
 }
 
 int shim_writer_enter(struct shim_inode *ino, int fd)

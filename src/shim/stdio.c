@@ -92,10 +92,9 @@ void shim_std_after(int fd)
 	if (mine && !std_cookie[fd]) {
 		void *cookie = (void *)(intptr_t)fd; // NOLINT(performance-no-int-to-ptr)
 		FILE *c = fopencookie(cookie, fd == 0 ? "r" : "w", std_cookie_io);
-		if (c)
-			c->_fileno = fd;
 		if (!c)
 			return;
+		c->_fileno = fd;
 		if (fd == 2)
 			setvbuf(c, NULL, _IONBF, 0);
 		std_orig[fd] = *slot;

@@ -43,6 +43,13 @@ static inline struct shim_file *ours(int fd)
 	return csm_guard ? NULL : shim_fd(fd);
 }
 
+/* One of the shim's own descriptors (ownfds.c), which the program never
+ * opened: EBADF to it, as for any number not open. */
+static inline bool hidden_fd(int fd)
+{
+	return !csm_guard && shim_own_is(fd);
+}
+
 /* A path in /proc or /sys: never a csumshim file (their files are the
  * kernel's), so a wrapper can pass it through without loading the
  * configuration — which allocates, and allocators read such files while
