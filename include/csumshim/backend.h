@@ -84,7 +84,7 @@ struct csm_backend {
 	void *ctx;
 	bool resizable; /* false for block devices: fixed capacity */
 	/* The metadata store is on a network or cluster file system, where a
-	 * lock is a round trip to a server: no solo mode (engine.c). */
+	 * lock is a round trip to a server: no solo mode (src/engine/). */
 	bool remote;
 	/* DATA and META are two files (the separate layout); false: one file
 	 * holds both (interleaved).  The engine refuses a superblock whose

@@ -47,7 +47,7 @@ case_ "solo" "$T/c.conf:2: solo: expected yes or no" '[/a/*]\nsolo = sometimes\n
 case_ "metadata" "$T/c.conf:3: metadata: unknown escape" '[/a/*]\nlayout = separate\nmetadata = %q.csum\n'
 case_ "log" "$T/c.conf:2: log: expected stderr, syslog or an absolute path" '[global]\nlog = somewhere\n'
 case_ "cache" "$T/c.conf:2: cache: not a size" '[global]\ncache = lots\n'
-case_ "relative section" "$T/c.conf:1: section \\[data/\\*.img\\]: expected \\[global\\] or an absolute path glob" '[data/*.img]\n'
+case_ "relative section" "$T/c.conf:1: section \\[data/\\*.img\\]: expected \\[global\\], \\[faults\\] or an absolute path glob" '[data/*.img]\n'
 case_ "unclosed section" "$T/c.conf:3: section header without" '[/a/*]\n\n[/b/*\n'
 case_ "key outside section" "$T/c.conf:1: " 'layout = separate\n'
 
