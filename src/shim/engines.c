@@ -98,6 +98,8 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bo
 	bool blk = false;
 	uint64_t dsize = 0, msize = 0;
 	csm_fd_size(&sysio, dfd, &dsize, &blk); /* unknown: treated as empty */
+	if (blk)
+		trunc = false; /* O_TRUNC means nothing for a device (dd of=/dev/loop0) */
 	bool fresh = created || (dsize == 0 && !blk);
 	bool format = false;
 	if (sep) {

@@ -18,6 +18,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "maplock.h"
 #include "real.h"
 
 struct csm_config csm_cfg;
@@ -66,9 +67,16 @@ static void anchors_close(struct shim_inode *ino)
 	for (int i = 0; i < 2; i++)
 		if (ino->anchor[i] >= 0)
 			shim_own_close(ino->anchor[i]);
+	if (ino->lockfd >= 0)
+		shim_own_close(ino->lockfd); /* its locks go with it */
 }
 
-static void inode_release(struct shim_inode *ino)
+void inode_hold(struct shim_inode *ino)
+{
+	ino->refs++;
+}
+
+void inode_release(struct shim_inode *ino)
 {
 	if (--ino->refs)
 		return;
@@ -85,6 +93,8 @@ static void file_release(struct shim_file *f)
 {
 	if (atomic_fetch_sub(&f->refs, 1) != 1)
 		return;
+	if ((atomic_load(&f->flags) & O_ACCMODE) != O_RDONLY)
+		shim_writer_leave(f->ino);
 	inode_release(f->ino);
 	pthread_mutex_destroy(&f->pos_mu);
 	free(f);
@@ -129,6 +139,7 @@ int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags
 	uint64_t key[2] = {st.st_dev, st.st_ino};
 	struct shim_inode *ino = inode_find(&st);
 	bool need_write = (flags & O_ACCMODE) != O_RDONLY;
+	int rc;
 	if (!ino) {
 		ino = calloc(1, sizeof(*ino));
 		if (!ino || !(ino->path = strdup(abspath))) {
@@ -137,8 +148,13 @@ int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags
 		}
 		memcpy(ino->key, key, sizeof(key));
 		ino->rule = r;
+		ino->lockfd = -1;
 		ino->anchor[0] = ino->anchor[1] = -1;
-		int rc = attach(ino, r, need_write, (flags & O_TRUNC) != 0, created, fd);
+		/* A writer while the file is mapped shared: ETXTBSY, before
+		 * anything is formatted or truncated (maplock.h). */
+		rc = need_write ? shim_writer_enter(ino, fd) : 0;
+		if (rc == 0)
+			rc = attach(ino, r, need_write, (flags & O_TRUNC) != 0, created, fd);
 		if (rc < 0) {
 			anchors_close(ino);
 			free(ino->path);
@@ -146,14 +162,27 @@ int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags
 			return rc;
 		}
 		HASH_ADD(hh, inodes, key, sizeof(ino->key), ino);
-	} else if ((flags & O_TRUNC) && need_write && !ino->blockdev) {
-		struct csm_engine *e = inode_engine(ino);
-		if (!e || csm_truncate(e, 0) < 0)
-			return -errno;
+	} else {
+		rc = need_write ? shim_writer_enter(ino, fd) : 0;
+		if (rc < 0)
+			return rc;
+		if ((flags & O_TRUNC) && need_write && !ino->blockdev) {
+			struct csm_engine *e = inode_engine(ino);
+			if (!e || csm_truncate(e, 0) < 0) {
+				rc = -errno;
+				shim_writer_leave(ino);
+				return rc;
+			}
+		}
 	}
 	struct shim_file *f = calloc(1, sizeof(*f));
-	if (!f)
+	if (!f) {
+		if (need_write)
+			shim_writer_leave(ino);
+		ino->refs++;
+		inode_release(ino); /* a new inode goes again */
 		return -ENOMEM;
+	}
 	atomic_init(&f->refs, 1);
 	atomic_init(&f->flags, flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY));
 	pthread_mutex_init(&f->pos_mu, NULL);

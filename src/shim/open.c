@@ -53,7 +53,7 @@ static mode_t va_mode(int flags, va_list ap)
 int open_at(int dirfd, const char *path, int flags, mode_t mode, bool *handled)
 {
 	*handled = false;
-	if (!active())
+	if (kernel_fs_path(path) || !active())
 		return -1;
 	csm_guard++;
 	int fd = shim_open(dirfd, path, flags, mode, handled);

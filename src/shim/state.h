@@ -38,6 +38,11 @@ struct shim_inode {
 	const struct csm_rule *rule;
 	char *path; /* as resolved when first opened */
 	bool blockdev;
+	/* Shared mappings against writers (maplock.h), under smu: the
+	 * writable opens and the shared mappings in this process, and the
+	 * descriptor holding the lock bytes (-1: none yet). */
+	unsigned writers, maps;
+	int lockfd;
 	int anchor[2]; /* O_PATH descriptors (ours) of the data and metadata files, or -1:
 	                  a forked child reopens the very files through them */
 };
