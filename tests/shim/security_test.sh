@@ -43,18 +43,9 @@ check() { # NAME CONDITION...: the command must succeed
 
 mkdir p s w
 chown "$U:$GID_" w
-cat >conf <<CONF
-[global]
-log = $T/shim.log
-
-[$T/p/*]
-
-[$T/s/*.dat]
-layout = separate
-
-[$T/w/*.img]
-layout = separate
-CONF
+# p/: interleaved; s/ and the user-writable w/: separate layout.
+printf '[global]\nlog = %s\n[%s]\n[%s]\nlayout = separate\n[%s]\nlayout = separate\n' \
+	"$T/shim.log" "$T/p/*" "$T/s/*.dat" "$T/w/*.img" >conf
 # The same rules for the unprivileged user, logging to its stderr.
 sed "s|^log = .*|log = stderr|" conf >uconf
 chmod 644 conf uconf
