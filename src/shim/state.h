@@ -1,7 +1,10 @@
 /*
  * The shim's process state: configuration, log, the fd table and the
- * engines behind it.  Wrappers (wrappers.c) only translate libc calls into
- * these operations.
+ * engines behind it.  The wrappers (wrap.h) only translate libc calls into
+ * these operations.  Where they are: the fd table, fork and start-up in
+ * fdtable.c, engine set-up in engines.c, the log in log.c, paths and
+ * names in paths.c, opening in open.c, the data calls in data.c; what
+ * those files share among themselves is in state_int.h.
  *
  * - The fd table maps a descriptor to its open file description
  *   (struct shim_file), shared by dup'ed descriptors.  Lookup is two array

@@ -11,11 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "real.h"
-#include "state.h"
-
-#define API __attribute__((visibility("default")))
-#define REAL(name) (csm_real.name ? csm_real.name : (csm_shim_init(), csm_real.name))
+#include "wrap.h"
 
 static ssize_t ck_read(void *c, char *buf, size_t n)
 {

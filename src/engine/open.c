@@ -1,0 +1,332 @@
+/*
+ * Format, open and close.  csm_format writes a fresh superblock over
+ * wiped stores; csm_open reads it, builds the engine and takes the
+ * presence lock, recovering an unclean file when alone and then perhaps
+ * going solo; csm_close marks the groups it dirtied clean and, last out,
+ * the file, then frees the engine.  Relies on super.c, recover.c,
+ * solo.c, fsync.c, locks.c for syncs and cache.c to free the entries.
+ */
+#define _GNU_SOURCE
+#include "engine_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static void engine_free(struct csm_engine *e);
+
+static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+static int capacity_of(struct csm_backend *be, const struct csm_geometry *geo, uint64_t *cap)
+{
+	uint64_t d = 0, m = 0;
+	int rc = be->ops->get_size(be->ctx, CSM_DATA, &d);
+	if (rc == 0)
+		rc = be->ops->get_size(be->ctx, CSM_META, &m);
+	*cap = rc == 0 ? csm_geo_capacity_for(geo, d, m) : 0;
+	return rc > 0 ? -EIO : rc;
+}
+
+int csm_format(struct csm_backend *be, const struct csm_format_opts *fo, char *err, size_t errlen)
+{
+	uint32_t bs = fo->block_size ? fo->block_size : 4096;
+	unsigned algo = fo->algo ? fo->algo : CSM_ALGO_CRC32C;
+	unsigned layout = fo->layout ? fo->layout : CSM_LAYOUT_INTERLEAVED;
+	struct csm_geometry geo;
+	if (!csm_block_size_valid(bs))
+		return errf(err, errlen, -EINVAL,
+		            "invalid block size %u (must be 512, 1024, 2048 or 4096)", bs);
+	if (!csm_algo_name(algo))
+		return errf(err, errlen, -EINVAL, "unknown checksum algorithm %u", algo);
+	if (!csm_geo_init(&geo, bs, algo, layout))
+		return errf(err, errlen, -EINVAL, "unknown layout %u", layout);
+
+	uint64_t size = fo->size;
+	if (!be->resizable || fo->use_capacity) {
+		uint64_t cap = 0;
+		int rc = capacity_of(be, &geo, &cap);
+		if (rc < 0)
+			return errf(err, errlen, rc, "cannot get the device size: %s",
+			            strerror(-rc));
+		if (cap == 0)
+			return errf(err, errlen, -ENOSPC,
+			            "device too small: it cannot hold the header and one block");
+		if (fo->use_capacity)
+			size = cap;
+		else if (size > cap)
+			return errf(err, errlen, -ENOSPC,
+			            "size %llu exceeds what the device can hold (%llu bytes)",
+			            (unsigned long long)size, (unsigned long long)cap);
+	}
+	if (size > CSM_MAX_LOGICAL_SIZE)
+		return errf(err, errlen, -EFBIG, "size %llu too large (at most %llu bytes)",
+		            (unsigned long long)size, (unsigned long long)CSM_MAX_LOGICAL_SIZE);
+
+	struct csm_super sb;
+	memset(&sb, 0, sizeof(sb));
+	sb.version = CSM_VERSION;
+	if (fo->uuid) {
+		memcpy(sb.uuid, fo->uuid, CSM_UUID_SIZE);
+	} else if (getrandom(sb.uuid, CSM_UUID_SIZE, 0) != CSM_UUID_SIZE) {
+		return errf(err, errlen, -errno, "getrandom: %s", strerror(errno));
+	}
+	sb.block_size = bs;
+	sb.per_group = geo.per_group;
+	sb.algo = (uint8_t)algo;
+	sb.layout = (uint8_t)layout;
+	sb.state = CSM_STATE_CLEAN;
+	sb.header_size = CSM_HEADER_SIZE;
+	sb.logical_size = size;
+	sb.sequence = 1;
+	sb.format_time = (uint64_t)time(NULL);
+
+	/* Wipe what was there in O(1): truncate files, discard devices. */
+	int rc = 0;
+	uint64_t dsz = csm_geo_data_store_size(&geo, size);
+	uint64_t msz = csm_geo_meta_store_size(&geo, size);
+	if (be->resizable) {
+		rc = be->ops->set_size(be->ctx, CSM_META, 0);
+		if (rc == 0 && layout == CSM_LAYOUT_SEPARATE)
+			rc = be->ops->set_size(be->ctx, CSM_DATA, 0);
+		if (rc == 0 && layout == CSM_LAYOUT_SEPARATE)
+			rc = be->ops->set_size(be->ctx, CSM_DATA, dsz);
+		if (rc == 0)
+			rc = be->ops->set_size(be->ctx, CSM_META, msz);
+	} else {
+		rc = be->ops->zero_range(be->ctx, CSM_META, 0, msz);
+		if (rc == 0 && layout == CSM_LAYOUT_SEPARATE)
+			rc = be->ops->zero_range(be->ctx, CSM_DATA, 0, dsz);
+	}
+	if (rc < 0)
+		return errf(err, errlen, rc, "cannot prepare the storage: %s", strerror(-rc));
+	rc = write_header(be, &sb);
+	if (rc == 0)
+		rc = be->ops->sync(be->ctx, CSM_META, false);
+	if (rc == 0 && layout == CSM_LAYOUT_SEPARATE)
+		rc = be->ops->sync(be->ctx, CSM_DATA, false);
+	if (rc < 0)
+		return errf(err, errlen, rc, "cannot write the superblock: %s", strerror(-rc));
+	return 0;
+}
+
+static int sb_errno(enum csm_sb_err se)
+{
+	switch (se) {
+	case CSM_SB_BAD_MAGIC:
+		return -EMEDIUMTYPE;
+	case CSM_SB_BAD_VERSION:
+	case CSM_SB_BAD_INCOMPAT:
+		return -ENOTSUP;
+	default:
+		return -EUCLEAN;
+	}
+}
+
+int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct csm_engine **out,
+             char *err, size_t errlen)
+{
+	uint8_t raw[CSM_SB_SIZE];
+	struct csm_super sb;
+	*out = NULL;
+	struct iovec v = {raw, sizeof(raw)};
+	ssize_t got = be->ops->preadv(be->ctx, CSM_META, &v, 1, 0);
+	int rc;
+	if (got < 0) {
+		rc = errf(err, errlen, (int)got, "cannot read the superblock: %s",
+		          strerror((int)-got));
+		goto fail_be;
+	}
+	enum csm_sb_err se = csm_sb_decode(raw, (size_t)got, &sb);
+	if (se != CSM_SB_OK) {
+		rc = errf(err, errlen, sb_errno(se), "%s", csm_sb_strerror(se));
+		goto fail_be;
+	}
+	struct csm_engine *e = calloc(1, sizeof(*e));
+	if (!e) {
+		rc = errf(err, errlen, -ENOMEM, "out of memory");
+		goto fail_be;
+	}
+	e->be = *be;
+	e->sb = sb;
+	csm_geo_init(&e->geo, sb.block_size, sb.algo, sb.layout); /* validated by decode */
+	csm_hasher_init(&e->hasher, sb.algo, sb.uuid);
+	if (opts)
+		e->opts = *opts;
+	if (!be->resizable) {
+		rc = capacity_of(be, &e->geo, &e->capacity);
+		if (rc < 0) {
+			errf(err, errlen, rc, "cannot get the device size: %s", strerror(-rc));
+			free(e);
+			goto fail_be;
+		}
+		if (sb.logical_size > e->capacity) {
+			rc = errf(err, errlen, -EUCLEAN,
+			          "device holds %llu bytes but was formatted for %llu",
+			          (unsigned long long)e->capacity,
+			          (unsigned long long)sb.logical_size);
+			free(e);
+			goto fail_be;
+		}
+		e->capacity = sb.logical_size;
+	}
+	atomic_init(&e->size, sb.logical_size);
+	e->size_seq = sb.sequence;
+	atomic_init(&e->unclean, false);
+	atomic_init(&e->window, 1);
+	e->xproc = be->ops->lock != NULL;
+	e->strict = e->opts.durability == CSM_DURABILITY_STRICT;
+	pthread_mutex_init(&e->resize_mu, NULL);
+	pthread_mutex_init(&e->size_mu, NULL);
+	atomic_init(&e->shrink_from, NO_SHRINK);
+	pthread_mutex_init(&e->first_mu, NULL);
+	pthread_mutex_init(&e->presence_mu, NULL);
+	e->solo_ok = e->xproc && !e->opts.readonly && !e->opts.no_solo && !be->remote;
+	pthread_mutex_init(&e->win_mu, NULL);
+	pthread_mutex_init(&e->fsync_mu, NULL);
+	for (int i = 0; i < 2; i++) {
+		pthread_mutex_init(&e->syncs[i].mu, NULL);
+		pthread_cond_init(&e->syncs[i].cv, NULL);
+	}
+	size_t cache = e->opts.cache_bytes ? e->opts.cache_bytes : CSM_DEFAULT_CACHE;
+	size_t per_entry = 2 * (size_t)ALIGN + sizeof(struct group);
+	e->max_per_shard = cache / per_entry / NSHARDS;
+	if (e->max_per_shard == 0)
+		e->max_per_shard = 1;
+	for (int i = 0; i < NSHARDS; i++)
+		pthread_mutex_init(&e->shards[i].mu, NULL);
+
+	/* Presence: every open engine holds it shared.  The first to open
+	 * after everyone closed holds it alone, and recovers an unclean file
+	 * before anyone else gets in. */
+	bool alone = true;
+	if (e->xproc) {
+		/* A read-only descriptor cannot hold write locks. */
+		rc = e->opts.readonly ? -EAGAIN
+		                      : be->ops->lock(be->ctx, CSM_LOCK_PRESENCE, F_WRLCK, false);
+		if (rc == -EAGAIN) {
+			/* Held by others; if by one solo engine, knock so that it
+			 * steps aside (its watcher polls the knock lock). */
+			alone = false;
+			int k = be->ops->lock(be->ctx, CSM_LOCK_KNOCK, F_RDLCK, true);
+			rc = be->ops->lock(be->ctx, CSM_LOCK_PRESENCE, F_RDLCK, true);
+			if (k == 0)
+				be->ops->lock(be->ctx, CSM_LOCK_KNOCK, F_UNLCK, false);
+		}
+		if (rc == 0)
+			rc = read_super(be, &sb); /* maybe changed while we waited */
+		if (rc < 0) {
+			errf(err, errlen, rc, "cannot lock the file: %s", strerror(-rc));
+			goto fail_engine;
+		}
+		take_super(e, &sb);
+	}
+	if (alone && e->sb.state == CSM_STATE_UNCLEAN && !e->opts.readonly && !e->opts.no_recover) {
+		rc = recover_locked(e, &e->recovery);
+		if (rc < 0) {
+			errf(err, errlen, rc, "recovery after an unclean shutdown failed: %s",
+			     strerror(-rc));
+			goto fail_engine;
+		}
+	}
+	if (e->xproc && alone) {
+		if (e->solo_ok)
+			solo_try(e, true); /* leaves it shared if it does not go solo */
+		else
+			be->ops->lock(be->ctx, CSM_LOCK_PRESENCE, F_RDLCK, false);
+	}
+	*out = e;
+	return 0;
+fail_engine:
+	engine_free(e);
+	return rc;
+fail_be:
+	csm_backend_destroy(be);
+	return rc;
+}
+
+void csm_abandon(struct csm_engine *e)
+{
+	csm_backend_destroy(&e->be);
+}
+
+int csm_close(struct csm_engine *e)
+{
+	int rc = 0;
+	if (e->solo_ok) { /* out of the watcher's reach; solo or not, it stays so */
+		pthread_once(&watch_once, watch_init);
+		pthread_mutex_lock(&watch.mu);
+		watch_unlink(e);
+		e->w_closing = true;
+		pthread_mutex_unlock(&watch.mu);
+	}
+	if (!e->opts.readonly && atomic_load(&e->unclean))
+		rc = flush_windows(e, false, true); /* sync, then every group we dirtied clean */
+	/* The last one out marks the file clean (after a sync: processes that
+	 * died holding it may have left writes in the page cache). */
+	bool last = !e->opts.readonly && (!e->xproc || e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE,
+	                                                               F_WRLCK, false) == 0);
+	if (rc == 0 && last && !e->opts.readonly) {
+		rc = sb_begin(e);
+		if (rc == 0 && e->sb.state != CSM_STATE_CLEAN) {
+			rc = sync_all(e, false);
+			if (rc == 0) {
+				e->sb.state = CSM_STATE_CLEAN;
+				rc = write_super(e);
+			}
+			if (rc == 0)
+				rc = sync_now(e, CSM_META, false);
+		}
+		sb_end(e);
+	}
+	engine_free(e);
+	return rc < 0 ? (int)fail(rc) : 0;
+}
+
+static void engine_free(struct csm_engine *e)
+{
+	for (int i = 0; i < NSHARDS; i++) {
+		struct shard *s = &e->shards[i];
+		HASH_CLEAR(hh, s->table); /* frees the buckets, not the entries */
+		for (struct group *g = s->head, *next; g; g = next) {
+			next = g->next; /* every entry is on the LRU list */
+			group_free(g);
+		}
+		pthread_mutex_destroy(&s->mu);
+	}
+	pthread_mutex_destroy(&e->resize_mu);
+	pthread_mutex_destroy(&e->size_mu);
+	pthread_mutex_destroy(&e->first_mu);
+	pthread_mutex_destroy(&e->presence_mu);
+	pthread_mutex_destroy(&e->win_mu);
+	pthread_mutex_destroy(&e->fsync_mu);
+	for (int i = 0; i < 2; i++) {
+		pthread_mutex_destroy(&e->syncs[i].mu);
+		pthread_cond_destroy(&e->syncs[i].cv);
+	}
+	free(e->win_cur.v);
+	free(e->win_prev.v);
+	csm_backend_destroy(&e->be); /* closes the descriptors: locks go with them */
+	free(e);
+}
+
+const struct csm_geometry *csm_geometry(const struct csm_engine *e)
+{
+	return &e->geo;
+}

@@ -1,0 +1,241 @@
+/*
+ * Recovery after an unclean shutdown: each dirty or damaged group is
+ * checked against its data and sealed clean in both slots
+ * (recover_group), bytes past the size are made zero again and the
+ * superblock is marked clean.  csm_open runs it when it is alone with an
+ * unclean file; csm_recover on demand.  Relies on cache.c, read.c
+ * (tuple_matches), write.c (publish_meta, write_run), scrub.c
+ * (group_is_hole), fsync.c, size.c and super.c.
+ */
+#define _GNU_SOURCE
+#include "engine_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool mb_damaged(enum csm_mb_status st)
+{
+	return st != CSM_MB_VALID && st != CSM_MB_EMPTY;
+}
+
+/* Re-check a dirty group against its data and write the result into both
+ * slots, clean.  `buf` holds SCRUB_CHUNK bytes.  Group locked for update. */
+static int recover_group(struct csm_engine *e, struct group *g, uint64_t nblocks, uint8_t *buf,
+                         struct csm_recovery *res)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint32_t bs = geo->block_size;
+	int n = g->pair.newer;
+	const uint8_t *nw = n >= 0 ? g->slot[n] : NULL;
+	const uint8_t *od = n >= 0 && (g->pair.older_ok || g->pair.status[1 - n] == CSM_MB_VALID)
+	                            ? g->slot[1 - n]
+	                            : NULL;
+	/* Written under strict durability, both brothers valid. */
+	bool strict = nw && od && g->pair.status[1 - n] == CSM_MB_VALID &&
+	              (csm_mb_flags(nw) & CSM_MF_STRICT);
+	uint8_t m[CSM_MAX_BLOCK] __attribute__((aligned(ALIGN)));
+	if (nw)
+		memcpy(m, nw, bs);
+	else
+		csm_mb_init(geo, m, g->gno);
+	if (g->pair.broken)
+		res->rebuilt_groups++;
+	uint64_t first = g->gno * geo->per_group;
+	uint64_t last = first + geo->per_group - 1;
+	uint64_t per = SCRUB_CHUNK >> geo->block_shift;
+	for (uint64_t c0 = first; c0 <= last; c0 += per) {
+		uint64_t c1 = c0 + per - 1 < last ? c0 + per - 1 : last;
+		uint64_t r1 = c1 < nblocks ? c1 : nblocks - 1;
+		if (c0 <= r1) {
+			size_t len = (size_t)(r1 - c0 + 1) << geo->block_shift;
+			int rc = store_read(e, CSM_DATA, buf, len, csm_geo_data_offset(geo, c0));
+			if (rc < 0) {
+				report_io(e, g->gno, rc);
+				return rc;
+			}
+		}
+		for (uint64_t k = c0; k <= c1; k++) {
+			uint32_t idx = csm_geo_index_of(geo, k);
+			if (k >= nblocks) { /* past the size: unwritten */
+				csm_mb_clear(geo, m, idx);
+				continue;
+			}
+			const uint8_t *p = buf + ((k - c0) << geo->block_shift);
+			uint64_t c = 0;
+			bool have = false;
+			res->blocks_checked++;
+			if (nw ? tuple_matches(e, nw, idx, k, p, &c, &have) : csm_is_zero(p, bs))
+				continue;
+			if (od && tuple_matches(e, od, idx, k, p, &c, &have)) {
+				if (csm_mb_written(geo, od, idx))
+					csm_mb_set(geo, m, idx, csm_mb_tuple(geo, od, idx));
+				else
+					csm_mb_clear(geo, m, idx);
+				res->blocks_older++;
+				continue;
+			}
+			if (strict && csm_mb_written(geo, nw, idx) &&
+			    csm_mb_same(geo, nw, od, idx)) {
+				/* Its checksum was durable before its data was
+				 * even written: the data is not what was written. */
+				res->blocks_lost++;
+				struct csm_event ev = {
+				        .kind = CSM_EV_DATA_MISMATCH, .lblock = k, .group = g->gno};
+				report(e, &ev);
+				continue;
+			}
+			if (csm_is_zero(p, bs)) {
+				csm_mb_clear(geo, m, idx);
+			} else {
+				if (!have)
+					c = csm_block_csum(&e->hasher, k, p, bs);
+				csm_mb_set(geo, m, idx, c);
+			}
+			res->blocks_unverified++;
+			/* What was seen, for whoever has to explain it later. */
+			char why[160];
+			if (!have)
+				c = csm_block_csum(&e->hasher, k, p, bs);
+			snprintf(
+			        why, sizeof(why),
+			        "data %s%016llx; newer gen %llu flags %u tuple %s%016llx; older %s",
+			        csm_is_zero(p, bs) ? "zero " : "", (unsigned long long)c,
+			        nw ? (unsigned long long)csm_mb_generation(nw) : 0ULL,
+			        nw ? csm_mb_flags(nw) : 0U,
+			        nw && csm_mb_written(geo, nw, idx) ? "" : "unwritten ",
+			        nw ? (unsigned long long)csm_mb_tuple(geo, nw, idx) : 0ULL,
+			        od ? "valid" : "none");
+			if (od) {
+				size_t l = strlen(why);
+				snprintf(why + l, sizeof(why) - l,
+				         " gen %llu flags %u tuple %s%016llx",
+				         (unsigned long long)csm_mb_generation(od),
+				         csm_mb_flags(od),
+				         csm_mb_written(geo, od, idx) ? "" : "unwritten ",
+				         (unsigned long long)csm_mb_tuple(geo, od, idx));
+			}
+			struct csm_event ev = {.kind = CSM_EV_UNVERIFIED,
+			                       .lblock = k,
+			                       .group = g->gno,
+			                       .detail = why};
+			report(e, &ev);
+		}
+	}
+	/* Both slots, so no older brother can vouch for anything else. */
+	for (int i = 0; i < 2; i++) {
+		int o = g->pair.newer < 0 ? 0 : 1 - g->pair.newer;
+		memcpy(g->slot[o], m, bs);
+		csm_mb_set_flags(g->slot[o], 0);
+		int rc = publish_meta(e, g, o);
+		if (rc < 0)
+			return rc;
+	}
+	g->pair.broken = false;
+	g->settled = true;
+	return 0;
+}
+
+/* Caller holds the presence lock exclusively (or has no other process). */
+int recover_locked(struct csm_engine *e, struct csm_recovery *res)
+{
+	const struct csm_geometry *geo = &e->geo;
+	memset(res, 0, sizeof(*res));
+	res->ran = true;
+	csm_drop_cache(e);
+	int rc = sb_begin(e); /* the size as stored */
+	sb_end(e);
+	if (rc == 0)
+		rc = mark_unclean(e); /* a crash during recovery: recover again */
+	if (rc < 0)
+		return rc;
+	uint64_t size = csm_size(e);
+	uint64_t nblocks = csm_geo_blocks(geo, size);
+	uint64_t ngroups = csm_geo_groups(geo, size);
+	uint8_t *buf = alloc_aligned(SCRUB_CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	for (uint64_t gno = 0; rc == 0 && gno < ngroups;) {
+		uint64_t next;
+		if (group_is_hole(e, gno, ngroups, &next)) {
+			gno = next;
+			continue;
+		}
+		struct group *g = group_get(e, gno);
+		if (!g) {
+			rc = -ENOMEM;
+			break;
+		}
+		rc = group_lock_update(e, g);
+		if (rc == 0) {
+			res->groups++;
+			/* Dirty, a damaged brother, or data stored where no brother
+			 * was ever written (a shrink's cut of the metadata landed,
+			 * the data's did not). */
+			if (group_dirty(g) || mb_damaged(g->pair.status[0]) ||
+			    mb_damaged(g->pair.status[1]) ||
+			    (g->pair.newer < 0 && !g->pair.broken)) {
+				res->dirty_groups++;
+				rc = recover_group(e, g, nblocks, buf, res);
+			}
+			group_unlock_update(e, g);
+		}
+		group_put(e, g);
+		gno++;
+	}
+	free(buf);
+	/* Bytes past the size may have landed while the size did not: make
+	 * them zero and unwritten again (the invariant of size changes). */
+	uint64_t bend = nblocks << geo->block_shift;
+	if (rc == 0 && e->be.resizable && bend > size) {
+		static const uint8_t zeros[CSM_MAX_BLOCK];
+		ssize_t w = write_run(e, zeros, size, (size_t)(bend - size), bend);
+		rc = w < 0 ? (int)w : 0;
+	}
+	if (rc == 0 && e->be.resizable)
+		rc = set_store_sizes(e, size);
+	if (rc == 0)
+		rc = flush_windows(e, true, true);
+	if (rc == 0) {
+		rc = sb_begin(e);
+		if (rc == 0) {
+			e->sb.state = CSM_STATE_CLEAN;
+			rc = write_super(e);
+			if (rc == 0)
+				rc = sync_store(e, CSM_META);
+			if (rc == 0)
+				atomic_store(&e->unclean, false);
+		}
+		sb_end(e);
+	}
+	return rc;
+}
+
+int csm_recover(struct csm_engine *e, struct csm_recovery *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (e->opts.readonly)
+		return (int)fail(-EBADF);
+	/* Solo, the presence lock is ours alone already, and stays so. */
+	pthread_mutex_lock(&e->presence_mu);
+	bool excl = e->xproc && !atomic_load(&e->solo);
+	if (excl) {
+		int rc = e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, F_WRLCK, false);
+		if (rc < 0) {
+			pthread_mutex_unlock(&e->presence_mu);
+			return (int)fail(rc == -EAGAIN ? -EBUSY : rc);
+		}
+	}
+	int rc = recover_locked(e, res);
+	if (excl) /* back to shared: a downgrade cannot fail */
+		e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, F_RDLCK, false);
+	pthread_mutex_unlock(&e->presence_mu);
+	return rc < 0 ? (int)fail(rc) : 0;
+}
+
+const struct csm_recovery *csm_open_recovery(const struct csm_engine *e)
+{
+	return &e->recovery;
+}

@@ -1,0 +1,124 @@
+/*
+ * Scrub: every block of the file read and verified, group by group,
+ * skipping groups that no store holds any data for (group_is_hole, also
+ * used by recovery).  Relies on cache.c for group locks, read.c for
+ * verification and store.c for the reads.
+ */
+#define _GNU_SOURCE
+#include "engine_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Is group gno entirely unallocated in every store?  Then it was never
+ * written and reads as zeros.  *next is the first group that may hold
+ * data. */
+bool group_is_hole(struct csm_engine *e, uint64_t gno, uint64_t ngroups, uint64_t *next)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint64_t mstart = csm_geo_meta_offset(geo, gno, 0);
+	uint64_t mend = mstart + geo->group_stride;
+	uint64_t m, d;
+	int rc = e->be.ops->next_data(e->be.ctx, CSM_META, mstart, &m);
+	if (rc == -ENXIO)
+		m = UINT64_MAX;
+	else if (rc < 0 || m < mend)
+		return false;
+	uint64_t nm = m == UINT64_MAX ? ngroups : csm_geo_group_at_meta_offset(geo, m);
+	uint64_t nd = ngroups;
+	if (geo->layout == CSM_LAYOUT_SEPARATE) {
+		uint64_t dstart = csm_geo_data_offset(geo, gno * geo->per_group);
+		uint64_t dend = dstart + ((uint64_t)geo->per_group << geo->block_shift);
+		rc = e->be.ops->next_data(e->be.ctx, CSM_DATA, dstart, &d);
+		if (rc == -ENXIO)
+			d = UINT64_MAX;
+		else if (rc < 0 || d < dend)
+			return false;
+		nd = d == UINT64_MAX ? ngroups : csm_geo_group_at_data_offset(geo, d);
+	}
+	uint64_t nx = nm < nd ? nm : nd;
+	*next = nx > gno + 1 ? (nx < ngroups ? nx : ngroups) : gno + 1;
+	return true;
+}
+
+int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,
+              struct csm_scrub_result *res)
+{
+	const struct csm_geometry *geo = &e->geo;
+	memset(res, 0, sizeof(*res));
+	csm_drop_cache(e);
+	uint64_t size = csm_size(e);
+	uint64_t nblocks = csm_geo_blocks(geo, size);
+	uint64_t ngroups = csm_geo_groups(geo, size);
+	uint8_t *buf = alloc_aligned(SCRUB_CHUNK);
+	if (!buf)
+		return (int)fail(-ENOMEM);
+	uint64_t group_bytes = (uint64_t)geo->per_group << geo->block_shift;
+	int rc = 0;
+	res->blocks = nblocks;
+	for (uint64_t gno = 0; gno < ngroups;) {
+		uint64_t next;
+		if (group_is_hole(e, gno, ngroups, &next)) {
+			res->groups += next - gno;
+			res->groups_skipped += next - gno;
+			gno = next;
+			continue;
+		}
+		res->groups++;
+		uint64_t first = gno * geo->per_group;
+		uint64_t last = first + geo->per_group - 1;
+		if (last >= nblocks)
+			last = nblocks - 1;
+		struct group *g = group_get(e, gno);
+		if (!g) {
+			rc = -ENOMEM;
+			break;
+		}
+		rc = group_rdlock(e, g);
+		if (rc < 0) {
+			group_put(e, g);
+			break;
+		}
+		for (int i = 0; i < 2; i++)
+			if (g->pair.status[i] != CSM_MB_VALID && g->pair.status[i] != CSM_MB_EMPTY)
+				res->bad_meta++;
+		if (g->pair.broken) {
+			res->broken_groups++;
+			res->bad_blocks += last - first + 1;
+		} else {
+			/* In chunks that stay in L2 between the read and the hash. */
+			uint64_t per = SCRUB_CHUNK >> geo->block_shift;
+			for (uint64_t c0 = first; rc == 0 && c0 <= last; c0 += per) {
+				uint64_t c1 = c0 + per - 1 < last ? c0 + per - 1 : last;
+				size_t n = (size_t)(c1 - c0 + 1) << geo->block_shift;
+				rc = store_read(e, CSM_DATA, buf, n, csm_geo_data_offset(geo, c0));
+				if (rc < 0)
+					report_io(e, gno, rc);
+				for (uint64_t k = c0; rc == 0 && k <= c1; k++) {
+					const uint8_t *p = buf + ((k - c0) << geo->block_shift);
+					if (g->pair.newer >= 0 &&
+					    csm_mb_written(geo, g->slot[g->pair.newer],
+					                   csm_geo_index_of(geo, k)))
+						res->blocks_written++;
+					int kind = verify_block(e, g, k, p);
+					if (kind) {
+						report_block(e, kind, k);
+						res->bad_blocks++;
+					}
+				}
+			}
+		}
+		pthread_rwlock_unlock(&g->lock);
+		group_put(e, g);
+		if (rc < 0)
+			break;
+		if (progress)
+			progress(arg,
+			         (gno + 1) * group_bytes < size ? (gno + 1) * group_bytes : size,
+			         size);
+		gno++;
+	}
+	free(buf);
+	return rc < 0 ? (int)fail(rc) : 0;
+}

@@ -1,0 +1,187 @@
+/*
+ * The superblock: reading and writing it, the superblock lock (sb_begin
+ * and sb_end: resize_mu, the cross-process lock and e->sb read again), the
+ * unclean mark written before the first change, and the logical size as
+ * read from it (note_size, current_size, csm_size).  Relies on store.c
+ * for buffers, locks.c for syncs and locks, solo.c for solo sections and
+ * size.c's tl_shrinker.
+ */
+#define _GNU_SOURCE
+#include "engine_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Write the whole 4 KiB header (superblock + zeros), aligned for O_DIRECT. */
+int write_header(struct csm_backend *be, const struct csm_super *sb)
+{
+	uint8_t *hdr = alloc_aligned(CSM_HEADER_SIZE);
+	if (!hdr)
+		return -ENOMEM;
+	memset(hdr, 0, CSM_HEADER_SIZE);
+	csm_sb_encode(sb, hdr);
+	struct iovec v = {hdr, CSM_HEADER_SIZE};
+	ssize_t r = be->ops->pwritev(be->ctx, CSM_META, &v, 1, 0);
+	free(hdr);
+	if (r < 0)
+		return (int)r;
+	return r == CSM_HEADER_SIZE ? 0 : -EIO;
+}
+
+/* Keep a logical size read from or written to the superblock with its
+ * sequence.  Readers without the superblock lock may come late with an
+ * old value; a size from an older superblock never replaces a newer one. */
+static void note_size(struct csm_engine *e, uint64_t size, uint64_t seq)
+{
+	pthread_mutex_lock(&e->size_mu);
+	if (seq >= e->size_seq) {
+		e->size_seq = seq;
+		atomic_store_explicit(&e->size, size, memory_order_release);
+	}
+	pthread_mutex_unlock(&e->size_mu);
+}
+
+/* Caller holds resize_mu (and the superblock lock: sb_begin).  On success
+ * the engine's size follows e->sb.logical_size. */
+int write_super(struct csm_engine *e)
+{
+	e->sb.sequence++;
+	int rc = write_header(&e->be, &e->sb);
+	if (rc == 0)
+		note_size(e, e->sb.logical_size, e->sb.sequence);
+	return rc;
+}
+
+int read_super(struct csm_backend *be, struct csm_super *sb)
+{
+	uint8_t raw[CSM_SB_SIZE];
+	struct iovec v = {raw, sizeof(raw)};
+	ssize_t got = be->ops->preadv(be->ctx, CSM_META, &v, 1, 0);
+	if (got < 0)
+		return (int)got;
+	return csm_sb_decode(raw, (size_t)got, sb) == CSM_SB_OK ? 0 : -EUCLEAN;
+}
+
+/* Take what another process may have changed in the stored superblock:
+ * size, state and sequence.  resize_mu held (or the engine not shared
+ * yet). */
+void take_super(struct csm_engine *e, const struct csm_super *sb)
+{
+	e->sb.logical_size = sb->logical_size;
+	e->sb.state = sb->state;
+	e->sb.sequence = sb->sequence;
+	note_size(e, sb->logical_size, sb->sequence);
+}
+
+/* Begin a superblock change: resize_mu, the cross-process superblock lock,
+ * and e->sb re-read from storage (another process may have changed the
+ * size or state).  Always pair with sb_end. */
+int sb_begin(struct csm_engine *e)
+{
+	pthread_mutex_lock(&e->resize_mu);
+	e->sb_solo = solo_begin(e);
+	if (!e->xproc || e->sb_solo)
+		return 0;
+	int rc = xlock(e, CSM_LOCK_SUPER, e->opts.readonly ? F_RDLCK : F_WRLCK);
+	if (rc < 0)
+		return rc;
+	struct csm_super sb;
+	rc = read_super(&e->be, &sb);
+	if (rc < 0)
+		return rc;
+	take_super(e, &sb);
+	return 0;
+}
+
+void sb_end(struct csm_engine *e)
+{
+	if (e->sb_solo) {
+		e->sb_solo = false;
+		solo_end(e);
+	} else {
+		xunlock(e, CSM_LOCK_SUPER);
+	}
+	pthread_mutex_unlock(&e->resize_mu);
+}
+
+/* The logical size as it stands, for a thread holding a group lock: the
+ * stored one when other processes may change it.  A shrink of this group
+ * holds its lock until the new size is stored, so the answer stays true
+ * while the lock is held (g, locked by group_lock_update, says whether the
+ * engine is solo).  No superblock lock (resize_mu is never taken
+ * under a group lock): a read that catches a superblock write half done
+ * is retried. */
+int current_size(struct csm_engine *e, const struct group *g, uint64_t *size)
+{
+	if (tl_shrinker == e) {
+		*size = tl_shrink_size;
+		return 0;
+	}
+	if (!e->xproc || g->solo) {
+		*size = atomic_load_explicit(&e->size, memory_order_acquire);
+		return 0;
+	}
+	int rc = 0;
+	for (int i = 0; i < 1000; i++) {
+		struct csm_super sb;
+		rc = read_super(&e->be, &sb);
+		if (rc == 0) {
+			*size = sb.logical_size;
+			note_size(e, sb.logical_size, sb.sequence);
+			return 0;
+		}
+		if (rc != -EUCLEAN)
+			break;
+		sched_yield();
+	}
+	return rc;
+}
+
+/* Before the first change: the superblock durably says unclean, so a crash
+ * from here on is recovered at the next open. */
+int mark_unclean(struct csm_engine *e)
+{
+	if (atomic_load_explicit(&e->unclean, memory_order_acquire))
+		return 0;
+	int rc = sb_begin(e);
+	if (rc == 0 && !atomic_load(&e->unclean)) {
+		if (e->sb.state != CSM_STATE_UNCLEAN) {
+			e->sb.state = CSM_STATE_UNCLEAN;
+			rc = write_super(e);
+			if (rc == 0)
+				rc = sync_store(e, CSM_META);
+		}
+		if (rc == 0)
+			atomic_store_explicit(&e->unclean, true, memory_order_release);
+	}
+	sb_end(e);
+	return rc;
+}
+
+uint64_t csm_size(struct csm_engine *e)
+{
+	return atomic_load_explicit(&e->size, memory_order_acquire);
+}
+
+uint64_t csm_size_refresh(struct csm_engine *e)
+{
+	if (!e->xproc || atomic_load(&e->solo))
+		return csm_size(e);
+	struct csm_super sb;
+	if (read_super(&e->be, &sb) == 0) {
+		note_size(e, sb.logical_size, sb.sequence);
+		return sb.logical_size;
+	}
+	/* Caught mid-write, or damaged: ask under the lock. */
+	(void)sb_begin(e);
+	sb_end(e);
+	return csm_size(e);
+}
+
+const struct csm_super *csm_superblock(const struct csm_engine *e)
+{
+	return &e->sb;
+}
