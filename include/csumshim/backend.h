@@ -55,6 +55,10 @@ struct csm_backend_ops {
 	 * share it (the engine orders them itself).  NULL: the store is
 	 * private to this process (in-memory tests). */
 	int (*lock)(void *ctx, uint64_t id, int type, bool wait);
+	/* Whether lock `id` could be taken with `type` now, ignoring the
+	 * backend's own locks: 0 if so, -EAGAIN if another open file holds
+	 * it, or -errno.  Works on read-only descriptors.  NULL: unknown. */
+	int (*lock_test)(void *ctx, uint64_t id, int type);
 	/* Page-cache advice (POSIX_FADV_*) for [off, off+len) of a store; len 0
 	 * means to the end.  Only a hint: errors are ignored.  NULL: none. */
 	void (*advise)(void *ctx, enum csm_store st, uint64_t off, uint64_t len, int advice);
