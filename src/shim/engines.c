@@ -12,6 +12,9 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "real.h"
 
@@ -36,38 +39,85 @@ void sysio_init(void)
 	sysio.fadvise = csm_real.posix_fadvise;
 }
 
-static int open_private(const char *path, bool need_write, bool create)
+/* The private descriptor of the data file: read-write for an engine that
+ * writes, read-only otherwise (readers never need write access).  It must
+ * be the file the program opened: a name swapped in between (a user
+ * replacing it with a link to another file) is refused. */
+static int open_data(const struct shim_inode *ino, bool writable)
 {
-	int fl = O_CLOEXEC | (create ? O_CREAT : 0);
-	int fd = csm_real.open(path, O_RDWR | fl, 0644);
-	if (fd < 0 && !need_write && (errno == EACCES || errno == EROFS))
-		fd = csm_real.open(path, O_RDONLY | fl, 0644);
+	int fd = csm_real.open(ino->path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (csm_real.fstat(fd, &st) < 0 || st.st_dev != ino->key[0] || st.st_ino != ino->key[1]) {
+		csm_real.close(fd);
+		shim_log("%s: not the file the program opened (replaced meanwhile); refused",
+		         ino->path);
+		return -EPERM;
+	}
 	return fd;
 }
 
-/* Open (and when the config allows, format) the engine for a configured
- * file.  `trunc`: the program asked for O_TRUNC.  Returns -errno. */
-int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bool trunc,
+/* A separate layout's metadata file, through csm_meta_open (never through
+ * a link, never another user's); ENOENT if missing and not created. */
+static int open_meta(const char *meta, int dfd, bool writable, bool create)
+{
+	char why[256];
+	bool created;
+	int fd = csm_meta_open(meta, dfd, (writable ? O_RDWR : O_RDONLY) | (create ? O_CREAT : 0),
+	                       &created, why, sizeof(why));
+	if (fd < 0 && fd != -ENOENT)
+		shim_log("%s: %s", meta, why);
+	return fd;
+}
+
+/* A read-only open of a file that is empty and not formatted changes
+ * nothing: its engine is an empty csumshim image in memory (a read gives
+ * end of file).  A later open for writing in this process formats the file
+ * and replaces it (register_fd). */
+static int empty_backend(struct csm_backend *be, char *err, size_t errlen)
+{
+	int fd = memfd_create("csumshim-empty", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = csm_backend_posix(be, fd, fd, true, &sysio);
+	if (rc < 0) {
+		csm_real.close(fd);
+		return rc;
+	}
+	struct csm_format_opts fo = {0};
+	rc = csm_format(be, &fo, err, errlen);
+	if (rc < 0)
+		csm_backend_destroy(be);
+	return rc;
+}
+
+/* Open (and when the config allows and the open writes, format) the engine
+ * for a configured file and publish it in ino->e.  `writable`: the program
+ * may write (else the engine is read-only and changes nothing: no format,
+ * no recovery, no metadata file).  `trunc`: the program asked for O_TRUNC.
+ * Returns -errno. */
+int attach(struct shim_inode *ino, const struct csm_rule *r, bool writable, bool trunc,
            bool created)
 {
 	const char *path = ino->path;
 	bool sep = r->layout == CSM_LAYOUT_SEPARATE;
 	char *meta = sep ? csm_config_meta_path(r, path) : NULL;
-	int dfd = -1, mfd = -1, rc;
-	dfd = open_private(path, need_write, false);
-	if (dfd < 0) {
-		rc = -errno;
+	int dfd, mfd = -1, rc;
+	dfd = rc = open_data(ino, writable);
+	if (dfd < 0)
 		goto fail;
-	}
 	bool blk = false;
 	uint64_t dsize = 0, msize = 0;
 	csm_fd_size(&sysio, dfd, &dsize, &blk); /* unknown: treated as empty */
 	bool fresh = created || (dsize == 0 && !blk);
-	bool format = false;
+	bool format = false, empty = false;
 	if (sep) {
-		mfd = open_private(meta, need_write, r->create && (fresh || trunc));
-		if (mfd < 0) {
-			rc = -errno;
+		mfd = open_meta(meta, dfd, writable, writable && r->create && (fresh || trunc));
+		if (mfd == -ENOENT && !writable && fresh) {
+			empty = true;
+		} else if (mfd < 0) {
+			rc = mfd;
 			if (rc == -ENOENT) {
 				shim_log("%s: not a csumshim file (no metadata file %s); import it "
 				         "first "
@@ -77,9 +127,10 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bo
 			}
 			goto fail;
 		}
-		csm_fd_size(&sysio, mfd, &msize, NULL);
-		format = msize == 0 || (trunc && r->create);
-		if (!format && created && dsize == 0 && r->create) {
+		if (mfd >= 0)
+			csm_fd_size(&sysio, mfd, &msize, NULL);
+		format = mfd >= 0 && (msize == 0 || (trunc && r->create));
+		if (!format && created && dsize == 0 && r->create && writable) {
 			/* This open created the data file, yet a metadata file
 			 * describing content is there: left by a data file deleted
 			 * without the shim (or by a crash between the two removals).
@@ -121,17 +172,33 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bo
 			goto fail;
 		}
 	}
+	if (format && !writable) {
+		empty = true; /* read-only: left as it is */
+		format = false;
+	}
 	if (format && !r->create) {
 		shim_log("%s: not formatted, and create = no for [%s]", path, r->glob);
 		rc = -EMEDIUMTYPE;
 		goto fail;
 	}
 	struct csm_backend be;
-	rc = csm_backend_posix(&be, dfd, mfd, true, &sysio);
-	if (rc < 0)
-		goto fail;
-	dfd = mfd = -1; /* owned by the backend now */
 	char err[256];
+	if (empty) {
+		csm_real.close(dfd);
+		if (mfd >= 0 && mfd != dfd)
+			csm_real.close(mfd);
+		dfd = mfd = -1;
+		rc = empty_backend(&be, err, sizeof(err));
+		if (rc < 0) {
+			shim_log("%s: %s", path, strerror(-rc));
+			goto fail;
+		}
+	} else {
+		rc = csm_backend_posix(&be, dfd, mfd, true, &sysio);
+		if (rc < 0)
+			goto fail;
+		dfd = mfd = -1; /* owned by the backend now */
+	}
 	if (format) {
 		struct csm_format_opts fo = {.block_size = r->block_size,
 		                             .algo = r->algo,
@@ -145,6 +212,7 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bo
 		}
 	}
 	struct csm_engine_opts eo = {.cache_bytes = csm_cfg.cache_bytes,
+	                             .readonly = !writable,
 	                             .log_only = r->log_only,
 	                             .durability = r->durability,
 	                             .no_solo = !r->solo,
@@ -152,7 +220,7 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bo
 	                             .report_arg = ino};
 	/* Debugging: CSUMSHIM_TRACE=GLOB logs every metadata and data write
 	 * the engine makes to matching files. */
-	const char *tr = getenv("CSUMSHIM_TRACE");
+	const char *tr = secure_getenv("CSUMSHIM_TRACE");
 	if (tr && *tr && fnmatch(tr, path, 0) == 0) {
 		eo.trace = on_trace;
 		eo.trace_arg = ino;
@@ -172,13 +240,17 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bo
 		         (unsigned long long)rec->groups, (unsigned long long)rec->blocks_checked,
 		         (unsigned long long)rec->blocks_unverified,
 		         (unsigned long long)rec->blocks_lost);
-	atomic_store_explicit(&ino->e, e, memory_order_release);
-	if (trunc && !format && need_write && csm_truncate(ino->e, 0) < 0) {
+	if (rec->skipped)
+		shim_log("%s: not closed cleanly; read with caution until 'csumshim recover' (a "
+		         "block that matches neither of its checksums fails with EIO)",
+		         path);
+	if (trunc && !format && writable && csm_truncate(e, 0) < 0) {
 		rc = -errno;
-		csm_close(ino->e);
-		ino->e = NULL;
+		csm_close(e);
 		goto fail;
 	}
+	atomic_store_explicit(&ino->e, e, memory_order_release);
+	ino->readonly = !writable;
 	ino->blockdev = blk;
 	free(meta);
 	return 0;

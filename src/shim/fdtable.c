@@ -67,6 +67,8 @@ static void inode_release(struct shim_inode *ino)
 		return;
 	// NOLINTNEXTLINE(clang-analyzer-core.NullDereference): see register_fd
 	HASH_DEL(inodes, ino);
+	if (ino->retired && csm_close(ino->retired) < 0)
+		shim_log("%s: closing: %s", ino->path, strerror(errno));
 	if (ino->e && csm_close(ino->e) < 0)
 		shim_log("%s: closing: %s", ino->path, strerror(errno));
 	free(ino->path);
@@ -99,13 +101,31 @@ struct shim_inode *inode_find(const struct stat *st)
 struct csm_engine *inode_engine(struct shim_inode *ino)
 {
 	if (!ino->e) {
-		int rc = attach(ino, ino->rule, false, false, false);
+		int rc = attach(ino, ino->rule, !ino->readonly, false, false);
 		if (rc < 0 || !ino->e) {
 			errno = rc < 0 ? -rc : EIO;
 			return NULL;
 		}
 	}
 	return ino->e;
+}
+
+/* The first open for writing of a file only read so far in this process:
+ * a writable engine takes over (formatting the file if it is empty).  The
+ * read-only one may be in use by calls in flight, so it stays open, and
+ * holding the file, until the inode goes.  smu held. */
+static int upgrade(struct shim_inode *ino, bool trunc, bool created)
+{
+	struct csm_engine *old = atomic_load(&ino->e);
+	int rc = attach(ino, ino->rule, true, false, created);
+	if (rc < 0)
+		return rc;
+	ino->retired = old; /* readonly is now false for good: at most one */
+	/* O_TRUNC empties the file as it is, keeping its identity: other
+	 * engines (the read-only one, other processes') hold its uuid. */
+	if (trunc && !ino->blockdev && csm_truncate(ino->e, 0) < 0)
+		return -errno;
+	return 0;
 }
 
 /* Register fd (already open on a configured file) under smu. */
@@ -118,7 +138,7 @@ int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags
 		return 1; /* a directory or fifo under the glob: not ours */
 	uint64_t key[2] = {st.st_dev, st.st_ino};
 	struct shim_inode *ino = inode_find(&st);
-	bool need_write = (flags & O_ACCMODE) != O_RDONLY;
+	bool need_write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 	if (!ino) {
 		ino = calloc(1, sizeof(*ino));
 		if (!ino || !(ino->path = strdup(abspath))) {
@@ -134,6 +154,10 @@ int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags
 			return rc;
 		}
 		HASH_ADD(hh, inodes, key, sizeof(ino->key), ino);
+	} else if (need_write && ino->readonly) {
+		int rc = upgrade(ino, (flags & O_TRUNC) != 0, created);
+		if (rc < 0)
+			return rc;
 	} else if ((flags & O_TRUNC) && need_write && !ino->blockdev) {
 		struct csm_engine *e = inode_engine(ino);
 		if (!e || csm_truncate(e, 0) < 0)
@@ -217,7 +241,9 @@ static void atfork_child(void)
 		 * parent's open file and its locks, and would keep them alive. */
 		if (ino->e)
 			csm_abandon(ino->e);
-		ino->e = NULL;
+		if (ino->retired)
+			csm_abandon(ino->retired);
+		ino->e = ino->retired = NULL;
 	}
 	for (int p = 0; p < FD_PAGES; p++) {
 		if (!fd_pages[p])
