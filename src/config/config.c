@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "csumshim/format.h"
@@ -102,6 +103,14 @@ static int on_global(struct parse_state *st, const char *name, const char *value
 		} else if (!strcmp(value, "syslog")) {
 			c->log = CSM_LOG_SYSLOG;
 		} else if (value[0] == '/') {
+			/* Appended to, often by root: never through a link, never
+			 * anything but a regular file (the shim checks again when
+			 * it opens it). */
+			struct stat ls;
+			if (lstat(value, &ls) == 0 && S_ISLNK(ls.st_mode))
+				return fail(st, "log: %s is a symbolic link; refused", value);
+			if (lstat(value, &ls) == 0 && !S_ISREG(ls.st_mode))
+				return fail(st, "log: %s is not a regular file; refused", value);
 			c->log = CSM_LOG_FILE;
 			c->log_path = strdup(value);
 		} else {

@@ -302,6 +302,31 @@ static void adopt_inherited(void)
 	closedir(d);
 }
 
+/* The log file: appended to, never through a link, never anything but a
+ * regular file (a FIFO planted there must not hang the program either).
+ * The config parser checked the name; this checks what was opened. */
+static void open_log(void)
+{
+	const char *why = NULL;
+	int fd = csm_real.open(csm_cfg.log_path,
+	                       O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+	                       0644);
+	struct stat st;
+	bool regular = fd >= 0 && csm_real.fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	if (fd < 0 && errno == ELOOP)
+		why = "is a symbolic link";
+	else if ((fd < 0 && errno == ENXIO) || (fd >= 0 && !regular)) /* ENXIO: a FIFO */
+		why = "is not a regular file";
+	else if (fd < 0 || csm_real.fcntl(fd, F_SETFL, O_APPEND) < 0)
+		why = strerror(errno);
+	if (!why) {
+		log_fd = fd;
+		return;
+	}
+	fprintf(stderr, "csumshim: %s: log: %s %s; refused\n", csm_cfg.path, csm_cfg.log_path, why);
+	_exit(78);
+}
+
 void shim_state_init(void)
 {
 	sysio_init();
@@ -320,17 +345,10 @@ void shim_state_init(void)
 		_exit(78);
 	}
 	free(path);
-	if (csm_cfg.log == CSM_LOG_FILE) {
-		log_fd = csm_real.open(csm_cfg.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-		                       0644);
-		if (log_fd < 0) {
-			fprintf(stderr, "csumshim: %s: log file: %s\n", csm_cfg.path,
-			        strerror(errno));
-			_exit(78);
-		}
-	} else if (csm_cfg.log == CSM_LOG_SYSLOG) {
+	if (csm_cfg.log == CSM_LOG_FILE)
+		open_log();
+	else if (csm_cfg.log == CSM_LOG_SYSLOG)
 		openlog("csumshim", LOG_PID, LOG_USER);
-	}
 	csm_cfg_loaded = true;
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	adopt_inherited();
