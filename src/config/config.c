@@ -340,15 +340,15 @@ char *csm_config_meta_path(const struct csm_rule *r, const char *path)
 char *csm_config_locate(bool *explicit_missing)
 {
 	*explicit_missing = false;
-	const char *env = getenv("CSUMSHIM_CONFIG");
+	const char *env = secure_getenv("CSUMSHIM_CONFIG");
 	if (env && *env) {
 		if (access(env, F_OK) != 0)
 			*explicit_missing = true;
 		return strdup(env);
 	}
 	char *p = NULL;
-	const char *xdg = getenv("XDG_CONFIG_HOME");
-	const char *home = getenv("HOME");
+	const char *xdg = secure_getenv("XDG_CONFIG_HOME");
+	const char *home = secure_getenv("HOME");
 	if (xdg && *xdg) {
 		if (asprintf(&p, "%s/csumshim/csumshim.conf", xdg) < 0)
 			p = NULL;
