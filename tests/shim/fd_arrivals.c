@@ -8,6 +8,8 @@
  *                             sends the descriptor over SCM_RIGHTS (recvmsg)
  *   fd_arrivals scmm FILE     the same, received with recvmmsg
  *   fd_arrivals handle FILE   name_to_handle_at + open_by_handle_at
+ *   fd_arrivals pidfd FILE    a child without LD_PRELOAD opens FILE; this
+ *                             process takes the descriptor with pidfd_getfd
  *   fd_arrivals at DIR NAME   openat(open(DIR, O_DIRECTORY), NAME)
  */
 #define _GNU_SOURCE
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -80,7 +83,9 @@ static int recv_fd(int sock, bool many)
 	return fd;
 }
 
-static int received(const char *self, const char *file, bool many)
+/* `self MODE SOCK FILE` in a child without the shim (so the descriptor it
+ * opens is a plain one), connected to us by the socket *sock. */
+static pid_t spawn_plain(const char *self, const char *mode, const char *file, int *sock)
 {
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
@@ -89,23 +94,49 @@ static int received(const char *self, const char *file, bool many)
 	if (pid < 0)
 		die("fork");
 	if (pid == 0) {
-		/* The sender runs without the shim: the descriptor it sends
-		 * is a plain one. */
 		close(sv[0]);
 		char num[16];
 		snprintf(num, sizeof(num), "%d", sv[1]);
 		unsetenv("LD_PRELOAD");
-		execl(self, self, "send", num, file, (char *)NULL);
+		execl(self, self, mode, num, file, (char *)NULL);
 		die("exec");
 	}
 	close(sv[1]);
-	int fd = recv_fd(sv[0], many);
+	*sock = sv[0];
+	return pid;
+}
+
+static int received(const char *self, const char *file, bool many)
+{
+	int sock;
+	pid_t pid = spawn_plain(self, "send", file, &sock);
+	int fd = recv_fd(sock, many);
 	int st;
 	waitpid(pid, &st, 0);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		errno = ECHILD;
 		die("sender failed");
 	}
+	return fd;
+}
+
+/* The child holds the file open until we have taken a copy of its
+ * descriptor. */
+static int taken(const char *self, const char *file)
+{
+	int sock;
+	pid_t pid = spawn_plain(self, "hold", file, &sock);
+	int theirs;
+	if (read(sock, &theirs, sizeof(theirs)) != (ssize_t)sizeof(theirs))
+		die("read the child's descriptor number");
+	int pidfd = pidfd_open(pid, 0);
+	if (pidfd < 0)
+		die("pidfd_open");
+	int fd = pidfd_getfd(pidfd, theirs, 0);
+	if (fd < 0)
+		die("pidfd_getfd");
+	close(sock); /* the child exits */
+	waitpid(pid, NULL, 0);
 	return fd;
 }
 
@@ -142,11 +173,22 @@ int main(int argc, char **argv)
 		send_fd(atoi(argv[2]), fd);
 		return 0;
 	}
+	if (argc == 4 && !strcmp(argv[1], "hold")) {
+		int sock = atoi(argv[2]), fd = open(argv[3], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			die(argv[3]);
+		char byte;
+		if (write(sock, &fd, sizeof(fd)) != (ssize_t)sizeof(fd) || read(sock, &byte, 1) < 0)
+			die("hold");
+		return 0;
+	}
 	int fd;
 	if (argc == 3 && !strcmp(argv[1], "scm"))
 		fd = received(argv[0], argv[2], false);
 	else if (argc == 3 && !strcmp(argv[1], "scmm"))
 		fd = received(argv[0], argv[2], true);
+	else if (argc == 3 && !strcmp(argv[1], "pidfd"))
+		fd = taken(argv[0], argv[2]);
 	else if (argc == 3 && !strcmp(argv[1], "handle"))
 		fd = by_handle(argv[2]);
 	else if (argc == 4 && !strcmp(argv[1], "at")) {
@@ -157,7 +199,7 @@ int main(int argc, char **argv)
 		if (fd < 0)
 			die(argv[3]);
 	} else {
-		fprintf(stderr, "usage: fd_arrivals scm|scmm|handle FILE | at DIR NAME\n");
+		fprintf(stderr, "usage: fd_arrivals scm|scmm|pidfd|handle FILE | at DIR NAME\n");
 		return 2;
 	}
 	char buf[4096];
