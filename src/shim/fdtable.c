@@ -258,6 +258,55 @@ static void atfork_child(void)
 
 /* ---- start-up --------------------------------------------------------- */
 
+/* The absolute path of what fd refers to: from /proc/self/fd, else (no
+ * /proc) a file this process already has open, by device and inode.
+ * 0, or -1 if it has none (a pipe, a socket, a file not known). */
+static int fd_path(int fd, char out[PATH_MAX])
+{
+	char link[64];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, out, PATH_MAX - 1);
+	if (n > 0) {
+		out[n] = 0;
+		return out[0] == '/' ? 0 : -1;
+	}
+	struct stat st;
+	if (csm_real.fstat(fd, &st) < 0)
+		return -1;
+	pthread_mutex_lock(&smu);
+	const struct shim_inode *ino = inode_find(&st);
+	if (ino)
+		snprintf(out, PATH_MAX, "%s", ino->path);
+	pthread_mutex_unlock(&smu);
+	return ino ? 0 : -1;
+}
+
+int shim_adopt_fd(int fd, const char *how)
+{
+	char path[PATH_MAX];
+	if (shim_fd(fd) || fd_path(fd, path) < 0)
+		return 0;
+	const struct csm_rule *r = csm_config_match(&csm_cfg, path);
+	int fl = r ? csm_real.fcntl(fd, F_GETFL) : -1;
+	if (fl < 0)
+		return 0;
+	pthread_mutex_lock(&smu);
+	int rc = register_fd(fd, path, r, fl & ~O_TRUNC, false);
+	pthread_mutex_unlock(&smu);
+	shim_std_after(fd);
+	if (rc >= 0)
+		return rc == 0;
+	/* Never let I/O on it go unverified: make the fd unusable. */
+	shim_log("%s: %s descriptor %d refused: %s", path, how, fd, strerror(-rc));
+	int cloexec = csm_real.fcntl(fd, F_GETFD) & FD_CLOEXEC;
+	int nul = csm_real.open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (nul >= 0) {
+		csm_real.dup3(nul, fd, cloexec ? O_CLOEXEC : 0);
+		csm_real.close(nul);
+	}
+	return -1;
+}
+
 /* Descriptors inherited across exec (a shell's "> file", dd's stdin) are
  * recognised by path, so no I/O on a configured file escapes. */
 static void adopt_inherited(void)
@@ -270,34 +319,8 @@ static void adopt_inherited(void)
 	while ((de = readdir(d))) {
 		char *end;
 		long fd = strtol(de->d_name, &end, 10);
-		if (*end || fd == dfd || fd < 0)
-			continue;
-		char link[64], target[PATH_MAX];
-		snprintf(link, sizeof(link), "/proc/self/fd/%ld", fd);
-		ssize_t n = readlink(link, target, sizeof(target) - 1);
-		if (n <= 0 || target[0] != '/')
-			continue;
-		target[n] = 0;
-		const struct csm_rule *r = csm_config_match(&csm_cfg, target);
-		if (!r)
-			continue;
-		int fl = csm_real.fcntl((int)fd, F_GETFL);
-		if (fl < 0)
-			continue;
-		pthread_mutex_lock(&smu);
-		int rc = register_fd((int)fd, target, r, fl & ~O_TRUNC, false);
-		pthread_mutex_unlock(&smu);
-		shim_std_after((int)fd);
-		if (rc < 0) {
-			/* Never let I/O on it go unverified: make the fd unusable. */
-			shim_log("%s: inherited descriptor %ld refused: %s", target, fd,
-			         strerror(-rc));
-			int nul = csm_real.open("/dev/null", O_RDONLY | O_CLOEXEC);
-			if (nul >= 0) {
-				csm_real.dup3(nul, (int)fd, (fl & O_CLOEXEC) ? O_CLOEXEC : 0);
-				csm_real.close(nul);
-			}
-		}
+		if (!*end && fd != dfd && fd >= 0 && fd <= INT_MAX)
+			shim_adopt_fd((int)fd, "inherited");
 	}
 	closedir(d);
 }
