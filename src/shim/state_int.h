@@ -26,7 +26,9 @@ struct csm_engine *inode_engine(struct shim_inode *ino);
 /* Register fd (already open on a configured file) under smu. */
 int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags, bool created);
 
-/* paths.c: the absolute path that the config's globs match. */
+/* paths.c: the absolute path that the config's globs match; -1 if there
+ * is none, RESOLVE_UNNAMED if dirfd's directory cannot be named. */
+#define RESOLVE_UNNAMED (-2)
 int resolve(int dirfd, const char *path, bool nofollow, char out[PATH_MAX]);
 
 /* engines.c: fill the real-call table the engines' backends use (once, at
