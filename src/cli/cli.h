@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "csumshim/dmcsum_io.h"
 #include "csumshim/engine.h"
 
 enum { EXIT_OK = 0, EXIT_BAD = 1, EXIT_ERR = 2 };
@@ -64,6 +65,13 @@ void cli_event_text(const struct cli_events *c, const struct csm_event *ev, char
 
 char *cli_default_meta_path(const char *path);
 
+/* pread/pwrite of exactly n bytes, looping over short counts and EINTR
+ * (*got < n only at the end of the file); 0 or -errno. */
+int cli_read_full(int fd, uint8_t *buf, size_t n, uint64_t off, size_t *got);
+int cli_write_full(int fd, const uint8_t *buf, size_t n, uint64_t off);
+/* A JSON string literal on stdout. */
+void cli_json_str(const char *s);
+
 int cmd_format(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
@@ -73,6 +81,7 @@ int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 /* Long options shared by the commands. */
 enum {
@@ -90,6 +99,8 @@ enum {
 	OPT_SEED,
 	OPT_META_TARGET,
 	OPT_BROTHER,
+	OPT_TO,
+	OPT_SOURCE_LAYOUT,
 };
 
 #define FORMAT_LONGOPTS                                          \
@@ -108,6 +119,10 @@ struct cli_format_args {
 	const char *meta_path;
 	bool have_size;
 	bool force;
+	/* NULL: csumshim's own format (csm_format); cli_dmc_formatter for
+	 * dm-csum. */
+	int (*formatter)(struct csm_backend *be, const struct csm_format_opts *fo, char *err,
+	                 size_t errlen);
 };
 /* Handles one format option; returns 1 if consumed, 0 if not a format
  * option, -1 on a bad value (already reported). */
@@ -116,5 +131,45 @@ int cli_format_option(struct cli_format_args *a, int opt, const char *arg);
  * whether the files were created (for cleanup).  Returns an exit code. */
 int cli_do_format(struct cli_format_args *a, const char *path, bool *created);
 void cli_remove_created(const char *path, const struct cli_format_args *a);
+
+/* ---- dm-csum, the seed's format (cmd_dmcsum.c, cmd_convert.c) ----------
+ * It has no magic number, so it is only ever chosen by name: main()
+ * sends a command given `--format dm-csum` to its cmd_dmc_ twin.  A file
+ * is interleaved (the seed's "same") unless --layout separate or a
+ * metadata file is named. */
+
+struct cli_dmc {
+	char *path;
+	char *meta_path; /* separate layout: the metadata file, else NULL */
+	struct csm_dmc *d;
+};
+
+struct cli_dmc_open_opts {
+	unsigned layout;       /* 0: separate if meta_path, else interleaved */
+	const char *meta_path; /* separate: default PATH.csum */
+	bool writable;         /* open the files read-write */
+	bool readonly_handle;  /* the handle refuses logical writes */
+	csm_dmc_report_fn report;
+	void *report_arg;
+};
+
+/* Open and print a one-line error on failure.  Returns EXIT_OK or EXIT_ERR. */
+int cli_dmc_open(struct cli_dmc *f, const char *path, const struct cli_dmc_open_opts *o);
+int cli_dmc_close(struct cli_dmc *f);
+/* "sector 7 (bytes 3584-4095): checksum mismatch" and the like. */
+void cli_dmc_event_text(const struct csm_dmc_event *ev, char *buf, size_t n);
+/* cli_format_args.formatter for dm-csum: layout, size, use_capacity. */
+int cli_dmc_formatter(struct csm_backend *be, const struct csm_format_opts *fo, char *err,
+                      size_t errlen);
+/* Parse --layout for an existing dm-csum file; -1 (reported) if bad. */
+int cli_dmc_layout_arg(const char *arg);
+
+int cmd_dmc_format(int argc, char **argv);
+int cmd_dmc_info(int argc, char **argv);
+int cmd_dmc_check(int argc, char **argv);
+int cmd_dmc_dump(int argc, char **argv);
+int cmd_dmc_corrupt(int argc, char **argv);
+int cmd_dmc_import(int argc, char **argv);
+int cmd_dmc_export(int argc, char **argv);
 
 #endif

@@ -14,7 +14,7 @@
 
 #include "cli.h"
 
-static void json_str(const char *s)
+void cli_json_str(const char *s)
 {
 	putchar('"');
 	for (; *s; s++) {
@@ -80,7 +80,7 @@ int cmd_check(int argc, char **argv)
 	bool bad = res.bad_blocks || res.bad_meta || res.broken_groups;
 	if (json) {
 		printf("{\"file\":");
-		json_str(f.path);
+		cli_json_str(f.path);
 		printf(",\"logical_size\":%llu,\"block_size\":%u,\"blocks\":%llu,"
 		       "\"blocks_written\":%llu,\"groups\":%llu,\"groups_skipped\":%llu,"
 		       "\"bad_blocks\":%llu,\"bad_metadata\":%llu,\"broken_groups\":%llu,"
@@ -110,7 +110,7 @@ int cmd_check(int argc, char **argv)
 			if (e->kind == CSM_EV_META_DAMAGED)
 				printf(",\"brother\":\"%c\"", e->slot ? 'B' : 'A');
 			printf(",\"message\":");
-			json_str(text);
+			cli_json_str(text);
 			printf("}");
 		}
 		printf("]}\n");

@@ -22,7 +22,7 @@
 
 #define CHUNK (1u << 20)
 
-static int read_full(int fd, uint8_t *buf, size_t n, uint64_t off, size_t *got)
+int cli_read_full(int fd, uint8_t *buf, size_t n, uint64_t off, size_t *got)
 {
 	size_t done = 0;
 	while (done < n) {
@@ -40,7 +40,7 @@ static int read_full(int fd, uint8_t *buf, size_t n, uint64_t off, size_t *got)
 	return 0;
 }
 
-static int write_full(int fd, const uint8_t *buf, size_t n, uint64_t off)
+int cli_write_full(int fd, const uint8_t *buf, size_t n, uint64_t off)
 {
 	size_t done = 0;
 	while (done < n) {
@@ -140,7 +140,7 @@ int cmd_import(int argc, char **argv)
 		cli_err("out of memory");
 	for (uint64_t off = 0; rc == EXIT_OK && off < size; off += CHUNK) {
 		size_t want = size - off < CHUNK ? (size_t)(size - off) : CHUNK, got = 0;
-		r = read_full(sfd, buf, want, off, &got);
+		r = cli_read_full(sfd, buf, want, off, &got);
 		if (r < 0 || got != want) {
 			cli_err("%s: read: %s", src,
 			        r < 0 ? strerror(-r) : "file shrank while importing");
@@ -246,7 +246,7 @@ int cmd_export(int argc, char **argv)
 			}
 			rc = e == EIO ? EXIT_BAD : EXIT_ERR;
 		} else if (!csm_is_zero(buf, want)) {
-			int r = write_full(dfd, buf, want, off);
+			int r = cli_write_full(dfd, buf, want, off);
 			if (r < 0) {
 				cli_err("%s: write: %s", dst, strerror(-r));
 				rc = EXIT_ERR;

@@ -182,7 +182,7 @@ int cli_do_format(struct cli_format_args *a, const char *path, bool *created)
 			close(mfd);
 	} else {
 		a->fo.use_capacity = !be.resizable && !a->have_size;
-		rc = csm_format(&be, &a->fo, err, sizeof(err));
+		rc = (a->formatter ? a->formatter : csm_format)(&be, &a->fo, err, sizeof(err));
 		csm_backend_destroy(&be);
 	}
 	if (rc < 0) {
