@@ -12,15 +12,26 @@ cat >csumshim.conf <<CONF
 [$D/images/*.img]
 CONF
 run() { "$CS" run --config csumshim.conf -- "$@"; }
+fail() { echo "disk-image: FAILED: $*" >&2; exit 1; }
 
 head -c 16M /dev/urandom >payload.bin
 run dd if=payload.bin of=images/disk.img bs=1M status=none   # checksummed as written
-run cmp payload.bin images/disk.img && echo "read back verified: identical"
+run cmp payload.bin images/disk.img || fail "read back differs"
+echo "read back verified: identical"
 ls -l images/disk.img                        # stored size: content + 0.2 % metadata
-run stat -c 'the program sees %s bytes' images/disk.img
+stored=$(stat -c %s images/disk.img)
+[ "$stored" -gt 16777216 ] && [ "$stored" -lt $((16777216 * 101 / 100)) ] ||
+	fail "stored size $stored is not the content plus about 0.2 %"
+seen=$(run stat -c %s images/disk.img)
+echo "the program sees $seen bytes"
+[ "$seen" = 16777216 ] || fail "the program sees $seen bytes, not 16777216"
 
 run truncate -s 64M images/fs.img
 run mke2fs -q -F -t ext4 images/fs.img
 run debugfs -w -R "write payload.bin /payload" images/fs.img >/dev/null
-run e2fsck -fn images/fs.img && echo "e2fsck: clean"
+run e2fsck -fn images/fs.img || fail "e2fsck found problems"
+echo "e2fsck: clean"
+run debugfs -R "dump /payload $D/payload.out" images/fs.img >/dev/null 2>&1
+cmp payload.bin payload.out || fail "the file read back out of the file system differs"
+echo "the file read back out of the file system: identical"
 "$CS" check images/fs.img

@@ -2,13 +2,21 @@
 # Install what csumshim needs to build and test (Debian 12), then build it.
 #   scripts/setup.sh [BUILD_DIR]      default: build
 # Packages are installed with apt-get only when missing.  Set
-# CSUMSHIM_NO_APT=1 to skip the package step.
+# CSUMSHIM_NO_APT=1 to skip the package step.  The list covers every step of
+# scripts/test.sh on a minimal Debian 12 (debootstrap --variant=minbase):
+# the build, every test (the programs run under the shim, loop devices,
+# PostgreSQL, the static-binary case), scripts/lint.sh and the fuzzers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 
-PKGS=(build-essential cmake pkg-config uthash-dev libxxhash-dev libinih-dev python3
-      clang libclang-rt-14-dev e2fsprogs util-linux sqlite3 fio qemu-utils postgresql)
+PKGS=(
+	build-essential cmake pkg-config uthash-dev libxxhash-dev libinih-dev # the build
+	python3 procps util-linux mount e2fsprogs sqlite3 fio qemu-utils postgresql tar # the tests
+	redis-server redis-tools                                # the tests: Redis
+	clang libclang-rt-14-dev                                # the fuzzers (a clang build)
+	git clang-format clang-tidy cppcheck                    # scripts/lint.sh
+)
 
 if [ "${CSUMSHIM_NO_APT:-0}" != 1 ]; then
 	missing=()
@@ -23,6 +31,23 @@ if [ "${CSUMSHIM_NO_APT:-0}" != 1 ]; then
 		export DEBIAN_FRONTEND=noninteractive
 		$SUDO apt-get update -qq
 		$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	fi
+fi
+# Every program a step calls, whatever installed it: one missing is an error
+# here (a warning with CSUMSHIM_NO_APT=1), never a step that passes without
+# running.
+missing_tools=()
+for t in cc clang cmake ctest pkg-config python3 git clang-format clang-tidy cppcheck pgrep \
+	losetup blockdev blkdiscard runuser sqlite3 fio qemu-img mke2fs debugfs e2fsck nm; do
+	PATH=$PATH:/usr/sbin:/sbin command -v "$t" >/dev/null || missing_tools+=("$t")
+done
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing_tools+=(postgres)
+if [ ${#missing_tools[@]} -gt 0 ]; then
+	if [ "${CSUMSHIM_NO_APT:-0}" = 1 ]; then
+		echo "setup: warning: not installed: ${missing_tools[*]} (tests needing them will fail or skip)" >&2
+	else
+		echo "setup: not found after installing packages: ${missing_tools[*]}" >&2
+		exit 1
 	fi
 fi
 

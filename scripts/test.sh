@@ -7,11 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
-(cd build && ctest --output-on-failure -j"$(nproc)" "$@")
+# ctest-junit.xml records each test's status and output: .ci/run reads the
+# skips from it.
+(cd build && ctest --output-on-failure --output-junit ctest-junit.xml -j"$(nproc)" "$@")
 if [ $# -eq 0 ]; then
 	scripts/lint.sh build
 	CC=clang cmake -S . -B build-fuzz -DCSUMSHIM_FUZZ=ON -DCSUMSHIM_SANITIZED_TESTS=OFF \
 		-DCSUMSHIM_WERROR=ON >/dev/null
 	cmake --build build-fuzz -j"$(nproc)" >/dev/null
-	(cd build-fuzz && ctest --output-on-failure -j"$(nproc)" -L fuzz)
+	(cd build-fuzz && ctest --output-on-failure --output-junit ctest-junit.xml -j"$(nproc)" -L fuzz)
 fi

@@ -62,6 +62,11 @@ struct csm_backend_ops {
 	/* Page-cache advice (POSIX_FADV_*) for [off, off+len) of a store; len 0
 	 * means to the end.  Only a hint: errors are ignored.  NULL: none. */
 	void (*advise)(void *ctx, enum csm_store st, uint64_t off, uint64_t len, int advice);
+	/* The running kernel's boot id (Linux: /proc/sys/kernel/random/boot_id),
+	 * 16 bytes.  Recorded with a file's unclean mark, it tells recovery a
+	 * process crash (same boot: every completed write is in the page cache)
+	 * from a power cut (another boot).  0 or -errno; NULL: unknown. */
+	int (*boot_id)(void *ctx, uint8_t out[16]);
 	void (*destroy)(void *ctx);
 };
 
@@ -85,6 +90,10 @@ struct csm_backend {
 	/* The metadata store is on a network or cluster file system, where a
 	 * lock is a round trip to a server: no solo mode (engine.c). */
 	bool remote;
+	/* DATA and META are two files (the separate layout); false: one file
+	 * holds both (interleaved).  The engine refuses a superblock whose
+	 * layout says otherwise. */
+	bool two_stores;
 };
 
 /* The system calls the POSIX backend uses.  csm_sysio_libc() fills the

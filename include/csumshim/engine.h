@@ -82,6 +82,14 @@ struct csm_engine_opts {
 	bool clean_eagerly;
 	enum csm_durability durability;
 	bool log_only; /* report mismatches but return the stored data */
+	/* Recovery may re-seal blocks that match neither brother in groups
+	 * dirty since the last completed fsync — writes a power cut separated
+	 * from their checksums — even where the file cannot prove the machine
+	 * restarted since it was marked unclean (v1 files record no boot id).
+	 * Off: such blocks are re-sealed only after a recorded restart; with
+	 * the same boot (a process crash or exit) or none recorded, they are
+	 * corruption and stay failing.  `csumshim recover --after-power-loss`. */
+	bool after_power_loss;
 	csm_report_fn report;
 	void *report_arg;
 	/* Debugging aid, NULL normally: one line per metadata block written,
@@ -111,10 +119,19 @@ int csm_close(struct csm_engine *e);
 
 ssize_t csm_pread(struct csm_engine *e, void *buf, size_t n, uint64_t off);
 ssize_t csm_pwrite(struct csm_engine *e, const void *buf, size_t n, uint64_t off);
+/* Per-call durability, as O_DSYNC / RWF_DSYNC (the data and its checksums
+ * are on storage when the call returns) and O_SYNC / RWF_SYNC (also the
+ * size and state). */
+#define CSM_WR_DSYNC 1u
+#define CSM_WR_SYNC 2u
+ssize_t csm_pwrite_flags(struct csm_engine *e, const void *buf, size_t n, uint64_t off,
+                         unsigned flags);
 /* Write at the end of the file, as O_APPEND: finding the end and writing
  * there are one step for every thread and process (the superblock lock is
  * held throughout).  *at receives the offset written at. */
 ssize_t csm_append(struct csm_engine *e, const void *buf, size_t n, uint64_t *at);
+ssize_t csm_append_flags(struct csm_engine *e, const void *buf, size_t n, uint64_t *at,
+                         unsigned flags);
 uint64_t csm_size(struct csm_engine *e);
 int csm_truncate(struct csm_engine *e, uint64_t size);
 /* Make [off, off+len) read as zeros (within the current size). */
@@ -133,10 +150,16 @@ uint64_t csm_size_refresh(struct csm_engine *e);
 
 /* Recovery after an unclean shutdown: every group marked dirty (or with a
  * damaged brother) is re-checked against its data; blocks matching either
- * brother keep that checksum, blocks matching neither are re-sealed from
- * their data and counted (CSM_EV_UNVERIFIED each).  Then the file is marked
- * clean.  csm_open does this itself for a writable engine that finds the
- * file unclean and no other process holding it, unless opts.no_recover. */
+ * brother keep that checksum.  A block matching neither is re-sealed from
+ * its data and counted (CSM_EV_UNVERIFIED each) only when the machine
+ * restarted since the file was marked unclean (a power cut can separate a
+ * write from its checksum) or opts.after_power_loss says so; otherwise it is
+ * corruption — every completed write survives a process crash whole — and
+ * stays failing (CSM_EV_DATA_MISMATCH, blocks_bad).  A file marked clean
+ * never has a block re-sealed: a damaged brother is rewritten from the good
+ * one.  Then the file is marked clean.  csm_open does this itself for a
+ * writable engine that finds the file unclean and no other process holding
+ * it, unless opts.no_recover. */
 struct csm_recovery {
 	bool ran;
 	/* Unclean and no other process had it, but not recovered: a
@@ -150,11 +173,23 @@ struct csm_recovery {
 	uint64_t blocks_unverified; /* matched nothing: re-sealed */
 	uint64_t blocks_lost;       /* strict: durable checksum, older data: left
 	                               failing (a lost write or corruption) */
+	uint64_t blocks_bad;        /* matched nothing, no restart proven: left
+	                               failing (corruption) */
+	uint64_t broken_groups;     /* no valid brother, no restart proven: left
+	                               failing */
+	bool restarted;             /* re-sealing allowed: a restart was recorded
+	                               or opts.after_power_loss */
 };
 /* -1/EBUSY if another process has the file open. */
 int csm_recover(struct csm_engine *e, struct csm_recovery *res);
 /* What csm_open's automatic recovery did (ran = false if none). */
 const struct csm_recovery *csm_open_recovery(const struct csm_engine *e);
+
+/* The process is exiting normally (exit(), return from main): leave the
+ * file as csm_close would — synced, and clean if no other engine has it
+ * open — but free nothing, since other threads may still be inside the
+ * engine while exit() runs.  A write after it marks the file unclean. */
+int csm_exit(struct csm_engine *e);
 
 /* In a forked child: close the engine's descriptors without syncing,
  * unlocking or freeing anything (the parent still owns all of it). */

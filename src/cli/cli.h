@@ -82,6 +82,7 @@ int cmd_export(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_fault(int argc, char **argv);
 
 /* Long options shared by the commands. */
 enum {
@@ -92,6 +93,7 @@ enum {
 	OPT_CSUM,
 	OPT_FORCE,
 	OPT_METAFILE,
+	OPT_POWER_LOSS,
 	OPT_JSON,
 	OPT_GROUP,
 	OPT_OFFSET,

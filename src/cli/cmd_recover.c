@@ -1,12 +1,20 @@
 /*
- * csumshim recover FILE [--metadata-file PATH]
+ * csumshim recover FILE [--metadata-file PATH] [--after-power-loss]
  *
  * Recovery after an unclean shutdown (a crash or power cut while the file
  * was open for writing), the same the library runs by itself at the first
- * open: every group marked dirty is re-checked against its data.  Prints
- * each block that could not be verified and a summary.  Exit 0 when every
- * block verified, 1 when some could not be (or fail verification), 2 on
- * error (for example another process has the file open: EBUSY).
+ * open: every group marked dirty is re-checked against its data.  A block
+ * matching neither of its brothers is corruption unless the machine lost
+ * power since the file was marked unclean — a process crash or exit keeps
+ * every completed write whole — so it stays failing and is listed as bad.
+ * Version 1 files record no boot id and cannot prove a power cut: after
+ * one, --after-power-loss says so, and then such blocks in groups written
+ * since the last completed fsync are re-sealed from their data and listed
+ * ("could not be verified").  A file marked clean never has a block
+ * re-sealed; a damaged brother is rewritten from the good one.
+ * Exit 0 when every block verified, 1 when some could not be or fail
+ * verification, 2 on error (for example another process has the file
+ * open: EBUSY).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,25 +30,32 @@ int cmd_recover(int argc, char **argv)
 	static const struct option longopts[] = {
 	        {"metadata-file", required_argument, NULL, OPT_METAFILE},
 	        {"metadata", required_argument, NULL, OPT_METAFILE},
+	        {"after-power-loss", no_argument, NULL, OPT_POWER_LOSS},
 	        {NULL, 0, NULL, 0},
 	};
 	const char *meta = NULL;
+	bool power_loss = false;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (opt != OPT_METAFILE) {
-			cli_err("recover: usage: csumshim recover FILE [--metadata-file PATH]");
+		if (opt == OPT_POWER_LOSS) {
+			power_loss = true;
+		} else if (opt == OPT_METAFILE) {
+			meta = optarg;
+		} else {
+			cli_err("recover: usage: csumshim recover FILE [--metadata-file PATH] "
+			        "[--after-power-loss]");
 			return EXIT_ERR;
 		}
-		meta = optarg;
 	}
 	if (optind != argc - 1) {
 		cli_err("recover: expected exactly one FILE");
 		return EXIT_ERR;
 	}
 	struct cli_events ev = {0};
-	struct cli_open_opts oo = {.meta_path = meta,
-	                           .writable = true,
-	                           .engine = {.report = cli_event, .report_arg = &ev}};
+	struct cli_open_opts oo = {
+	        .meta_path = meta,
+	        .writable = true,
+	        .engine = {.report = cli_event, .report_arg = &ev, .after_power_loss = power_loss}};
 	struct cli_file f;
 	int rc = cli_open(&f, argv[optind], &oo);
 	if (rc != EXIT_OK)
@@ -59,13 +74,23 @@ int cmd_recover(int argc, char **argv)
 	}
 	printf("%s: %s; %llu of %llu groups dirty, %llu blocks re-checked: %llu verified by the "
 	       "older brother, %llu could not be verified (checksum recomputed), %llu fail "
-	       "verification\n",
+	       "verification; %llu groups without valid metadata\n",
 	       f.path, was_unclean ? "was not closed cleanly" : "was closed cleanly",
 	       (unsigned long long)res.dirty_groups, (unsigned long long)res.groups,
 	       (unsigned long long)res.blocks_checked, (unsigned long long)res.blocks_older,
-	       (unsigned long long)res.blocks_unverified, (unsigned long long)res.blocks_lost);
+	       (unsigned long long)res.blocks_unverified,
+	       (unsigned long long)(res.blocks_lost + res.blocks_bad),
+	       (unsigned long long)(res.rebuilt_groups + res.broken_groups));
+	if (was_unclean && !res.restarted && res.blocks_bad)
+		printf("%s: blocks matching neither checksum are left failing; if the machine "
+		       "lost power since the file was last closed, run 'csumshim recover "
+		       "--after-power-loss %s'\n",
+		       f.path, f.path);
 	rc = cli_close(&f);
 	if (rc != EXIT_OK)
 		return rc;
-	return res.blocks_unverified || res.blocks_lost || res.rebuilt_groups ? EXIT_BAD : EXIT_OK;
+	return res.blocks_unverified || res.blocks_lost || res.blocks_bad || res.rebuilt_groups ||
+	                       res.broken_groups
+	               ? EXIT_BAD
+	               : EXIT_OK;
 }

@@ -26,6 +26,8 @@ static const struct {
          "convert SRC DST --to dm-csum|csumshim [format options of DST] "
          "[--source-layout L] [--metadata-file SRCMETA] [--force]"},
         {"run", cmd_run, "run [--config FILE] -- CMD [ARGS...]"},
+        {"fault", cmd_fault,
+         "fault add FILE RULE... | list FILE... | clear FILE... [--control PATH]"},
 };
 
 /* The commands that work on dm-csum files, given --format dm-csum. */

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "config.h"
+#include "glob.h"
 
 #include "csumshim/engine.h"
 
@@ -130,6 +131,29 @@ static int on_global(struct parse_state *st, const char *name, const char *value
 	return fail(st, "unknown key '%s' in [global] (known: log, cache)", name);
 }
 
+/* exclude = GLOB (appended) | none (empties the list, the default too). */
+static int on_exclude(struct parse_state *st, struct csm_rule *r, const char *value)
+{
+	if (!strcmp(value, "none")) {
+		for (size_t i = 0; i < r->nexclude; i++)
+			free(r->exclude[i]);
+		r->nexclude = 0;
+		r->exclude_none = true;
+		return 1;
+	}
+	if (value[0] != '/')
+		return fail(st, "exclude: expected an absolute path glob or none, not '%s'", value);
+	char **v = realloc(r->exclude, (r->nexclude + 1) * sizeof(*v));
+	if (!v || !(v[r->nexclude] = strdup(value))) {
+		if (v)
+			r->exclude = v;
+		return fail(st, "out of memory");
+	}
+	r->exclude = v;
+	r->nexclude++;
+	return 1;
+}
+
 static int on_rule(struct parse_state *st, struct csm_rule *r, const char *name, const char *value)
 {
 	if (!strcmp(name, "layout")) {
@@ -182,11 +206,13 @@ static int on_rule(struct parse_state *st, struct csm_rule *r, const char *name,
 	} else if (!strcmp(name, "solo")) {
 		if (!parse_bool(value, &r->solo))
 			return fail(st, "solo: expected yes or no, not '%s'", value);
+	} else if (!strcmp(name, "exclude")) {
+		return on_exclude(st, r, value);
 	} else {
 		return fail(
 		        st,
 		        "unknown key '%s' (known: layout, block_size, checksum, metadata, create, "
-		        "on_mismatch, durability, solo)",
+		        "on_mismatch, durability, solo, exclude)",
 		        name);
 	}
 	return 1;
@@ -201,13 +227,15 @@ static int handler(void *user, const char *section, const char *name, const char
 #endif
 {
 	struct parse_state *st = user;
-#if INI_HANDLER_LINENO
-	(void)line;
+#if !INI_HANDLER_LINENO
+	int line = 0;
 #endif
 	if (!name) /* new-section call, when inih is built to make it */
 		return 1;
 	if (!*section)
 		return fail(st, "key '%s' outside any section", name);
+	if (!strcmp(section, "faults"))
+		return csm_config_fault_key(st->cfg, name, value, line, st->msg, sizeof(st->msg));
 	if (strcmp(section, st->section) != 0) {
 		snprintf(st->section, sizeof(st->section), "%s", section);
 		st->cur = NULL;
@@ -243,10 +271,12 @@ static int scan_sections(struct parse_state *st, FILE *f)
 		}
 		*end = 0;
 		const char *name = p + 1;
-		if (!strcmp(name, "global"))
+		if (!strcmp(name, "global") || !strcmp(name, "faults"))
 			continue;
 		if (name[0] != '/') {
-			fail(st, "section [%s]: expected [global] or an absolute path glob", name);
+			fail(st,
+			     "section [%s]: expected [global], [faults] or an absolute path glob",
+			     name);
 			return n;
 		}
 		if (!new_rule(st, name, n)) {
@@ -294,8 +324,13 @@ void csm_config_free(struct csm_config *cfg)
 	for (size_t i = 0; i < cfg->nrules; i++) {
 		free(cfg->rules[i].glob);
 		free(cfg->rules[i].metadata);
+		for (size_t k = 0; k < cfg->rules[i].nexclude; k++)
+			free(cfg->rules[i].exclude[k]);
+		free(cfg->rules[i].exclude);
 	}
 	free(cfg->rules);
+	csm_fault_set_free(&cfg->faults);
+	free(cfg->fault_control);
 	free(cfg->log_path);
 	free(cfg->path);
 	memset(cfg, 0, sizeof(*cfg));
@@ -303,9 +338,16 @@ void csm_config_free(struct csm_config *cfg)
 
 const struct csm_rule *csm_config_match(const struct csm_config *cfg, const char *path)
 {
-	for (size_t i = 0; i < cfg->nrules; i++)
-		if (fnmatch(cfg->rules[i].glob, path, FNM_PATHNAME) == 0)
-			return &cfg->rules[i];
+	for (size_t i = 0; i < cfg->nrules; i++) {
+		const struct csm_rule *r = &cfg->rules[i];
+		if (!csm_glob_match(r->glob, path))
+			continue;
+		bool out = !r->exclude_none && csm_glob_match(CSM_DEFAULT_EXCLUDE, path);
+		for (size_t k = 0; k < r->nexclude && !out; k++)
+			out = csm_glob_match(r->exclude[k], path);
+		if (!out)
+			return r;
+	}
 	return NULL;
 }
 

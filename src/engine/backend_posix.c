@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -306,6 +307,47 @@ static bool fs_is_local(int fd)
 	return false;
 }
 
+/* 32 hex digits, dashes skipped: "1b4e28ba-2fa1-11d2-883f-0016d3cca427". */
+static int parse_uuid(const char *s, size_t len, uint8_t out[16])
+{
+	int nib = 0;
+	for (size_t i = 0; i < len && nib < 32; i++) {
+		char ch = s[i];
+		int v = ch >= '0' && ch <= '9'   ? ch - '0'
+		        : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+		        : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+		                                 : -1;
+		if (v < 0 && ch == '-')
+			continue;
+		if (v < 0)
+			return -EINVAL;
+		if (nib % 2 == 0)
+			out[nib / 2] = (uint8_t)(v << 4);
+		else
+			out[nib / 2] |= (uint8_t)v;
+		nib++;
+	}
+	return nib == 32 ? 0 : -EINVAL;
+}
+
+/* The kernel's boot id.  Opened with a raw system call: under the shim a
+ * libc open() would go through its own wrapper. */
+static int px_boot_id(void *ctx, uint8_t out[16])
+{
+	struct posix_ctx *c = ctx;
+	long fd = syscall(SYS_openat, AT_FDCWD, "/proc/sys/kernel/random/boot_id",
+	                  O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char text[64];
+	ssize_t n = c->sys.pread((int)fd, text, sizeof(text), 0);
+	int err = n < 0 ? -errno : 0;
+	c->sys.close((int)fd);
+	if (err < 0)
+		return err;
+	return parse_uuid(text, (size_t)n, out);
+}
+
 static const struct csm_backend_ops posix_ops = {
         .preadv = px_preadv,
         .pwritev = px_pwritev,
@@ -318,6 +360,7 @@ static const struct csm_backend_ops posix_ops = {
         .lock = px_lock,
         .lock_test = px_lock_test,
         .advise = px_advise,
+        .boot_id = px_boot_id,
         .destroy = px_destroy,
 };
 
@@ -334,18 +377,20 @@ int csm_backend_posix(struct csm_backend *out, int data_fd, int meta_fd, bool ow
 	c->fd[CSM_DATA] = data_fd;
 	c->fd[CSM_META] = meta_fd;
 	c->own = own_fds;
+	struct stat s[2];
 	for (int i = 0; i < 2; i++) {
-		struct stat s;
-		if (c->sys.fstat(c->fd[i], &s) < 0) {
+		if (c->sys.fstat(c->fd[i], &s[i]) < 0) {
 			int e = errno;
 			free(c);
 			return -e;
 		}
-		c->is_blk[i] = S_ISBLK(s.st_mode);
+		c->is_blk[i] = S_ISBLK(s[i].st_mode);
 	}
 	out->ops = &posix_ops;
 	out->ctx = c;
 	out->resizable = !c->is_blk[0] && !c->is_blk[1];
 	out->remote = !c->is_blk[CSM_META] && !fs_is_local(c->fd[CSM_META]);
+	out->two_stores = s[0].st_dev != s[1].st_dev || s[0].st_ino != s[1].st_ino ||
+	                  s[0].st_rdev != s[1].st_rdev;
 	return 0;
 }

@@ -257,7 +257,9 @@ int flush_windows(struct csm_engine *e, bool datasync, bool clean_all);
 
 /* size.c */
 int set_store_sizes(struct csm_engine *e, uint64_t size);
-int grow_to(struct csm_engine *e, uint64_t off, uint64_t *end);
+int grow_to(struct csm_engine *e, uint64_t off, uint64_t *end, uint64_t *was);
+void ungrow(struct csm_engine *e, uint64_t keep, uint64_t grown);
+void ungrow_locked(struct csm_engine *e, uint64_t keep, uint64_t grown);
 
 /* scrub.c */
 bool group_is_hole(struct csm_engine *e, uint64_t gno, uint64_t ngroups, uint64_t *next);

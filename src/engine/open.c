@@ -158,6 +158,16 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 		rc = errf(err, errlen, sb_errno(se), "%s", csm_sb_strerror(se));
 		goto fail_be;
 	}
+	/* Trusting the wrong layout would put brothers and zeros at wrong
+	 * offsets of the data. */
+	if ((sb.layout == CSM_LAYOUT_SEPARATE) != be->two_stores) {
+		rc = errf(err, errlen, -EUCLEAN,
+		          be->two_stores ? "the metadata file's superblock says the layout is "
+		                           "interleaved (one file), not separate"
+		                         : "the superblock says the layout is separate (a "
+		                           "metadata file), not interleaved");
+		goto fail_be;
+	}
 	struct csm_engine *e = calloc(1, sizeof(*e));
 	if (!e) {
 		rc = errf(err, errlen, -ENOMEM, "out of memory");
@@ -276,16 +286,11 @@ void csm_abandon(struct csm_engine *e)
 	csm_backend_destroy(&e->be);
 }
 
-int csm_close(struct csm_engine *e)
+/* What closing leaves on storage: every update synced, the groups this
+ * engine dirtied clean, and — by the last engine out — the file clean. */
+static int sign_off(struct csm_engine *e)
 {
 	int rc = 0;
-	if (e->solo_ok) { /* out of the watcher's reach; solo or not, it stays so */
-		pthread_once(&watch_once, watch_init);
-		pthread_mutex_lock(&watch.mu);
-		watch_unlink(e);
-		e->w_closing = true;
-		pthread_mutex_unlock(&watch.mu);
-	}
 	if (!e->opts.readonly && atomic_load(&e->unclean))
 		rc = flush_windows(e, false, true); /* sync, then every group we dirtied clean */
 	/* The last one out marks the file clean (after a sync: processes that
@@ -302,10 +307,32 @@ int csm_close(struct csm_engine *e)
 			}
 			if (rc == 0)
 				rc = sync_now(e, CSM_META, false);
+			if (rc == 0) /* a write after this marks it unclean again */
+				atomic_store(&e->unclean, false);
 		}
 		sb_end(e);
 	}
+	return rc;
+}
+
+int csm_close(struct csm_engine *e)
+{
+	int rc = 0;
+	if (e->solo_ok) { /* out of the watcher's reach; solo or not, it stays so */
+		pthread_once(&watch_once, watch_init);
+		pthread_mutex_lock(&watch.mu);
+		watch_unlink(e);
+		e->w_closing = true;
+		pthread_mutex_unlock(&watch.mu);
+	}
+	rc = sign_off(e);
 	engine_free(e);
+	return rc < 0 ? (int)fail(rc) : 0;
+}
+
+int csm_exit(struct csm_engine *e)
+{
+	int rc = sign_off(e);
 	return rc < 0 ? (int)fail(rc) : 0;
 }
 

@@ -158,13 +158,14 @@ ssize_t csm_pread(struct csm_engine *e, void *buf, size_t n, uint64_t off)
 		uint64_t gend = (pos / group_bytes + 1) * group_bytes;
 		size_t len = (size_t)((gend - pos) < n - done ? gend - pos : n - done);
 		ssize_t r = read_run(e, (uint8_t *)buf + done, pos, len);
-		if (r >= 0)
-			done += (size_t)r;
 		if (r < 0 || (size_t)r < len) {
-			/* Short: a verified prefix, and not one unverified byte. */
-			memset((uint8_t *)buf + done, 0, n - done);
-			return done ? (ssize_t)done : fail(r < 0 ? (int)r : -EIO);
+			/* A bad block fails the whole read: a short count would
+			 * read as the end of the file to most programs (tar pads
+			 * the member with zeros).  Not one byte is handed out. */
+			memset(buf, 0, n);
+			return fail(r < 0 ? (int)r : -EIO);
 		}
+		done += (size_t)r;
 	}
 	return (ssize_t)done;
 }

@@ -22,9 +22,12 @@ static bool mb_damaged(enum csm_mb_status st)
 }
 
 /* Re-check a dirty group against its data and write the result into both
- * slots, clean.  `buf` holds SCRUB_CHUNK bytes.  Group locked for update. */
+ * slots, clean.  `buf` holds SCRUB_CHUNK bytes.  Group locked for update.
+ * A block matching neither brother is re-sealed only when `reseal` (a
+ * restart since the unclean mark, or data stored where no brother was
+ * written); otherwise it keeps the newer brother's state and fails. */
 static int recover_group(struct csm_engine *e, struct group *g, uint64_t nblocks, uint8_t *buf,
-                         struct csm_recovery *res)
+                         bool reseal, struct csm_recovery *res)
 {
 	const struct csm_geometry *geo = &e->geo;
 	uint32_t bs = geo->block_size;
@@ -75,6 +78,17 @@ static int recover_group(struct csm_engine *e, struct group *g, uint64_t nblocks
 				else
 					csm_mb_clear(geo, m, idx);
 				res->blocks_older++;
+				continue;
+			}
+			if (!reseal) {
+				/* No power cut since the unclean mark: every
+				 * completed write is whole, so this is corruption. */
+				res->blocks_bad++;
+				report_block(e,
+				             nw && csm_mb_written(geo, nw, idx)
+				                     ? CSM_EV_DATA_MISMATCH
+				                     : CSM_EV_NONZERO_UNWRITTEN,
+				             k);
 				continue;
 			}
 			if (strict && csm_mb_written(geo, nw, idx) &&
@@ -146,7 +160,11 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 	res->ran = true;
 	csm_drop_cache(e);
 	int rc = sb_begin(e); /* the size as stored */
+	bool unclean = e->sb.state == CSM_STATE_UNCLEAN;
 	sb_end(e);
+	/* Only a power cut separates a write from its checksum; a file marked
+	 * clean had nothing in flight at all. */
+	res->restarted = unclean && e->opts.after_power_loss;
 	if (rc == 0)
 		rc = mark_unclean(e); /* a crash during recovery: recover again */
 	if (rc < 0)
@@ -174,11 +192,18 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 			/* Dirty, a damaged brother, or data stored where no brother
 			 * was ever written (a shrink's cut of the metadata landed,
 			 * the data's did not). */
-			if (group_dirty(g) || mb_damaged(g->pair.status[0]) ||
-			    mb_damaged(g->pair.status[1]) ||
-			    (g->pair.newer < 0 && !g->pair.broken)) {
+			bool bare = g->pair.newer < 0 && !g->pair.broken;
+			if (g->pair.broken && !res->restarted) {
+				/* Brothers are written whole: only a power cut
+				 * tears both.  Left failing. */
+				res->broken_groups++;
+				struct csm_event ev = {.kind = CSM_EV_GROUP_BROKEN, .group = gno};
+				report(e, &ev);
+			} else if (group_dirty(g) || mb_damaged(g->pair.status[0]) ||
+			           mb_damaged(g->pair.status[1]) || bare) {
 				res->dirty_groups++;
-				rc = recover_group(e, g, nblocks, buf, res);
+				rc = recover_group(e, g, nblocks, buf,
+				                   res->restarted || (bare && unclean), res);
 			}
 			group_unlock_update(e, g);
 		}

@@ -8,6 +8,7 @@
 #include "engine_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,15 +76,33 @@ int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,
 			rc = -ENOMEM;
 			break;
 		}
-		rc = group_rdlock(e, g);
-		if (rc < 0) {
-			group_put(e, g);
-			break;
+		/* Another process's update of the group, caught between its
+		 * brother and data writes, is not a mismatch: its writers are
+		 * kept out (the group's lock, shared) while the group's brothers
+		 * are loaded and its data read and checked. */
+		bool xl = e->xproc;
+		if (xl) {
+			group_wrlock(e, g);
+			rc = group_xlock(e, gno, F_RDLCK);
+			if (rc < 0) {
+				pthread_rwlock_unlock(&g->lock);
+				group_put(e, g);
+				break;
+			}
+			rc = group_load(e, g);
+		} else {
+			rc = group_rdlock(e, g);
+			if (rc < 0) {
+				group_put(e, g);
+				break;
+			}
 		}
-		for (int i = 0; i < 2; i++)
+		for (int i = 0; rc == 0 && i < 2; i++)
 			if (g->pair.status[i] != CSM_MB_VALID && g->pair.status[i] != CSM_MB_EMPTY)
 				res->bad_meta++;
-		if (g->pair.broken) {
+		if (rc < 0) {
+			report_io(e, gno, rc);
+		} else if (g->pair.broken) {
 			res->broken_groups++;
 			res->bad_blocks += last - first + 1;
 		} else {
@@ -109,6 +128,8 @@ int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,
 				}
 			}
 		}
+		if (xl)
+			group_xunlock(e, gno);
 		pthread_rwlock_unlock(&g->lock);
 		group_put(e, g);
 		if (rc < 0)

@@ -47,8 +47,8 @@ int set_store_sizes(struct csm_engine *e, uint64_t size)
 }
 
 /* Make the logical size at least *end (a fixed store's capacity lowers
- * *end; -ENOSPC if off is past it). */
-int grow_to(struct csm_engine *e, uint64_t off, uint64_t *end)
+ * *end; -ENOSPC if off is past it).  *was: the size found. */
+int grow_to(struct csm_engine *e, uint64_t off, uint64_t *end, uint64_t *was)
 {
 	int rc = sb_begin(e);
 	if (rc < 0) {
@@ -56,6 +56,7 @@ int grow_to(struct csm_engine *e, uint64_t off, uint64_t *end)
 		return rc;
 	}
 	uint64_t size = atomic_load(&e->size);
+	*was = size;
 	if (*end > size && !e->be.resizable && *end > e->capacity) {
 		if (off >= e->capacity) {
 			sb_end(e);
@@ -209,6 +210,25 @@ static int shrink_locked(struct csm_engine *e, uint64_t nsize, uint64_t cur)
 done:
 	atomic_store(&e->shrink_from, NO_SHRINK);
 	return rc;
+}
+
+/* A write that grew the file to `grown` failed (ENOSPC, EIO) after the
+ * bytes up to `keep`: the size goes back to `keep`, so the range it never
+ * wrote does not exist rather than read as zeros — unless someone changed
+ * the size meanwhile.  Under sb_begin.  The write's error is what its
+ * caller reports; a failure here leaves the size grown. */
+void ungrow_locked(struct csm_engine *e, uint64_t keep, uint64_t grown)
+{
+	uint64_t cur = atomic_load(&e->size);
+	if (e->be.resizable && cur == grown && keep < cur && shrink_locked(e, keep, cur) < 0)
+		e->sb.logical_size = cur;
+}
+
+void ungrow(struct csm_engine *e, uint64_t keep, uint64_t grown)
+{
+	if (sb_begin(e) == 0)
+		ungrow_locked(e, keep, grown);
+	sb_end(e);
 }
 
 int csm_truncate(struct csm_engine *e, uint64_t nsize)

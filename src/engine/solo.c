@@ -140,9 +140,13 @@ static void *watcher(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&watch.mu);
 	for (;;) {
+		/* Nothing to watch: end, so that a program whose own threads
+		 * have all ended exits (glibc exits when the last thread ends,
+		 * ours included); watch_start starts another when needed. */
 		if (!watch.head) {
-			pthread_cond_wait(&watch.cv, &watch.mu);
-			continue;
+			watch.running = false;
+			pthread_mutex_unlock(&watch.mu);
+			return NULL;
 		}
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -165,7 +169,6 @@ static void *watcher(void *arg)
 				solo_leave(e);
 		}
 	}
-	return NULL;
 }
 
 /* Start the watcher thread, with every signal blocked (the program's

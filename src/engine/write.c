@@ -465,12 +465,17 @@ ssize_t csm_pwrite(struct csm_engine *e, const void *buf, size_t n, uint64_t off
 	if (rc < 0)
 		return fail(rc);
 	size_t done = 0;
+	uint64_t grew_from = UINT64_MAX, grew_to = 0;
 	for (;;) {
-		uint64_t end = off + n;
+		uint64_t end = off + n, was;
 		if (end > atomic_load_explicit(&e->size, memory_order_acquire)) {
-			rc = grow_to(e, off, &end);
+			rc = grow_to(e, off, &end, &was);
 			if (rc < 0)
 				break;
+			if (end > was) {
+				grew_from = was < grew_from ? was : grew_from;
+				grew_to = end;
+			}
 			n = (size_t)(end - off);
 		}
 		/* The size is checked again under each group lock: after a
@@ -480,6 +485,8 @@ ssize_t csm_pwrite(struct csm_engine *e, const void *buf, size_t n, uint64_t off
 		if (rc != -E_SIZE_CHANGED)
 			break;
 	}
+	if (rc < 0 && grew_from != UINT64_MAX)
+		ungrow(e, off + done > grew_from ? off + done : grew_from, grew_to);
 	if (rc < 0 && done == 0)
 		return fail(rc);
 	return (ssize_t)done;
@@ -518,8 +525,12 @@ ssize_t csm_append(struct csm_engine *e, const void *buf, size_t n, uint64_t *at
 			if (rc < 0)
 				e->sb.logical_size = off;
 		}
-		if (rc == 0)
+		if (rc == 0) {
 			rc = write_range(e, buf, (size_t)(end - off), off, &done);
+			/* failed: the end is where the written bytes end */
+			if (rc < 0)
+				ungrow_locked(e, off + done, end);
+		}
 	}
 	sb_end(e);
 	if (rc < 0 && done == 0)

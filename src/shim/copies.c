@@ -38,6 +38,14 @@ static ssize_t copy_emulated(int in, off64_t *inoff, int out, off64_t *outoff, s
 	while (done < len) {
 		size_t want = len - done < chunk ? len - done : chunk;
 		ssize_t r = any_read(in, buf, want, inoff);
+		if (r < 0 && errno == EIO && shim_fd(in)) {
+			/* A bad block fails the whole copy, as it fails a
+			 * read: a short count would read as the end of the
+			 * file (what was copied before it stays copied). */
+			free(buf);
+			errno = EIO;
+			return -1;
+		}
 		if (r <= 0) {
 			err = r < 0 ? errno : 0;
 			break;

@@ -51,20 +51,41 @@ ssize_t shim_pread(struct shim_file *f, void *buf, size_t n, off_t off)
 	return e ? csm_pread(e, buf, n, (uint64_t)off) : -1;
 }
 
-ssize_t shim_pwrite(struct shim_file *f, const void *buf, size_t n, off_t off)
+/* How one write goes: the descriptor's O_DSYNC, O_SYNC and O_APPEND, and
+ * a pwritev2's RWF_DSYNC, RWF_SYNC, RWF_APPEND and RWF_NOAPPEND. */
+#define W_APPEND 0x100u
+static unsigned write_how(const struct shim_file *f, int rwf)
+{
+	int fl = atomic_load(&f->flags);
+	unsigned w = 0;
+	if ((fl & O_SYNC) == O_SYNC || (rwf & RWF_SYNC))
+		w |= CSM_WR_SYNC;
+	else if ((fl & O_DSYNC) || (rwf & RWF_DSYNC))
+		w |= CSM_WR_DSYNC;
+	if (((fl & O_APPEND) && !(rwf & RWF_NOAPPEND)) || (rwf & RWF_APPEND))
+		w |= W_APPEND;
+	return w;
+}
+
+static ssize_t pwrite_how(struct shim_file *f, const void *buf, size_t n, off_t off, unsigned w)
 {
 	struct csm_engine *e = io_begin(f, true, off);
 	if (!e)
 		return -1;
-	if (!(atomic_load(&f->flags) & O_APPEND))
-		return csm_pwrite(e, buf, n, (uint64_t)off);
+	if (!(w & W_APPEND))
+		return csm_pwrite_flags(e, buf, n, (uint64_t)off, w);
 	/* Linux: pwrite on an O_APPEND descriptor appends. */
 	uint64_t at;
-	return csm_append(e, buf, n, &at);
+	return csm_append_flags(e, buf, n, &at, w);
+}
+
+ssize_t shim_pwrite(struct shim_file *f, const void *buf, size_t n, off_t off)
+{
+	return pwrite_how(f, buf, n, off, write_how(f, 0));
 }
 
 /* read/write at the position kept in the kernel's offset of fd. */
-static ssize_t pos_io(struct shim_file *f, int fd, void *buf, size_t n, bool write)
+static ssize_t pos_io_how(struct shim_file *f, int fd, void *buf, size_t n, bool write, unsigned w)
 {
 	struct csm_engine *e = io_begin(f, write, 0);
 	if (!e)
@@ -72,14 +93,15 @@ static ssize_t pos_io(struct shim_file *f, int fd, void *buf, size_t n, bool wri
 	pthread_mutex_lock(&f->pos_mu);
 	ssize_t r = -1;
 	off_t pos;
-	if (write && (atomic_load(&f->flags) & O_APPEND)) {
+	if (write && (w & W_APPEND)) {
 		uint64_t at;
-		r = csm_append(e, buf, n, &at); /* finds the end and writes, as one step */
+		/* finds the end and writes, as one step */
+		r = csm_append_flags(e, buf, n, &at, w);
 		pos = (off_t)at;
 	} else {
 		pos = csm_real.lseek(fd, 0, SEEK_CUR);
 		if (pos >= 0)
-			r = write ? csm_pwrite(e, buf, n, (uint64_t)pos)
+			r = write ? csm_pwrite_flags(e, buf, n, (uint64_t)pos, w)
 			          : csm_pread(e, buf, n, (uint64_t)pos);
 	}
 	if (r > 0 && csm_real.lseek(fd, pos + r, SEEK_SET) < 0)
@@ -90,12 +112,12 @@ static ssize_t pos_io(struct shim_file *f, int fd, void *buf, size_t n, bool wri
 
 ssize_t shim_read(struct shim_file *f, int fd, void *buf, size_t n)
 {
-	return pos_io(f, fd, buf, n, false);
+	return pos_io_how(f, fd, buf, n, false, 0);
 }
 
 ssize_t shim_write(struct shim_file *f, int fd, const void *buf, size_t n)
 {
-	return pos_io(f, fd, (void *)buf, n, true);
+	return pos_io_how(f, fd, (void *)buf, n, true, write_how(f, 0));
 }
 
 off_t shim_lseek(struct shim_file *f, int fd, off_t off, int whence)
@@ -198,8 +220,9 @@ PWRITE_WRAPPER(pwrite64, off64_t)
 #define GATHER_MAX ((size_t)8 << 20)
 
 static ssize_t vec_io(struct shim_file *f, int fd, const struct iovec *iov, int cnt, off_t off,
-                      bool write)
+                      bool write, int rwf)
 {
+	unsigned w = write ? write_how(f, rwf) : 0;
 	if (cnt < 0 || cnt > IOV_MAX) {
 		errno = EINVAL;
 		return -1;
@@ -229,8 +252,8 @@ static ssize_t vec_io(struct shim_file *f, int fd, const struct iovec *iov, int 
 			memcpy(buf + at, iov[i].iov_base, iov[i].iov_len);
 			at += iov[i].iov_len;
 		}
-		ssize_t r =
-		        off < 0 ? shim_write(f, fd, buf, total) : shim_pwrite(f, buf, total, off);
+		ssize_t r = off < 0 ? pos_io_how(f, fd, buf, total, true, w)
+		                    : pwrite_how(f, buf, total, off, w);
 		int saved = errno;
 		free(buf);
 		errno = saved;
@@ -242,13 +265,21 @@ static ssize_t vec_io(struct shim_file *f, int fd, const struct iovec *iov, int 
 			continue;
 		ssize_t r;
 		if (off < 0)
-			r = write ? shim_write(f, fd, iov[i].iov_base, iov[i].iov_len)
-			          : shim_read(f, fd, iov[i].iov_base, iov[i].iov_len);
+			r = pos_io_how(f, fd, iov[i].iov_base, iov[i].iov_len, write, w);
 		else
-			r = write ? shim_pwrite(f, iov[i].iov_base, iov[i].iov_len,
-			                        off + (off_t)done)
+			r = write ? pwrite_how(f, iov[i].iov_base, iov[i].iov_len,
+			                       off + (off_t)done, w)
 			          : shim_pread(f, iov[i].iov_base, iov[i].iov_len,
 			                       off + (off_t)done);
+		if (r < 0 && done && !write) {
+			/* A read meeting a bad block fails as a whole, as one
+			 * read would: the position goes back to where it was. */
+			int err = errno;
+			if (off < 0)
+				csm_real.lseek(fd, -(off_t)done, SEEK_CUR);
+			errno = err;
+			return -1;
+		}
 		if (r < 0)
 			return done ? (ssize_t)done : -1;
 		done += (size_t)r;
@@ -261,13 +292,13 @@ static ssize_t vec_io(struct shim_file *f, int fd, const struct iovec *iov, int 
 API ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
 	struct shim_file *f = ours(fd);
-	return f ? GUARDED(vec_io(f, fd, iov, cnt, -1, false)) : REAL(readv)(fd, iov, cnt);
+	return f ? GUARDED(vec_io(f, fd, iov, cnt, -1, false, 0)) : REAL(readv)(fd, iov, cnt);
 }
 
 API ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
 	struct shim_file *f = ours(fd);
-	return f ? GUARDED(vec_io(f, fd, iov, cnt, -1, true)) : REAL(writev)(fd, iov, cnt);
+	return f ? GUARDED(vec_io(f, fd, iov, cnt, -1, true, 0)) : REAL(writev)(fd, iov, cnt);
 }
 
 #define PV_WRAPPER(name, offt, wr)                                           \
@@ -280,14 +311,19 @@ API ssize_t writev(int fd, const struct iovec *iov, int cnt)
 			errno = EINVAL;                                      \
 			return -1;                                           \
 		}                                                            \
-		return GUARDED(vec_io(f, fd, iov, cnt, (off_t)off, wr));     \
+		return GUARDED(vec_io(f, fd, iov, cnt, (off_t)off, wr, 0));  \
 	}
 PV_WRAPPER(preadv, off_t, false)
 PV_WRAPPER(preadv64, off64_t, false)
 PV_WRAPPER(pwritev, off_t, true)
 PV_WRAPPER(pwritev64, off64_t, true)
 
-/* The v2 calls: offset -1 means the file position. */
+/* The v2 calls: offset -1 means the file position.  Flags are honoured or
+ * refused: RWF_HIPRI only asks for polling (no effect on what is read or
+ * written); RWF_NOWAIT, RWF_ATOMIC and any flag unknown here fail with
+ * EOPNOTSUPP, as the kernel refuses what a file does not support. */
+#define RWF_READ_OK RWF_HIPRI
+#define RWF_WRITE_OK (RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_APPEND | RWF_NOAPPEND)
 #define PV2_WRAPPER(name, offt, wr)                                                     \
 	API ssize_t name(int fd, const struct iovec *iov, int cnt, offt off, int flags) \
 	{                                                                               \
@@ -298,7 +334,11 @@ PV_WRAPPER(pwritev64, off64_t, true)
 			errno = EINVAL;                                                 \
 			return -1;                                                      \
 		}                                                                       \
-		return GUARDED(vec_io(f, fd, iov, cnt, (off_t)off, wr));                \
+		if (flags & ~((wr) ? RWF_WRITE_OK : RWF_READ_OK)) {                     \
+			errno = EOPNOTSUPP; /* never ignored */                         \
+			return -1;                                                      \
+		}                                                                       \
+		return GUARDED(vec_io(f, fd, iov, cnt, (off_t)off, wr, flags));         \
 	}
 PV2_WRAPPER(preadv2, off_t, false)
 PV2_WRAPPER(preadv64v2, off64_t, false)

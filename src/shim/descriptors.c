@@ -1,18 +1,39 @@
 /*
- * The descriptor calls: close, close_range, dup, dup2, dup3 and fcntl
- * keep the fd table (and the standard streams) in step with the kernel's;
- * a program's byte-range locks on a protected file are kept in logical
+ * The descriptor calls: close, close_range, closefrom, dup, dup2, dup3 and
+ * fcntl keep the fd table (and the standard streams) in step with the
+ * kernel's.  The shim's own descriptors (ownfds.c) are not the program's:
+ * closing one, or asking fcntl or dup about it, is EBADF as for a number
+ * never opened; close_range and closefrom pass over them; dup2 or dup3
+ * onto one first moves ours away.  A child sharing the parent's memory
+ * (vfork, posix_spawn, clone(CLONE_VM)) acts on its kernel descriptors
+ * only: the table, the engines and the streams are its parent's.
+ * A program's byte-range locks on a protected file are kept in logical
  * offsets and below the bytes the engine locks.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <sched.h>
 #include <stdarg.h>
+#include <stdlib.h>
 
 #include "wrap.h"
 
+/* fd is one of the shim's own, which the program never opened. */
+static bool theirs(int fd)
+{
+	if (csm_guard || !shim_own_is(fd))
+		return false;
+	errno = EBADF;
+	return true;
+}
+
 API int close(int fd)
 {
-	if (!ours(fd))
+	if (theirs(fd))
+		return -1;
+	if (!ours(fd) || shim_foreign())
 		return REAL(close)(fd);
 	shim_std_before(fd);
 	shim_forget_fd(fd);
@@ -21,26 +42,86 @@ API int close(int fd)
 	return r;
 }
 
+/* The real close_range over [first, last] less the shim's descriptors, in
+ * pieces.  CLOSE_RANGE_UNSHARE goes with the first piece (or alone). */
+static int close_pieces(unsigned first, unsigned last, int flags)
+{
+	int r = 0, fl = flags;
+	unsigned from = first;
+	for (;;) {
+		int own = shim_own_next(from > INT_MAX ? INT_MAX : (int)from,
+		                        last > INT_MAX ? INT_MAX : (int)last);
+		if (own < 0 || (unsigned)own > from) {
+			unsigned to = own < 0 ? last : (unsigned)own - 1;
+			if (csm_real.close_range(from, to, fl) < 0)
+				r = -1;
+			fl &= ~CLOSE_RANGE_UNSHARE;
+		}
+		if (own < 0 || (unsigned)own >= last)
+			break;
+		from = (unsigned)own + 1;
+	}
+	if ((fl & CLOSE_RANGE_UNSHARE) && unshare(CLONE_FILES) < 0)
+		r = -1;
+	return r;
+}
+
+/* After a range was closed: the table and the standard streams follow. */
+static void closed_range(unsigned first, unsigned last)
+{
+	shim_forget_range(first, last);
+	for (int fd = 0; fd <= 2; fd++)
+		if ((unsigned)fd >= first && (unsigned)fd <= last)
+			shim_std_after(fd);
+}
+
 API int close_range(unsigned first, unsigned last, int flags)
 {
 	if (!REAL(close_range)) {
 		errno = ENOSYS;
 		return -1;
 	}
-	int r = csm_real.close_range(first, last, flags);
-	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC) && !csm_guard) {
-		shim_forget_range(first, last);
-		for (int fd = 0; fd <= 2; fd++)
-			if ((unsigned)fd >= first && (unsigned)fd <= last)
-				shim_std_after(fd);
-	}
+	if (csm_guard || first > last || (flags & ~(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE)))
+		return csm_real.close_range(first, last, flags); /* the kernel's errors */
+	int r = close_pieces(first, last, flags);
+	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC) && !shim_foreign())
+		closed_range(first, last);
 	return r;
+}
+
+/* glibc's closefrom calls close_range (or walks /proc/self/fd) inside
+ * libc, where no wrapper sees it. */
+API void closefrom(int lowfd)
+{
+	unsigned first = lowfd < 0 ? 0 : (unsigned)lowfd;
+	if (csm_guard) {
+		REAL(closefrom)(lowfd);
+		return;
+	}
+	csm_shim_init();
+	if (!csm_real.close_range || close_pieces(first, ~0U, 0) < 0) {
+		/* No close_range: each open descriptor but ours, one by one. */
+		DIR *d = opendir("/proc/self/fd");
+		struct dirent *de;
+		while (d && (de = readdir(d))) {
+			char *end;
+			long fd = strtol(de->d_name, &end, 10);
+			if (!*end && fd >= (long)first && fd != dirfd(d) && !shim_own_is((int)fd))
+				csm_real.close((int)fd);
+		}
+		if (d)
+			closedir(d);
+	}
+	if (!shim_foreign())
+		closed_range(first, ~0U);
 }
 
 API int dup(int fd)
 {
+	if (theirs(fd))
+		return -1;
 	int r = REAL(dup)(fd);
-	if (r >= 0 && ours(fd)) {
+	if (r >= 0 && ours(fd) && !shim_foreign()) {
 		shim_share_fd(fd, r);
 		shim_std_after(r);
 	}
@@ -56,19 +137,32 @@ static int redirect(int r, int oldfd, int newfd)
 	return r;
 }
 
+/* Before dup2/dup3 onto newfd: 0 to go on, -1 (errno set) to fail. */
+static int before_redirect(int oldfd, int newfd)
+{
+	if (theirs(oldfd))
+		return -1;
+	if (shim_own_is(newfd) && shim_own_move(newfd) < 0)
+		return -1;
+	shim_std_before(newfd);
+	return 0;
+}
+
 API int dup2(int oldfd, int newfd)
 {
-	if (csm_guard)
+	if (csm_guard || shim_foreign())
 		return REAL(dup2)(oldfd, newfd);
-	shim_std_before(newfd);
+	if (before_redirect(oldfd, newfd) < 0)
+		return -1;
 	return redirect(REAL(dup2)(oldfd, newfd), oldfd, newfd);
 }
 
 API int dup3(int oldfd, int newfd, int flags)
 {
-	if (csm_guard)
+	if (csm_guard || shim_foreign())
 		return REAL(dup3)(oldfd, newfd, flags);
-	shim_std_before(newfd);
+	if (before_redirect(oldfd, newfd) < 0)
+		return -1;
 	return redirect(REAL(dup3)(oldfd, newfd, flags), oldfd, newfd);
 }
 
@@ -103,6 +197,8 @@ static bool clamp_lock(struct shim_file *f, int fd, int cmd, const struct flock 
 
 static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
+	if (theirs(fd))
+		return -1;
 	struct shim_file *lf = ours(fd);
 	struct flock fl;
 	if (lf && arg && clamp_lock(lf, fd, cmd, arg, &fl)) {
@@ -123,7 +219,7 @@ static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 	struct shim_file *f = ours(fd);
 	if (r < 0 || !f)
 		return r;
-	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) {
+	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && !shim_foreign()) {
 		shim_share_fd(fd, r);
 		shim_std_after(r);
 	} else if (cmd == F_SETFL) {

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -22,52 +23,93 @@ static struct csm_sysio sysio;
 
 void sysio_init(void)
 {
-	sysio.pread = csm_real.pread;
-	sysio.pwrite = csm_real.pwrite;
-	sysio.preadv = csm_real.preadv;
-	sysio.pwritev = csm_real.pwritev;
-	sysio.pwritev2 = csm_real.pwritev2;
-	sysio.fsync = csm_real.fsync;
-	sysio.fdatasync = csm_real.fdatasync;
-	sysio.ftruncate = csm_real.ftruncate;
-	sysio.fstat = csm_real.fstat;
-	sysio.fallocate = csm_real.fallocate;
-	sysio.ioctl = csm_real.ioctl;
-	sysio.lseek = csm_real.lseek;
-	sysio.close = csm_real.close;
-	sysio.fcntl = csm_real.fcntl;
-	sysio.fadvise = csm_real.posix_fadvise;
+	shim_own_sysio(&sysio); /* the real calls, through the numbers the engines know */
 }
 
-/* The private descriptor of the data file: read-write for an engine that
- * writes, read-only otherwise (readers never need write access).  It must
- * be the file the program opened: a name swapped in between (a user
- * replacing it with a link to another file) is refused. */
-static int open_data(const struct shim_inode *ino, bool writable)
+/* Open `path`, or through descriptor `via` (/proc/self/fd/VIA) when there
+ * is one: the very file it refers to, even unlinked or renamed over.
+ * Read-write for an engine that writes, read-only otherwise (readers never
+ * need write access). */
+static int open_via(int via, const char *path, bool writable)
 {
-	int fd = csm_real.open(ino->path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	int fl = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+	if (via >= 0) {
+		char link[64];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", via);
+		int fd = csm_real.open(link, fl);
+		if (fd >= 0 || errno != ENOENT)
+			return fd;
+		/* No /proc: by name, checked by the caller. */
+	}
+	return csm_real.open(path, fl);
+}
+
+/* An O_PATH descriptor of fd's file, kept so that a forked child can
+ * reopen the very file (it holds no lock and no access).  -1 if none. */
+static int anchor_of(int fd)
+{
+	char link[64];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", shim_own_fd(fd));
+	return shim_own_take(csm_real.open(link, O_PATH | O_CLOEXEC));
+}
+
+/* The engine's descriptor of the data file, read-write only for an engine
+ * that writes.  It must be the inode the table knows (ino->key): a name
+ * swapped in between (a user replacing it with a link to another file) is
+ * refused, and a forked child that cannot reach the very file fails
+ * loudly.  Ours, at a high number. */
+static int open_data(const struct shim_inode *ino, int via, bool writable)
+{
+	int fd = open_via(via, ino->path, writable);
 	if (fd < 0)
 		return -errno;
 	struct stat st;
-	if (csm_real.fstat(fd, &st) < 0 || st.st_dev != ino->key[0] || st.st_ino != ino->key[1]) {
+	if (csm_real.fstat(fd, &st) < 0 || (uint64_t)st.st_dev != ino->key[0] ||
+	    (uint64_t)st.st_ino != ino->key[1]) {
 		csm_real.close(fd);
+		if (ino->anchor[0] >= 0) {
+			shim_log("%s: cannot reopen the file this descriptor refers to: the name "
+			         "now names another file, and /proc/self/fd cannot reach it",
+			         ino->path);
+			return -EIO;
+		}
 		shim_log("%s: not the file the program opened (replaced meanwhile); refused",
 		         ino->path);
 		return -EPERM;
 	}
-	return fd;
+	return shim_own_take(fd);
 }
 
-/* A separate layout's metadata file, through csm_meta_open (never through
- * a link, never another user's); ENOENT if missing and not created. */
-static int open_meta(const char *meta, int dfd, bool writable, bool create)
+/* A separate layout's metadata file: through its anchor when it has one
+ * (the very file a forked child's parent opened, even renamed), else
+ * through csm_meta_open (never through a link, never another user's).
+ * Ours, at a high number; -ENOENT if missing and not created. */
+static int open_meta(struct shim_inode *ino, const char *meta, int dfd, bool writable, bool create)
 {
+	int fd;
+	if (ino->anchor[1] >= 0) {
+		char link[64];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", shim_own_fd(ino->anchor[1]));
+		fd = csm_real.open(link, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		if (fd >= 0)
+			return shim_own_take(fd);
+		if (errno != ENOENT)
+			return -errno;
+		/* No /proc: by name, with every check. */
+	}
 	char why[256];
 	bool created;
-	int fd = csm_meta_open(meta, dfd, (writable ? O_RDWR : O_RDONLY) | (create ? O_CREAT : 0),
-	                       &created, why, sizeof(why));
-	if (fd < 0 && fd != -ENOENT)
-		shim_log("%s: %s", meta, why);
+	fd = csm_meta_open(meta, shim_own_fd(dfd),
+	                   (writable ? O_RDWR : O_RDONLY) | (create ? O_CREAT : 0), &created, why,
+	                   sizeof(why));
+	if (fd < 0) {
+		if (fd != -ENOENT)
+			shim_log("%s: %s", meta, why);
+		return fd;
+	}
+	fd = shim_own_take(fd);
+	if (ino->anchor[1] < 0)
+		ino->anchor[1] = anchor_of(fd);
 	return fd;
 }
 
@@ -77,12 +119,12 @@ static int open_meta(const char *meta, int dfd, bool writable, bool create)
  * and replaces it (register_fd). */
 static int empty_backend(struct csm_backend *be, char *err, size_t errlen)
 {
-	int fd = memfd_create("csumshim-empty", MFD_CLOEXEC);
+	int fd = shim_own_take(memfd_create("csumshim-empty", MFD_CLOEXEC));
 	if (fd < 0)
 		return -errno;
 	int rc = csm_backend_posix(be, fd, fd, true, &sysio);
 	if (rc < 0) {
-		csm_real.close(fd);
+		shim_own_close(fd);
 		return rc;
 	}
 	struct csm_format_opts fo = {0};
@@ -96,28 +138,37 @@ static int empty_backend(struct csm_backend *be, char *err, size_t errlen)
  * for a configured file and publish it in ino->e.  `writable`: the program
  * may write (else the engine is read-only and changes nothing: no format,
  * no recovery, no metadata file).  `trunc`: the program asked for O_TRUNC.
- * Returns -errno. */
+ * `via`: a descriptor of the file (the program's, or the inode's anchor in
+ * a forked child), or -1.  Returns -errno. */
 int attach(struct shim_inode *ino, const struct csm_rule *r, bool writable, bool trunc,
-           bool created)
+           bool created, int via)
 {
 	const char *path = ino->path;
 	bool sep = r->layout == CSM_LAYOUT_SEPARATE;
 	char *meta = sep ? csm_config_meta_path(r, path) : NULL;
-	int dfd, mfd = -1, rc;
-	dfd = rc = open_data(ino, writable);
-	if (dfd < 0)
+	int dfd = -1, mfd = -1, rc;
+	dfd = open_data(ino, via, writable);
+	if (dfd < 0) {
+		rc = dfd;
+		dfd = -1;
 		goto fail;
+	}
+	if (ino->anchor[0] < 0)
+		ino->anchor[0] = anchor_of(dfd);
 	bool blk = false;
 	uint64_t dsize = 0, msize = 0;
 	csm_fd_size(&sysio, dfd, &dsize, &blk); /* unknown: treated as empty */
 	bool fresh = created || (dsize == 0 && !blk);
 	bool format = false, empty = false;
 	if (sep) {
-		mfd = open_meta(meta, dfd, writable, writable && r->create && (fresh || trunc));
+		mfd = open_meta(ino, meta, dfd, writable,
+		                writable && r->create && (fresh || trunc));
 		if (mfd == -ENOENT && !writable && fresh) {
 			empty = true;
+			mfd = -1;
 		} else if (mfd < 0) {
 			rc = mfd;
+			mfd = -1;
 			if (rc == -ENOENT) {
 				shim_log("%s: not a csumshim file (no metadata file %s); import it "
 				         "first "
@@ -137,7 +188,7 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool writable, bool
 			 * Taken as it is, every block would fail verification. */
 			uint8_t head[CSM_SB_SIZE];
 			struct csm_super old;
-			ssize_t n = csm_real.pread(mfd, head, sizeof(head), 0);
+			ssize_t n = sysio.pread(mfd, head, sizeof(head), 0);
 			if (n > 0 && csm_sb_decode(head, (size_t)n, &old) == CSM_SB_OK &&
 			    old.logical_size > 0) {
 				shim_log("%s: stale metadata file %s (its data file was deleted); "
@@ -155,7 +206,7 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool writable, bool
 	} else {
 		mfd = dfd;
 		uint8_t head[CSM_SB_SIZE];
-		ssize_t n = csm_real.pread(dfd, head, sizeof(head), 0);
+		ssize_t n = sysio.pread(dfd, head, sizeof(head), 0);
 		struct csm_super sb;
 		if (fresh || (trunc && r->create && !blk)) {
 			format = true;
@@ -184,9 +235,9 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool writable, bool
 	struct csm_backend be;
 	char err[256];
 	if (empty) {
-		csm_real.close(dfd);
+		shim_own_close(dfd);
 		if (mfd >= 0 && mfd != dfd)
-			csm_real.close(mfd);
+			shim_own_close(mfd);
 		dfd = mfd = -1;
 		rc = empty_backend(&be, err, sizeof(err));
 		if (rc < 0) {
@@ -210,6 +261,11 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool writable, bool
 			csm_backend_destroy(&be);
 			goto fail;
 		}
+	}
+	rc = shim_faults_wrap(&be, path);
+	if (rc < 0) {
+		csm_backend_destroy(&be);
+		goto fail;
 	}
 	struct csm_engine_opts eo = {.cache_bytes = csm_cfg.cache_bytes,
 	                             .readonly = !writable,
@@ -256,9 +312,9 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool writable, bool
 	return 0;
 fail:
 	if (dfd >= 0)
-		csm_real.close(dfd);
+		shim_own_close(dfd);
 	if (mfd >= 0 && mfd != dfd)
-		csm_real.close(mfd);
+		shim_own_close(mfd);
 	free(meta);
 	return rc;
 }

@@ -61,6 +61,13 @@ static bool fd_slot_set(int fd, struct shim_file *f)
 
 /* ---- files and inodes ------------------------------------------------- */
 
+static void anchors_close(struct shim_inode *ino)
+{
+	for (int i = 0; i < 2; i++)
+		if (ino->anchor[i] >= 0)
+			shim_own_close(ino->anchor[i]);
+}
+
 static void inode_release(struct shim_inode *ino)
 {
 	if (--ino->refs)
@@ -71,6 +78,7 @@ static void inode_release(struct shim_inode *ino)
 		shim_log("%s: closing: %s", ino->path, strerror(errno));
 	if (ino->e && csm_close(ino->e) < 0)
 		shim_log("%s: closing: %s", ino->path, strerror(errno));
+	anchors_close(ino);
 	free(ino->path);
 	free(ino);
 }
@@ -96,12 +104,15 @@ struct shim_inode *inode_find(const struct stat *st)
 	return ino;
 }
 
-/* The inode's engine, reopened if a fork abandoned it.  smu held.  NULL
- * with errno set if it cannot be reopened. */
+/* The inode's engine, reopened if a fork abandoned it — through the
+ * inode's anchor, so it is the very file even if it was unlinked or its
+ * name replaced since.  smu held.  NULL with errno set if it cannot be
+ * reopened. */
 struct csm_engine *inode_engine(struct shim_inode *ino)
 {
 	if (!ino->e) {
-		int rc = attach(ino, ino->rule, !ino->readonly, false, false);
+		int rc = attach(ino, ino->rule, !ino->readonly, false, false,
+		                shim_own_fd(ino->anchor[0]));
 		if (rc < 0 || !ino->e) {
 			errno = rc < 0 ? -rc : EIO;
 			return NULL;
@@ -114,10 +125,10 @@ struct csm_engine *inode_engine(struct shim_inode *ino)
  * a writable engine takes over (formatting the file if it is empty).  The
  * read-only one may be in use by calls in flight, so it stays open, and
  * holding the file, until the inode goes.  smu held. */
-static int upgrade(struct shim_inode *ino, bool trunc, bool created)
+static int upgrade(struct shim_inode *ino, int fd, bool trunc, bool created)
 {
 	struct csm_engine *old = atomic_load(&ino->e);
-	int rc = attach(ino, ino->rule, true, false, created);
+	int rc = attach(ino, ino->rule, true, false, created, fd);
 	if (rc < 0)
 		return rc;
 	ino->retired = old; /* readonly is now false for good: at most one */
@@ -147,15 +158,17 @@ int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags
 		}
 		memcpy(ino->key, key, sizeof(key));
 		ino->rule = r;
-		int rc = attach(ino, r, need_write, (flags & O_TRUNC) != 0, created);
+		ino->anchor[0] = ino->anchor[1] = -1;
+		int rc = attach(ino, r, need_write, (flags & O_TRUNC) != 0, created, fd);
 		if (rc < 0) {
+			anchors_close(ino);
 			free(ino->path);
 			free(ino);
 			return rc;
 		}
 		HASH_ADD(hh, inodes, key, sizeof(ino->key), ino);
 	} else if (need_write && ino->readonly) {
-		int rc = upgrade(ino, (flags & O_TRUNC) != 0, created);
+		int rc = upgrade(ino, fd, (flags & O_TRUNC) != 0, created);
 		if (rc < 0)
 			return rc;
 	} else if ((flags & O_TRUNC) && need_write && !ino->blockdev) {
@@ -229,10 +242,29 @@ static void atfork_parent(void)
 	pthread_mutex_unlock(&smu);
 }
 
+/* A normal exit (return from main, exit(), the last thread ending) leaves
+ * every file the process has open as close() would: synced, and clean if
+ * no other process has it open.  A program that never closes a file must
+ * not leave it for recovery.  Not _exit or a signal: those are crashes.  A
+ * forked child exiting never touches its parent's engines (abandoned at
+ * the fork), only those it opened itself.  Engines are not freed: other
+ * threads may still be running while exit() does this. */
+static void exit_sign_off(void)
+{
+	pthread_mutex_lock(&smu);
+	for (struct shim_inode *ino = inodes; ino; ino = ino->hh.next) {
+		struct csm_engine *e = atomic_load(&ino->e);
+		if (e && csm_exit(e) < 0)
+			shim_log("%s: at exit: %s", ino->path, strerror(errno));
+	}
+	pthread_mutex_unlock(&smu);
+}
+
 /* The child has one thread; locks other threads held stay held in its
  * copies.  Re-initialise every mutex we own. */
 static void atfork_child(void)
 {
+	shim_own_forked(); /* this copy of the state is the child's own */
 	pthread_mutex_init(&smu, NULL);
 	/* Abandon the parent's engines (their group and cache locks may be
 	 * held by threads that are gone); each reopens on first use. */
@@ -268,7 +300,18 @@ static int fd_path(int fd, char out[PATH_MAX])
 	ssize_t n = readlink(link, out, PATH_MAX - 1);
 	if (n > 0) {
 		out[n] = 0;
-		return out[0] == '/' ? 0 : -1;
+		if (out[0] != '/')
+			return -1;
+		/* An unlinked file (or one whose name was replaced) reads
+		 * "PATH (deleted)": matched by its old name, reopened through
+		 * the descriptor itself. */
+		static const char del[] = " (deleted)";
+		size_t dl = sizeof(del) - 1;
+		struct stat st;
+		if ((size_t)n > dl && !strcmp(out + n - dl, del) && csm_real.fstat(fd, &st) == 0 &&
+		    st.st_nlink == 0)
+			out[n - dl] = 0;
+		return 0;
 	}
 	struct stat st;
 	if (csm_real.fstat(fd, &st) < 0)
@@ -284,7 +327,7 @@ static int fd_path(int fd, char out[PATH_MAX])
 int shim_adopt_fd(int fd, const char *how)
 {
 	char path[PATH_MAX];
-	if (shim_fd(fd) || fd_path(fd, path) < 0)
+	if (shim_fd(fd) || shim_own_is(fd) || fd_path(fd, path) < 0)
 		return 0;
 	const struct csm_rule *r = csm_config_match(&csm_cfg, path);
 	int fl = r ? csm_real.fcntl(fd, F_GETFL) : -1;
@@ -343,7 +386,7 @@ static void open_log(void)
 	else if (fd < 0 || csm_real.fcntl(fd, F_SETFL, O_APPEND) < 0)
 		why = strerror(errno);
 	if (!why) {
-		log_fd = fd;
+		log_fd = shim_own_take(fd); /* ours: at a high number */
 		return;
 	}
 	fprintf(stderr, "csumshim: %s: log: %s %s; refused\n", csm_cfg.path, csm_cfg.log_path, why);
@@ -352,6 +395,7 @@ static void open_log(void)
 
 void shim_state_init(void)
 {
+	shim_own_init();
 	sysio_init();
 	bool missing;
 	char *path = csm_config_locate(&missing);
@@ -374,5 +418,6 @@ void shim_state_init(void)
 		openlog("csumshim", LOG_PID, LOG_USER);
 	csm_cfg_loaded = true;
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	atexit(exit_sign_off);
 	adopt_inherited();
 }

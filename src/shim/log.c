@@ -88,7 +88,7 @@ void shim_log(const char *fmt, ...)
 	size_t len = strlen(line);
 	if (len + 1 < sizeof(line))
 		line[len++] = '\n';
-	ssize_t w = csm_real.write ? csm_real.write(log_fd, line, len) : -1;
+	ssize_t w = csm_real.write ? shim_own_write(log_fd, line, len) : -1;
 	(void)w;
 }
 

@@ -31,7 +31,9 @@ int shim_open(int dirfd, const char *path, int flags, mode_t mode, bool *handled
 	if (rc < 0)
 		return -1;
 	const struct csm_rule *r = csm_config_match(&csm_cfg, abs);
-	if (!r)
+	/* A child sharing our memory (vfork) must not register anything:
+	 * the table is its parent's.  What it execs adopts the descriptor. */
+	if (!r || shim_foreign())
 		return -1;
 	*handled = true;
 	/* The kernel must not truncate or append: the engine does both. */

@@ -42,6 +42,8 @@ struct shim_inode {
 	/* A read-only engine replaced by a writable one (register_fd): still
 	 * in use by calls in flight then, closed with the inode. */
 	struct csm_engine *retired;
+	int anchor[2]; /* O_PATH descriptors (ours) of the data and metadata files, or -1:
+	                  a forked child reopens the very files through them */
 };
 
 struct shim_file {
@@ -111,6 +113,29 @@ void shim_std_before(int fd);
 void shim_std_after(int fd);
 
 void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ownfds.c: the shim's own descriptors, and children sharing our memory.
+ * shim_own_take moves a new descriptor of ours to a high number (and
+ * marks it ours); shim_own_close closes one (by the number the engine
+ * knows it by); shim_own_is tells whether a kernel number is ours;
+ * shim_own_next is the first of ours in [from, last], or -1;
+ * shim_own_move moves ours away from fd before the program replaces it
+ * (0, or -1 with errno).  shim_foreign: this is a child sharing the
+ * parent's memory (vfork, posix_spawn, clone(CLONE_VM)), which must
+ * change nothing of the shim's state.  shim_own_sysio: the real calls
+ * the engines' backends make, through the numbers they were given. */
+void shim_own_init(void);
+void shim_own_forked(void);
+bool shim_foreign(void);
+int shim_own_take(int fd);
+int shim_own_close(int fd);
+int shim_own_fd(int name); /* the descriptor a name of ours stands for now */
+bool shim_own_is(int fd);
+int shim_own_next(int from, int last);
+int shim_own_move(int fd);
+struct csm_sysio;
+void shim_own_sysio(struct csm_sysio *s);
+ssize_t shim_own_write(int fd, const void *buf, size_t n); /* the log's */
 
 /* One-time setup: config, log, inherited descriptors, fork handlers.
  * A config error prints "csumshim: FILE:LINE: ..." and exits 78. */

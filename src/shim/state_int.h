@@ -34,7 +34,12 @@ int resolve(int dirfd, const char *path, bool nofollow, char out[PATH_MAX]);
 /* engines.c: fill the real-call table the engines' backends use (once, at
  * start-up); open the engine of a configured file (see there). */
 void sysio_init(void);
-int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bool trunc,
-           bool created);
+int attach(struct shim_inode *ino, const struct csm_rule *r, bool writable, bool trunc,
+           bool created, int via);
+
+/* faults.c: put the fault backend over *be when [faults] selects `path`
+ * (a rule's path glob, or a control file); else leave it.  0 or -errno. */
+struct csm_backend;
+int shim_faults_wrap(struct csm_backend *be, const char *path);
 
 #endif

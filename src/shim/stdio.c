@@ -94,6 +94,7 @@ void shim_std_after(int fd)
 		FILE *c = fopencookie(cookie, fd == 0 ? "r" : "w", std_cookie_io);
 		if (!c)
 			return;
+		c->_fileno = fd;
 		if (fd == 2)
 			setvbuf(c, NULL, _IONBF, 0);
 		std_orig[fd] = *slot;
@@ -140,6 +141,8 @@ static FILE *cookie_stream(int fd, const char *mode)
 	// NOLINTNEXTLINE(performance-no-int-to-ptr): the cookie is the fd
 	void *cookie = (void *)(intptr_t)fd;
 	FILE *fp = fopencookie(cookie, mode, cookie_io);
+	if (fp)
+		fp->_fileno = fd; /* fileno(): glibc leaves -1 in a cookie stream */
 	if (fp && (shim_fd(fd) && (atomic_load(&shim_fd(fd)->flags) & O_APPEND)))
 		fseeko(fp, 0, SEEK_END);
 	return fp;

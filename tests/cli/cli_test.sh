@@ -2,10 +2,21 @@
 # CLI integration test: format -> import -> check (0) -> corrupt -> check (1,
 # names exactly that block) -> export round trip byte-identical, for both
 # layouts and algorithms; bad input gives one line on stderr, exit 2, and
-# leaves nothing written.  Usage: cli_test.sh PATH/TO/csumshim
+# leaves nothing written.  PART "blockdev" runs the cases on loop devices
+# instead (exit 77, skipped, where there are none).  The data and the
+# corrupted offsets come from CSM_SEED (default 1), printed for replay.
+# Usage: cli_test.sh PATH/TO/csumshim [files|blockdev]
 set -u
-CS=$(readlink -f "${1:?usage: cli_test.sh PATH/TO/csumshim}")
+CS=$(readlink -f "${1:?usage: cli_test.sh PATH/TO/csumshim [files|blockdev]}")
+PART=${2:-files}
 BIG_MB=${CSM_CLI_MB:-256}
+SEED=${CSM_SEED:-1}
+echo "cli_test: seed $SEED (replay with CSM_SEED=$SEED)"
+RANDOM=$SEED
+if [ "$PART" = blockdev ] && ! { [ "$(id -u)" = 0 ] && losetup -f >/dev/null 2>&1; }; then
+	echo "SKIP: no loop devices here (needs root and a free /dev/loopN)"
+	exit 77
+fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/csumshim-cli.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 2
@@ -39,6 +50,15 @@ same() { if cmp -s "$1" "$2"; then ok; else bad "$1 and $2 differ"; fi; }
 absent() { if [ ! -e "$1" ]; then ok; else bad "$1 exists but should not"; fi; }
 contains() { if grep -qE -- "$2" "$1"; then ok; else bad "$1 lacks '$2'"; sed 's/^/    | /' "$1" >&2; fi; }
 
+# N bytes from SEED: the same data on every run with that seed.
+seeded_bytes() {
+	python3 -c 'import random, sys
+r = random.Random(int(sys.argv[1])); n = int(sys.argv[2]); out = sys.stdout.buffer
+while n > 0:
+    k = min(n, 1 << 22); out.write(r.randbytes(k)); n -= k' "$1" "$2"
+}
+
+files_part() {
 # --- a 1 TiB format is instant and sparse, and checks clean ----------------
 expect 0 "$CS" format --size 1T huge.img
 kib=$(du -k huge.img | cut -f1)
@@ -49,7 +69,7 @@ expect 0 "$CS" info --json huge.img
 python3 -c 'import json,sys; d=json.load(open("out")); assert d["logical_size"]==1<<40 and d["checksum"]=="crc32c" and d["state"]=="clean"' && ok || bad "info --json"
 
 # --- round trips and exact detection, per layout and algorithm -------------
-head -c $((BIG_MB << 20)) /dev/urandom >src.bin
+seeded_bytes "$SEED" $((BIG_MB << 20)) >src.bin
 printf 'tail' >>src.bin # a size that is not a multiple of any block size
 size=$(stat -c %s src.bin)
 
@@ -113,6 +133,27 @@ expect 0 "$CS" corrupt sparse.img --offset 90000000 --seed 1
 expect 1 "$CS" check sparse.img
 contains out "^block 21972 \\(bytes 89997312-90001407\\): never-written block is not zero$"
 
+# recover on a file marked clean re-seals nothing: a damaged brother is
+# rewritten from the good one, a rotten block stays bad (exit 1), and
+# --after-power-loss changes nothing for a clean file
+head -c 65536 /dev/urandom >rot.bin
+expect 0 "$CS" import rot.bin rot.img
+expect 0 "$CS" corrupt rot.img --offset 8192 --seed 7
+expect 0 "$CS" corrupt rot.img --offset 8192 --metadata --brother A --seed 3
+expect 1 "$CS" recover rot.img --after-power-loss
+contains out "^block 2 \\(bytes 8192-12287\\): checksum mismatch$"
+contains out "was closed cleanly; .* 0 could not be verified \\(checksum recomputed\\), 1 fail verification"
+expect 1 "$CS" check rot.img
+contains out "^block 2 \\(bytes 8192-12287\\): checksum mismatch$"
+if grep -q "metadata block [AB]:" out; then bad "recover left a damaged brother"; else ok; fi
+expect 1 "$CS" export rot.img rot.out
+absent rot.out
+expect 0 "$CS" corrupt rot.img --offset 8192 --seed 7
+expect 0 "$CS" check rot.img
+expect 0 "$CS" export rot.img rot.out
+same rot.bin rot.out
+rm -f rot.bin rot.img rot.out
+
 # --- bad input: one line, exit 2, nothing written --------------------------
 expect_error "unknown checksum algorithm 'md5'" "$CS" format --checksum md5 --size 1M new.img
 absent new.img
@@ -154,14 +195,17 @@ expect 0 "$CS" check sep2.img --metadata-file sep2.meta
 expect_error "--metadata is only for --layout separate" "$CS" format --metadata m.csum new.img
 absent new.img
 expect_error "already exists; use --force" "$CS" export x.img plain.bin
+}
 
-# --- block devices, where loop devices are available (root) ----------------
-if losetup -f >/dev/null 2>&1; then
+# --- block devices: loop devices (root) -----------------------------------
+blockdev_part() {
 	truncate -s 8K tiny.bin
 	dev=$(losetup -f --show tiny.bin 2>/dev/null)
 	if [ -n "$dev" ]; then
 		expect_error "device too small" "$CS" format "$dev"
 		losetup -d "$dev"
+	else
+		bad "losetup failed on tiny.bin"
 	fi
 	truncate -s 64M dev.bin
 	dev=$(losetup -f --show dev.bin 2>/dev/null)
@@ -170,7 +214,7 @@ if losetup -f >/dev/null 2>&1; then
 		expect 0 "$CS" format "$dev"
 		contains out "formatted $dev: 6[0-9]{7} bytes"
 		expect_error "already a csumshim file" "$CS" format "$dev"
-		head -c 10M src.bin >d10
+		seeded_bytes "$SEED" $((10 << 20)) >d10
 		expect 0 "$CS" import d10 "$dev" --force
 		expect 0 "$CS" check "$dev"
 		contains out "0 bad blocks"
@@ -181,10 +225,16 @@ if losetup -f >/dev/null 2>&1; then
 		expect 0 "$CS" export "$dev" d10.out
 		same d10 d10.out
 		losetup -d "$dev"
+	else
+		bad "losetup failed on dev.bin"
 	fi
-else
-	echo "note: no loop devices here; block-device cases skipped"
-fi
+}
+
+case $PART in
+files) files_part ;;
+blockdev) blockdev_part ;;
+*) echo "cli_test: unknown part '$PART'" >&2; exit 2 ;;
+esac
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -2,9 +2,39 @@
 # The shim with real programs under `csumshim run`.  Every result is checked
 # byte for byte (sha256) against the same operations on a plain mirror file,
 # and a flipped stored bit must make the program fail with an I/O error.
-# Usage: shim_test.sh PATH/TO/csumshim
+# PART picks the programs: core (coreutils, shells, python), sqlite, fio,
+# e2fs, qemu, loop (a loop device); a part whose program (or, for loop,
+# root and a loop device) is missing exits 77, skipped, with the reason.
+# The data comes from CSM_SEED (default 1), printed for replay.
+# Usage: shim_test.sh PATH/TO/csumshim [PART]
 set -u
-CS=$(readlink -f "${1:?usage: shim_test.sh PATH/TO/csumshim}")
+CS=$(readlink -f "${1:?usage: shim_test.sh PATH/TO/csumshim [PART]}")
+PART=${2:-core}
+SEED=${CSM_SEED:-1}
+need() { # PROGRAM...: skip the part unless each is installed
+	local t
+	for t in "$@"; do
+		PATH=$PATH:/usr/sbin:/sbin command -v "$t" >/dev/null && continue
+		echo "SKIP: shim_test $PART: '$t' is not installed"
+		exit 77
+	done
+}
+case $PART in
+core) need python3 ;;
+sqlite) need sqlite3 ;;
+fio) need fio ;;
+e2fs) need mke2fs debugfs e2fsck ;;
+qemu) need qemu-img ;;
+loop)
+	need losetup blockdev blkdiscard python3
+	if [ "$(id -u)" != 0 ] || ! losetup -f >/dev/null 2>&1; then
+		echo "SKIP: shim_test loop: no loop devices here (needs root and a free /dev/loopN)"
+		exit 77
+	fi
+	;;
+*) echo "shim_test: unknown part '$PART'" >&2; exit 2 ;;
+esac
+echo "shim_test $PART: seed $SEED (replay with CSM_SEED=$SEED)"
 HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/csumshim-shim.XXXXXX")
 trap 'rm -rf "$T"' EXIT
@@ -60,9 +90,16 @@ corrupt_and_expect() {
 	expect_rc 0 "$@"
 }
 
-head -c 3000000 /dev/urandom >src
-head -c 50000 /dev/urandom >src2
+# N bytes from SEED (the same data on every run with that seed) into FILE.
+seeded_bytes() {
+	python3 -c 'import random, sys
+r = random.Random(int(sys.argv[1]))
+open(sys.argv[3], "wb").write(r.randbytes(int(sys.argv[2])))' "$@"
+}
+seeded_bytes "$SEED" 3000000 src
+seeded_bytes "$((SEED + 1))" 50000 src2
 
+core_part() {
 # --- dd: plain, seek/skip, conv=notrunc, oflag=direct ----------------------
 expect_rc 0 R dd if=src of=p/a.img bs=64k status=none
 dd if=src of=m/a.img bs=64k status=none
@@ -189,13 +226,6 @@ rm s/q.dat # unshimmed: the metadata file stays; the next create replaces it
 expect_rc 0 R cp src s/q.dat
 [ "$(rsum s/q.dat)" = "$(sum src)" ] && ok || bad "create over a stale metadata file"
 grep -q "s/q.dat: stale metadata file" shim.log && ok || bad "stale metadata file not logged"
-if command -v sqlite3 >/dev/null; then # deletes and recreates its journal every transaction
-	expect_rc 0 R sqlite3 s/j.dat "PRAGMA journal_mode=delete; CREATE TABLE t(k, v);
-		INSERT INTO t VALUES (1, 'a'); INSERT INTO t VALUES (2, 'b'); INSERT INTO t VALUES (3, 'c');
-		UPDATE t SET v = v || v; DELETE FROM t WHERE k = 2;"
-	[ "$(R sqlite3 s/j.dat 'SELECT group_concat(v) FROM t')" = "aa,cc" ] && ok || bad "sqlite3, separate layout"
-	[ ! -e s/j.dat-journal.csum ] && ok || bad "sqlite3 journal's metadata file left behind"
-fi
 
 # --- refusals -----------------------------------------------------------------
 cp src p/plain.img # unshimmed: no superblock
@@ -203,103 +233,6 @@ expect_rc 1 R cat p/plain.img
 grep -q "Wrong medium type" err && ok || bad "plain file not refused with EMEDIUMTYPE"
 grep -q "p/plain.img: not a csumshim file.*csumshim import" shim.log && ok || bad "refusal not logged"
 cmp -s src p/plain.img && ok || bad "refused file was modified"
-
-# --- fio (psync, sync, pvsync, pvsync2; two jobs), verify=crc32c ------------------
-if command -v fio >/dev/null; then
-	for eng in psync sync pvsync pvsync2; do
-		expect_rc 0 R fio --name=v --directory=p --filename_format='fio.$jobnum.img' --size=4M \
-			--bs=4k --rw=randwrite --ioengine=$eng --numjobs=2 --verify=crc32c \
-			--do_verify=1 --verify_fatal=1 --output=fio.out
-		grep -q "err= 0" fio.out && ! grep -qi "verify.*bad\|crc32c: verify failed" fio.out && ok ||
-			bad "fio $eng"
-		rm -f p/fio.*
-	done
-	# write, flip a stored bit, verify only: fio must see the I/O error
-	expect_rc 0 R fio --name=c --filename=p/fioc.img --size=2M --bs=4k --rw=write --ioengine=psync \
-		--verify=crc32c --do_verify=0 --output=fio.out
-	"$CS" corrupt p/fioc.img --offset 1000000 --seed 6 >/dev/null
-	R fio --name=c --filename=p/fioc.img --size=2M --bs=4k --rw=write --ioengine=psync \
-		--verify=crc32c --verify_only --output=fio.out >/dev/null 2>&1
-	rc=$?
-	[ $rc -ne 0 ] && grep -qi "input/output error\|err= *5" fio.out && ok || bad "fio verify on a corrupt file (exit $rc)"
-else
-	echo "note: fio not installed; skipped"
-fi
-
-# --- sqlite3: rollback journal and WAL ------------------------------------------
-if command -v sqlite3 >/dev/null; then
-	for mode in delete wal; do
-		db=db/$mode.db
-		expect_rc 0 R sqlite3 "$db" "PRAGMA journal_mode=$mode; CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT);
-			WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 20000)
-			INSERT INTO t SELECT x, hex(randomblob(40)) FROM c; CREATE INDEX iv ON t(v);
-			UPDATE t SET v = 'u' || v WHERE k % 7 = 0; DELETE FROM t WHERE k % 11 = 0;"
-		[ "$(R sqlite3 "$db" 'PRAGMA integrity_check')" = ok ] && ok || bad "sqlite $mode integrity"
-		[ "$(R sqlite3 "$db" 'SELECT count(*) FROM t')" = 18182 ] && ok || bad "sqlite $mode count"
-		[ "$mode" = wal ] && { [ -e "$db-wal" ] || R sqlite3 "$db" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null; }
-		"$CS" corrupt "$db" --offset 40000 --seed 3 >/dev/null
-		# sqlite >= 3.37 reports EIO on a read as SQLITE_IOERR_CORRUPTFS,
-		# "database disk image is malformed"; either way it must fail.
-		R sqlite3 "$db" 'SELECT sum(length(v)) FROM t' >out 2>err
-		rc=$?
-		[ $rc -ne 0 ] && grep -qiE "disk I/O error|malformed" err && ok ||
-			bad "sqlite $mode: corruption not reported (exit $rc)"
-		grep -q "$mode.db: checksum mismatch in block 9 " shim.log && ok || bad "sqlite $mode: not logged"
-		"$CS" corrupt "$db" --offset 40000 --seed 3 >/dev/null
-		[ "$(R sqlite3 "$db" 'PRAGMA integrity_check')" = ok ] && ok || bad "sqlite $mode after repair"
-	done
-fi
-
-# --- e2fsprogs on a configured image ------------------------------------------------
-if command -v mke2fs >/dev/null; then
-	expect_rc 0 R truncate -s 64M p/fs.img
-	expect_rc 0 R mke2fs -q -F -t ext4 p/fs.img
-	expect_rc 0 R debugfs -w -R "write src2 /f" p/fs.img
-	expect_rc 0 R e2fsck -fn p/fs.img
-	R debugfs -R "dump /f $T/f.out" p/fs.img >/dev/null 2>&1
-	cmp -s src2 f.out && ok || bad "debugfs dump differs"
-	expect_rc 0 "$CS" check p/fs.img
-	# a flipped bit in the file system's first block group: e2fsck gets EIO
-	"$CS" corrupt p/fs.img --offset 4096 --seed 8 >/dev/null
-	R e2fsck -fn p/fs.img >out 2>err
-	rc=$?
-	[ $rc -ne 0 ] && grep -q "Input/output error" out err && ok || bad "e2fsck on a corrupt image (exit $rc)"
-fi
-
-# --- qemu-img convert in and out -----------------------------------------------------
-if command -v qemu-img >/dev/null; then
-	expect_rc 0 R qemu-img convert -f raw -O raw src p/q.img
-	expect_rc 0 R qemu-img convert -f raw -O raw p/q.img q.out
-	qemu-img convert -f raw -O raw src q.plain # qemu rounds raw images to 512 bytes
-	cmp -s q.plain q.out && ok || bad "qemu-img round trip"
-	"$CS" corrupt p/q.img --offset 1000000 --seed 2 >/dev/null
-	R qemu-img convert -f raw -O raw p/q.img q.bad >out 2>err
-	[ $? -ne 0 ] && grep -q "Input/output error" err && ok || bad "qemu-img read a corrupt image"
-fi
-
-# --- a loop device formatted with csumshim, written with dd ----------------------
-if [ "$(id -u)" = 0 ] && losetup -f >/dev/null 2>&1; then
-	truncate -s 32M loop.bin
-	dev=$(losetup -f --show loop.bin 2>/dev/null)
-	if [ -n "$dev" ]; then
-		printf '[%s]\n' "$dev" >>conf
-		expect_rc 0 "$CS" format "$dev"
-		want=$("$CS" info --json "$dev" | python3 -c 'import json,sys; print(json.load(sys.stdin)["logical_size"])')
-		[ "$(R blockdev --getsize64 "$dev")" = "$want" ] && ok || bad "BLKGETSIZE64 through the shim"
-		expect_rc 0 R dd if=src of="$dev" bs=64k conv=notrunc status=none
-		[ "$(R sh -c "head -c 3000000 $dev" | sha256sum | cut -c1-64)" = "$(sum src)" ] && ok || bad "loop device content"
-		"$CS" corrupt "$dev" --offset 1234567 --seed 4 >/dev/null
-		expect_eio R dd if="$dev" of=/dev/null bs=64k count=40 status=none
-		# BLKDISCARD through the shim: a zeroed, verified range (the bad block goes too)
-		expect_rc 0 R blkdiscard -o 1048576 -l 1048576 "$dev"
-		[ "$(R sh -c "dd if=$dev bs=1M skip=1 count=1 status=none" | tr -d '\0' | wc -c)" = 0 ] && ok ||
-			bad "BLKDISCARD range not zero"
-		expect_rc 0 "$CS" check "$dev"
-		losetup -d "$dev"
-	fi
-else
-	echo "note: no loop devices here; the block-device case was skipped"
-fi
 
 # --- threads and fork: each thread and the child see verified data ----------------
 cat >fork.py <<'PY'
@@ -336,6 +269,137 @@ expect_rc 0 R python3 fork.py p/fork.img
 expect_rc 0 "$CS" check p/fork.img
 expect_rc 0 timeout 300 "$CS" run --config "$T/conf" -- python3 "$HERE/fork_locks.py" p/forklocks.img
 expect_rc 0 R python3 "$HERE/fork_trunc.py" p/forktrunc.img
+}
 
+sqlite_part() {
+# --- sqlite3, separate layout: deletes and recreates its journal every transaction
+expect_rc 0 R sqlite3 s/j.dat "PRAGMA journal_mode=delete; CREATE TABLE t(k, v);
+	INSERT INTO t VALUES (1, 'a'); INSERT INTO t VALUES (2, 'b'); INSERT INTO t VALUES (3, 'c');
+	UPDATE t SET v = v || v; DELETE FROM t WHERE k = 2;"
+[ "$(R sqlite3 s/j.dat 'SELECT group_concat(v) FROM t')" = "aa,cc" ] && ok || bad "sqlite3, separate layout"
+[ ! -e s/j.dat-journal.csum ] && ok || bad "sqlite3 journal's metadata file left behind"
+
+# --- sqlite3: rollback journal and WAL ------------------------------------------
+for mode in delete wal; do
+	db=db/$mode.db
+	expect_rc 0 R sqlite3 "$db" "PRAGMA journal_mode=$mode; CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT);
+		WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 20000)
+		INSERT INTO t SELECT x, hex(randomblob(40)) FROM c; CREATE INDEX iv ON t(v);
+		UPDATE t SET v = 'u' || v WHERE k % 7 = 0; DELETE FROM t WHERE k % 11 = 0;"
+	[ "$(R sqlite3 "$db" 'PRAGMA integrity_check')" = ok ] && ok || bad "sqlite $mode integrity"
+	[ "$(R sqlite3 "$db" 'SELECT count(*) FROM t')" = 18182 ] && ok || bad "sqlite $mode count"
+	if [ "$mode" = wal ]; then
+		# Pages still in the WAL would be read from there, not from the
+		# block corrupted below: checkpoint them into the database first.
+		[ -e "$db-wal" ] && R sqlite3 "$db" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
+		{ [ ! -e "$db-wal" ] || [ "$(R stat -c %s "$db-wal")" = 0 ]; } && ok ||
+			bad "sqlite wal: the WAL still holds $(R stat -c %s "$db-wal") bytes"
+	fi
+	"$CS" corrupt "$db" --offset 40000 --seed 3 >/dev/null
+	# sqlite >= 3.37 reports EIO on a read as SQLITE_IOERR_CORRUPTFS,
+	# "database disk image is malformed"; either way it must fail.
+	R sqlite3 "$db" 'SELECT sum(length(v)) FROM t' >out 2>err
+	rc=$?
+	[ $rc -ne 0 ] && grep -qiE "disk I/O error|malformed" err && ok ||
+		bad "sqlite $mode: corruption not reported (exit $rc)"
+	grep -q "$mode.db: checksum mismatch in block 9 " shim.log && ok || bad "sqlite $mode: not logged"
+	"$CS" corrupt "$db" --offset 40000 --seed 3 >/dev/null
+	[ "$(R sqlite3 "$db" 'PRAGMA integrity_check')" = ok ] && ok || bad "sqlite $mode after repair"
+done
+}
+
+fio_part() {
+# --- fio (psync, sync, pvsync, pvsync2; two jobs), verify=crc32c ------------------
+for eng in psync sync pvsync pvsync2; do
+	expect_rc 0 R fio --name=v --directory=p --filename_format='fio.$jobnum.img' --size=4M \
+		--bs=4k --rw=randwrite --ioengine=$eng --numjobs=2 --verify=crc32c \
+		--do_verify=1 --verify_fatal=1 --output=fio.out
+	grep -q "err= 0" fio.out && ! grep -qi "verify.*bad\|crc32c: verify failed" fio.out && ok ||
+		bad "fio $eng"
+	rm -f p/fio.*
+done
+# write, flip a stored bit, verify only: fio must see the I/O error
+expect_rc 0 R fio --name=c --filename=p/fioc.img --size=2M --bs=4k --rw=write --ioengine=psync \
+	--verify=crc32c --do_verify=0 --output=fio.out
+"$CS" corrupt p/fioc.img --offset 1000000 --seed 6 >/dev/null
+R fio --name=c --filename=p/fioc.img --size=2M --bs=4k --rw=write --ioengine=psync \
+	--verify=crc32c --verify_only --output=fio.out >/dev/null 2>&1
+rc=$?
+[ $rc -ne 0 ] && grep -qi "input/output error\|err= *5" fio.out && ok || bad "fio verify on a corrupt file (exit $rc)"
+}
+
+e2fs_part() {
+# --- e2fsprogs on a configured image ------------------------------------------------
+expect_rc 0 R truncate -s 64M p/fs.img
+expect_rc 0 R mke2fs -q -F -t ext4 p/fs.img
+expect_rc 0 R debugfs -w -R "write src2 /f" p/fs.img
+expect_rc 0 R e2fsck -fn p/fs.img
+R debugfs -R "dump /f $T/f.out" p/fs.img >/dev/null 2>&1
+cmp -s src2 f.out && ok || bad "debugfs dump differs"
+expect_rc 0 "$CS" check p/fs.img
+# a flipped bit in the file system's first block group: e2fsck gets EIO
+"$CS" corrupt p/fs.img --offset 4096 --seed 8 >/dev/null
+R e2fsck -fn p/fs.img >out 2>err
+rc=$?
+[ $rc -ne 0 ] && grep -q "Input/output error" out err && ok || bad "e2fsck on a corrupt image (exit $rc)"
+}
+
+qemu_part() {
+# --- qemu-img convert in and out -----------------------------------------------------
+expect_rc 0 R qemu-img convert -f raw -O raw src p/q.img
+expect_rc 0 R qemu-img convert -f raw -O raw p/q.img q.out
+qemu-img convert -f raw -O raw src q.plain # qemu rounds raw images to 512 bytes
+cmp -s q.plain q.out && ok || bad "qemu-img round trip"
+"$CS" corrupt p/q.img --offset 1000000 --seed 2 >/dev/null
+R qemu-img convert -f raw -O raw p/q.img q.bad >out 2>err
+[ $? -ne 0 ] && grep -q "Input/output error" err && ok || bad "qemu-img read a corrupt image"
+}
+
+loop_part() {
+# --- a loop device formatted with csumshim, written with dd ----------------------
+truncate -s 32M loop.bin
+dev=$(losetup -f --show loop.bin)
+[ -n "$dev" ] || { bad "losetup failed"; return; }
+trap 'losetup -d "$dev"; rm -rf "$T"' EXIT
+printf '[%s]\n' "$dev" >>conf
+expect_rc 0 "$CS" format "$dev"
+want=$("$CS" info --json "$dev" | python3 -c 'import json,sys; print(json.load(sys.stdin)["logical_size"])')
+[ "$(R blockdev --getsize64 "$dev")" = "$want" ] && ok || bad "BLKGETSIZE64 through the shim"
+expect_rc 0 R dd if=src of="$dev" bs=64k conv=notrunc status=none
+[ "$(R sh -c "head -c 3000000 $dev" | sha256sum | cut -c1-64)" = "$(sum src)" ] && ok || bad "loop device content"
+"$CS" corrupt "$dev" --offset 1234567 --seed 4 >/dev/null
+expect_eio R dd if="$dev" of=/dev/null bs=64k count=40 status=none
+# BLKDISCARD through the shim: a zeroed, verified range (the bad block goes too)
+expect_rc 0 R blkdiscard -o 1048576 -l 1048576 "$dev"
+[ "$(R sh -c "dd if=$dev bs=1M skip=1 count=1 status=none" | tr -d '\0' | wc -c)" = 0 ] && ok ||
+	bad "BLKDISCARD range not zero"
+expect_rc 0 "$CS" check "$dev"
+# Past the end of the device: ENOSPC at the end, a short write across it,
+# and the device's content up to its end intact.
+expect_rc 0 R python3 - "$dev" "$want" <<'PY'
+import errno, os, sys
+dev, size = sys.argv[1], int(sys.argv[2])
+fd = os.open(dev, os.O_RDWR)
+for off in (size, size + 4096, size + (1 << 40)):
+    try:
+        os.pwrite(fd, b"x" * 4096, off)
+        sys.exit("a write at %d, past the end (%d), succeeded" % (off, size))
+    except OSError as e:
+        assert e.errno == errno.ENOSPC, "write past the end: %s" % e
+assert os.pwrite(fd, b"y" * 8192, size - 4096) == 4096, "a write across the end is not short"
+assert os.pread(fd, 8192, size - 4096) == b"y" * 4096
+try:
+    os.ftruncate(fd, size * 2)
+    sys.exit("a block device was resized")
+except OSError as e:
+    assert e.errno in (errno.EINVAL, errno.EPERM), "ftruncate on a device: %s" % e
+os.close(fd)
+PY
+R dd if=/dev/zero of="$dev" bs=4096 seek=$((want / 4096)) count=1 conv=notrunc status=none 2>err
+grep -q "No space left on device" err && ok || bad "dd past the end: $(cat err)"
+expect_rc 0 "$CS" check "$dev"
+}
+
+"${PART}_part"
 echo "shim: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

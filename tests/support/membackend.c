@@ -136,7 +136,14 @@ uint64_t mem_crash(struct mem_backend *m, uint64_t *seed, unsigned keep_permille
 	m->nlog = 0;
 	for (int i = 0; i < 2; i++)
 		st_copy(&m->st[i], &m->durable[i]);
+	mem_restart(m);
 	return kept;
+}
+
+void mem_restart(struct mem_backend *m)
+{
+	for (int i = 15; i >= 0 && ++m->boot[i] == 0; i--)
+		;
 }
 
 static ssize_t m_preadv(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
@@ -170,7 +177,13 @@ static ssize_t m_pwritev(void *ctx, enum csm_store st, const struct iovec *iov, 
 	size_t apply = total;
 	int result = 0;
 	if (m->failed) {
-		return -EIO;
+		return m->fail_errno ? -m->fail_errno : -EIO;
+	} else if (m->space && off + total > m->space &&
+	           off + total > m->written_end[m->shared ? 0 : st]) {
+		uint64_t room = m->written_end[m->shared ? 0 : st];
+		room = room > m->space ? room : m->space;
+		apply = off < room ? (size_t)(room - off) : 0;
+		result = -ENOSPC;
 	} else if (m->writes_left == 0) {
 		/* Tear at a 4 KiB file-offset boundary inside the range. */
 		m->failed = true;
@@ -180,7 +193,7 @@ static ssize_t m_pwritev(void *ctx, enum csm_store st, const struct iovec *iov, 
 		apply = nb ? (size_t)(first - off + 4096 * ((m->torn_seed >> 33) % nb)) : 0;
 		if (apply > total)
 			apply = total;
-		result = -EIO;
+		result = m->fail_errno ? -m->fail_errno : -EIO;
 	} else if (m->writes_left > 0) {
 		m->writes_left--;
 	}
@@ -195,6 +208,9 @@ static ssize_t m_pwritev(void *ctx, enum csm_store st, const struct iovec *iov, 
 	}
 	if (off + apply > s->size)
 		s->size = off + apply;
+	uint64_t *hw = &m->written_end[m->shared ? 0 : st];
+	if (off + apply > *hw) /* file systems allocate 4 KiB blocks */
+		*hw = (off + apply + 4095) & ~(uint64_t)4095;
 	if (log_op(m, st, 0, off, apply, s->buf + off) < 0)
 		return -ENOMEM;
 	return result ? result : (ssize_t)total;
@@ -297,6 +313,12 @@ static int m_next_data(void *ctx, enum csm_store st, uint64_t off, uint64_t *dat
 	return -EOPNOTSUPP;
 }
 
+static int m_boot_id(void *ctx, uint8_t out[16])
+{
+	memcpy(out, ((struct mem_backend *)ctx)->boot, 16);
+	return 0;
+}
+
 static void m_destroy(void *ctx)
 {
 	(void)ctx;
@@ -311,6 +333,7 @@ static const struct csm_backend_ops mem_ops = {
         .set_size = m_set_size,
         .zero_range = m_zero_range,
         .next_data = m_next_data,
+        .boot_id = m_boot_id,
         .destroy = m_destroy,
 };
 
@@ -319,6 +342,7 @@ void mem_backend_init(struct mem_backend *m, bool shared)
 	memset(m, 0, sizeof(*m));
 	m->shared = shared;
 	m->writes_left = -1;
+	m->boot[0] = 0xb0; /* any id, as long as it changes at each restart */
 }
 
 void mem_backend_free(struct mem_backend *m)
@@ -335,6 +359,7 @@ void mem_backend_free(struct mem_backend *m)
 
 struct csm_backend mem_backend_view(struct mem_backend *m)
 {
-	struct csm_backend be = {.ops = &mem_ops, .ctx = m, .resizable = true};
+	struct csm_backend be = {
+	        .ops = &mem_ops, .ctx = m, .resizable = true, .two_stores = !m->shared};
 	return be;
 }

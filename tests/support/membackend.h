@@ -11,6 +11,9 @@
  * mem_crash() then keeps a random subset of what was not synced — whole
  * operations, or with `torn` each 512-byte sector of a write on its own —
  * applied in order to the durable image, and the stores become that image.
+ * A power cut also restarts the "machine": the boot id changes.  A process
+ * crash is closing the engine with `failed` set (nothing more lands; every
+ * completed write stays), under the same boot id.
  */
 #ifndef CSM_MEMBACKEND_H
 #define CSM_MEMBACKEND_H
@@ -41,8 +44,16 @@ struct mem_backend {
 	bool shared;         /* interleaved: META and DATA are one store */
 	int64_t writes_left; /* < 0: no fault armed */
 	bool failed;         /* the fault has fired */
+	int fail_errno;      /* what the armed fault returns: 0 = EIO */
+	/* A full file system: a write needing new space past `space` bytes of
+	 * its store (past both `space` and the 4 KiB block of the furthest byte
+	 * ever written there: rewrites need none) lands up to there and fails with ENOSPC
+	 * (0: no limit). */
+	uint64_t space;
+	uint64_t written_end[2];
 	uint64_t torn_seed;
 	uint64_t nwrites;
+	uint8_t boot[16]; /* the "kernel's" boot id (boot_id op) */
 };
 
 void mem_backend_init(struct mem_backend *m, bool shared);
@@ -57,5 +68,7 @@ void mem_crashsim_start(struct mem_backend *m);
 /* Lose power: keep each unsynced operation (or sector) with probability
  * keep_permille/1000, drawn from *seed.  Returns how many were kept. */
 uint64_t mem_crash(struct mem_backend *m, uint64_t *seed, unsigned keep_permille, bool torn);
+/* The machine restarts: a new boot id (mem_crash does it too). */
+void mem_restart(struct mem_backend *m);
 
 #endif

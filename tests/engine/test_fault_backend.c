@@ -1,0 +1,433 @@
+/*
+ * The fault-injecting backend (fault.h) under the engine, over an
+ * in-memory store: every fault kind and every selector, with exact
+ * outcomes — which blocks fail, with which errno, what the log says — and
+ * the same faults again for the same seed.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "csumshim/engine.h"
+#include "csumshim/fault.h"
+#include "membackend.h"
+#include "testlib.h"
+
+#define BS 4096u
+#define MAXR 4
+
+static char logbuf[64][200];
+static int nlog;
+static struct csm_fault_rule rules[MAXR];
+static struct csm_fault_counters ctrs[MAXR];
+static size_t nrules;
+static int meta_damaged[2];
+
+static void on_log(void *arg, const struct csm_fault_rule *r, const char *line)
+{
+	(void)arg;
+	(void)r;
+	if (nlog < 64)
+		snprintf(logbuf[nlog++], sizeof(logbuf[0]), "%s", line);
+}
+
+static void on_event(void *arg, const struct csm_event *ev)
+{
+	(void)arg;
+	if (ev->kind == CSM_EV_META_DAMAGED && ev->group == 0)
+		meta_damaged[ev->slot]++;
+}
+
+static void set_rules(const char *const *texts)
+{
+	nrules = 0;
+	memset(ctrs, 0, sizeof(ctrs));
+	for (; *texts; texts++) {
+		char err[200];
+		struct csm_fault_rule *r = &rules[nrules];
+		CHECK(csm_fault_parse(*texts, r, NULL, err, sizeof(err)) == 0, "%s: %s", *texts,
+		      err);
+		r->ctr = &ctrs[nrules++];
+		r->t0_ms = csm_fault_now_ms();
+	}
+	nlog = 0;
+}
+
+static void refresh(void *arg, const struct csm_fault_rule **r, size_t *n)
+{
+	(void)arg;
+	*r = rules;
+	*n = nrules;
+}
+
+static struct mem_backend mem;
+static unsigned cur_layout;
+
+/* A fresh 16-block file whose blocks 0..15 hold byte value 0x10 + L. */
+static struct csm_engine *fresh(unsigned layout, const char *const *texts)
+{
+	mem_backend_free(&mem);
+	mem_backend_init(&mem, layout == CSM_LAYOUT_INTERLEAVED);
+	cur_layout = layout;
+	struct csm_backend be = mem_backend_view(&mem);
+	struct csm_format_opts fo = {.block_size = BS, .layout = layout};
+	char err[200];
+	CHECK(csm_format(&be, &fo, err, sizeof(err)) == 0, "%s", err);
+	struct csm_engine *e;
+	struct csm_engine_opts o = {.report = on_event};
+	be = mem_backend_view(&mem);
+	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == 0, "%s", err);
+	static uint8_t buf[16 * BS];
+	for (unsigned l = 0; l < 16; l++)
+		memset(buf + (size_t)l * BS, 0x10 + (int)l, BS);
+	CHECK(csm_pwrite(e, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf));
+	CHECK(csm_fsync(e, false) == 0);
+	CHECK(csm_close(e) == 0);
+	/* Reopen through the fault backend. */
+	set_rules(texts);
+	struct csm_backend in = mem_backend_view(&mem), fb;
+	struct csm_fault_hooks h = {.log = on_log, .refresh = refresh};
+	CHECK(csm_backend_fault(&fb, &in, rules, nrules, &h) == 0);
+	CHECK(csm_open(&fb, &o, &e, err, sizeof(err)) == 0, "%s", err);
+	return e;
+}
+
+/* Read block l: 0 if it holds its original or `expect` content, else -errno. */
+static int rd(struct csm_engine *e, unsigned l, int expect)
+{
+	uint8_t b[BS];
+	ssize_t n = csm_pread(e, b, BS, (uint64_t)l * BS);
+	if (n < 0)
+		return -errno;
+	CHECK(n == BS, "read of block %u: %zd", l, n);
+	int v = expect >= 0 ? expect : 0x10 + (int)l;
+	for (unsigned i = 0; i < BS; i++)
+		CHECK(b[i] == v, "block %u byte %u: %#x, expected %#x", l, i, b[i], v);
+	return 0;
+}
+
+static int wr(struct csm_engine *e, unsigned l, int v)
+{
+	uint8_t b[BS];
+	memset(b, v, BS);
+	return csm_pwrite(e, b, BS, (uint64_t)l * BS) == BS ? 0 : -errno;
+}
+
+#define R(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static void expect_log(int i, const char *want)
+{
+	CHECK(i < nlog, "log line %d missing (want '%s')", i, want);
+	CHECK(!strcmp(logbuf[i], want), "log line %d: '%s', want '%s'", i, logbuf[i], want);
+}
+
+static void test_flip(unsigned layout)
+{
+	/* Bits flipped as read: transient; only block 2 fails. */
+	struct csm_engine *e = fresh(layout, R("flip op=read blocks=2 seed=7"));
+	CHECK(rd(e, 1, -1) == 0);
+	CHECK(rd(e, 2, -1) == -EIO);
+	CHECK(rd(e, 3, -1) == 0);
+	/* The engine re-reads a mismatch before reporting it: two reads, two
+	 * flips (the second op of the rule, so another bit). */
+	CHECK(nlog == 2, "%d lines", nlog);
+	char first[200];
+	snprintf(first, sizeof(first), "%s", logbuf[1]);
+	CHECK(!strncmp(logbuf[0], "injected: bit flip (read), block 2, bit ", 40), "%s", logbuf[0]);
+	CHECK(!strncmp(first, "injected: bit flip (read), block 2, bit ", 40), "%s", first);
+	CHECK(strcmp(logbuf[0], first) != 0);
+	nrules = 0; /* rule removed: the stored block was never damaged */
+	CHECK(rd(e, 2, -1) == 0);
+	csm_close(e);
+	/* Same seed, same bit; another seed, another bit. */
+	e = fresh(layout, R("flip op=read blocks=2 seed=7"));
+	CHECK(rd(e, 2, -1) == -EIO);
+	expect_log(1, first);
+	csm_close(e);
+	e = fresh(layout, R("flip op=read blocks=2 seed=8"));
+	CHECK(rd(e, 2, -1) == -EIO);
+	CHECK(strcmp(logbuf[1], first) != 0, "seed 8 flipped the same bit: %s", first);
+	csm_close(e);
+
+	/* Bits flipped as written: stored damage, 3 bits. */
+	e = fresh(layout, R("flip blocks=5 bits=3 seed=1"));
+	CHECK(wr(e, 5, 0x55) == 0);
+	CHECK(wr(e, 6, 0x66) == 0);
+	nrules = 0;
+	CHECK(rd(e, 5, 0x55) == -EIO);
+	CHECK(rd(e, 6, 0x66) == 0);
+	CHECK(nlog == 1);
+	CHECK(!strncmp(logbuf[0], "injected: bit flip (write), block 5, bits ", 42), "%s",
+	      logbuf[0]);
+	CHECK_EQ_U64(ctrs[0].hits, 1);
+	csm_close(e);
+}
+
+static void test_byte_stuck(void)
+{
+	struct csm_engine *e = fresh(CSM_LAYOUT_INTERLEAVED, R("byte blocks=0 at=10 value=0xaa"));
+	CHECK(wr(e, 0, 0x01) == 0);
+	nrules = 0;
+	CHECK(rd(e, 0, 0x01) == -EIO);
+	expect_log(0, "injected: byte (write), block 0, byte 10: 0x01 -> 0xaa");
+	csm_close(e);
+
+	e = fresh(CSM_LAYOUT_INTERLEAVED, R("stuck blocks=3 at=100 bit=2 value=1"));
+	CHECK(rd(e, 3, -1) == -EIO); /* 0x13 has bit 2 clear */
+	expect_log(0, "injected: stuck bit (read), block 3, byte 100 bit 2 = 1");
+	CHECK(wr(e, 3, 0x04) == 0); /* bit 2 set: the stuck bit changes nothing */
+	CHECK(rd(e, 3, 0x04) == 0);
+	CHECK(nlog == 2); /* the read and the engine's re-read of the mismatch */
+	expect_log(1, "injected: stuck bit (read), block 3, byte 100 bit 2 = 1");
+	CHECK_EQ_U64(ctrs[0].hits, 2);
+	csm_close(e);
+}
+
+/* Close, and open again without the fault backend. */
+static struct csm_engine *reopen_plain(struct csm_engine *e)
+{
+	CHECK(csm_close(e) == 0);
+	struct csm_backend be = mem_backend_view(&mem);
+	struct csm_engine_opts o = {.report = on_event};
+	char err[200];
+	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == 0, "%s", err);
+	return e;
+}
+
+static void test_lost_misdirect_torn(unsigned layout)
+{
+	/* Until the group is sealed the older brother still vouches for the
+	 * old content (a write cut short by a crash looks the same); after the
+	 * fsync and a clean close, the old content is a mismatch. */
+	struct csm_engine *e = fresh(layout, R("lost blocks=4"));
+	CHECK(wr(e, 4, 0x44) == 0); /* acknowledged */
+	CHECK(csm_fsync(e, false) == 0);
+	expect_log(0, "injected: lost write, block 4");
+	CHECK(nlog == 1);
+	e = reopen_plain(e);
+	CHECK(rd(e, 4, 0x44) == -EIO);
+	CHECK(rd(e, 3, -1) == 0);
+	CHECK(rd(e, 5, -1) == 0);
+	csm_close(e);
+
+	e = fresh(layout, R("misdirect blocks=4 shift=2"));
+	CHECK(wr(e, 4, 0x44) == 0);
+	expect_log(0, "injected: misdirected write, block 4 stored at block 6");
+	CHECK(csm_fsync(e, false) == 0);
+	e = reopen_plain(e);
+	CHECK(rd(e, 4, 0x44) == -EIO); /* never arrived */
+	CHECK(rd(e, 5, -1) == 0);
+	CHECK(rd(e, 6, -1) == -EIO);
+	csm_close(e);
+
+	e = fresh(layout, R("torn blocks=7 sectors=3"));
+	CHECK(wr(e, 7, 0x77) == 0);
+	CHECK(rd(e, 7, 0x77) == -EIO);
+	expect_log(0, "injected: torn write, block 7, 3 of 8 sectors stored");
+	nrules = 0;
+	CHECK(wr(e, 7, 0x78) == 0); /* whole again */
+	CHECK(rd(e, 7, 0x78) == 0);
+	csm_close(e);
+}
+
+static void test_meta(void)
+{
+	struct csm_engine *e = fresh(CSM_LAYOUT_INTERLEAVED, R("meta brother=B blocks=0 op=read"));
+	meta_damaged[0] = meta_damaged[1] = 0;
+	CHECK(rd(e, 0, -1) == 0); /* the other brother still vouches */
+	CHECK(meta_damaged[1] >= 1 && meta_damaged[0] == 0, "A %d B %d", meta_damaged[0],
+	      meta_damaged[1]);
+	CHECK(!strncmp(logbuf[0], "injected: bit flip (read), metadata block B of group 0, bit ",
+	               60),
+	      "%s", logbuf[0]);
+	csm_close(e);
+}
+
+static void test_program_faults(void)
+{
+	struct csm_engine *e = fresh(CSM_LAYOUT_INTERLEAVED, R("eio op=read bytes=8192-8192"));
+	CHECK(rd(e, 1, -1) == 0);
+	CHECK(rd(e, 2, -1) == -EIO);
+	CHECK(rd(e, 3, -1) == 0);
+	CHECK(wr(e, 2, 0x22) == 0); /* writes are not selected */
+	expect_log(0, "injected: EIO, read, block 2");
+	CHECK(nlog == 1);
+	csm_close(e);
+
+	e = fresh(CSM_LAYOUT_INTERLEAVED, R("eio op=write blocks=9-10"));
+	CHECK(wr(e, 8, 1) == 0);
+	CHECK(wr(e, 9, 1) == -EIO);
+	CHECK(wr(e, 10, 1) == -EIO);
+	CHECK(wr(e, 11, 1) == 0);
+	CHECK(rd(e, 9, -1) == 0);
+	expect_log(0, "injected: EIO, write, block 9");
+	expect_log(1, "injected: EIO, write, block 10");
+	csm_close(e);
+
+	e = fresh(CSM_LAYOUT_INTERLEAVED, R("eintr op=read blocks=0 max=1"));
+	CHECK(rd(e, 0, -1) == -EINTR);
+	CHECK(rd(e, 0, -1) == 0);
+	expect_log(0, "injected: EINTR, read, block 0");
+	csm_close(e);
+
+	e = fresh(CSM_LAYOUT_INTERLEAVED, R("enospc limit=8K"));
+	CHECK(wr(e, 16, 1) == 0);
+	CHECK(wr(e, 17, 1) == 0);
+	CHECK(wr(e, 18, 1) == -ENOSPC);
+	CHECK(wr(e, 0, 1) == -ENOSPC);
+	CHECK(!strncmp(logbuf[0], "injected: ENOSPC, write of 4096 bytes at ", 41), "%s",
+	      logbuf[0]);
+	csm_close(e);
+
+	e = fresh(CSM_LAYOUT_INTERLEAVED, R("delay op=sync ms=60"));
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	CHECK(wr(e, 0, 3) == 0);
+	CHECK(csm_fsync(e, false) == 0);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	CHECK(ms >= 60, "fsync took %.1f ms", ms);
+	expect_log(0, "injected: delay 60 ms, sync");
+	csm_close(e);
+}
+
+static void test_fsync(void)
+{
+	/* lose=no: the error only. */
+	/* The first write of a clean group syncs its dirty mark: the rules
+	 * are switched on after it, as a harness does through the control
+	 * file. */
+	struct csm_engine *e = fresh(CSM_LAYOUT_INTERLEAVED, R("fsync max=1 lose=no"));
+	nrules = 0;
+	CHECK(wr(e, 0, 0xa0) == 0);
+	nrules = 1;
+	CHECK(csm_fsync(e, false) == -1 && errno == EIO);
+	CHECK(csm_fsync(e, false) == 0);
+	CHECK(rd(e, 0, 0xa0) == 0);
+	expect_log(0, "injected: fsync EIO");
+	csm_close(e);
+
+	/* store=data: the dirty mark's sync (metadata store) passes, the
+	 * program's fsync (data first) fails. */
+	e = fresh(CSM_LAYOUT_SEPARATE, R("fsync store=data lose=no"));
+	CHECK(wr(e, 2, 0xc2) == 0);
+	CHECK(csm_fsync(e, false) == -1 && errno == EIO);
+	CHECK_EQ_U64(ctrs[0].hits, 1);
+	csm_close(e);
+
+	/* lose=yes: the writes since the last good sync are gone from storage;
+	 * reopened, the file holds the content of that sync, verified. */
+	e = fresh(CSM_LAYOUT_INTERLEAVED, R("fsync max=1"));
+	nrules = 0;
+	CHECK(wr(e, 0, 0xa1) == 0);
+	CHECK(csm_fsync(e, false) == 0);
+	nrules = 1;
+	CHECK(wr(e, 0, 0xa2) == 0);
+	CHECK(wr(e, 1, 0xb2) == 0);
+	CHECK(csm_fsync(e, false) == -1 && errno == EIO);
+	CHECK(!strncmp(logbuf[0], "injected: fsync EIO, ", 21) &&
+	              strstr(logbuf[0], " since the last sync lost"),
+	      "%s", logbuf[0]);
+	/* The group is still dirty, so the older brother (the last sync's)
+	 * vouches for what storage holds again: the old content, verified —
+	 * what a program sees on Linux once the failed pages are evicted. */
+	CHECK(rd(e, 0, 0xa1) == 0);
+	csm_close(e);
+	struct csm_backend be = mem_backend_view(&mem);
+	struct csm_engine_opts o = {0};
+	char err[200];
+	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == 0, "%s", err);
+	CHECK(rd(e, 0, 0xa1) == 0);
+	CHECK(rd(e, 1, -1) == 0);
+	csm_close(e);
+}
+
+/* Which of 30 reads of block 0 fail. */
+static uint64_t pattern(const char *rule)
+{
+	struct csm_engine *e = fresh(CSM_LAYOUT_INTERLEAVED, R(rule));
+	uint64_t m = 0;
+	for (int i = 0; i < 30; i++)
+		if (rd(e, 0, -1) == -EIO)
+			m |= UINT64_C(1) << i;
+	csm_close(e);
+	return m;
+}
+
+static void test_selectors(void)
+{
+	CHECK_EQ_U64(pattern("eio op=read blocks=0 every=3"), 0x24924924); /* 3rd, 6th... */
+	CHECK_EQ_U64(pattern("eio op=read blocks=0 after=2 max=2"), 0xc);
+	CHECK_EQ_U64(pattern("eio op=read blocks=0 after=4 every=5 max=3"), 0x42100);
+	uint64_t a = pattern("eio op=read blocks=0 probability=50% seed=11");
+	CHECK_EQ_U64(pattern("eio op=read blocks=0 probability=0.5 seed=11"), a);
+	uint64_t b = pattern("eio op=read blocks=0 probability=0.5 seed=12");
+	CHECK(a != b, "seeds 11 and 12 gave the same faults %#llx", (unsigned long long)a);
+	int ones = __builtin_popcountll(a);
+	CHECK(ones >= 6 && ones <= 24, "%d of 30", ones);
+	CHECK_EQ_U64(pattern("eio op=read blocks=1"), 0); /* another block */
+	CHECK_EQ_U64(ctrs[0].ops, 0);
+
+	/* Time window: only between 150 and 300 ms after loading. */
+	struct csm_engine *e = fresh(CSM_LAYOUT_INTERLEAVED, R("eio op=read from=0.15 until=0.3"));
+	CHECK(rd(e, 0, -1) == 0);
+	struct timespec ts = {0, 200L * 1000000};
+	nanosleep(&ts, NULL);
+	CHECK(rd(e, 0, -1) == -EIO);
+	nanosleep(&ts, NULL);
+	CHECK(rd(e, 0, -1) == 0);
+	csm_close(e);
+}
+
+static void test_parse_errors(void)
+{
+	static const struct {
+		const char *text, *msg;
+	} cases[] = {
+	        {"zap", "fault: unknown kind 'zap' (known: flip, byte, stuck, lost, misdirect, "
+	                "torn, meta, eio, fsync, enospc, eintr, delay)"},
+	        {"lost op=read", "lost: op must be within write "},
+	        {"eio blocks=5-3", "blocks: empty range '5-3'"},
+	        {"flip probability=2", "probability: expected 0..1 or 0..100%, not '2'"},
+	        {"byte at=3", "byte: needs value=0..255"},
+	        {"stuck at=3 bit=9 value=1", "bit: out of range: '9'"},
+	        {"eio colour=red",
+	         "unknown key 'colour' (known: op, blocks, bytes, path, "
+	         "probability, seed, every, after, max, from, until, bits, "
+	         "value, at, bit, brother, shift, sectors, limit, ms, lose, store)"},
+	        {"eio path=rel/*", "path: expected an absolute glob, not 'rel/*'"},
+	        {"eio from=2 until=1", "until must be after from"},
+	        {"eio seed", "eio: expected key=value, not 'seed'"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct csm_fault_rule r;
+		char err[300] = "";
+		CHECK(csm_fault_parse(cases[i].text, &r, NULL, err, sizeof(err)) == -1, "%s",
+		      cases[i].text);
+		CHECK(!strcmp(err, cases[i].msg), "'%s': '%s'", cases[i].text, err);
+	}
+	struct csm_fault_rule r;
+	char *glob, err[200];
+	CHECK(csm_fault_parse("flip path=/d/*.db blocks=1,4-6 bits=2", &r, &glob, err,
+	                      sizeof(err)) == 0);
+	CHECK(!strcmp(glob, "/d/*.db") && r.nranges == 2 && r.ranges[1].lo == 4 &&
+	      r.ranges[1].hi == 7 && r.bits == 2);
+	free(glob);
+}
+
+int main(void)
+{
+	test_parse_errors();
+	test_flip(CSM_LAYOUT_INTERLEAVED);
+	test_flip(CSM_LAYOUT_SEPARATE);
+	test_byte_stuck();
+	test_lost_misdirect_torn(CSM_LAYOUT_INTERLEAVED);
+	test_lost_misdirect_torn(CSM_LAYOUT_SEPARATE);
+	test_meta();
+	test_program_faults();
+	test_fsync();
+	test_selectors();
+	mem_backend_free(&mem);
+	printf("test_fault_backend: ok\n");
+	return 0;
+}

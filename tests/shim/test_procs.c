@@ -1,0 +1,472 @@
+/*
+ * Processes and descriptors as real programs use them, run with
+ * libcsumshim.so preloaded and a config protecting DIR/p/ (run_procs.sh):
+ *
+ * - children sharing the parent's memory (vfork, clone(CLONE_VM),
+ *   posix_spawn) that close descriptors leave the parent's protection
+ *   exactly as it was;
+ * - a forked or exec'ed child reaches the very file its descriptor refers
+ *   to, even unlinked or renamed over;
+ * - the shim's own descriptors are out of the program's way: closing,
+ *   closefrom, close_range and dup2 onto their numbers act on the
+ *   program's descriptors only;
+ * - a read whose range holds a bad block (DIR/p/bad.img, block 5 flipped
+ *   by run_procs.sh) fails as a whole with EIO, through every call.
+ *
+ * Usage: test_procs prepare DIR | run DIR | child FD EXPECTED
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int failures, cases;
+static char dir[512], self[600];
+
+/* One case: counted, and printed with errno if it failed. */
+static void record(const char *name, bool ok, const char *what)
+{
+	int err = errno;
+	cases++;
+	if (!ok) {
+		failures++;
+		printf("FAIL %-26s %s (errno %d %s)\n", name, what, err, strerror(err));
+	}
+}
+#define CASE(name, cond) record(name, (cond), #cond)
+
+#define BAD_SIZE 65536
+#define BAD_BLOCK_OFF 20480 /* block 5 of 4096 bytes */
+#define BIG_SIZE (2 << 20)  /* bigbad.img: bad at 1.5 MiB */
+
+static void pattern(unsigned char *b, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (unsigned char)(i * 7 + i / 4096 + seed);
+}
+
+static void p_path(char *out, size_t len, const char *name)
+{
+	snprintf(out, len, "%s/p/%s", dir, name);
+}
+
+static bool put(const char *p, const void *buf, size_t n)
+{
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	bool ok = fd >= 0 && write(fd, buf, n) == (ssize_t)n;
+	return close(fd) == 0 && ok;
+}
+
+/* Whether fd reads exactly `want` at 0 and its logical size is n. */
+static bool holds(int fd, const void *want, size_t n)
+{
+	char b[8192];
+	struct stat st;
+	return n <= sizeof(b) && pread(fd, b, sizeof(b), 0) == (ssize_t)n && !memcmp(b, want, n) &&
+	       fstat(fd, &st) == 0 && st.st_size == (off_t)n;
+}
+
+/* Whether path reads exactly `want` through a fresh open. */
+static bool file_holds(const char *p, const void *want, size_t n)
+{
+	int fd = open(p, O_RDONLY);
+	bool ok = fd >= 0 && holds(fd, want, n);
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* The raw kernel view: the stored bytes at 0 (never "CSUM" through the
+ * shim) are read with a raw syscall only to prove the shim is there. */
+static bool raw_is_csum(const char *p)
+{
+	char m[4] = {0};
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && syscall(SYS_pread64, fd, m, 4, 0) == 4 && !memcmp(m, "CSUM", 4);
+	syscall(SYS_close, fd);
+	return ok;
+}
+
+/* Run argv (with the environment, so under the shim too) and wait. */
+static int run(char *const argv[])
+{
+	pid_t pid;
+	if (posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+		return -1;
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Another process (under the shim) reads path within 20 s and finds the
+ * plain file's content: no presence lock of ours was leaked. */
+static bool other_process_reads(const char *p, const char *plain)
+{
+	char *argv[] = {"/usr/bin/timeout", "20", "/usr/bin/cmp", (char *)p, (char *)plain, NULL};
+	return run(argv) == 0;
+}
+
+/* The shim's descriptors for path: those whose target is path, other than
+ * the program's own `mine`. */
+static int shim_fds(const char *p, int mine, int *out, int max)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		int fd = atoi(de->d_name);
+		char l[64], t[1024];
+		if (de->d_name[0] == '.' || fd == mine || fd == dirfd(d))
+			continue;
+		snprintf(l, sizeof(l), "/proc/self/fd/%d", fd);
+		ssize_t k = readlink(l, t, sizeof(t) - 1);
+		if (k <= 0)
+			continue;
+		t[k] = 0;
+		if (!strcmp(t, p) && n < max)
+			out[n++] = fd;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* ---- children sharing the parent's memory ------------------------------ */
+
+static unsigned char text[4096];
+static const size_t TEXT_N = 3000;
+
+/* After the child: the parent still sees the logical file, writes through
+ * checksums, and another process can open it. */
+static void after_child(const char *name, int fd, const char *p, const char *plain)
+{
+	char n[80];
+	snprintf(n, sizeof(n), "%s: content", name);
+	CASE(n, holds(fd, text, TEXT_N));
+	text[10]++;
+	snprintf(n, sizeof(n), "%s: write", name);
+	CASE(n, pwrite(fd, text + 10, 1, 10) == 1 && holds(fd, text, TEXT_N) &&
+	                put(plain, text, TEXT_N));
+	snprintf(n, sizeof(n), "%s: other process", name);
+	CASE(n, other_process_reads(p, plain));
+}
+
+static int clone_child(void *arg)
+{
+	(void)arg;
+	syscall(SYS_close_range, 3u, ~0u, 0); /* not seen by the shim */
+	close_range(3, ~0u, 0);
+	_exit(0);
+}
+
+enum child_act { CLOSE_RANGE, CLOSEFROM_EXEC, CLOSE_EXEC, DUP2 };
+
+/* A vfork child does `act` on descriptors (then execs /bin/true or exits). */
+static void vfork_case(const char *name, enum child_act act, int fd, const char *p,
+                       const char *plain)
+{
+	pid_t pid = vfork();
+	if (pid == 0) {
+		int nul;
+		switch (act) {
+		case CLOSE_RANGE:
+			close_range(3, ~0u, 0);
+			_exit(0);
+		case CLOSEFROM_EXEC:
+			closefrom(3);
+			break;
+		case CLOSE_EXEC:
+			close(fd);
+			break;
+		case DUP2:
+			nul = open("/dev/null", O_RDWR);
+			dup2(nul, fd); /* onto the protected descriptor, in the child only */
+			dup2(nul, 1);
+			_exit(0);
+		}
+		char *argv[] = {"/bin/true", NULL};
+		execve(argv[0], argv, environ);
+		_exit(127);
+	}
+	char n[80];
+	snprintf(n, sizeof(n), "%s: wait", name);
+	CASE(n, pid > 0 && waitpid(pid, NULL, 0) == pid);
+	after_child(name, fd, p, plain);
+}
+
+static void test_shared_memory_children(void)
+{
+	char p[640], plain[640];
+	p_path(p, sizeof(p), "vf.img");
+	snprintf(plain, sizeof(plain), "%s/vf.plain", dir);
+	pattern(text, sizeof(text), 1);
+	CASE("vfork: prepare", put(p, text, TEXT_N) && put(plain, text, TEXT_N) && raw_is_csum(p));
+	int fd = open(p, O_RDWR);
+	CASE("vfork: open", holds(fd, text, TEXT_N));
+
+	vfork_case("vfork+close_range", CLOSE_RANGE, fd, p, plain);
+	vfork_case("vfork+closefrom+exec", CLOSEFROM_EXEC, fd, p, plain);
+	vfork_case("vfork+close+exec", CLOSE_EXEC, fd, p, plain);
+	vfork_case("vfork+dup2", DUP2, fd, p, plain);
+
+	/* A child made by clone(CLONE_VM | CLONE_VFORK), which glibc's
+	 * posix_spawn also makes: no wrapper sees its creation. */
+	static char stack[65536];
+	pid_t pid =
+	        clone(clone_child, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
+	CASE("clone(CLONE_VM): wait", pid > 0 && waitpid(pid, NULL, 0) == pid);
+	after_child("clone(CLONE_VM)", fd, p, plain);
+
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addclose(&fa, fd);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	char *argv[] = {"/bin/true", NULL};
+	int st = -1;
+	CASE("posix_spawn", posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) == 0 &&
+	                            waitpid(pid, &st, 0) == pid && st == 0);
+	posix_spawn_file_actions_destroy(&fa);
+	after_child("posix_spawn", fd, p, plain);
+	close(fd);
+	CASE("vfork: final content", file_holds(p, text, TEXT_N));
+}
+
+/* ---- fork and exec reach the very file ---------------------------------- */
+
+static bool child_writes(int fd, const char *data, size_t n)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		char b[64] = {0};
+		bool ok = pwrite(fd, data, n, 0) == (ssize_t)n &&
+		          pread(fd, b, n, 0) == (ssize_t)n && !memcmp(b, data, n);
+		_exit(ok ? 0 : 1);
+	}
+	int st;
+	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* An exec'ed child inherits fd and must read `want` from it. */
+static bool exec_child_reads(int fd, const char *want)
+{
+	char fds[16];
+	snprintf(fds, sizeof(fds), "%d", fd);
+	char *argv[] = {self, "child", fds, (char *)want, NULL};
+	return run(argv) == 0;
+}
+
+static void test_fork_reaches_file(void)
+{
+	char p[640], q[640];
+	/* Unlinked while open. */
+	p_path(p, sizeof(p), "unlinked.img");
+	int fd = -1;
+	CASE("fork unlinked: prepare",
+	     put(p, "parent data", 11) && (fd = open(p, O_RDWR)) >= 0 && unlink(p) == 0);
+	CASE("fork unlinked: child writes", child_writes(fd, "child data!", 11));
+	CASE("fork unlinked: parent reads", holds(fd, "child data!", 11));
+	CASE("exec unlinked: child reads", exec_child_reads(fd, "child data!"));
+	close(fd);
+
+	/* Its name replaced by rename(): the child writes the old file. */
+	p_path(p, sizeof(p), "renamed.img");
+	p_path(q, sizeof(q), "renamed.new");
+	CASE("fork renamed: prepare", put(p, "old content", 11) && (fd = open(p, O_RDWR)) >= 0 &&
+	                                      put(q, "new content", 11) && rename(q, p) == 0);
+	CASE("fork renamed: child writes", child_writes(fd, "child wrote", 11));
+	CASE("fork renamed: parent reads", holds(fd, "child wrote", 11));
+	CASE("fork renamed: new file kept", file_holds(p, "new content", 11));
+	CASE("exec renamed: child reads", exec_child_reads(fd, "child wrote"));
+	close(fd);
+}
+
+static int child_main(int fd, const char *want)
+{
+	size_t n = strlen(want);
+	return holds(fd, want, n) ? 0 : 1;
+}
+
+/* ---- the shim's own descriptors ------------------------------------------ */
+
+static void test_own_descriptors(void)
+{
+	char p[640], u[640];
+	unsigned char data[8192], check[8192];
+	p_path(p, sizeof(p), "own.img");
+	snprintf(u, sizeof(u), "%s/unrelated.bin", dir);
+	pattern(data, sizeof(data), 3);
+	memset(check, 'u', sizeof(check));
+	int fd = -1;
+	CASE("own: prepare", put(p, data, sizeof(data)) && (fd = open(p, O_RDWR)) >= 0);
+
+	/* Out of the way: high numbers, close-on-exec. */
+	int sfd[4];
+	int ns = shim_fds(p, fd, sfd, 4);
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	CASE("own: engine descriptors seen", ns >= 1);
+	for (int i = 0; i < ns; i++)
+		CASE("own: high and cloexec",
+		     sfd[i] >= 512 && (fcntl(sfd[i], F_GETFD) & FD_CLOEXEC));
+
+	/* close() on the shim's number: the program has no such descriptor. */
+	for (int i = 0; i < ns; i++)
+		CASE("own: close theirs", close(sfd[i]) == -1 && errno == EBADF);
+	CASE("own: after close", holds(fd, data, sizeof(data)));
+
+	/* dup2 onto the shim's number: the program's descriptor gets it. */
+	int ufd = open(u, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	for (int i = 0; i < ns; i++) {
+		CASE("own: dup2 onto",
+		     dup2(ufd, sfd[i]) == sfd[i] && pwrite(sfd[i], "dup2", 4, 0) == 4);
+	}
+	data[0]++;
+	CASE("own: after dup2", pwrite(fd, data, 1, 0) == 1 && holds(fd, data, sizeof(data)));
+	char b[8] = {0};
+	CASE("own: dup2 target", ns < 1 || (pread(ufd, b, 8, 0) == 4 && !memcmp(b, "dup2", 4)));
+	/* A forked child reopens through the moved anchor. */
+	memcpy(data, "forked", 6);
+	CASE("own: fork after dup2",
+	     child_writes(fd, "forked", 6) && holds(fd, data, sizeof(data)));
+	for (int i = 0; i < ns; i++)
+		close(sfd[i]); /* the program's own now */
+	close(ufd);
+
+	/* closefrom above the program's own descriptor, then a new file takes
+	 * the lowest free number: writes still land in the protected file. */
+	CASE("own: closefrom", (closefrom(fd + 1), fcntl(fd, F_GETFD) >= 0));
+	ufd = open(u, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CASE("own: unrelated", ufd >= 0 && pwrite(ufd, check, sizeof(check), 0) == sizeof(check));
+	data[1]++;
+	data[5000]++;
+	CASE("own: pwrite after closefrom",
+	     pwrite(fd, data, sizeof(data), 0) == sizeof(data) && holds(fd, data, sizeof(data)));
+	memset(b, 0, sizeof(b));
+	unsigned char got[8192];
+	CASE("own: unrelated untouched",
+	     pread(ufd, got, sizeof(got), 0) == sizeof(got) && !memcmp(got, check, sizeof(got)));
+	close(ufd);
+
+	/* close_range, and close_range(CLOSE_RANGE_CLOEXEC) of everything. */
+	CASE("own: close_range", close_range((unsigned)fd + 1, ~0u, 0) == 0);
+	ufd = open(u, O_RDWR | O_TRUNC);
+	CASE("own: unrelated again",
+	     ufd >= 0 && pwrite(ufd, check, sizeof(check), 0) == sizeof(check));
+	data[2]++;
+	CASE("own: pwrite after close_range",
+	     pwrite(fd, data, sizeof(data), 0) == sizeof(data) && holds(fd, data, sizeof(data)));
+	CASE("own: cloexec range",
+	     close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) == 0 && (fcntl(ufd, F_GETFD) & FD_CLOEXEC));
+	CASE("own: unrelated still untouched",
+	     pread(ufd, got, sizeof(got), 0) == sizeof(got) && !memcmp(got, check, sizeof(got)));
+	close(ufd);
+	close(fd);
+	CASE("own: final content", file_holds(p, data, sizeof(data)));
+}
+
+/* ---- a read that meets a bad block fails as a whole ---------------------- */
+
+static void test_whole_read_eio(void)
+{
+	char p[640], u[640];
+	p_path(p, sizeof(p), "bad.img");
+	snprintf(u, sizeof(u), "%s/copy.bin", dir);
+	static unsigned char want[BAD_SIZE], b[BAD_SIZE];
+	pattern(want, sizeof(want), 7);
+	int fd = open(p, O_RDONLY);
+	CASE("eio: open", fd >= 0);
+	CASE("eio: prefix reads",
+	     pread(fd, b, BAD_BLOCK_OFF, 0) == BAD_BLOCK_OFF && !memcmp(b, want, BAD_BLOCK_OFF));
+	CASE("eio: after the block", pread(fd, b, 4096, BAD_BLOCK_OFF + 4096) == 4096 &&
+	                                     !memcmp(b, want + BAD_BLOCK_OFF + 4096, 4096));
+	CASE("eio: pread", pread(fd, b, BAD_SIZE, 0) == -1 && errno == EIO);
+	CASE("eio: pread64 across", pread64(fd, b, 8192, 16384) == -1 && errno == EIO);
+	CASE("eio: read", read(fd, b, BAD_SIZE) == -1 && errno == EIO);
+	CASE("eio: read kept position", lseek(fd, 0, SEEK_CUR) == 0);
+	struct iovec iov[2] = {{b, 16384}, {b + 16384, BAD_SIZE - 16384}};
+	CASE("eio: readv", readv(fd, iov, 2) == -1 && errno == EIO);
+	CASE("eio: readv kept position", lseek(fd, 0, SEEK_CUR) == 0);
+	CASE("eio: preadv", preadv(fd, iov, 2, 0) == -1 && errno == EIO);
+	CASE("eio: preadv2", preadv2(fd, iov, 2, 0, 0) == -1 && errno == EIO);
+
+	int out = open(u, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	struct stat st;
+	CASE("eio: copy_file_range",
+	     copy_file_range(fd, NULL, out, NULL, BAD_SIZE, 0) == -1 && errno == EIO);
+	off_t off = 0;
+	CASE("eio: sendfile", sendfile(out, fd, &off, BAD_SIZE) == -1 && errno == EIO && off == 0);
+	CASE("eio: nothing copied", fstat(out, &st) == 0 && st.st_size == 0);
+	close(out);
+	close(fd);
+	/* Copies go in 1 MiB pieces: a bad block in a later one fails the
+	 * call too, rather than returning the pieces before it. */
+	p_path(p, sizeof(p), "bigbad.img");
+	fd = open(p, O_RDONLY);
+	out = open(u, O_RDWR | O_TRUNC);
+	CASE("eio: copy_file_range 2 MiB",
+	     copy_file_range(fd, NULL, out, NULL, BIG_SIZE, 0) == -1 && errno == EIO);
+	off = 0;
+	CASE("eio: sendfile 2 MiB", sendfile(out, fd, &off, BIG_SIZE) == -1 && errno == EIO);
+	close(out);
+	close(fd);
+
+	p_path(p, sizeof(p), "bad.img");
+	FILE *f = fopen(p, "r");
+	CASE("eio: fopen", f != NULL);
+	if (f) {
+		/* stdio reads in buffers (8 KiB): those before the one holding
+		 * the bad block are returned, with the error flag, never a
+		 * short count without it (which means the end of the file). */
+		size_t n = fread(b, 1, BAD_SIZE, f);
+		CASE("eio: fread", n < BAD_BLOCK_OFF && ferror(f) && !feof(f) && errno == EIO &&
+		                           !memcmp(b, want, n));
+		fclose(f);
+	}
+}
+
+static int prepare(void)
+{
+	static unsigned char want[BIG_SIZE];
+	char p[640], q[640];
+	pattern(want, sizeof(want), 7);
+	p_path(p, sizeof(p), "bad.img");
+	p_path(q, sizeof(q), "bigbad.img");
+	return put(p, want, BAD_SIZE) && raw_is_csum(p) && put(q, want, BIG_SIZE) ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && !strcmp(argv[1], "child"))
+		return child_main(atoi(argv[2]), argv[3]);
+	if (argc != 3)
+		return 2;
+	snprintf(dir, sizeof(dir), "%s", argv[2]);
+	if (!strcmp(argv[1], "prepare"))
+		return prepare();
+	if (!realpath("/proc/self/exe", self))
+		return 2;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	test_shared_memory_children();
+	test_fork_reaches_file();
+	test_own_descriptors();
+	test_whole_read_eio();
+	printf("test_procs: %d cases, %d failed\n", cases, failures);
+	return failures ? 1 : 0;
+}
