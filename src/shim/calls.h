@@ -17,7 +17,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/pidfd.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -117,6 +119,11 @@ struct io_uring_params;
 	X(int, munmap, (void *, size_t))                                                     \
 	X(void *, mremap, (void *, size_t, size_t, int, ...))                                \
 	X(int, mprotect, (void *, size_t, int))                                              \
+	/* descriptors that arrive other than by open() */                                   \
+	X(ssize_t, recvmsg, (int, struct msghdr *, int))                                     \
+	X(int, recvmmsg, (int, struct mmsghdr *, unsigned, int, struct timespec *))          \
+	X(int, open_by_handle_at, (int, struct file_handle *, int))                          \
+	X(int, pidfd_getfd, (int, int, unsigned))                                            \
 	/* stdio */                                                                          \
 	X(FILE *, fopen, (const char *, const char *))                                       \
 	X(FILE *, fopen64, (const char *, const char *))                                     \

@@ -30,13 +30,15 @@ void inode_release(struct shim_inode *ino);
 /* Register fd (already open on a configured file) under smu. */
 int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags, bool created);
 
-/* paths.c: the absolute path that the config's globs match. */
+/* paths.c: the absolute path that the config's globs match; -1 if there
+ * is none, RESOLVE_UNNAMED if dirfd's directory cannot be named. */
+#define RESOLVE_UNNAMED (-2)
 int resolve(int dirfd, const char *path, bool nofollow, char out[PATH_MAX]);
 
 /* engines.c: fill the real-call table the engines' backends use (once, at
  * start-up); open the engine of a configured file (see there). */
 void sysio_init(void);
-int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bool trunc,
+int attach(struct shim_inode *ino, const struct csm_rule *r, bool writable, bool trunc,
            bool created, int via);
 
 /* faults.c: put the fault backend over *be when [faults] selects `path`

@@ -194,6 +194,16 @@ static long route(long nr, const long a[6], bool *served)
 		                    (void *)a[4]);
 	case SYS_mprotect:
 		return mprotect((void *)a[0], (size_t)a[1], (int)a[2]);
+	/* descriptors that arrive other than by open() (arrivals.c) */
+	case SYS_recvmsg:
+		return recvmsg((int)a[0], (struct msghdr *)a[1], (int)a[2]);
+	case SYS_recvmmsg:
+		return recvmmsg((int)a[0], (struct mmsghdr *)a[1], (unsigned)a[2], (int)a[3],
+		                (struct timespec *)a[4]);
+	case SYS_open_by_handle_at:
+		return open_by_handle_at((int)a[0], (struct file_handle *)a[1], (int)a[2]);
+	case SYS_pidfd_getfd:
+		return pidfd_getfd((int)a[0], (int)a[1], (unsigned)a[2]);
 	/* Linux AIO and io_uring */
 	case SYS_io_setup:
 		return as_syscall(shim_kaio_setup((unsigned)a[0], (aio_context_t *)a[1]));
