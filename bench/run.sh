@@ -12,7 +12,8 @@
 #      CSV, PNG, table)
 #
 # fio (ioengine=psync): sequential read and write of 1 MiB, random read and
-# write of 4 KiB, numjobs 1 and 2, page cache hot (the file read once
+# write of 4 KiB, numjobs 1 and 2, and random read of 4 KiB with
+# ioengine=libaio at iodepth 32, page cache hot (the file read once
 # before); reads with a cold cache (caches dropped before each run, the file
 # read once, not time based).  sqlite3 (through Python's sqlite3 module,
 # which links libsqlite3 dynamically): bulk insert in transactions, indexed
@@ -62,9 +63,9 @@ can_drop=0
 if [ -w /proc/sys/vm/drop_caches ]; then can_drop=1; fi
 drop() { sync && echo 3 >/proc/sys/vm/drop_caches; }
 
-# fio_run DIR rw bs jobs mode -> MB/s or IOPS (one number)
+# fio_run DIR rw bs jobs mode [ENGINE DEPTH] -> MB/s or IOPS (one number)
 fio_run() {
-	local dir=$1 rw=$2 bs=$3 jobs=$4 mode=$5 pre=()
+	local dir=$1 rw=$2 bs=$3 jobs=$4 mode=$5 eng=${6:-psync} depth=${7:-1} pre=()
 	[ "$dir" = "$W/p" ] && pre=("${SHIM[@]}")
 	# fio drops the file's pages before a job unless told not to.
 	local tb=(--time_based --runtime="$SECS" --invalidate=0)
@@ -82,7 +83,7 @@ fio_run() {
 	# fighting over one file's blocks.
 	# shellcheck disable=SC2016 # $jobnum is fio's, not the shell's
 	"${pre[@]}" fio --name=f --directory="$dir" --filename_format='f.$jobnum.0' \
-		--rw="$rw" --bs="$bs" --ioengine=psync --numjobs="$jobs" --size="$SIZE" \
+		--rw="$rw" --bs="$bs" --ioengine="$eng" --iodepth="$depth" --numjobs="$jobs" --size="$SIZE" \
 		"${tb[@]}" --randseed=7 --group_reporting --output-format=json 2>/dev/null |
 		python3 -c '
 import json, sys
@@ -109,6 +110,10 @@ for r in $(seq "$REP"); do
 			record "fio $1 $2 numjobs=$jobs hot" "$3" "$r" "$raw" "$shim"
 		done
 	done
+	# Linux AIO: the shim carries protected iocbs out inside io_submit.
+	raw=$(fio_run "$W/raw" randread 4k 1 hot libaio 32)
+	shim=$(fio_run "$W/p" randread 4k 1 hot libaio 32)
+	record "fio randread 4k libaio iodepth=32 hot" IOPS "$r" "$raw" "$shim"
 	if [ $can_drop = 1 ]; then
 		# This VM's disk switches between about 3 GB/s and 0.6 GB/s from
 		# one cold run to the next, whichever file is read: several pairs

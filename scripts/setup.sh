@@ -14,6 +14,8 @@ PKGS=(
 	build-essential cmake pkg-config uthash-dev libxxhash-dev libinih-dev # the build
 	python3 procps util-linux mount e2fsprogs sqlite3 fio qemu-utils postgresql tar # the tests
 	redis-server redis-tools                                # the tests: Redis
+	libaio-dev mariadb-server python3-lmdb python3-plyvel   # the tests: asynchronous I/O, mappings (issue 16)
+	libjemalloc2 libtcmalloc-minimal4                       # the tests: start-up under other allocators
 	clang libclang-rt-14-dev                                # the fuzzers (a clang build)
 	git clang-format clang-tidy cppcheck                    # scripts/lint.sh
 )

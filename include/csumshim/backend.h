@@ -55,6 +55,10 @@ struct csm_backend_ops {
 	 * share it (the engine orders them itself).  NULL: the store is
 	 * private to this process (in-memory tests). */
 	int (*lock)(void *ctx, uint64_t id, int type, bool wait);
+	/* Whether lock `id` could be taken with `type` now, ignoring the
+	 * backend's own locks: 0 if so, -EAGAIN if another open file holds
+	 * it, or -errno.  Works on read-only descriptors.  NULL: unknown. */
+	int (*lock_test)(void *ctx, uint64_t id, int type);
 	/* Page-cache advice (POSIX_FADV_*) for [off, off+len) of a store; len 0
 	 * means to the end.  Only a hint: errors are ignored.  NULL: none. */
 	void (*advise)(void *ctx, enum csm_store st, uint64_t off, uint64_t len, int advice);
@@ -84,7 +88,7 @@ struct csm_backend {
 	void *ctx;
 	bool resizable; /* false for block devices: fixed capacity */
 	/* The metadata store is on a network or cluster file system, where a
-	 * lock is a round trip to a server: no solo mode (engine.c). */
+	 * lock is a round trip to a server: no solo mode (src/engine/). */
 	bool remote;
 	/* DATA and META are two files (the separate layout); false: one file
 	 * holds both (interleaved).  The engine refuses a superblock whose
@@ -120,6 +124,19 @@ void csm_sysio_libc(struct csm_sysio *sys);
 /* Size of a regular file (fstat) or block device (BLKGETSIZE64) through
  * `sys` (NULL: libc).  *is_blk, if not NULL, tells which.  0 or -errno. */
 int csm_fd_size(const struct csm_sysio *sys, int fd, uint64_t *size, bool *is_blk);
+
+/* Open the metadata file `path` of the data file open on data_fd, refusing
+ * what another user could have planted under that name: a symbolic link
+ * (never followed), a hard link, anything but a regular file, a file owned
+ * by someone other than the data file's owner, root or the caller.  flags:
+ * O_RDONLY or O_RDWR, with O_CREAT to create it if missing (O_EXCL: never
+ * through a link); a new file gets the data file's owner and group (as
+ * root; the group where the caller may) and its read/write bits.  Returns
+ * an O_CLOEXEC descriptor, or -errno with a one-line reason in err (EPERM
+ * for a refusal; ENOENT: missing, without O_CREAT).  Uses libc directly:
+ * the shim calls it with its guard up. */
+int csm_meta_open(const char *path, int data_fd, int flags, bool *created, char *err,
+                  size_t errlen);
 
 /* A backend over file descriptors.  For the interleaved layout pass the
  * same fd twice.  With own_fds, destroy() closes them.  `sys` is copied;

@@ -162,6 +162,9 @@ uint64_t csm_size_refresh(struct csm_engine *e);
  * it, unless opts.no_recover. */
 struct csm_recovery {
 	bool ran;
+	/* Unclean and no other process had it, but not recovered: a
+	 * read-only engine, or opts.no_recover (csumshim recover fixes it). */
+	bool skipped;
 	uint64_t groups;            /* groups looked at (holes skipped) */
 	uint64_t dirty_groups;      /* groups re-checked */
 	uint64_t rebuilt_groups;    /* no valid brother: rebuilt from data */

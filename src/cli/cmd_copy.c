@@ -260,7 +260,11 @@ int cmd_export(int argc, char **argv)
 		cli_err("%s: %s", dst, strerror(errno));
 		rc = EXIT_ERR;
 	}
-	if (rc == EXIT_OK && fchmod(dfd, 0644) < 0) {
+	/* The copy is as private as its source (less the umask), not 0644:
+	 * the source may hold secrets. */
+	mode_t mask = umask(0);
+	umask(mask);
+	if (rc == EXIT_OK && (stat(src, &st) < 0 || fchmod(dfd, st.st_mode & 0777 & ~mask) < 0)) {
 		cli_err("%s: %s", dst, strerror(errno));
 		rc = EXIT_ERR;
 	}

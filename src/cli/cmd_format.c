@@ -5,7 +5,9 @@
  *
  * Refuses to overwrite a csumshim file or any non-empty file without
  * --force, validates every option before touching the disk, and removes
- * files it created if formatting fails.
+ * files it created if formatting fails.  A separate layout's metadata file
+ * is never opened through a symbolic link and gets the data file's owner,
+ * group and mode (csm_meta_open).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -160,8 +162,10 @@ int cli_do_format(struct cli_format_args *a, const char *path, bool *created)
 		return EXIT_ERR;
 	int mfd = dfd;
 	if (sep) {
-		mfd = open_target(a->meta_path, &c2);
+		char why[256];
+		mfd = csm_meta_open(a->meta_path, dfd, O_RDWR | O_CREAT, &c2, why, sizeof(why));
 		if (mfd < 0) {
+			cli_err("%s: %s", a->meta_path, why);
 			close(dfd);
 			if (c1)
 				unlink(path);

@@ -4,7 +4,8 @@
  * Validates the configuration, puts libcsumshim.so first in LD_PRELOAD and
  * the configuration in CSUMSHIM_CONFIG, and execs CMD (like faketime or
  * fiu-run).  A config error is reported as FILE:LINE and exits 78 before
- * anything runs.  Warns when CMD is statically linked.
+ * anything runs.  Warns when CMD is statically linked, setuid or setgid
+ * (the loader ignores LD_PRELOAD there): it would run unprotected.
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -28,7 +30,7 @@
  * configured install directory; $CSUMSHIM_LIBRARY overrides. */
 static char *find_library(void)
 {
-	const char *env = getenv("CSUMSHIM_LIBRARY");
+	const char *env = secure_getenv("CSUMSHIM_LIBRARY");
 	if (env && *env)
 		return realpath(env, NULL);
 	char exe[PATH_MAX];
@@ -103,6 +105,28 @@ static int is_static_elf(const char *path)
 	return result;
 }
 
+/* CMD would run without the library: say so (it still runs). */
+static void warn_unprotected(const char *cmd)
+{
+	struct stat st;
+	const char *why = NULL;
+	if (stat(cmd, &st) == 0 && (st.st_mode & S_ISUID))
+		why = "setuid";
+	else if (stat(cmd, &st) == 0 && (st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP))
+		why = "setgid"; /* without group execute, the bit means something else */
+	if (why)
+		fprintf(stderr,
+		        "csumshim: warning: %s is %s: when it gains privileges the loader "
+		        "ignores LD_PRELOAD, and its file I/O is then not intercepted or "
+		        "verified\n",
+		        cmd, why);
+	else if (is_static_elf(cmd))
+		fprintf(stderr,
+		        "csumshim: warning: %s is statically linked; its file I/O cannot be "
+		        "intercepted or verified\n",
+		        cmd);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -173,11 +197,8 @@ int cmd_run(int argc, char **argv)
 		return EXIT_ERR;
 	}
 	char *cmd = find_command(argv[optind]);
-	if (cmd && is_static_elf(cmd))
-		fprintf(stderr,
-		        "csumshim: warning: %s is statically linked; its file I/O cannot be "
-		        "intercepted or verified\n",
-		        cmd);
+	if (cmd)
+		warn_unprotected(cmd);
 	free(cmd);
 	free(lib);
 	free(preload);

@@ -124,7 +124,12 @@ int cli_open(struct cli_file *f, const char *path, const struct cli_open_opts *o
 		}
 	}
 	if (meta) {
-		mfd = open_fd(meta, o->writable);
+		char why[256];
+		bool created;
+		mfd = csm_meta_open(meta, dfd, o->writable ? O_RDWR : O_RDONLY, &created, why,
+		                    sizeof(why));
+		if (mfd < 0)
+			cli_err("%s: %s", meta, why);
 		if (mfd < 0) {
 			free(meta);
 			close(dfd);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "csumshim/format.h"
@@ -115,6 +116,14 @@ static int on_global(struct parse_state *st, const char *name, const char *value
 		} else if (!strcmp(value, "syslog")) {
 			c->log = CSM_LOG_SYSLOG;
 		} else if (value[0] == '/') {
+			/* Appended to, often by root: never through a link, never
+			 * anything but a regular file (the shim checks again when
+			 * it opens it). */
+			struct stat ls;
+			if (lstat(value, &ls) == 0 && S_ISLNK(ls.st_mode))
+				return fail(st, "log: %s is a symbolic link; refused", value);
+			if (lstat(value, &ls) == 0 && !S_ISREG(ls.st_mode))
+				return fail(st, "log: %s is not a regular file; refused", value);
 			c->log = CSM_LOG_FILE;
 			c->log_path = strdup(value);
 		} else {
@@ -388,15 +397,15 @@ char *csm_config_meta_path(const struct csm_rule *r, const char *path)
 char *csm_config_locate(bool *explicit_missing)
 {
 	*explicit_missing = false;
-	const char *env = getenv("CSUMSHIM_CONFIG");
+	const char *env = secure_getenv("CSUMSHIM_CONFIG");
 	if (env && *env) {
 		if (access(env, F_OK) != 0)
 			*explicit_missing = true;
 		return strdup(env);
 	}
 	char *p = NULL;
-	const char *xdg = getenv("XDG_CONFIG_HOME");
-	const char *home = getenv("HOME");
+	const char *xdg = secure_getenv("XDG_CONFIG_HOME");
+	const char *home = secure_getenv("HOME");
 	if (xdg && *xdg) {
 		if (asprintf(&p, "%s/csumshim/csumshim.conf", xdg) < 0)
 			p = NULL;

@@ -248,6 +248,18 @@ static int px_lock(void *ctx, uint64_t id, int type, bool wait)
 	return 0;
 }
 
+static int px_lock_test(void *ctx, uint64_t id, int type)
+{
+	struct posix_ctx *c = ctx;
+	struct flock fl = {.l_type = (short)type,
+	                   .l_whence = SEEK_SET,
+	                   .l_start = (off_t)(CSM_LOCK_BASE + id),
+	                   .l_len = 1};
+	if (c->sys.fcntl(c->fd[CSM_META], F_OFD_GETLK, &fl) < 0)
+		return -errno;
+	return fl.l_type == F_UNLCK ? 0 : -EAGAIN;
+}
+
 static void px_destroy(void *ctx)
 {
 	struct posix_ctx *c = ctx;
@@ -346,6 +358,7 @@ static const struct csm_backend_ops posix_ops = {
         .zero_range = px_zero_range,
         .next_data = px_next_data,
         .lock = px_lock,
+        .lock_test = px_lock_test,
         .advise = px_advise,
         .boot_id = px_boot_id,
         .destroy = px_destroy,

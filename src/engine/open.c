@@ -246,7 +246,17 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 			goto fail_engine;
 		}
 		take_super(e, &sb);
+		/* A read-only engine holds the presence lock shared only; it is
+		 * alone if no other engine holds it too. */
+		if (e->opts.readonly)
+			alone = be->ops->lock_test &&
+			        be->ops->lock_test(be->ctx, CSM_LOCK_PRESENCE, F_WRLCK) == 0;
 	}
+	/* Unclean, and nobody else has it: left by a crash.  A read-only
+	 * engine (or one told not to) leaves it as it is; its reads accept
+	 * what recovery would keep (a block matching either brother). */
+	e->recovery.skipped = alone && e->sb.state == CSM_STATE_UNCLEAN &&
+	                      (e->opts.readonly || e->opts.no_recover);
 	if (alone && e->sb.state == CSM_STATE_UNCLEAN && !e->opts.readonly && !e->opts.no_recover) {
 		rc = recover_locked(e, &e->recovery);
 		if (rc < 0) {
@@ -255,7 +265,7 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 			goto fail_engine;
 		}
 	}
-	if (e->xproc && alone) {
+	if (e->xproc && alone && !e->opts.readonly) {
 		if (e->solo_ok)
 			solo_try(e, true); /* leaves it shared if it does not go solo */
 		else

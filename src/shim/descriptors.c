@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
+#include "maplock.h"
 #include "wrap.h"
 
 /* fd is one of the shim's own, which the program never opened. */
@@ -188,7 +189,7 @@ static bool clamp_lock(struct shim_file *f, int fd, int cmd, const struct flock 
 		out->l_whence = SEEK_SET;
 		out->l_start = base + in->l_start;
 	}
-	const off_t limit = (off_t)CSM_LOCK_BASE;
+	const off_t limit = (off_t)SHIM_LOCK_FLOOR;
 	if (out->l_whence == SEEK_SET && out->l_start >= 0 && out->l_start < limit &&
 	    (out->l_len == 0 || (out->l_len > 0 && out->l_len > limit - out->l_start)))
 		out->l_len = limit - out->l_start;

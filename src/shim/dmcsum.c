@@ -170,7 +170,7 @@ int attach_dmcsum(struct shim_inode *ino, const struct csm_rule *r, const struct
 		rc = -EMEDIUMTYPE;
 		goto fail;
 	}
-	if (st->trunc && st->need_write && !st->blk) { /* (2); the kernel did not truncate */
+	if (st->trunc && st->writable && !st->blk) { /* (2); the kernel did not truncate */
 		shim_log("%s: O_TRUNC refused: a dm-csum file has a fixed size (dd: use "
 		         "conv=notrunc)",
 		         path);
@@ -183,8 +183,8 @@ int attach_dmcsum(struct shim_inode *ino, const struct csm_rule *r, const struct
 			rc = -ENOMEM;
 			goto fail;
 		}
-		mfd = open_meta_store(ino, meta, st->need_write, false); /* (7) */
-		rc = mfd < 0 ? -errno : 0;
+		mfd = open_meta_store(ino, meta, dfd, st->writable, false); /* (7) */
+		rc = mfd < 0 ? mfd : 0;
 		if (rc == -ENOENT) {
 			shim_log("%s: not a dm-csum file: no metadata file %s", path, meta);
 			rc = -EMEDIUMTYPE;
@@ -205,7 +205,10 @@ int attach_dmcsum(struct shim_inode *ino, const struct csm_rule *r, const struct
 		csm_backend_destroy(&be);
 		return rc;
 	}
-	struct csm_dmc_opts o = {.layout = r->layout, .report = on_dmc_event, .report_arg = ino};
+	struct csm_dmc_opts o = {.layout = r->layout,
+	                         .readonly = !st->writable, /* (8) */
+	                         .report = on_dmc_event,
+	                         .report_arg = ino};
 	struct csm_dmc *d;
 	char err[256];
 	rc = csm_dmc_open(&be, &o, &d, err, sizeof(err));
@@ -218,8 +221,9 @@ int attach_dmcsum(struct shim_inode *ino, const struct csm_rule *r, const struct
 		csm_dmc_close(d);
 		return -ENOMEM;
 	}
-	ino->blockdev = st->blk;
 	atomic_store_explicit(&ino->e, io, memory_order_release);
+	ino->readonly = !st->writable;
+	ino->blockdev = st->blk;
 	return 0;
 fail:
 	close_private(dfd, mfd);
@@ -235,7 +239,8 @@ int dmcsum_path_size(const struct csm_rule *r, const char *abspath, uint64_t *si
 	uint64_t dsec = (uint64_t)st.st_size / SEC, msec = dsec;
 	if (r->layout == CSM_LAYOUT_SEPARATE) {
 		char *meta = csm_config_meta_path(r, abspath);
-		int rc = meta ? csm_real.stat(meta, &st) : -1;
+		/* Never through a link (as csm_meta_open and shim_path_size). */
+		int rc = meta ? csm_real.lstat(meta, &st) : -1;
 		free(meta);
 		if (rc < 0 || !S_ISREG(st.st_mode) || st.st_size % (off_t)SEC)
 			return 0;

@@ -3,7 +3,10 @@
  * backend that does its I/O through libc's real functions.  Formats a
  * new (or truncated) file when the config allows, finds a separate
  * layout's metadata file, refuses files that are not csumshim files, and
- * logs the recovery after an unclean shutdown.
+ * logs the recovery after an unclean shutdown.  The stores are opened
+ * here for every format (the data file, a separate metadata file through
+ * csm_meta_open's checks); a `format = dm-csum` rule's engine is then
+ * dmcsum.c's.  Each is published as the inode's shim_io (io.h).
  */
 #define _GNU_SOURCE
 #include "state_int.h"
@@ -13,6 +16,8 @@
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "real.h"
@@ -24,28 +29,22 @@ void sysio_init(void)
 	shim_own_sysio(&sysio); /* the real calls, through the numbers the engines know */
 }
 
-static int open_private(const char *path, bool need_write, bool create)
-{
-	int fl = O_CLOEXEC | (create ? O_CREAT : 0);
-	int fd = csm_real.open(path, O_RDWR | fl, 0644);
-	if (fd < 0 && !need_write && (errno == EACCES || errno == EROFS))
-		fd = csm_real.open(path, O_RDONLY | fl, 0644);
-	return fd;
-}
-
 /* Open `path`, or through descriptor `via` (/proc/self/fd/VIA) when there
- * is one: the very file it refers to, even unlinked or renamed over. */
-static int open_via(int via, const char *path, bool need_write, bool create)
+ * is one: the very file it refers to, even unlinked or renamed over.
+ * Read-write for an engine that writes, read-only otherwise (readers never
+ * need write access). */
+static int open_via(int via, const char *path, bool writable)
 {
+	int fl = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC;
 	if (via >= 0) {
 		char link[64];
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", via);
-		int fd = open_private(link, need_write, false);
+		int fd = csm_real.open(link, fl);
 		if (fd >= 0 || errno != ENOENT)
 			return fd;
-		/* No /proc: by name, checked below. */
+		/* No /proc: by name, checked by the caller. */
 	}
-	return open_private(path, need_write, create);
+	return csm_real.open(path, fl);
 }
 
 /* An O_PATH descriptor of fd's file, kept so that a forked child can
@@ -53,27 +52,90 @@ static int open_via(int via, const char *path, bool need_write, bool create)
 static int anchor_of(int fd)
 {
 	char link[64];
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", shim_own_fd(fd));
 	return shim_own_take(csm_real.open(link, O_PATH | O_CLOEXEC));
 }
 
-/* The engine's descriptor of the data file: must be the inode the table
- * knows (ino->key), or the call fails loudly.  Ours, at a high number. */
-static int open_data(struct shim_inode *ino, int via, bool need_write)
+/* The engine's descriptor of the data file, read-write only for an engine
+ * that writes.  It must be the inode the table knows (ino->key): a name
+ * swapped in between (a user replacing it with a link to another file) is
+ * refused, and a forked child that cannot reach the very file fails
+ * loudly.  Ours, at a high number. */
+static int open_data(const struct shim_inode *ino, int via, bool writable)
 {
-	int fd = open_via(via, ino->path, need_write, false);
+	int fd = open_via(via, ino->path, writable);
 	if (fd < 0)
 		return -errno;
 	struct stat st;
 	if (csm_real.fstat(fd, &st) < 0 || (uint64_t)st.st_dev != ino->key[0] ||
 	    (uint64_t)st.st_ino != ino->key[1]) {
-		shim_log("%s: cannot reopen the file this descriptor refers to: the name now "
-		         "names another file, and /proc/self/fd cannot reach it",
-		         ino->path);
 		csm_real.close(fd);
-		return -EIO;
+		if (ino->anchor[0] >= 0) {
+			shim_log("%s: cannot reopen the file this descriptor refers to: the name "
+			         "now names another file, and /proc/self/fd cannot reach it",
+			         ino->path);
+			return -EIO;
+		}
+		shim_log("%s: not the file the program opened (replaced meanwhile); refused",
+		         ino->path);
+		return -EPERM;
 	}
 	return shim_own_take(fd);
+}
+
+/* A separate layout's metadata file, for every format (state_int.h):
+ * through its anchor when it has one (the very file a forked child's
+ * parent opened, even renamed), else through csm_meta_open (never through
+ * a link, never another user's; a refusal is logged).  Ours, at a high
+ * number; -ENOENT if missing and not created. */
+int open_meta_store(struct shim_inode *ino, const char *meta, int dfd, bool writable, bool create)
+{
+	int fd;
+	if (ino->anchor[1] >= 0) {
+		char link[64];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", shim_own_fd(ino->anchor[1]));
+		fd = csm_real.open(link, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		if (fd >= 0)
+			return shim_own_take(fd);
+		if (errno != ENOENT)
+			return -errno;
+		/* No /proc: by name, with every check. */
+	}
+	char why[256];
+	bool created;
+	fd = csm_meta_open(meta, shim_own_fd(dfd),
+	                   (writable ? O_RDWR : O_RDONLY) | (create ? O_CREAT : 0), &created, why,
+	                   sizeof(why));
+	if (fd < 0) {
+		if (fd != -ENOENT)
+			shim_log("%s: %s", meta, why);
+		return fd;
+	}
+	fd = shim_own_take(fd);
+	if (ino->anchor[1] < 0)
+		ino->anchor[1] = anchor_of(fd);
+	return fd;
+}
+
+/* A read-only open of a file that is empty and not formatted changes
+ * nothing: its engine is an empty csumshim image in memory (a read gives
+ * end of file).  A later open for writing in this process formats the file
+ * and replaces it (register_fd). */
+static int empty_backend(struct csm_backend *be, char *err, size_t errlen)
+{
+	int fd = shim_own_take(memfd_create("csumshim-empty", MFD_CLOEXEC));
+	if (fd < 0)
+		return -errno;
+	int rc = csm_backend_posix(be, fd, fd, true, &sysio);
+	if (rc < 0) {
+		shim_own_close(fd);
+		return rc;
+	}
+	struct csm_format_opts fo = {0};
+	rc = csm_format(be, &fo, err, errlen);
+	if (rc < 0)
+		csm_backend_destroy(be);
+	return rc;
 }
 
 void close_private(int dfd, int mfd)
@@ -84,18 +146,10 @@ void close_private(int dfd, int mfd)
 		shim_own_close(mfd);
 }
 
-int open_meta_store(struct shim_inode *ino, const char *meta, bool need_write, bool create)
-{
-	int mfd = shim_own_take(open_via(shim_own_fd(ino->anchor[1]), meta, need_write, create));
-	if (mfd >= 0 && ino->anchor[1] < 0)
-		ino->anchor[1] = anchor_of(mfd);
-	return mfd;
-}
-
 /* attach()'s shared half: the data store (state_int.h).  0 or -errno. */
 static int open_stores(struct shim_inode *ino, int via, struct shim_stores *st)
 {
-	st->dfd = open_data(ino, via, st->need_write);
+	st->dfd = open_data(ino, via, st->writable);
 	if (st->dfd < 0)
 		return st->dfd;
 	if (ino->anchor[0] < 0)
@@ -103,28 +157,39 @@ static int open_stores(struct shim_inode *ino, int via, struct shim_stores *st)
 	st->blk = false;
 	st->dsize = 0;
 	csm_fd_size(&sysio, st->dfd, &st->dsize, &st->blk); /* unknown: treated as empty */
+	if (st->blk)
+		st->trunc = false; /* O_TRUNC means nothing for a device (dd of=/dev/loop0) */
 	return 0;
 }
 
 /* The csumshim format's half of attach(): open (and when the config
- * allows, format) the engine, and publish it as the inode's shim_io
- * (io.h).  Takes st->dfd.  Returns -errno. */
+ * allows and the open writes, format) the engine, and publish it as the
+ * inode's shim_io (io.h).  Takes st->dfd.  Returns -errno. */
 static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
                            const struct shim_stores *st)
 {
-	bool need_write = st->need_write, trunc = st->trunc, created = st->created;
+	bool writable = st->writable, trunc = st->trunc, created = st->created;
 	const char *path = ino->path;
 	bool sep = r->layout == CSM_LAYOUT_SEPARATE;
 	char *meta = sep ? csm_config_meta_path(r, path) : NULL;
 	int dfd = st->dfd, mfd = -1, rc;
 	bool blk = st->blk;
 	uint64_t dsize = st->dsize, msize = 0;
+	if (sep && !meta) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	bool fresh = created || (dsize == 0 && !blk);
-	bool format = false;
+	bool format = false, empty = false;
 	if (sep) {
-		mfd = open_meta_store(ino, meta, need_write, r->create && (fresh || trunc));
-		if (mfd < 0) {
-			rc = -errno;
+		mfd = open_meta_store(ino, meta, dfd, writable,
+		                      writable && r->create && (fresh || trunc));
+		if (mfd == -ENOENT && !writable && fresh) {
+			empty = true;
+			mfd = -1;
+		} else if (mfd < 0) {
+			rc = mfd;
+			mfd = -1;
 			if (rc == -ENOENT) {
 				shim_log("%s: not a csumshim file (no metadata file %s); import it "
 				         "first "
@@ -134,16 +199,17 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 			}
 			goto fail;
 		}
-		csm_fd_size(&sysio, mfd, &msize, NULL);
-		format = msize == 0 || (trunc && r->create);
-		if (!format && created && dsize == 0 && r->create) {
+		if (mfd >= 0)
+			csm_fd_size(&sysio, mfd, &msize, NULL);
+		format = mfd >= 0 && (msize == 0 || (trunc && r->create));
+		if (!format && created && dsize == 0 && r->create && writable) {
 			/* This open created the data file, yet a metadata file
 			 * describing content is there: left by a data file deleted
 			 * without the shim (or by a crash between the two removals).
 			 * Taken as it is, every block would fail verification. */
 			uint8_t head[CSM_SB_SIZE];
 			struct csm_super old;
-			ssize_t n = csm_real.pread(mfd, head, sizeof(head), 0);
+			ssize_t n = sysio.pread(mfd, head, sizeof(head), 0);
 			if (n > 0 && csm_sb_decode(head, (size_t)n, &old) == CSM_SB_OK &&
 			    old.logical_size > 0) {
 				shim_log("%s: stale metadata file %s (its data file was deleted); "
@@ -161,7 +227,7 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 	} else {
 		mfd = dfd;
 		uint8_t head[CSM_SB_SIZE];
-		ssize_t n = csm_real.pread(dfd, head, sizeof(head), 0);
+		ssize_t n = sysio.pread(dfd, head, sizeof(head), 0);
 		struct csm_super sb;
 		if (fresh || (trunc && r->create && !blk)) {
 			format = true;
@@ -178,17 +244,33 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 			goto fail;
 		}
 	}
+	if (format && !writable) {
+		empty = true; /* read-only: left as it is */
+		format = false;
+	}
 	if (format && !r->create) {
 		shim_log("%s: not formatted, and create = no for [%s]", path, r->glob);
 		rc = -EMEDIUMTYPE;
 		goto fail;
 	}
 	struct csm_backend be;
-	rc = csm_backend_posix(&be, dfd, mfd, true, &sysio);
-	if (rc < 0)
-		goto fail;
-	dfd = mfd = -1; /* owned by the backend now */
 	char err[256];
+	if (empty) {
+		shim_own_close(dfd);
+		if (mfd >= 0 && mfd != dfd)
+			shim_own_close(mfd);
+		dfd = mfd = -1;
+		rc = empty_backend(&be, err, sizeof(err));
+		if (rc < 0) {
+			shim_log("%s: %s", path, strerror(-rc));
+			goto fail;
+		}
+	} else {
+		rc = csm_backend_posix(&be, dfd, mfd, true, &sysio);
+		if (rc < 0)
+			goto fail;
+		dfd = mfd = -1; /* owned by the backend now */
+	}
 	if (format) {
 		struct csm_format_opts fo = {.block_size = r->block_size,
 		                             .algo = r->algo,
@@ -207,6 +289,7 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 		goto fail;
 	}
 	struct csm_engine_opts eo = {.cache_bytes = csm_cfg.cache_bytes,
+	                             .readonly = !writable,
 	                             .log_only = r->log_only,
 	                             .durability = r->durability,
 	                             .no_solo = !r->solo,
@@ -214,7 +297,7 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 	                             .report_arg = ino};
 	/* Debugging: CSUMSHIM_TRACE=GLOB logs every metadata and data write
 	 * the engine makes to matching files. */
-	const char *tr = getenv("CSUMSHIM_TRACE");
+	const char *tr = secure_getenv("CSUMSHIM_TRACE");
 	if (tr && *tr && fnmatch(tr, path, 0) == 0) {
 		eo.trace = on_trace;
 		eo.trace_arg = ino;
@@ -234,6 +317,15 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 		         (unsigned long long)rec->groups, (unsigned long long)rec->blocks_checked,
 		         (unsigned long long)rec->blocks_unverified,
 		         (unsigned long long)rec->blocks_lost);
+	if (rec->skipped)
+		shim_log("%s: not closed cleanly; read with caution until 'csumshim recover' (a "
+		         "block that matches neither of its checksums fails with EIO)",
+		         path);
+	if (trunc && !format && writable && csm_truncate(e, 0) < 0) {
+		rc = -errno;
+		csm_close(e);
+		goto fail;
+	}
 	struct shim_io *io = shim_io_new(&shim_io_csumshim, e);
 	if (!io) {
 		rc = -ENOMEM;
@@ -241,12 +333,7 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 		goto fail;
 	}
 	atomic_store_explicit(&ino->e, io, memory_order_release);
-	if (trunc && !format && need_write && csm_truncate(e, 0) < 0) {
-		rc = -errno;
-		shim_io_close(io);
-		ino->e = NULL;
-		goto fail;
-	}
+	ino->readonly = !writable;
 	ino->blockdev = blk;
 	free(meta);
 	return 0;
@@ -256,16 +343,18 @@ fail:
 	return rc;
 }
 
-/* Open (and when the config allows, format) the engine for a configured
- * file and publish it as the inode's shim_io (io.h): the stores opened the
+/* Open the engine of a configured file and publish it as the inode's
+ * shim_io (io.h), ino->readonly and ino->blockdev: the stores opened the
  * same way for every format (open_stores), then the rule's format's half.
- * `trunc`: the program asked for O_TRUNC.  `via`: a descriptor of the file
- * (the program's, or the inode's anchor in a forked child), or -1.
- * Returns -errno. */
-int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bool trunc,
+ * `writable`: the program may write (else the engine is read-only and
+ * changes nothing: no format, no recovery, no metadata file).  `trunc`:
+ * the program asked for O_TRUNC.  `via`: a descriptor of the file (the
+ * program's, or the inode's anchor in a forked child), or -1.  Returns
+ * -errno. */
+int attach(struct shim_inode *ino, const struct csm_rule *r, bool writable, bool trunc,
            bool created, int via)
 {
-	struct shim_stores st = {.need_write = need_write, .trunc = trunc, .created = created};
+	struct shim_stores st = {.writable = writable, .trunc = trunc, .created = created};
 	int rc = open_stores(ino, via, &st);
 	if (rc < 0)
 		return rc;

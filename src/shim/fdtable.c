@@ -18,6 +18,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "maplock.h"
 #include "real.h"
 
 struct csm_config csm_cfg;
@@ -66,14 +67,23 @@ static void anchors_close(struct shim_inode *ino)
 	for (int i = 0; i < 2; i++)
 		if (ino->anchor[i] >= 0)
 			shim_own_close(ino->anchor[i]);
+	if (ino->lockfd >= 0)
+		shim_own_close(ino->lockfd); /* its locks go with it */
 }
 
-static void inode_release(struct shim_inode *ino)
+void inode_hold(struct shim_inode *ino)
+{
+	ino->refs++;
+}
+
+void inode_release(struct shim_inode *ino)
 {
 	if (--ino->refs)
 		return;
 	// NOLINTNEXTLINE(clang-analyzer-core.NullDereference): see register_fd
 	HASH_DEL(inodes, ino);
+	if (ino->retired && shim_io_close(ino->retired) < 0)
+		shim_log("%s: closing: %s", ino->path, strerror(errno));
 	if (ino->e && shim_io_close(ino->e) < 0)
 		shim_log("%s: closing: %s", ino->path, strerror(errno));
 	anchors_close(ino);
@@ -85,6 +95,8 @@ static void file_release(struct shim_file *f)
 {
 	if (atomic_fetch_sub(&f->refs, 1) != 1)
 		return;
+	if ((atomic_load(&f->flags) & O_ACCMODE) != O_RDONLY)
+		shim_writer_leave(f->ino);
 	inode_release(f->ino);
 	pthread_mutex_destroy(&f->pos_mu);
 	free(f);
@@ -109,13 +121,32 @@ struct shim_inode *inode_find(const struct stat *st)
 struct shim_io *inode_engine(struct shim_inode *ino)
 {
 	if (!ino->e) {
-		int rc = attach(ino, ino->rule, false, false, false, shim_own_fd(ino->anchor[0]));
+		int rc = attach(ino, ino->rule, !ino->readonly, false, false,
+		                shim_own_fd(ino->anchor[0]));
 		if (rc < 0 || !ino->e) {
 			errno = rc < 0 ? -rc : EIO;
 			return NULL;
 		}
 	}
 	return ino->e;
+}
+
+/* The first open for writing of a file only read so far in this process:
+ * a writable engine takes over (formatting the file if it is empty).  The
+ * read-only one may be in use by calls in flight, so it stays open, and
+ * holding the file, until the inode goes.  smu held. */
+static int upgrade(struct shim_inode *ino, int fd, bool trunc, bool created)
+{
+	struct shim_io *old = atomic_load(&ino->e);
+	int rc = attach(ino, ino->rule, true, false, created, fd);
+	if (rc < 0)
+		return rc;
+	ino->retired = old; /* readonly is now false for good: at most one */
+	/* O_TRUNC empties the file as it is, keeping its identity: other
+	 * engines (the read-only one, other processes') hold its uuid. */
+	if (trunc && !ino->blockdev && io_truncate(ino->e, 0) < 0)
+		return -errno;
+	return 0;
 }
 
 /* Register fd (already open on a configured file) under smu. */
@@ -128,7 +159,11 @@ int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags
 		return 1; /* a directory or fifo under the glob: not ours */
 	uint64_t key[2] = {st.st_dev, st.st_ino};
 	struct shim_inode *ino = inode_find(&st);
-	bool need_write = (flags & O_ACCMODE) != O_RDONLY;
+	/* O_RDONLY|O_TRUNC still empties the file: a writable engine.  The
+	 * mapping lock counts writable descriptors, as file_release does. */
+	bool need_write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+	bool writer = (flags & O_ACCMODE) != O_RDONLY;
+	int rc;
 	if (!ino) {
 		ino = calloc(1, sizeof(*ino));
 		if (!ino || !(ino->path = strdup(abspath))) {
@@ -137,8 +172,13 @@ int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags
 		}
 		memcpy(ino->key, key, sizeof(key));
 		ino->rule = r;
+		ino->lockfd = -1;
 		ino->anchor[0] = ino->anchor[1] = -1;
-		int rc = attach(ino, r, need_write, (flags & O_TRUNC) != 0, created, fd);
+		/* A writer while the file is mapped shared: ETXTBSY, before
+		 * anything is formatted or truncated (maplock.h). */
+		rc = writer ? shim_writer_enter(ino, fd) : 0;
+		if (rc == 0)
+			rc = attach(ino, r, need_write, (flags & O_TRUNC) != 0, created, fd);
 		if (rc < 0) {
 			anchors_close(ino);
 			free(ino->path);
@@ -146,14 +186,31 @@ int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags
 			return rc;
 		}
 		HASH_ADD(hh, inodes, key, sizeof(ino->key), ino);
-	} else if ((flags & O_TRUNC) && need_write && !ino->blockdev) {
-		struct shim_io *e = inode_engine(ino);
-		if (!e || io_truncate(e, 0) < 0)
-			return -errno;
+	} else {
+		rc = writer ? shim_writer_enter(ino, fd) : 0;
+		if (rc < 0)
+			return rc;
+		if (need_write && ino->readonly) {
+			rc = upgrade(ino, fd, (flags & O_TRUNC) != 0, created);
+		} else if ((flags & O_TRUNC) && need_write && !ino->blockdev) {
+			struct shim_io *e = inode_engine(ino);
+			if (!e || io_truncate(e, 0) < 0)
+				rc = -errno;
+		}
+		if (rc < 0) {
+			if (writer)
+				shim_writer_leave(ino);
+			return rc;
+		}
 	}
 	struct shim_file *f = calloc(1, sizeof(*f));
-	if (!f)
+	if (!f) {
+		if (writer)
+			shim_writer_leave(ino);
+		ino->refs++;
+		inode_release(ino); /* a new inode goes again */
 		return -ENOMEM;
+	}
 	atomic_init(&f->refs, 1);
 	atomic_init(&f->flags, flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY));
 	pthread_mutex_init(&f->pos_mu, NULL);
@@ -248,7 +305,9 @@ static void atfork_child(void)
 		 * parent's open file and its locks, and would keep them alive. */
 		if (ino->e)
 			shim_io_abandon(ino->e);
-		ino->e = NULL;
+		if (ino->retired)
+			shim_io_abandon(ino->retired);
+		ino->e = ino->retired = NULL;
 	}
 	for (int p = 0; p < FD_PAGES; p++) {
 		if (!fd_pages[p])
@@ -263,6 +322,66 @@ static void atfork_child(void)
 
 /* ---- start-up --------------------------------------------------------- */
 
+/* The absolute path of what fd refers to: from /proc/self/fd, else (no
+ * /proc) a file this process already has open, by device and inode.
+ * 0, or -1 if it has none (a pipe, a socket, a file not known). */
+static int fd_path(int fd, char out[PATH_MAX])
+{
+	char link[64];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, out, PATH_MAX - 1);
+	if (n > 0) {
+		out[n] = 0;
+		if (out[0] != '/')
+			return -1;
+		/* An unlinked file (or one whose name was replaced) reads
+		 * "PATH (deleted)": matched by its old name, reopened through
+		 * the descriptor itself. */
+		static const char del[] = " (deleted)";
+		size_t dl = sizeof(del) - 1;
+		struct stat st;
+		if ((size_t)n > dl && !strcmp(out + n - dl, del) && csm_real.fstat(fd, &st) == 0 &&
+		    st.st_nlink == 0)
+			out[n - dl] = 0;
+		return 0;
+	}
+	struct stat st;
+	if (csm_real.fstat(fd, &st) < 0)
+		return -1;
+	pthread_mutex_lock(&smu);
+	const struct shim_inode *ino = inode_find(&st);
+	if (ino)
+		snprintf(out, PATH_MAX, "%s", ino->path);
+	pthread_mutex_unlock(&smu);
+	return ino ? 0 : -1;
+}
+
+int shim_adopt_fd(int fd, const char *how)
+{
+	char path[PATH_MAX];
+	if (shim_fd(fd) || shim_own_is(fd) || fd_path(fd, path) < 0)
+		return 0;
+	const struct csm_rule *r = csm_config_match(&csm_cfg, path);
+	int fl = r ? csm_real.fcntl(fd, F_GETFL) : -1;
+	if (fl < 0)
+		return 0;
+	pthread_mutex_lock(&smu);
+	int rc = register_fd(fd, path, r, fl & ~O_TRUNC, false);
+	pthread_mutex_unlock(&smu);
+	shim_std_after(fd);
+	if (rc >= 0)
+		return rc == 0;
+	/* Never let I/O on it go unverified: make the fd unusable. */
+	shim_log("%s: %s descriptor %d refused: %s", path, how, fd, strerror(-rc));
+	int cloexec = csm_real.fcntl(fd, F_GETFD) & FD_CLOEXEC;
+	int nul = csm_real.open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (nul >= 0) {
+		csm_real.dup3(nul, fd, cloexec ? O_CLOEXEC : 0);
+		csm_real.close(nul);
+	}
+	return -1;
+}
+
 /* Descriptors inherited across exec (a shell's "> file", dd's stdin) are
  * recognised by path, so no I/O on a configured file escapes. */
 static void adopt_inherited(void)
@@ -275,45 +394,35 @@ static void adopt_inherited(void)
 	while ((de = readdir(d))) {
 		char *end;
 		long fd = strtol(de->d_name, &end, 10);
-		if (*end || fd == dfd || fd < 0)
-			continue;
-		char link[64], target[PATH_MAX];
-		snprintf(link, sizeof(link), "/proc/self/fd/%ld", fd);
-		ssize_t n = readlink(link, target, sizeof(target) - 1);
-		if (n <= 0 || target[0] != '/')
-			continue;
-		target[n] = 0;
-		/* An unlinked file (or one whose name was replaced) reads
-		 * "PATH (deleted)": matched by its old name, reopened through
-		 * the descriptor itself. */
-		static const char del[] = " (deleted)";
-		size_t dl = sizeof(del) - 1;
-		struct stat st;
-		if ((size_t)n > dl && !strcmp(target + n - dl, del) &&
-		    csm_real.fstat((int)fd, &st) == 0 && st.st_nlink == 0)
-			target[n - dl] = 0;
-		const struct csm_rule *r = csm_config_match(&csm_cfg, target);
-		if (!r)
-			continue;
-		int fl = csm_real.fcntl((int)fd, F_GETFL);
-		if (fl < 0)
-			continue;
-		pthread_mutex_lock(&smu);
-		int rc = register_fd((int)fd, target, r, fl & ~O_TRUNC, false);
-		pthread_mutex_unlock(&smu);
-		shim_std_after((int)fd);
-		if (rc < 0) {
-			/* Never let I/O on it go unverified: make the fd unusable. */
-			shim_log("%s: inherited descriptor %ld refused: %s", target, fd,
-			         strerror(-rc));
-			int nul = csm_real.open("/dev/null", O_RDONLY | O_CLOEXEC);
-			if (nul >= 0) {
-				csm_real.dup3(nul, (int)fd, (fl & O_CLOEXEC) ? O_CLOEXEC : 0);
-				csm_real.close(nul);
-			}
-		}
+		if (!*end && fd != dfd && fd >= 0 && fd <= INT_MAX)
+			shim_adopt_fd((int)fd, "inherited");
 	}
 	closedir(d);
+}
+
+/* The log file: appended to, never through a link, never anything but a
+ * regular file (a FIFO planted there must not hang the program either).
+ * The config parser checked the name; this checks what was opened. */
+static void open_log(void)
+{
+	const char *why = NULL;
+	int fd = csm_real.open(csm_cfg.log_path,
+	                       O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+	                       0644);
+	struct stat st;
+	bool regular = fd >= 0 && csm_real.fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	if (fd < 0 && errno == ELOOP)
+		why = "is a symbolic link";
+	else if ((fd < 0 && errno == ENXIO) || (fd >= 0 && !regular)) /* ENXIO: a FIFO */
+		why = "is not a regular file";
+	else if (fd < 0 || csm_real.fcntl(fd, F_SETFL, O_APPEND) < 0)
+		why = strerror(errno);
+	if (!why) {
+		log_fd = shim_own_take(fd); /* ours: at a high number */
+		return;
+	}
+	fprintf(stderr, "csumshim: %s: log: %s %s; refused\n", csm_cfg.path, csm_cfg.log_path, why);
+	_exit(78);
 }
 
 void shim_state_init(void)
@@ -335,17 +444,10 @@ void shim_state_init(void)
 		_exit(78);
 	}
 	free(path);
-	if (csm_cfg.log == CSM_LOG_FILE) {
-		log_fd = shim_own_take(csm_real.open(
-		        csm_cfg.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
-		if (log_fd < 0) {
-			fprintf(stderr, "csumshim: %s: log file: %s\n", csm_cfg.path,
-			        strerror(errno));
-			_exit(78);
-		}
-	} else if (csm_cfg.log == CSM_LOG_SYSLOG) {
+	if (csm_cfg.log == CSM_LOG_FILE)
+		open_log();
+	else if (csm_cfg.log == CSM_LOG_SYSLOG)
 		openlog("csumshim", LOG_PID, LOG_USER);
-	}
 	csm_cfg_loaded = true;
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	atexit(exit_sign_off);

@@ -18,7 +18,17 @@ int shim_open(int dirfd, const char *path, int flags, mode_t mode, bool *handled
 	if (!csm_cfg.nrules || !path || (flags & O_PATH) || (flags & O_DIRECTORY))
 		return -1;
 	char abs[PATH_MAX];
-	if (resolve(dirfd, path, (flags & O_NOFOLLOW) != 0, abs) < 0)
+	int rc = resolve(dirfd, path, (flags & O_NOFOLLOW) != 0, abs);
+	if (rc == RESOLVE_UNNAMED) {
+		/* Fail closed: it may be protected, and must not go unverified. */
+		*handled = true;
+		shim_log("%s (in directory descriptor %d): cannot tell whether it is protected "
+		         "(no /proc, and a directory above it cannot be read); open refused",
+		         path, dirfd);
+		errno = EPERM;
+		return -1;
+	}
+	if (rc < 0)
 		return -1;
 	const struct csm_rule *r = csm_config_match(&csm_cfg, abs);
 	/* A child sharing our memory (vfork) must not register anything:
@@ -33,7 +43,7 @@ int shim_open(int dirfd, const char *path, int flags, mode_t mode, bool *handled
 	if (fd < 0)
 		return -1;
 	pthread_mutex_lock(&smu);
-	int rc = register_fd(fd, abs, r, flags, !existed);
+	rc = register_fd(fd, abs, r, flags, !existed);
 	pthread_mutex_unlock(&smu);
 	if (rc < 0) {
 		csm_real.close(fd);
@@ -53,7 +63,7 @@ static mode_t va_mode(int flags, va_list ap)
 int open_at(int dirfd, const char *path, int flags, mode_t mode, bool *handled)
 {
 	*handled = false;
-	if (!active())
+	if (kernel_fs_path(path) || !active())
 		return -1;
 	csm_guard++;
 	int fd = shim_open(dirfd, path, flags, mode, handled);

@@ -5,6 +5,7 @@
  * layout's metadata file follows its data file.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,8 +20,81 @@
 
 /* ---- paths ------------------------------------------------------------ */
 
+/* The name of directory `st` in its parent `up`, by device and inode.
+ * 0, or -1 if it is not there or `up` cannot be read. */
+static int name_in(int up, const struct stat *st, char name[NAME_MAX + 1])
+{
+	int fd = csm_real.openat(up, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			csm_real.close(fd);
+		return -1;
+	}
+	int rc = -1;
+	const struct dirent *de;
+	while (rc < 0 && (de = readdir(d))) {
+		struct stat s;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+			continue;
+		/* A mount point's d_ino is the covered directory's: stat it. */
+		if (csm_real.fstatat(up, de->d_name, &s, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    s.st_dev == st->st_dev && s.st_ino == st->st_ino) {
+			snprintf(name, NAME_MAX + 1, "%s", de->d_name);
+			rc = 0;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/* The absolute path of directory dirfd without /proc: up through "..",
+ * naming each directory in its parent, as getcwd does (in a chroot, the
+ * path inside it).  0; -1 if dirfd is not an open directory; -2 if a
+ * directory on the way up cannot be read. */
+static int dir_path(int dirfd, char out[PATH_MAX])
+{
+	char buf[PATH_MAX];
+	size_t pos = sizeof(buf) - 1;
+	buf[pos] = 0;
+	struct stat cur;
+	int fd = csm_real.openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || csm_real.fstat(fd, &cur) < 0) {
+		if (fd >= 0)
+			csm_real.close(fd);
+		return -1;
+	}
+	for (;;) {
+		struct stat up_st;
+		char name[NAME_MAX + 1];
+		int up = csm_real.openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		csm_real.close(fd);
+		fd = up;
+		if (up < 0 || csm_real.fstat(up, &up_st) < 0)
+			break;
+		if (up_st.st_dev == cur.st_dev && up_st.st_ino == cur.st_ino) {
+			csm_real.close(up); /* the root: its ".." is itself */
+			snprintf(out, PATH_MAX, "%s", pos == sizeof(buf) - 1 ? "/" : buf + pos);
+			return 0;
+		}
+		size_t len;
+		if (name_in(up, &cur, name) < 0 || (len = strlen(name)) + 1 > pos)
+			break;
+		pos -= len;
+		memcpy(buf + pos, name, len);
+		buf[--pos] = '/';
+		cur = up_st;
+	}
+	if (fd >= 0)
+		csm_real.close(fd);
+	return -2;
+}
+
 /* Absolute, normalised, symlinks resolved (the last component only if it
- * exists and !nofollow). */
+ * exists and !nofollow).  -1 if it cannot be; RESOLVE_UNNAMED if dirfd's
+ * directory cannot be named (no /proc, and a directory above it cannot be
+ * read): whether the path is protected is then unknown. */
 int resolve(int dirfd, const char *path, bool nofollow, char out[PATH_MAX])
 {
 	char full[PATH_MAX * 2];
@@ -35,9 +109,10 @@ int resolve(int dirfd, const char *path, bool nofollow, char out[PATH_MAX])
 			char link[64];
 			snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
 			ssize_t n = readlink(link, base, sizeof(base) - 1);
-			if (n < 0)
-				return -1;
-			base[n] = 0;
+			if (n >= 0)
+				base[n] = 0;
+			else if ((n = dir_path(dirfd, base)) < 0) /* no /proc */
+				return n == -2 ? RESOLVE_UNNAMED : -1;
 		}
 		snprintf(full, sizeof(full), "%s/%s", base, path);
 	}
@@ -170,7 +245,9 @@ int shim_path_size(int dirfd, const char *path, bool nofollow, uint64_t *size)
 	if (r->format == CSM_RULE_DMCSUM)
 		return dmcsum_path_size(r, abs, size);
 	char *meta = r->layout == CSM_LAYOUT_SEPARATE ? csm_config_meta_path(r, abs) : NULL;
-	int fd = csm_real.open(meta ? meta : abs, O_RDONLY | O_CLOEXEC);
+	/* Only a look at the superblock: never through a link, never blocking
+	 * on a FIFO planted under the metadata file's name. */
+	int fd = csm_real.open(meta ? meta : abs, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	free(meta);
 	if (fd < 0)
 		return 0;

@@ -28,7 +28,11 @@ CSM_SHIM_CALLS(CSM_DECLARE_WRAPPER)
 extern struct csm_real csm_real;
 extern __thread int csm_guard;
 
-/* Resolve the table (idempotent, thread-safe); then the shim's state. */
+/* Resolve the table (idempotent, thread-safe, allocates nothing). */
+void csm_real_init(void);
+/* The table, then the shim's state (configuration, log, inherited
+ * descriptors): allocates through the program's allocator, so only from
+ * the constructor or a wrapper that needs the configuration. */
 void csm_shim_init(void);
 
 #endif

@@ -39,6 +39,15 @@ struct shim_inode {
 	const struct csm_rule *rule;
 	char *path; /* as resolved when first opened */
 	bool blockdev;
+	/* Shared mappings against writers (maplock.h), under smu: the
+	 * writable opens and the shared mappings in this process, and the
+	 * descriptor holding the lock bytes (-1: none yet). */
+	unsigned writers, maps;
+	int lockfd;
+	bool readonly; /* e is read-only: no open of this file wrote yet */
+	/* A read-only engine replaced by a writable one (register_fd): still
+	 * in use by calls in flight then, closed with the inode. */
+	struct shim_io *retired;
 	int anchor[2]; /* O_PATH descriptors (ours) of the data and metadata files, or -1:
 	                  a forked child reopens the very files through them */
 };
@@ -60,6 +69,14 @@ struct shim_file *shim_fd(int fd);
  * or -1 with errno; *handled is false if the path is not configured (the
  * caller then does the real open itself). */
 int shim_open(int dirfd, const char *path, int flags, mode_t mode, bool *handled);
+
+/* A descriptor the program got without open() (inherited, received over a
+ * socket, opened by handle): adopted if it names a protected file, found
+ * by /proc/self/fd or else among the files the process has open; one that
+ * cannot be opened as a csumshim file is replaced by /dev/null with a log
+ * line (`how` says where it came from).  Returns 1 adopted, 0 not ours, -1
+ * replaced. */
+int shim_adopt_fd(int fd, const char *how);
 
 /* Bookkeeping around the real close/dup calls. */
 void shim_forget_fd(int fd);

@@ -23,16 +23,22 @@ extern pthread_mutex_t smu;
 struct shim_inode *inode_find(const struct stat *st);
 /* The inode's engine, reopened if a fork abandoned it (smu held). */
 struct shim_io *inode_engine(struct shim_inode *ino);
+/* A reference to the inode (a mapping keeps its file's engine), and its
+ * release: the last closes the engine (smu held). */
+void inode_hold(struct shim_inode *ino);
+void inode_release(struct shim_inode *ino);
 /* Register fd (already open on a configured file) under smu. */
 int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags, bool created);
 
-/* paths.c: the absolute path that the config's globs match. */
+/* paths.c: the absolute path that the config's globs match; -1 if there
+ * is none, RESOLVE_UNNAMED if dirfd's directory cannot be named. */
+#define RESOLVE_UNNAMED (-2)
 int resolve(int dirfd, const char *path, bool nofollow, char out[PATH_MAX]);
 
 /* engines.c: fill the real-call table the engines' backends use (once, at
  * start-up); open the engine of a configured file (see there). */
 void sysio_init(void);
-int attach(struct shim_inode *ino, const struct csm_rule *r, bool need_write, bool trunc,
+int attach(struct shim_inode *ino, const struct csm_rule *r, bool writable, bool trunc,
            bool created, int via);
 
 /* faults.c: put the fault backend over *be when [faults] selects `path`
@@ -42,18 +48,22 @@ int shim_faults_wrap(struct csm_backend *be, const char *path);
 
 /* engines.c: attach()'s shared half, what every format's stores start
  * from: the data descriptor (ours, at a high number, checked to be the
- * inode's file, opened through the program's descriptor; the inode's
- * anchor set), its size and whether it is a block device, and the open's
- * intent. */
+ * inode's file, opened through the program's descriptor, read-write only
+ * when `writable`; the inode's anchor set), its size and whether it is a
+ * block device, and the open's intent (trunc is false for a device).
+ * Each format's half publishes ino->e, ino->readonly (!writable) and
+ * ino->blockdev. */
 struct shim_stores {
 	int dfd;
 	uint64_t dsize;
 	bool blk;
-	bool need_write, trunc, created;
+	bool writable, trunc, created;
 };
-/* The metadata store `meta` of ino, opened the same way (through its
- * anchor when it has one; sets it).  Ours, or -1 with errno. */
-int open_meta_store(struct shim_inode *ino, const char *meta, bool need_write, bool create);
+/* The metadata store `meta` of ino (data descriptor dfd), opened the same
+ * way for every format: through its anchor when it has one (sets it), else
+ * through csm_meta_open's checks (a refusal logged).  Ours, or -errno
+ * (-ENOENT, not logged: missing and not created). */
+int open_meta_store(struct shim_inode *ino, const char *meta, int dfd, bool writable, bool create);
 /* Close descriptors of ours (-1: none; the same fd once). */
 void close_private(int dfd, int mfd);
 

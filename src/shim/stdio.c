@@ -142,7 +142,7 @@ static FILE *cookie_stream(int fd, const char *mode)
 	void *cookie = (void *)(intptr_t)fd;
 	FILE *fp = fopencookie(cookie, mode, cookie_io);
 	if (fp)
-		fp->_fileno = fd; /* fileno(): glibc leaves -1 in a cookie stream */
+		fp->_fileno = fd; /* fileno(): the descriptor, whose calls the shim serves */
 	if (fp && (shim_fd(fd) && (atomic_load(&shim_fd(fd)->flags) & O_APPEND)))
 		fseeko(fp, 0, SEEK_END);
 	return fp;
@@ -151,7 +151,7 @@ static FILE *cookie_stream(int fd, const char *mode)
 static FILE *open_stream(const char *path, const char *mode, bool *handled)
 {
 	*handled = false;
-	if (csm_guard)
+	if (csm_guard || kernel_fs_path(path))
 		return NULL;
 	csm_shim_init();
 	int fl = mode_flags(mode);

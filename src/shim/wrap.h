@@ -15,14 +15,17 @@
 #ifndef CSUMSHIM_WRAP_H
 #define CSUMSHIM_WRAP_H
 
+#include <string.h>
+
 #include "real.h"
 #include "state.h"
 
 #define API __attribute__((visibility("default")))
 
 /* The real function, resolving the table first if a wrapper runs before
- * the constructor (from another library's constructor). */
-#define REAL(name) (csm_real.name ? csm_real.name : (csm_shim_init(), csm_real.name))
+ * the constructor (from another library's constructor, or from inside the
+ * program's allocator starting up: nothing here may allocate). */
+#define REAL(name) (csm_real.name ? csm_real.name : (csm_real_init(), csm_real.name))
 
 /* A call that would bypass verification is carried out by the guard's
  * owner; everything below runs with the guard up. */
@@ -38,6 +41,22 @@
 static inline struct shim_file *ours(int fd)
 {
 	return csm_guard ? NULL : shim_fd(fd);
+}
+
+/* One of the shim's own descriptors (ownfds.c), which the program never
+ * opened: EBADF to it, as for any number not open. */
+static inline bool hidden_fd(int fd)
+{
+	return !csm_guard && shim_own_is(fd);
+}
+
+/* A path in /proc or /sys: never a csumshim file (their files are the
+ * kernel's), so a wrapper can pass it through without loading the
+ * configuration — which allocates, and allocators read such files while
+ * they start. */
+static inline bool kernel_fs_path(const char *p)
+{
+	return p && (!strncmp(p, "/proc/", 6) || !strncmp(p, "/sys/", 5));
 }
 
 static inline bool active(void)

@@ -42,7 +42,10 @@ static struct csm_engine *open_mem(struct mem_backend *m, bool fixed, bool eager
 {
 	struct csm_backend be = mem_backend_view(m);
 	be.resizable = !fixed;
-	struct csm_engine_opts o = {.report = on_event, .clean_eagerly = eager};
+	/* Reopens here follow simulated power cuts, which a v1 file cannot
+	 * prove (no boot id recorded): as `csumshim recover --after-power-loss`. */
+	struct csm_engine_opts o = {
+	        .report = on_event, .clean_eagerly = eager, .after_power_loss = true};
 	struct csm_engine *e;
 	char err[200];
 	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == 0, "%s", err);

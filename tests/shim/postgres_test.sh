@@ -164,6 +164,10 @@ if [ -n "$left" ]; then
 	kill -9 $left 2>/dev/null
 	for p in $left; do while alive "$p"; do sleep 0.2; done; done
 fi
+# And for the postmaster to be reaped: a zombie still answers kill(pid, 0),
+# and a new postmaster then takes the old postmaster.pid for a live server.
+for _ in $(seq 600); do [ -e "/proc/$pm" ] || break; sleep 0.2; done
+[ -e "/proc/$pm" ] && echo "note: the killed postmaster $pm was not reaped within 2 min"
 if start; then
 	ok "restarted: WAL recovery succeeded"
 else

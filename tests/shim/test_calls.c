@@ -4,7 +4,8 @@
  * (see tests/CMakeLists.txt).  Each case checks the logical view (sizes,
  * contents, positions) of a configured file; raw syscalls check that the
  * stored file really is different, so a case cannot pass by the shim not
- * being there.  Usage: test_calls DIR
+ * being there (made with the instruction itself: the shim serves
+ * syscall()).  Usage: test_calls DIR
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +24,8 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include "rawsys.h"
 
 /* Fortified and compat names are not declared without _FORTIFY_SOURCE. */
 int __open_2(const char *, int);
@@ -52,7 +55,7 @@ static const char TEXT[] = "hello world"; /* 11 bytes */
 static long long raw_size(const char *p)
 {
 	struct stat st;
-	return syscall(SYS_newfstatat, AT_FDCWD, p, &st, 0) == 0 ? (long long)st.st_size : -1;
+	return raw_syscall(SYS_newfstatat, AT_FDCWD, p, &st, 0) == 0 ? (long long)st.st_size : -1;
 }
 
 static void reset(void)
@@ -98,30 +101,30 @@ static int resident_cachestat(int rfd, long long off)
 {
 	struct csm_cachestat_range r = {(unsigned long long)off, 4096};
 	struct csm_cachestat cs = {0};
-	long rc = syscall(CSM_NR_CACHESTAT, rfd, &r, &cs, 0);
+	long rc = raw_syscall(CSM_NR_CACHESTAT, rfd, &r, &cs, 0);
 	return rc == 0 ? (cs.nr_cache > 0) : -1;
 }
 
 static int resident_mincore(int rfd, long long off)
 {
 	/* The raw mmap system call: the shim's mmap would hand out a copy. */
-	void *m = (void *)syscall(SYS_mmap, NULL, 4096, PROT_READ, MAP_SHARED, rfd, (off_t)off);
+	void *m = (void *)raw_syscall(SYS_mmap, NULL, 4096, PROT_READ, MAP_SHARED, rfd, (off_t)off);
 	if (m == MAP_FAILED)
 		return -1;
 	unsigned char v = 0;
 	int rc = mincore(m, 4096, &v) == 0 ? (v & 1) : -1;
-	syscall(SYS_munmap, m, 4096);
+	raw_syscall(SYS_munmap, m, 4096);
 	return rc;
 }
 
 static int resident(const char *p, long long off)
 {
-	int rfd = (int)syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC);
+	int rfd = (int)raw_syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC);
 	if (rfd < 0)
 		return -1;
 	int rc = probe == PROBE_CACHESTAT ? resident_cachestat(rfd, off)
 	                                  : resident_mincore(rfd, off);
-	syscall(SYS_close, rfd);
+	raw_syscall(SYS_close, rfd);
 	return rc;
 }
 
@@ -197,10 +200,10 @@ static void test_advice(const char *how)
  * mincore(2) in any case: the second is what a kernel before 6.5 gives. */
 static void test_advice_all(void)
 {
-	int rfd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	int rfd = (int)raw_syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	bool have_cachestat = rfd >= 0 && resident_cachestat(rfd, 0) >= 0;
 	if (rfd >= 0)
-		syscall(SYS_close, rfd);
+		raw_syscall(SYS_close, rfd);
 	if (have_cachestat) {
 		probe = PROBE_CACHESTAT;
 		test_advice("cachestat");
@@ -222,7 +225,7 @@ static bool make_sep(const char *p)
 static bool exists(const char *p)
 {
 	struct stat st;
-	return syscall(SYS_newfstatat, AT_FDCWD, p, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	return raw_syscall(SYS_newfstatat, AT_FDCWD, p, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* Whether p reads as TEXT through the shim (its metadata file came along)

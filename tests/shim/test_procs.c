@@ -34,6 +34,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rawsys.h"
+
 extern char **environ;
 
 static int failures, cases;
@@ -97,9 +99,9 @@ static bool file_holds(const char *p, const void *want, size_t n)
 static bool raw_is_csum(const char *p)
 {
 	char m[4] = {0};
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC);
-	bool ok = fd >= 0 && syscall(SYS_pread64, fd, m, 4, 0) == 4 && !memcmp(m, "CSUM", 4);
-	syscall(SYS_close, fd);
+	int fd = (int)raw_syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && raw_syscall(SYS_pread64, fd, m, 4, 0) == 4 && !memcmp(m, "CSUM", 4);
+	raw_syscall(SYS_close, fd);
 	return ok;
 }
 
@@ -171,7 +173,7 @@ static void after_child(const char *name, int fd, const char *p, const char *pla
 static int clone_child(void *arg)
 {
 	(void)arg;
-	syscall(SYS_close_range, 3u, ~0u, 0); /* not seen by the shim */
+	raw_syscall(SYS_close_range, 3u, ~0u, 0); /* not seen by the shim */
 	close_range(3, ~0u, 0);
 	_exit(0);
 }
