@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "csumshim/dmcsum_io.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,19 +65,6 @@ const char *csm_dmc_event_name(enum csm_dmc_event_kind k)
 		return "I/O error";
 	}
 	return "unknown event";
-}
-
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
 }
 
 /* ---- storage helpers: whole transfers or a negative errno ------------- */
@@ -286,25 +274,25 @@ int csm_dmc_format(struct csm_backend *be, const struct csm_dmc_format_opts *fo,
 {
 	unsigned layout = fo->layout ? fo->layout : CSM_LAYOUT_INTERLEAVED;
 	if (layout != CSM_LAYOUT_INTERLEAVED && layout != CSM_LAYOUT_SEPARATE)
-		return errf(err, errlen, -EINVAL, "unknown layout %u", layout);
+		return csm_errf(err, errlen, -EINVAL, "unknown layout %u", layout);
 	bool sep = layout == CSM_LAYOUT_SEPARATE;
 	uint64_t sectors = fo->size >> SHIFT;
 	if (!fo->use_capacity && fo->size % SEC)
-		return errf(err, errlen, -EINVAL,
-		            "size %llu is not a multiple of 512 (dm-csum stores whole sectors)",
-		            (unsigned long long)fo->size);
+		return csm_errf(err, errlen, -EINVAL,
+		                "size %llu is not a multiple of 512 (dm-csum stores whole sectors)",
+		                (unsigned long long)fo->size);
 	if (!fo->use_capacity && sectors > CSM_DMC_MAX_SECTORS)
-		return errf(err, errlen, -EFBIG, "size %llu too large (at most %llu bytes)",
-		            (unsigned long long)fo->size,
-		            (unsigned long long)(CSM_DMC_MAX_SECTORS << SHIFT));
+		return csm_errf(err, errlen, -EFBIG, "size %llu too large (at most %llu bytes)",
+		                (unsigned long long)fo->size,
+		                (unsigned long long)(CSM_DMC_MAX_SECTORS << SHIFT));
 	int rc = 0;
 	uint64_t msec;
 	if (be->resizable) {
 		if (fo->use_capacity)
-			return errf(err, errlen, -EINVAL, "no size given");
+			return csm_errf(err, errlen, -EINVAL, "no size given");
 		if (sectors == 0)
-			return errf(err, errlen, -EINVAL,
-			            "size 0: a dm-csum device holds at least one sector");
+			return csm_errf(err, errlen, -EINVAL,
+			                "size 0: a dm-csum device holds at least one sector");
 		uint64_t dsec = csm_dmc_data_store_sectors(layout, sectors);
 		msec = csm_dmc_meta_store_sectors(layout, sectors);
 		/* Wipe what was there: truncate to nothing, then to the size
@@ -329,32 +317,33 @@ int csm_dmc_format(struct csm_backend *be, const struct csm_dmc_format_opts *fo,
 		else
 			msec = dsec;
 		if (rc < 0)
-			return errf(err, errlen, rc, "cannot get the device size: %s",
-			            strerror(-rc));
+			return csm_errf(err, errlen, rc, "cannot get the device size: %s",
+			                strerror(-rc));
 		uint64_t cap = csm_dmc_capacity(layout, dsec, msec);
 		if (cap == 0)
-			return errf(err, errlen, -ENOSPC,
-			            "device too small: it cannot hold one group's imd sectors and "
-			            "a data sector");
+			return csm_errf(
+			        err, errlen, -ENOSPC,
+			        "device too small: it cannot hold one group's imd sectors and "
+			        "a data sector");
 		if (!fo->use_capacity && sectors > cap)
-			return errf(err, errlen, -ENOSPC,
-			            "size %llu exceeds what the device can hold (%llu bytes)",
-			            (unsigned long long)fo->size,
-			            (unsigned long long)(cap << SHIFT));
+			return csm_errf(err, errlen, -ENOSPC,
+			                "size %llu exceeds what the device can hold (%llu bytes)",
+			                (unsigned long long)fo->size,
+			                (unsigned long long)(cap << SHIFT));
 		sectors = cap;
 		rc = be->ops->zero_range(be->ctx, CSM_DATA, 0, dsec << SHIFT);
 		if (rc == 0 && sep)
 			rc = be->ops->zero_range(be->ctx, CSM_META, 0, msec << SHIFT);
 	}
 	if (rc < 0)
-		return errf(err, errlen, rc, "cannot prepare the storage: %s", strerror(-rc));
+		return csm_errf(err, errlen, rc, "cannot prepare the storage: %s", strerror(-rc));
 	rc = write_fresh_pairs(be, layout, csm_dmc_pairs_for(layout, sectors, msec));
 	if (rc == 0)
 		rc = be->ops->sync(be->ctx, CSM_DATA, false);
 	if (rc == 0 && sep)
 		rc = be->ops->sync(be->ctx, CSM_META, false);
 	if (rc < 0)
-		return errf(err, errlen, rc, "cannot write the imd sectors: %s", strerror(-rc));
+		return csm_errf(err, errlen, rc, "cannot write the imd sectors: %s", strerror(-rc));
 	return 0;
 }
 
@@ -367,43 +356,44 @@ int csm_dmc_open(struct csm_backend *be, const struct csm_dmc_opts *o, struct cs
 	int rc = 0;
 	uint64_t dsize = 0, msize = 0;
 	if (layout != CSM_LAYOUT_INTERLEAVED && !sep)
-		rc = errf(err, errlen, -EINVAL, "unknown layout %u", layout);
+		rc = csm_errf(err, errlen, -EINVAL, "unknown layout %u", layout);
 	if (rc == 0) {
 		rc = be->ops->get_size(be->ctx, CSM_DATA, &dsize);
 		msize = dsize;
 		if (rc == 0 && sep)
 			rc = be->ops->get_size(be->ctx, CSM_META, &msize);
 		if (rc < 0)
-			errf(err, errlen, rc, "cannot get the size: %s", strerror(-rc));
+			csm_errf(err, errlen, rc, "cannot get the size: %s", strerror(-rc));
 	}
 	if (rc == 0 && (dsize % SEC || msize % SEC))
-		rc = errf(err, errlen, -EINVAL, "%s size %llu is not a whole number of sectors",
-		          dsize % SEC ? "data" : "metadata",
-		          (unsigned long long)(dsize % SEC ? dsize : msize));
+		rc = csm_errf(err, errlen, -EINVAL, "%s size %llu is not a whole number of sectors",
+		              dsize % SEC ? "data" : "metadata",
+		              (unsigned long long)(dsize % SEC ? dsize : msize));
 	uint64_t sectors = 0;
 	if (rc == 0) {
 		uint64_t dsec = dsize >> SHIFT, msec = msize >> SHIFT;
 		sectors = csm_dmc_capacity(layout, dsec, msec);
 		if (sep && dsec > CSM_DMC_RESERVED && sectors < dsec - CSM_DMC_RESERVED)
-			rc = errf(err, errlen, -EINVAL,
-			          "metadata file too short for the data (%llu bytes, needs %llu)",
-			          (unsigned long long)msize,
-			          (unsigned long long)(csm_dmc_meta_store_sectors(
-			                                       layout, dsec - CSM_DMC_RESERVED)
-			                               << SHIFT));
+			rc = csm_errf(
+			        err, errlen, -EINVAL,
+			        "metadata file too short for the data (%llu bytes, needs %llu)",
+			        (unsigned long long)msize,
+			        (unsigned long long)(csm_dmc_meta_store_sectors(
+			                                     layout, dsec - CSM_DMC_RESERVED)
+			                             << SHIFT));
 		else if (sectors == 0)
-			rc = errf(err, errlen, -EINVAL,
-			          "too small to hold a dm-csum group (%llu bytes)",
-			          (unsigned long long)dsize);
+			rc = csm_errf(err, errlen, -EINVAL,
+			              "too small to hold a dm-csum group (%llu bytes)",
+			              (unsigned long long)dsize);
 		else if (sectors > CSM_DMC_MAX_SECTORS)
-			rc = errf(err, errlen, -EFBIG, "too large (%llu bytes)",
-			          (unsigned long long)dsize);
+			rc = csm_errf(err, errlen, -EFBIG, "too large (%llu bytes)",
+			              (unsigned long long)dsize);
 	}
 	struct csm_dmc *d = rc == 0 ? calloc(1, sizeof(*d)) : NULL;
 	uint8_t *scratch = d ? malloc((size_t)CSM_DMC_PER_GROUP * SEC) : NULL;
 	if (!scratch) {
 		if (rc == 0)
-			rc = errf(err, errlen, -ENOMEM, "out of memory");
+			rc = csm_errf(err, errlen, -ENOMEM, "out of memory");
 		free(d);
 		csm_backend_destroy(be);
 		return rc;

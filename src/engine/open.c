@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "engine_int.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,20 +20,6 @@
 #include <time.h>
 
 static void engine_free(struct csm_engine *e);
-
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
-
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static int capacity_of(struct csm_backend *be, const struct csm_geometry *geo, uint64_t *cap)
 {
@@ -51,33 +38,34 @@ int csm_format(struct csm_backend *be, const struct csm_format_opts *fo, char *e
 	unsigned layout = fo->layout ? fo->layout : CSM_LAYOUT_INTERLEAVED;
 	struct csm_geometry geo;
 	if (!csm_block_size_valid(bs))
-		return errf(err, errlen, -EINVAL,
-		            "invalid block size %u (must be 512, 1024, 2048 or 4096)", bs);
+		return csm_errf(err, errlen, -EINVAL,
+		                "invalid block size %u (must be 512, 1024, 2048 or 4096)", bs);
 	if (!csm_algo_name(algo))
-		return errf(err, errlen, -EINVAL, "unknown checksum algorithm %u", algo);
+		return csm_errf(err, errlen, -EINVAL, "unknown checksum algorithm %u", algo);
 	if (!csm_geo_init(&geo, bs, algo, layout))
-		return errf(err, errlen, -EINVAL, "unknown layout %u", layout);
+		return csm_errf(err, errlen, -EINVAL, "unknown layout %u", layout);
 
 	uint64_t size = fo->size;
 	if (!be->resizable || fo->use_capacity) {
 		uint64_t cap = 0;
 		int rc = capacity_of(be, &geo, &cap);
 		if (rc < 0)
-			return errf(err, errlen, rc, "cannot get the device size: %s",
-			            strerror(-rc));
+			return csm_errf(err, errlen, rc, "cannot get the device size: %s",
+			                strerror(-rc));
 		if (cap == 0)
-			return errf(err, errlen, -ENOSPC,
-			            "device too small: it cannot hold the header and one block");
+			return csm_errf(
+			        err, errlen, -ENOSPC,
+			        "device too small: it cannot hold the header and one block");
 		if (fo->use_capacity)
 			size = cap;
 		else if (size > cap)
-			return errf(err, errlen, -ENOSPC,
-			            "size %llu exceeds what the device can hold (%llu bytes)",
-			            (unsigned long long)size, (unsigned long long)cap);
+			return csm_errf(err, errlen, -ENOSPC,
+			                "size %llu exceeds what the device can hold (%llu bytes)",
+			                (unsigned long long)size, (unsigned long long)cap);
 	}
 	if (size > CSM_MAX_LOGICAL_SIZE)
-		return errf(err, errlen, -EFBIG, "size %llu too large (at most %llu bytes)",
-		            (unsigned long long)size, (unsigned long long)CSM_MAX_LOGICAL_SIZE);
+		return csm_errf(err, errlen, -EFBIG, "size %llu too large (at most %llu bytes)",
+		                (unsigned long long)size, (unsigned long long)CSM_MAX_LOGICAL_SIZE);
 
 	struct csm_super sb;
 	memset(&sb, 0, sizeof(sb));
@@ -85,7 +73,7 @@ int csm_format(struct csm_backend *be, const struct csm_format_opts *fo, char *e
 	if (fo->uuid) {
 		memcpy(sb.uuid, fo->uuid, CSM_UUID_SIZE);
 	} else if (getrandom(sb.uuid, CSM_UUID_SIZE, 0) != CSM_UUID_SIZE) {
-		return errf(err, errlen, -errno, "getrandom: %s", strerror(errno));
+		return csm_errf(err, errlen, -errno, "getrandom: %s", strerror(errno));
 	}
 	sb.block_size = bs;
 	sb.per_group = geo.per_group;
@@ -115,14 +103,14 @@ int csm_format(struct csm_backend *be, const struct csm_format_opts *fo, char *e
 			rc = be->ops->zero_range(be->ctx, CSM_DATA, 0, dsz);
 	}
 	if (rc < 0)
-		return errf(err, errlen, rc, "cannot prepare the storage: %s", strerror(-rc));
+		return csm_errf(err, errlen, rc, "cannot prepare the storage: %s", strerror(-rc));
 	rc = write_header(be, &sb);
 	if (rc == 0)
 		rc = be->ops->sync(be->ctx, CSM_META, false);
 	if (rc == 0 && layout == CSM_LAYOUT_SEPARATE)
 		rc = be->ops->sync(be->ctx, CSM_DATA, false);
 	if (rc < 0)
-		return errf(err, errlen, rc, "cannot write the superblock: %s", strerror(-rc));
+		return csm_errf(err, errlen, rc, "cannot write the superblock: %s", strerror(-rc));
 	return 0;
 }
 
@@ -149,28 +137,28 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 	ssize_t got = be->ops->preadv(be->ctx, CSM_META, &v, 1, 0);
 	int rc;
 	if (got < 0) {
-		rc = errf(err, errlen, (int)got, "cannot read the superblock: %s",
-		          strerror((int)-got));
+		rc = csm_errf(err, errlen, (int)got, "cannot read the superblock: %s",
+		              strerror((int)-got));
 		goto fail_be;
 	}
 	enum csm_sb_err se = csm_sb_decode(raw, (size_t)got, &sb);
 	if (se != CSM_SB_OK) {
-		rc = errf(err, errlen, sb_errno(se), "%s", csm_sb_strerror(se));
+		rc = csm_errf(err, errlen, sb_errno(se), "%s", csm_sb_strerror(se));
 		goto fail_be;
 	}
 	/* Trusting the wrong layout would put brothers and zeros at wrong
 	 * offsets of the data. */
 	if ((sb.layout == CSM_LAYOUT_SEPARATE) != be->two_stores) {
-		rc = errf(err, errlen, -EUCLEAN,
-		          be->two_stores ? "the metadata file's superblock says the layout is "
-		                           "interleaved (one file), not separate"
-		                         : "the superblock says the layout is separate (a "
-		                           "metadata file), not interleaved");
+		rc = csm_errf(err, errlen, -EUCLEAN,
+		              be->two_stores ? "the metadata file's superblock says the layout is "
+		                               "interleaved (one file), not separate"
+		                             : "the superblock says the layout is separate (a "
+		                               "metadata file), not interleaved");
 		goto fail_be;
 	}
 	struct csm_engine *e = calloc(1, sizeof(*e));
 	if (!e) {
-		rc = errf(err, errlen, -ENOMEM, "out of memory");
+		rc = csm_errf(err, errlen, -ENOMEM, "out of memory");
 		goto fail_be;
 	}
 	e->be = *be;
@@ -182,15 +170,15 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 	if (!be->resizable) {
 		rc = capacity_of(be, &e->geo, &e->capacity);
 		if (rc < 0) {
-			errf(err, errlen, rc, "cannot get the device size: %s", strerror(-rc));
+			csm_errf(err, errlen, rc, "cannot get the device size: %s", strerror(-rc));
 			free(e);
 			goto fail_be;
 		}
 		if (sb.logical_size > e->capacity) {
-			rc = errf(err, errlen, -EUCLEAN,
-			          "device holds %llu bytes but was formatted for %llu",
-			          (unsigned long long)e->capacity,
-			          (unsigned long long)sb.logical_size);
+			rc = csm_errf(err, errlen, -EUCLEAN,
+			              "device holds %llu bytes but was formatted for %llu",
+			              (unsigned long long)e->capacity,
+			              (unsigned long long)sb.logical_size);
 			free(e);
 			goto fail_be;
 		}
@@ -242,7 +230,7 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 		if (rc == 0)
 			rc = read_super(be, &sb); /* maybe changed while we waited */
 		if (rc < 0) {
-			errf(err, errlen, rc, "cannot lock the file: %s", strerror(-rc));
+			csm_errf(err, errlen, rc, "cannot lock the file: %s", strerror(-rc));
 			goto fail_engine;
 		}
 		take_super(e, &sb);
@@ -260,8 +248,8 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 	if (alone && e->sb.state == CSM_STATE_UNCLEAN && !e->opts.readonly && !e->opts.no_recover) {
 		rc = recover_locked(e, &e->recovery);
 		if (rc < 0) {
-			errf(err, errlen, rc, "recovery after an unclean shutdown failed: %s",
-			     strerror(-rc));
+			csm_errf(err, errlen, rc, "recovery after an unclean shutdown failed: %s",
+			         strerror(-rc));
 			goto fail_engine;
 		}
 	}

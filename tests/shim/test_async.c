@@ -30,19 +30,9 @@
 #include <unistd.h>
 
 #include "rawsys.h"
+#include "shimcase.h"
 
-static int failures, cases;
 static char dir[512];
-
-#define CASE(name, cond)                                                            \
-	do {                                                                        \
-		cases++;                                                            \
-		if (!(cond)) {                                                      \
-			failures++;                                                 \
-			printf("FAIL %-24s %s (errno %d %s)\n", name, #cond, errno, \
-			       strerror(errno));                                    \
-		}                                                                   \
-	} while (0)
 
 static char *at(const char *name)
 {

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "rawsys.h"
+#include "shimcase.h"
 
 /* Fortified and compat names are not declared without _FORTIFY_SOURCE. */
 int __open_2(const char *, int);
@@ -36,18 +37,7 @@ ssize_t __read_chk(int, void *, size_t, size_t);
 ssize_t __pread_chk(int, void *, size_t, off_t, size_t);
 ssize_t __pread64_chk(int, void *, size_t, off64_t, size_t);
 
-static int failures, cases;
 static char dir[512], path[600], plain[600];
-
-#define CASE(name, cond)                                                            \
-	do {                                                                        \
-		cases++;                                                            \
-		if (!(cond)) {                                                      \
-			failures++;                                                 \
-			printf("FAIL %-18s %s (errno %d %s)\n", name, #cond, errno, \
-			       strerror(errno));                                    \
-		}                                                                   \
-	} while (0)
 
 static const char TEXT[] = "hello world"; /* 11 bytes */
 

@@ -21,19 +21,9 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "shimcase.h"
 
-static int failures, cases;
 static const char *self;
-
-#define CASE(name, cond)                                                            \
-	do {                                                                        \
-		cases++;                                                            \
-		if (!(cond)) {                                                      \
-			failures++;                                                 \
-			printf("FAIL %-24s %s (errno %d %s)\n", name, #cond, errno, \
-			       strerror(errno));                                    \
-		}                                                                   \
-	} while (0)
 
 /* Another process (under the shim too: LD_PRELOAD is inherited) opening
  * the file for writing: its exit status. */

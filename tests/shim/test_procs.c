@@ -35,23 +35,11 @@
 #include <unistd.h>
 
 #include "rawsys.h"
+#include "shimcase.h"
 
 extern char **environ;
 
-static int failures, cases;
 static char dir[512], self[600];
-
-/* One case: counted, and printed with errno if it failed. */
-static void record(const char *name, bool ok, const char *what)
-{
-	int err = errno;
-	cases++;
-	if (!ok) {
-		failures++;
-		printf("FAIL %-26s %s (errno %d %s)\n", name, what, err, strerror(err));
-	}
-}
-#define CASE(name, cond) record(name, (cond), #cond)
 
 #define BAD_SIZE 65536
 #define BAD_BLOCK_OFF 20480 /* block 5 of 4096 bytes */
