@@ -9,7 +9,7 @@
  *   (2) the size is fixed, like a block device's: writes at or past the
  *       end fail with ENOSPC (a write crossing it is short), O_APPEND
  *       writes with ENOSPC, truncation to another size and O_TRUNC with
- *       EINVAL (O_TRUNC with a log line: it is the common mistake);
+ *       EINVAL, each with a log line (O_TRUNC is the common mistake);
  *   (3) nothing is formatted here (a size is needed: `csumshim format
  *       --format dm-csum --size`): an empty or new file is refused;
  *   (4) mismatches fail with EIO and one log line naming the sector; a
@@ -20,7 +20,14 @@
  *   (7) the stores are opened as the engine's are (engines.c: through the
  *       program's descriptor, ours at high numbers, O_PATH anchors), and
  *       [faults] applies to them too: the fault backend sits under the
- *       format, whichever it is.
+ *       format, whichever it is; a separate metadata store passes
+ *       csm_meta_open's checks (no link, no FIFO, a trusted owner);
+ *   (8) a read-only open gets a read-only handle over read-only stores
+ *       (readers need no write access); the first open for writing in
+ *       the process replaces it (fdtable.c, upgrade()), the old one
+ *       retired until the inode goes.  The csumshim format's empty
+ *       in-memory image for a read-only open of an empty file has no
+ *       dm-csum counterpart: (3) applies, read-only or not.
  */
 #define _GNU_SOURCE
 #include "state_int.h"
@@ -68,25 +75,37 @@ static void on_dmc_event(void *arg, const struct csm_dmc_event *ev)
 
 /* ---- the ops ---------------------------------------------------------- */
 
+/* The handle: the format's, and the inode for log lines (it outlives its
+ * shim_io). */
+struct dmc_file {
+	struct csm_dmc *d;
+	const struct shim_inode *ino;
+};
+
+static struct csm_dmc *D(void *h)
+{
+	return ((struct dmc_file *)h)->d;
+}
+
 static ssize_t d_pread(void *h, void *buf, size_t n, uint64_t off)
 {
-	return csm_dmc_pread_whole(h, buf, n, off); /* (4) */
+	return csm_dmc_pread_whole(D(h), buf, n, off); /* (4) */
 }
 
 /* (6): as csm_pwrite_flags; the seed's format has one sync for both. */
 static ssize_t d_pwrite(void *h, const void *buf, size_t n, uint64_t off, unsigned flags)
 {
-	ssize_t r = csm_dmc_pwrite(h, buf, n, off);
+	ssize_t r = csm_dmc_pwrite(D(h), buf, n, off);
 	if (r <= 0 || !(flags & (CSM_WR_DSYNC | CSM_WR_SYNC)))
 		return r;
-	return csm_dmc_fsync(h) < 0 ? -1 : r;
+	return csm_dmc_fsync(D(h)) < 0 ? -1 : r;
 }
 
 /* (2): the end of a dm-csum file is the end of its stores. */
 static ssize_t d_append(void *h, const void *buf, size_t n, uint64_t *at, unsigned flags)
 {
 	(void)buf, (void)flags;
-	*at = csm_dmc_size(h);
+	*at = csm_dmc_size(D(h));
 	if (n == 0)
 		return 0;
 	errno = ENOSPC;
@@ -95,18 +114,22 @@ static ssize_t d_append(void *h, const void *buf, size_t n, uint64_t *at, unsign
 
 static uint64_t d_size(void *h)
 {
-	return csm_dmc_size(h);
+	return csm_dmc_size(D(h));
 }
 
 static uint64_t d_size_refresh(void *h)
 {
-	return csm_dmc_size(h); /* fixed: no other process changes it */
+	return csm_dmc_size(D(h)); /* fixed: no other process changes it */
 }
 
 static int d_truncate(void *h, uint64_t size)
 {
-	if (size == csm_dmc_size(h))
+	if (size == csm_dmc_size(D(h)))
 		return 0;
+	const struct shim_inode *ino = ((struct dmc_file *)h)->ino;
+	shim_log("%s: truncation to %llu bytes refused (EINVAL): a dm-csum file has a fixed "
+	         "size",
+	         ino->path, (unsigned long long)size);
 	errno = EINVAL; /* (2), as for a block device */
 	return -1;
 }
@@ -116,11 +139,11 @@ static int d_truncate(void *h, uint64_t size)
 static int d_zero_range(void *h, uint64_t off, uint64_t len)
 {
 	static const uint8_t zeros[CSM_DMC_PER_GROUP * CSM_DMC_SECTOR];
-	uint64_t size = csm_dmc_size(h);
+	uint64_t size = csm_dmc_size(D(h));
 	uint64_t end = off + len < off || off + len > size ? size : off + len;
 	while (off < end) {
 		size_t n = end - off < sizeof(zeros) ? (size_t)(end - off) : sizeof(zeros);
-		ssize_t r = csm_dmc_pwrite(h, zeros, n, off);
+		ssize_t r = csm_dmc_pwrite(D(h), zeros, n, off);
 		if (r <= 0)
 			return -1;
 		off += (uint64_t)r;
@@ -131,7 +154,7 @@ static int d_zero_range(void *h, uint64_t off, uint64_t len)
 static int d_fsync(void *h, bool datasync)
 {
 	(void)datasync;
-	return csm_dmc_fsync(h);
+	return csm_dmc_fsync(D(h));
 }
 
 static void d_advise(void *h, uint64_t off, uint64_t len, int advice)
@@ -141,17 +164,22 @@ static void d_advise(void *h, uint64_t off, uint64_t len, int advice)
 
 static int d_close(void *h)
 {
-	return csm_dmc_close(h);
+	int rc = csm_dmc_close(D(h));
+	int err = errno;
+	free(h);
+	errno = err;
+	return rc;
 }
 
 static int d_exit(void *h)
 {
-	return csm_dmc_fsync(h); /* (6) */
+	return csm_dmc_fsync(D(h)); /* (6) */
 }
 
 static void d_abandon(void *h)
 {
-	csm_dmc_abandon(h);
+	csm_dmc_abandon(D(h));
+	free(h);
 }
 
 SHIM_IO_TABLE(shim_io_dmcsum, d_);
@@ -216,11 +244,15 @@ int attach_dmcsum(struct shim_inode *ino, const struct csm_rule *r, const struct
 		shim_log("%s: not a usable dm-csum file: %s", path, err);
 		return rc == -ENOMEM ? rc : -EMEDIUMTYPE;
 	}
-	struct shim_io *io = shim_io_new(&shim_io_dmcsum, d);
+	struct dmc_file *h = malloc(sizeof(*h));
+	struct shim_io *io = h ? shim_io_new(&shim_io_dmcsum, h) : NULL;
 	if (!io) {
+		free(h);
 		csm_dmc_close(d);
 		return -ENOMEM;
 	}
+	h->d = d;
+	h->ino = ino;
 	atomic_store_explicit(&ino->e, io, memory_order_release);
 	ino->readonly = !st->writable;
 	ino->blockdev = st->blk;

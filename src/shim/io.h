@@ -68,7 +68,7 @@ struct shim_io {
 
 /* The two implementations. */
 extern const struct shim_io_ops shim_io_csumshim; /* h: struct csm_engine * */
-extern const struct shim_io_ops shim_io_dmcsum;   /* h: struct csm_dmc * */
+extern const struct shim_io_ops shim_io_dmcsum;   /* h: dmcsum.c's */
 
 /* A new shim_io for handle h, or NULL (ENOMEM; h is then still the
  * caller's). */
