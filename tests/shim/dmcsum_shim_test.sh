@@ -4,8 +4,11 @@
 # back exact, passes `csumshim check` and the seed's own read rule
 # (dmcsum_oracle_tool); a flipped stored bit fails the read with EIO and a
 # log line naming the sector; the fixed size holds (ENOSPC past the end,
-# O_TRUNC refused, nothing created); two processes writing sectors of the
-# same groups lose nothing.  `device` mode does the same on a loop device
+# O_TRUNC refused, nothing created); read-only opens have read-only stores
+# and a write open upgrades them; a symlinked metadata store is refused;
+# shared mappings keep writers out; fio's libaio and posixaio engines are
+# served and verified; two processes writing sectors of the same groups
+# lose nothing.  `device` mode does the same on a loop device
 # and runs mke2fs, debugfs and e2fsck on it, as the seed's author tested;
 # without loop devices it exits 77.
 # Usage: dmcsum_shim_test.sh PATH/TO/csumshim PATH/TO/dmcsum_oracle_tool file|device
@@ -118,6 +121,106 @@ file_cases() {
 	contains err "s/b.img: Input/output error"
 	contains shim.log "s/b.img: dm-csum sector 9 \\(bytes 4608-5119\\): checksum mismatch"
 	expect_rc 0 "$CS" corrupt "${DM[@]}" --layout separate s/b.img --offset 5000 --seed 1
+
+	# --- read-only opens, upgrade, metadata checks, mappings, AIO ----------
+	# A reader's handle opens the stores read-only; the first open for
+	# writing in the process replaces it and the reader sees its writes.
+	cat >upgrade.py <<'PY'
+import errno, os, sys
+p = os.path.abspath(sys.argv[1])
+def modes(mine):  # access modes of the library's descriptors of p
+    out = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink("/proc/self/fd/" + fd)
+        except OSError:
+            continue
+        if target != p or int(fd) in mine:
+            continue
+        with open("/proc/self/fdinfo/" + fd) as f:
+            fl = int(f.read().split("flags:")[1].split()[0], 8)
+        if not fl & 0o10000000:  # O_PATH: an anchor, no access
+            out.add(fl & 3)
+    return sorted(out)
+r = os.open(p, os.O_RDONLY)
+old = os.pread(r, 4096, 8192)
+print("reader", modes({r}))
+w = os.open(p, os.O_RDWR)
+print("writer", modes({r, w}))
+new = bytes(255 - b for b in old)
+assert os.pwrite(w, new, 8192) == 4096
+assert os.pread(r, 4096, 8192) == new, "the reader does not see the write"
+assert os.pwrite(w, old, 8192) == 4096
+try:
+    os.open(p, os.O_RDWR | os.O_TRUNC)
+    print("O_TRUNC accepted")
+except OSError as e:
+    print("O_TRUNC", errno.errorcode[e.errno])
+PY
+	expect_rc 0 R python3 upgrade.py d/a.img
+	contains out "^reader \\[0\\]$"
+	contains out "^writer \\[0, 2\\]$"
+	contains out "^O_TRUNC EINVAL$"
+	contains shim.log "d/a.img: truncation to 0 bytes refused \\(EINVAL\\)"
+	expect_rc 0 R cmp d/a.img m/a
+	# an empty file read: no in-memory image as for csumshim files, refused
+	: >d/empty.img
+	expect_rc 1 R cat d/empty.img
+	contains err "Wrong medium type"
+	contains shim.log "d/empty.img: empty: a dm-csum file's size is fixed"
+	equal "$(stat -c %s d/empty.img)" 0 "an empty file read stays empty"
+	# a metadata store planted as a symlink is refused, never followed
+	cp s/b.img s/l.img
+	ln -s "$T/s/b.img.csum" s/l.img.csum
+	expect_rc 1 R cat s/l.img
+	contains err "Operation not permitted"
+	contains shim.log "s/l.img.csum: metadata file is a symbolic link; refused"
+	# shared mappings against writers (maplock.h)
+	cat >maps.py <<'PY'
+import errno, mmap, os, sys
+p = sys.argv[1]
+r = os.open(p, os.O_RDONLY)
+m = mmap.mmap(r, 65536, mmap.MAP_SHARED, mmap.PROT_READ)
+assert m[:4096] == os.pread(r, 4096, 0)
+try:
+    os.open(p, os.O_RDWR)
+    print("writer while mapped: opened")
+except OSError as e:
+    print("writer while mapped:", errno.errorcode[e.errno])
+m.close()
+w = os.open(p, os.O_RDWR)
+try:
+    mmap.mmap(r, 65536, mmap.MAP_SHARED, mmap.PROT_READ)
+    print("mapped while written: mapped")
+except OSError as e:
+    print("mapped while written:", errno.errorcode[e.errno])
+PY
+	expect_rc 0 R python3 maps.py d/a.img
+	contains out "^writer while mapped: ETXTBSY$"
+	contains out "^mapped while written: ENODEV$"
+	# POSIX AIO and Linux AIO, each write verified by fio and by check
+	if command -v fio >/dev/null; then
+		for eng in "libaio --iodepth=32" "libaio --iodepth=32 --direct=1" "posixaio --iodepth=8"; do
+			expect_rc 0 "$CS" format "${DM[@]}" --size 1M d/f.img
+			# shellcheck disable=SC2086 # the engine's options are words
+			expect_rc 0 R fio --name=v --filename=d/f.img --size=1M --bs=4k --rw=randwrite \
+				--ioengine=$eng --verify=crc32c --do_verify=1 --verify_fatal=1 --output=fio.out
+			contains fio.out "err= 0"
+			expect_rc 0 "$CS" check "${DM[@]}" d/f.img
+			rm -f d/f.img
+		done
+		expect_rc 0 "$CS" format "${DM[@]}" --size 1M d/f.img
+		expect_rc 0 R fio --name=c --filename=d/f.img --size=1M --bs=4k --rw=write \
+			--ioengine=libaio --iodepth=32 --verify=crc32c --do_verify=0 --output=fio.out
+		expect_rc 0 "$CS" corrupt "${DM[@]}" d/f.img --offset 300000 --seed 6
+		R fio --name=c --filename=d/f.img --size=1M --bs=4k --rw=write --ioengine=libaio \
+			--iodepth=32 --verify=crc32c --verify_only --output=fio.out >/dev/null 2>&1
+		[ $? -ne 0 ] && grep -qi "input/output error\|err= *5" fio.out && ok ||
+			bad "fio libaio verify of a corrupt dm-csum file"
+		contains shim.log "d/f.img: dm-csum sector 585 \\(bytes 299520-300031\\): checksum mismatch"
+	else
+		echo "note: no fio: the AIO cases were skipped"
+	fi
 
 	# --- two processes on the same groups ----------------------------------
 	# Each writes its own sectors (even / odd) of groups 0-3 over and over;
