@@ -84,11 +84,21 @@ void cli_dmc_event_text(const struct csm_dmc_event *ev, char *buf, size_t n)
 }
 
 /* Open one store; refuse a csumshim file (it has a superblock: the user
- * named the wrong format). */
-static int open_store(const char *path, bool writable)
+ * named the wrong format).  A separate layout's metadata store (data_fd:
+ * its data store's descriptor) goes through csm_meta_open's checks, as
+ * csumshim's own metadata files do (util.c): never through a link. */
+static int open_store(const char *path, bool writable, int data_fd)
 {
-	int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (fd < 0) {
+	int fl = writable ? O_RDWR : O_RDONLY, fd;
+	if (data_fd >= 0) {
+		char why[256];
+		bool created;
+		fd = csm_meta_open(path, data_fd, fl, &created, why, sizeof(why));
+		if (fd < 0) {
+			cli_err("%s: %s", path, why);
+			return -1;
+		}
+	} else if ((fd = open(path, fl | O_CLOEXEC)) < 0) {
 		cli_err("%s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -120,10 +130,10 @@ int cli_dmc_open(struct cli_dmc *f, const char *path, const struct cli_dmc_open_
 			return EXIT_ERR;
 		}
 	}
-	int dfd = open_store(path, o->writable);
+	int dfd = open_store(path, o->writable, -1);
 	int mfd = dfd;
 	if (dfd >= 0 && meta) {
-		mfd = open_store(meta, o->writable);
+		mfd = open_store(meta, o->writable, dfd);
 		if (mfd < 0)
 			close(dfd);
 	}
