@@ -88,7 +88,7 @@ ok
 big=$(ls -S "$T"/p/*.ldb | head -1)
 R "$PY" "$T/prog.py" hold "$T/p" "$T/mapped" "$T/go" >"$T/h.out" 2>&1 &
 h=$!
-BG+=($h)
+BG+=("$h")
 for _ in $(seq 300); do [ -e "$T/mapped" ] && break; sleep 0.1; done
 R dd if=/dev/zero of="$big" bs=1 count=1 conv=notrunc status=none 2>"$T/out" &&
 	bad "a table LevelDB maps was opened for writing" || ok

@@ -103,7 +103,7 @@ open(sys.argv[2], "w").write(str(n))
 while not os.path.exists(sys.argv[3]):
     time.sleep(0.05)
 print(sum(1 for _ in t.cursor()))' "$T/p" "$T/mapped" "$T/go" >"$T/reader.out" 2>&1 &
-BG+=($!)
+BG+=("$!")
 r=$!
 wait_for "$T/mapped" || bad "reader did not map"
 if R "$PY" -c '
@@ -129,7 +129,7 @@ f = open(sys.argv[1], "r+b")
 open(sys.argv[2], "w").close()
 while not os.path.exists(sys.argv[3]):
     time.sleep(0.05)' "$T/p/data.mdb" "$T/writing" "$T/go" &
-BG+=($!)
+BG+=("$!")
 w=$!
 wait_for "$T/writing" || bad "writer did not open"
 if R mdb_dump "$T/p" >/dev/null 2>"$T/out"; then

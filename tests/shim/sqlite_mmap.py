@@ -1,7 +1,8 @@
 # SQLite with "pragma mmap_size", run by sqlite_mmap_test.sh (under the shim
 # or, for the reference, without it).  Roles:
 #   writer DB MODE CTL   30 transactions of 100 rows each, journal_mode MODE;
-#                        after each commit, its own connection must see every
+#                        after each commit, its own connection and a second,
+#                        read-only one in the same process must see every
 #                        row, then it waits for the reader's "ack" in CTL
 #   reader DB CTL        a second process, read-only, mmap_size set: after
 #                        each commit it must see exactly the committed rows
@@ -47,17 +48,21 @@ def writer(path, mode, ctl):
     got = c.execute("pragma journal_mode=%s" % mode).fetchone()[0]
     assert got == mode, "journal_mode %s, wanted %s" % (got, mode)
     c.execute("create table if not exists t(k integer primary key, v text)")
+    c2 = connect(path, ro=True)
     for i in range(1, BATCHES + 1):
         c.execute("begin immediate")
         for k in range((i - 1) * ROWS + 1, i * ROWS + 1):
             c.execute("insert into t values(?, ?)", (k, "%0200d" % k))
         c.execute("commit")
         assert counts(c) == want(i), "writer sees %r after commit %d" % (counts(c), i)
+        got = counts(c2)
+        assert got == want(i), "a second connection sees %r after commit %d" % (got, i)
         if ctl != "-":
             open(os.path.join(ctl, "commit.%d" % i), "w").close()
             wait_for(os.path.join(ctl, "ack.%d" % i), "the reader's ack %d" % i)
     if mode == "wal":
         c.execute("pragma wal_checkpoint(truncate)")
+    c2.close()
     c.close()
     print("writer: %d rows" % (BATCHES * ROWS))
 

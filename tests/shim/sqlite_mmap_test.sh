@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SQLite with "pragma mmap_size" (256 MiB) and its directory protected, in
 # rollback (delete) and WAL mode (sqlite_mmap.py):
-# - a writer process and a read-only reader process in lock step: after
-#   every commit both see exactly the committed rows (a stale mapping would
-#   show the rows at open);  SQLite's mapping of a file open for writing is
+# - a writer process (with a second, read-only connection of its own) and a
+#   read-only reader process in lock step: after every commit all three
+#   connections see exactly the committed rows (a stale mapping would show
+#   the rows at open); SQLite's mapping of a file open for writing is
 #   refused (ENODEV, logged) and it reads with read() instead;
 # - the result equals a run without the shim (every row, a digest), sqlite3's
 #   integrity_check says ok, `csumshim check` is clean;
@@ -50,10 +51,10 @@ for mode in delete wal; do
 	mkdir "$T/ctl"
 	R "$PY" "$HERE/sqlite_mmap.py" writer "$db" "$mode" "$T/ctl" >"$T/w.out" 2>&1 &
 	w=$!
-	BG+=($w)
+	BG+=("$w")
 	R "$PY" "$HERE/sqlite_mmap.py" reader "$db" "$T/ctl" >"$T/r.out" 2>&1 &
 	r=$!
-	BG+=($r)
+	BG+=("$r")
 	wait $w && ok || bad "$mode: writer: $(tail -3 "$T/w.out")"
 	wait $r && ok || bad "$mode: reader beside the writer: $(tail -3 "$T/r.out")"
 	logged "p/$mode.db: shared mmap refused (ENODEV)" && ok ||
@@ -71,7 +72,7 @@ for mode in delete wal; do
 	rm -f "$T/mapped" "$T/go" "$T/log"
 	R "$PY" "$HERE/sqlite_mmap.py" holder "$db" "$T/mapped" "$T/go" >"$T/h.out" 2>&1 &
 	h=$!
-	BG+=($h)
+	BG+=("$h")
 	wait_for "$T/mapped" || bad "$mode: holder did not start: $(cat "$T/h.out")"
 	if R "$PY" "$HERE/sqlite_mmap.py" tryw "$db" >"$T/out" 2>&1; then
 		bad "$mode: a write succeeded while a reader maps the database"
