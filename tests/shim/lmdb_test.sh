@@ -40,7 +40,7 @@ printf '[global]\nlog = %s/log\n\n[%s/p/*]\nexclude = %s/p/lock.mdb\n' "$T" "$T"
 printf '[global]\nlog = %s/log\n\n[%s/p/*]\n' "$T" "$T" >"$T/conf.all"
 R() { "$CS" run --config "$T/conf" -- "$@"; }
 logged() { grep -q -- "$1" "$T/log" 2>/dev/null; }
-wait_for() { for _ in $(seq 100); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
+wait_for() { for _ in $(seq 300); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
 
 # The reference: 3000 keys in 30 transactions, made without the shim.
 "$PY" - "$T/raw" <<'EOF' || { echo "FAIL: raw database"; exit 1; }
