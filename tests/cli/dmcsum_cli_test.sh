@@ -192,11 +192,18 @@ truncate -s 1536 tiny.img
 expect_error "tiny.img: too small to hold a dm-csum group" "$CS" info "${DM[@]}" tiny.img
 truncate -s 100000 oddsize.img
 expect_error "not a whole number of sectors" "$CS" check "${DM[@]}" oddsize.img
-expect_error "imp.img.csum: No such file" "$CS" check "${DM[@]}" --layout separate imp.img
+expect_error "imp.img.csum: cannot open the metadata file: No such file" "$CS" check "${DM[@]}" --layout separate imp.img
 expect_error "metadata-file is only for --layout separate" "$CS" check "${DM[@]}" --layout interleaved --metadata-file x imp.img
 "$CS" format "${DM[@]}" --layout separate --size 1M sep.img >/dev/null
 truncate -s 2048 sep.img.csum
 expect_error "metadata file too short for the data" "$CS" check "${DM[@]}" --layout separate sep.img
+# The metadata file is never reached through a symbolic link (as for
+# csumshim's own separate layout): the link's target stays untouched.
+cp sep.img.csum victim.csum
+"$CS" format "${DM[@]}" --layout separate --size 1M lnk.img >/dev/null
+rm lnk.img.csum && ln -s victim.csum lnk.img.csum
+expect_error "lnk.img.csum: .*symbolic link" "$CS" corrupt "${DM[@]}" --layout separate lnk.img --offset 0
+same sep.img.csum victim.csum
 expect_error "recover: not available for dm-csum files" "$CS" recover "${DM[@]}" imp.img
 expect_error "group 99 out of range \\(the file has 5 groups\\)" "$CS" dump "${DM[@]}" imp.img --group 99
 expect_error "offset 153600 is past the end" "$CS" corrupt "${DM[@]}" imp.img --offset 153600
