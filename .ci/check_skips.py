@@ -60,6 +60,7 @@ EXPECTED = {
     "test_checksum": no_sse42,
     "cli_blockdev": no_loop,
     "shim_programs_loop": no_loop,
+    "shim_device": no_loop,
     "shim_config": etc_config,
 }
 

@@ -9,10 +9,11 @@
 #      side per repeat, alternating which goes first), LAYOUT (interleaved
 #      or separate, for the shim's files), UPDATE_DOC (1:
 #      rewrite the results section of BENCHMARKS.md), OUT (bench-results:
-#      CSV, PNG, table)
+#      CSV, PNG, table), ONLY (all, or libaio: the Linux AIO pairs alone,
+#      nothing else run and BENCHMARKS.md left as it is)
 #
 # fio (ioengine=psync): sequential read and write of 1 MiB, random read and
-# write of 4 KiB, numjobs 1 and 2, and random read of 4 KiB with
+# write of 4 KiB, numjobs 1 and 2, and random read and write of 4 KiB with
 # ioengine=libaio at iodepth 32, page cache hot (the file read once
 # before); reads with a cold cache (caches dropped before each run, the file
 # read once, not time based).  sqlite3 (through Python's sqlite3 module,
@@ -32,6 +33,9 @@ ROWS=${ROWS:-200000}
 COLD=${COLD_PAIRS:-5}
 LAYOUT=${LAYOUT:-interleaved}
 OUT=$(readlink -f "${OUT:-bench-results}")
+ONLY=${ONLY:-all}
+case $ONLY in all | libaio) ;; *) echo "bench: ONLY=$ONLY: all or libaio" >&2; exit 1 ;; esac
+[ "$ONLY" = all ] || UPDATE_DOC=0
 CS=$B/csumshim
 for tool in fio sqlite3 gnuplot python3; do
 	command -v "$tool" >/dev/null || {
@@ -102,6 +106,7 @@ print("%s,%s,%s,%s,%s,%.3f" % (*sys.argv[1:6], s / r if r else 0))' "$@" >>"$CSV
 echo "bench: fio, $REP repeats of ${SECS} s per run, $SIZE per file" >&2
 for r in $(seq "$REP"); do
 	for jobs in 1 2; do
+		[ "$ONLY" = all ] || break
 		for w in "read 1m MB/s" "write 1m MB/s" "randread 4k IOPS" "randwrite 4k IOPS"; do
 			# shellcheck disable=SC2086 # split on purpose
 			set -- $w
@@ -111,10 +116,12 @@ for r in $(seq "$REP"); do
 		done
 	done
 	# Linux AIO: the shim carries protected iocbs out inside io_submit.
-	raw=$(fio_run "$W/raw" randread 4k 1 hot libaio 32)
-	shim=$(fio_run "$W/p" randread 4k 1 hot libaio 32)
-	record "fio randread 4k libaio iodepth=32 hot" IOPS "$r" "$raw" "$shim"
-	if [ $can_drop = 1 ]; then
+	for rw in randread randwrite; do
+		raw=$(fio_run "$W/raw" $rw 4k 1 hot libaio 32)
+		shim=$(fio_run "$W/p" $rw 4k 1 hot libaio 32)
+		record "fio $rw 4k libaio iodepth=32 hot" IOPS "$r" "$raw" "$shim"
+	done
+	if [ $can_drop = 1 ] && [ "$ONLY" = all ]; then
 		# This VM's disk switches between about 3 GB/s and 0.6 GB/s from
 		# one cold run to the next, whichever file is read: several pairs
 		# per repeat, each starting with the other side, so the median
@@ -173,8 +180,9 @@ sql_run() { # dir -> three times
 	[ "$1" = "$W/p" ] && pre=("${SHIM[@]}")
 	"${pre[@]}" python3 -c "$SQL_PY" "$1/db.sqlite" "$ROWS"
 }
-echo "bench: sqlite3, $ROWS rows" >&2
+[ "$ONLY" = all ] && echo "bench: sqlite3, $ROWS rows" >&2
 for r in $(seq "$REP"); do
+	[ "$ONLY" = all ] || break
 	read -r ri rl rs < <(sql_run "$W/raw")
 	read -r si sl ss < <(sql_run "$W/p")
 	# time ratios inverted: raw_time / shim_time
@@ -239,7 +247,7 @@ plot "$OUT/ratios.dat" using 1:3:xtic(2) with boxes notitle, \
      "" using 1:3:4:5 with yerrorbars lc rgb "black" pt 0 notitle, \
      0.8 with lines dt 2 lc rgb "red" title "0.80"
 EOF
-"$B/bench/checksum_bench" >"$OUT/checksum.txt"
+[ "$ONLY" = all ] && "$B/bench/checksum_bench" >"$OUT/checksum.txt"
 echo "bench: wrote $CSV, $OUT/table.md, $OUT/ratios.png, $OUT/checksum.txt" >&2
 
 if [ "${UPDATE_DOC:-1}" = 1 ]; then

@@ -14,8 +14,9 @@ PKGS=(
 	build-essential cmake pkg-config uthash-dev libxxhash-dev libinih-dev # the build
 	python3 procps util-linux mount e2fsprogs sqlite3 fio qemu-utils postgresql tar # the tests
 	redis-server redis-tools                                # the tests: Redis
-	libaio-dev mariadb-server python3-lmdb python3-plyvel   # the tests: asynchronous I/O, mappings (issue 16)
+	libaio-dev mariadb-server python3-lmdb lmdb-utils python3-plyvel # the tests: asynchronous I/O, mappings (issue 16)
 	libjemalloc2 libtcmalloc-minimal4                       # the tests: start-up under other allocators
+	golang-go                                               # the tests: `csumshim run` warns for a Go binary
 	clang libclang-rt-14-dev                                # the fuzzers (a clang build)
 	git clang-format clang-tidy cppcheck                    # scripts/lint.sh
 )
@@ -40,7 +41,7 @@ fi
 # running.
 missing_tools=()
 for t in cc clang cmake ctest pkg-config python3 git clang-format clang-tidy cppcheck pgrep \
-	losetup blockdev blkdiscard runuser sqlite3 fio qemu-img mke2fs debugfs e2fsck nm; do
+	losetup blockdev blkdiscard runuser sqlite3 fio qemu-img mke2fs debugfs e2fsck nm objcopy go mdb_dump mdb_load mdb_stat; do
 	PATH=$PATH:/usr/sbin:/sbin command -v "$t" >/dev/null || missing_tools+=("$t")
 done
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing_tools+=(postgres)

@@ -64,6 +64,13 @@ void cli_event(void *arg, const struct csm_event *ev);
 void cli_event_text(const struct cli_events *c, const struct csm_event *ev, char *buf, size_t n);
 
 char *cli_default_meta_path(const char *path);
+/* Opening stores, each failure reported in one line: a data file (or
+ * device) by name; a separate layout's metadata file through
+ * csm_meta_open (never a link, never another user's file); the POSIX
+ * backend over them (on failure it closes both).  -1 / EXIT_ERR on error. */
+int cli_open_data(const char *path, bool writable);
+int cli_open_meta(const char *meta, int dfd, bool writable);
+int cli_posix_backend(struct csm_backend *be, const char *path, int dfd, int mfd);
 
 /* pread/pwrite of exactly n bytes, looping over short counts and EINTR
  * (*got < n only at the end of the file); 0 or -errno. */

@@ -83,25 +83,10 @@ void cli_dmc_event_text(const struct csm_dmc_event *ev, char *buf, size_t n)
 	}
 }
 
-/* Open one store; refuse a csumshim file (it has a superblock: the user
- * named the wrong format).  A separate layout's metadata store (data_fd:
- * its data store's descriptor) goes through csm_meta_open's checks, as
- * csumshim's own metadata files do (util.c): never through a link. */
-static int open_store(const char *path, bool writable, int data_fd)
+/* A store holding a csumshim superblock: the user named the wrong format.
+ * Closes fd then. */
+static int refuse_csumshim(int fd, const char *path)
 {
-	int fl = writable ? O_RDWR : O_RDONLY, fd;
-	if (data_fd >= 0) {
-		char why[256];
-		bool created;
-		fd = csm_meta_open(path, data_fd, fl, &created, why, sizeof(why));
-		if (fd < 0) {
-			cli_err("%s: %s", path, why);
-			return -1;
-		}
-	} else if ((fd = open(path, fl | O_CLOEXEC)) < 0) {
-		cli_err("%s: %s", path, strerror(errno));
-		return -1;
-	}
 	uint8_t head[CSM_SB_SIZE];
 	ssize_t n = pread(fd, head, sizeof(head), 0);
 	if (n > 0 && csm_sb_has_magic(head, (size_t)n)) {
@@ -130,10 +115,16 @@ int cli_dmc_open(struct cli_dmc *f, const char *path, const struct cli_dmc_open_
 			return EXIT_ERR;
 		}
 	}
-	int dfd = open_store(path, o->writable, -1);
+	/* The metadata file through cli_open_meta: never a link, never another
+	 * user's file, as for csumshim's own separate layout. */
+	int dfd = cli_open_data(path, o->writable);
+	if (dfd >= 0)
+		dfd = refuse_csumshim(dfd, path);
 	int mfd = dfd;
 	if (dfd >= 0 && meta) {
-		mfd = open_store(meta, o->writable, dfd);
+		mfd = cli_open_meta(meta, dfd, o->writable);
+		if (mfd >= 0)
+			mfd = refuse_csumshim(mfd, meta);
 		if (mfd < 0)
 			close(dfd);
 	}
@@ -142,12 +133,7 @@ int cli_dmc_open(struct cli_dmc *f, const char *path, const struct cli_dmc_open_
 		return EXIT_ERR;
 	}
 	struct csm_backend be;
-	int rc = csm_backend_posix(&be, dfd, mfd, true, NULL);
-	if (rc < 0) {
-		cli_err("%s: %s", path, strerror(-rc));
-		close(dfd);
-		if (mfd != dfd)
-			close(mfd);
+	if (cli_posix_backend(&be, path, dfd, mfd) != EXIT_OK) {
 		free(meta);
 		return EXIT_ERR;
 	}
@@ -156,7 +142,7 @@ int cli_dmc_open(struct cli_dmc *f, const char *path, const struct cli_dmc_open_
 	                          .report = o->report,
 	                          .report_arg = o->report_arg};
 	char err[256];
-	rc = csm_dmc_open(&be, &co, &f->d, err, sizeof(err));
+	int rc = csm_dmc_open(&be, &co, &f->d, err, sizeof(err));
 	if (rc < 0) {
 		cli_err("%s: %s", meta ? meta : path, err);
 		free(meta);

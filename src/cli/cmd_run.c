@@ -5,7 +5,8 @@
  * the configuration in CSUMSHIM_CONFIG, and execs CMD (like faketime or
  * fiu-run).  A config error is reported as FILE:LINE and exits 78 before
  * anything runs.  Warns when CMD is statically linked, setuid or setgid
- * (the loader ignores LD_PRELOAD there): it would run unprotected.
+ * (the loader ignores LD_PRELOAD there), or a Go program (it makes its own
+ * system calls, not libc's): it would run unprotected.
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -13,6 +14,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +108,64 @@ static int is_static_elf(const char *path)
 	return result;
 }
 
+/* Section `idx` of an ELF file whose header is `eh`. */
+static bool read_shdr(int fd, const Elf64_Ehdr *eh, unsigned idx, Elf64_Shdr *sh)
+{
+	return pread(fd, sh, sizeof(*sh), (off_t)(eh->e_shoff + (uint64_t)idx * sizeof(*sh))) ==
+	       (ssize_t)sizeof(*sh);
+}
+
+/* 1: an ELF with a section the Go toolchain writes into every binary it
+ * links (.go.buildinfo, .note.go.buildid); 0: anything else, or unknown.
+ * Go programs make their system calls themselves, not through libc, so no
+ * preloaded library sees their I/O, whether they are static or not (cgo). */
+static int is_go_elf(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	Elf64_Ehdr eh;
+	Elf64_Shdr sh;
+	char *names = NULL;
+	uint64_t shnum;
+	unsigned strndx;
+	size_t nlen;
+	int result = 0;
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff == 0)
+		goto out;
+	/* Extended numbering: the real count and index are in section 0. */
+	shnum = eh.e_shnum;
+	strndx = eh.e_shstrndx;
+	if ((shnum == 0 || strndx == SHN_XINDEX) && read_shdr(fd, &eh, 0, &sh)) {
+		if (shnum == 0)
+			shnum = sh.sh_size;
+		if (strndx == SHN_XINDEX)
+			strndx = sh.sh_link;
+	}
+	if (strndx == SHN_UNDEF || strndx >= shnum || shnum > 65536 ||
+	    !read_shdr(fd, &eh, strndx, &sh) || sh.sh_size == 0 || sh.sh_size > (1u << 20))
+		goto out;
+	nlen = (size_t)sh.sh_size;
+	names = malloc(nlen + 1);
+	if (!names || pread(fd, names, nlen, (off_t)sh.sh_offset) != (ssize_t)nlen)
+		goto out;
+	names[nlen] = 0;
+	for (unsigned i = 1; i < shnum && !result; i++) {
+		if (!read_shdr(fd, &eh, i, &sh))
+			break;
+		if (sh.sh_name >= nlen)
+			continue;
+		const char *name = names + sh.sh_name;
+		result = !strcmp(name, ".go.buildinfo") || !strcmp(name, ".note.go.buildid");
+	}
+out:
+	free(names);
+	close(fd);
+	return result;
+}
+
 /* CMD would run without the library: say so (it still runs). */
 static void warn_unprotected(const char *cmd)
 {
@@ -120,6 +181,11 @@ static void warn_unprotected(const char *cmd)
 		        "ignores LD_PRELOAD, and its file I/O is then not intercepted or "
 		        "verified\n",
 		        cmd, why);
+	else if (is_go_elf(cmd))
+		fprintf(stderr,
+		        "csumshim: warning: %s is a Go program: Go makes its own system calls, "
+		        "not through libc, so its file I/O is not intercepted or verified\n",
+		        cmd);
 	else if (is_static_elf(cmd))
 		fprintf(stderr,
 		        "csumshim: warning: %s is statically linked; its file I/O cannot be "

@@ -75,7 +75,7 @@ char *cli_default_meta_path(const char *path)
 	return m;
 }
 
-static int open_fd(const char *path, bool writable)
+int cli_open_data(const char *path, bool writable)
 {
 	int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (fd < 0)
@@ -83,12 +83,36 @@ static int open_fd(const char *path, bool writable)
 	return fd;
 }
 
+int cli_open_meta(const char *meta, int dfd, bool writable)
+{
+	char why[256];
+	bool created;
+	int mfd =
+	        csm_meta_open(meta, dfd, writable ? O_RDWR : O_RDONLY, &created, why, sizeof(why));
+	if (mfd < 0)
+		cli_err("%s: %s", meta, why);
+	return mfd;
+}
+
+int cli_posix_backend(struct csm_backend *be, const char *path, int dfd, int mfd)
+{
+	int rc = csm_backend_posix(be, dfd, mfd, true, NULL);
+	if (rc < 0) {
+		cli_err("%s: %s", path, strerror(-rc));
+		close(dfd);
+		if (mfd != dfd)
+			close(mfd);
+		return EXIT_ERR;
+	}
+	return EXIT_OK;
+}
+
 /* Decide the layout: a valid interleaved superblock in the file itself, or
  * else a metadata file (named, or PATH.csum). */
 int cli_open(struct cli_file *f, const char *path, const struct cli_open_opts *o)
 {
 	memset(f, 0, sizeof(*f));
-	int dfd = open_fd(path, o->writable);
+	int dfd = cli_open_data(path, o->writable);
 	if (dfd < 0)
 		return EXIT_ERR;
 	int mfd = dfd;
@@ -123,26 +147,13 @@ int cli_open(struct cli_file *f, const char *path, const struct cli_open_opts *o
 			}
 		}
 	}
-	if (meta) {
-		char why[256];
-		bool created;
-		mfd = csm_meta_open(meta, dfd, o->writable ? O_RDWR : O_RDONLY, &created, why,
-		                    sizeof(why));
-		if (mfd < 0)
-			cli_err("%s: %s", meta, why);
-		if (mfd < 0) {
-			free(meta);
-			close(dfd);
-			return EXIT_ERR;
-		}
+	if (meta && (mfd = cli_open_meta(meta, dfd, o->writable)) < 0) {
+		free(meta);
+		close(dfd);
+		return EXIT_ERR;
 	}
 	struct csm_backend be;
-	int rc = csm_backend_posix(&be, dfd, mfd, true, NULL);
-	if (rc < 0) {
-		cli_err("%s: %s", path, strerror(-rc));
-		close(dfd);
-		if (mfd != dfd)
-			close(mfd);
+	if (cli_posix_backend(&be, path, dfd, mfd) != EXIT_OK) {
 		free(meta);
 		return EXIT_ERR;
 	}
@@ -150,7 +161,7 @@ int cli_open(struct cli_file *f, const char *path, const struct cli_open_opts *o
 	eo.readonly = o->readonly_engine || !o->writable;
 	eo.no_recover = true; /* only 'recover' changes an unclean file, on request */
 	char err[256];
-	rc = csm_open(&be, &eo, &f->e, err, sizeof(err));
+	int rc = csm_open(&be, &eo, &f->e, err, sizeof(err));
 	if (rc < 0) {
 		cli_err("%s: %s", meta ? meta : path, err);
 		free(meta);

@@ -19,18 +19,7 @@
 #include <unistd.h>
 
 #include "csumshim/backend.h"
-
-static int refuse(char *err, size_t errlen, int rc, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
-
-static int refuse(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
+#include "errmsg.h"
 
 /* Owners a metadata file may have: the data file's, root's, the caller's. */
 static bool trusted_owner(uid_t meta, uid_t data)
@@ -44,9 +33,9 @@ static int adopt_identity(int fd, const struct stat *data, char *err, size_t err
 {
 	if (fchown(fd, geteuid() == 0 ? data->st_uid : (uid_t)-1, data->st_gid) < 0 &&
 	    geteuid() == 0)
-		return refuse(err, errlen, -errno, "cannot give the metadata file its owner: %m");
+		return csm_errf(err, errlen, -errno, "cannot give the metadata file its owner: %m");
 	if (fchmod(fd, data->st_mode & 0666) < 0)
-		return refuse(err, errlen, -errno, "cannot set the metadata file's mode: %m");
+		return csm_errf(err, errlen, -errno, "cannot set the metadata file's mode: %m");
 	return 0;
 }
 
@@ -55,7 +44,7 @@ int csm_meta_open(const char *path, int data_fd, int flags, bool *created, char 
 	struct stat data, st;
 	*created = false;
 	if (fstat(data_fd, &data) < 0)
-		return refuse(err, errlen, -errno, "cannot stat the data file: %m");
+		return csm_errf(err, errlen, -errno, "cannot stat the data file: %m");
 	int acc = flags & O_ACCMODE, fd = -1, rc;
 	if (flags & O_CREAT) {
 		/* 0600 until the owner is right: never readable by others first. */
@@ -71,29 +60,29 @@ int csm_meta_open(const char *path, int data_fd, int flags, bool *created, char 
 			return fd;
 		}
 		if (errno != EEXIST)
-			return refuse(err, errlen, -errno, "cannot create the metadata file: %m");
+			return csm_errf(err, errlen, -errno, "cannot create the metadata file: %m");
 	}
 	/* No blocking on a planted FIFO; the flag is dropped once it is known
 	 * to be a regular file. */
 	fd = open(path, acc | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 && errno == ELOOP)
-		return refuse(err, errlen, -EPERM, "metadata file is a symbolic link; refused");
+		return csm_errf(err, errlen, -EPERM, "metadata file is a symbolic link; refused");
 	if (fd < 0)
-		return refuse(err, errlen, -errno, "cannot open the metadata file: %m");
+		return csm_errf(err, errlen, -errno, "cannot open the metadata file: %m");
 	if (fstat(fd, &st) < 0) {
-		rc = refuse(err, errlen, -errno, "cannot stat the metadata file: %m");
+		rc = csm_errf(err, errlen, -errno, "cannot stat the metadata file: %m");
 	} else if (!S_ISREG(st.st_mode)) {
-		rc = refuse(err, errlen, -EPERM, "metadata file is not a regular file; refused");
+		rc = csm_errf(err, errlen, -EPERM, "metadata file is not a regular file; refused");
 	} else if (st.st_nlink != 1) {
 		/* A hard link to another file of a trusted owner. */
-		rc = refuse(err, errlen, -EPERM, "metadata file has %lu names; refused",
-		            (unsigned long)st.st_nlink);
+		rc = csm_errf(err, errlen, -EPERM, "metadata file has %lu names; refused",
+		              (unsigned long)st.st_nlink);
 	} else if (!trusted_owner(st.st_uid, data.st_uid)) {
-		rc = refuse(err, errlen, -EPERM,
-		            "metadata file belongs to uid %u, its data file to uid %u; refused",
-		            (unsigned)st.st_uid, (unsigned)data.st_uid);
+		rc = csm_errf(err, errlen, -EPERM,
+		              "metadata file belongs to uid %u, its data file to uid %u; refused",
+		              (unsigned)st.st_uid, (unsigned)data.st_uid);
 	} else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
-		rc = refuse(err, errlen, -errno, "cannot open the metadata file: %m");
+		rc = csm_errf(err, errlen, -errno, "cannot open the metadata file: %m");
 	} else {
 		return fd;
 	}

@@ -86,6 +86,38 @@ if cc -static -o st st.c 2>/dev/null; then
 else
 	skips+=("no static libc (libc6-dev): the static-binary warning case cannot run")
 fi
+# `run` warns about a Go program (its system calls bypass libc) and runs it:
+# copies of /bin/true given each section the Go linker writes, and a real
+# Go program when the toolchain is here.
+printf 'go1.19\n' >gosect
+if command -v objcopy >/dev/null; then
+	for s in .go.buildinfo .note.go.buildid; do
+		cp /bin/true "gotrue$s" && objcopy --add-section "$s=gosect" "gotrue$s" || continue
+		"$CS" run --config ok.conf -- "./gotrue$s" 2>err
+		[ $? -eq 0 ] && [ "$(wc -l <err)" -eq 1 ] && grep -q "warning: ./gotrue$s is a Go program" err &&
+			pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: no warning for an ELF with $s"; cat err; }
+	done
+	cp /bin/true notgo && objcopy --add-section .go.notbuildinfo=gosect notgo &&
+		"$CS" run --config ok.conf -- ./notgo 2>err
+	[ $? -eq 0 ] && [ ! -s err ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: warning for ./notgo"; cat err; }
+else
+	skips+=("no objcopy (binutils): the Go-section warning cases cannot run")
+fi
+if command -v go >/dev/null; then
+	mkdir gohello && printf 'package main\n\nfunc main() { println("hello") }\n' >gohello/main.go
+	if (cd gohello && HOME=$T GOCACHE=$T/gocache GOPATH=$T/gopath GO111MODULE=off GOFLAGS= \
+		go build -o ../hello main.go) >goerr 2>&1; then
+		"$CS" run --config ok.conf -- ./hello >out 2>err
+		[ $? -eq 0 ] && grep -q "warning: ./hello is a Go program" err && grep -q hello err &&
+			pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: no warning for a Go binary"; cat err; }
+	else
+		fail=$((fail + 1))
+		echo "FAIL: go build"
+		cat goerr
+	fi
+else
+	skips+=("no Go toolchain (Debian golang-go): the real Go binary case cannot run")
+fi
 echo "config: $pass passed, $fail failed"
 [ "$fail" -eq 0 ] || exit 1
 if [ ${#skips[@]} -gt 0 ]; then
