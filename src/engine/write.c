@@ -420,6 +420,11 @@ int clear_run(struct csm_engine *e, uint64_t first, uint64_t last, bool zero_dat
 			dlen = size - bstart; /* the data file ends at the size */
 		rc = e->be.ops->zero_range(e->be.ctx, CSM_DATA, csm_geo_data_offset(geo, first),
 		                           dlen);
+		/* The punch is this update's data, as write_run's writes are:
+		 * strict mode must make it durable before the next update of
+		 * the group overwrites the brother that still vouches for the
+		 * old content (publish_dirty). */
+		g->data_ticket = sync_ticket(e, CSM_DATA);
 		if (rc < 0)
 			report_io(e, gno, rc);
 	}
