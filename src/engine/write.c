@@ -465,6 +465,8 @@ ssize_t csm_pwrite(struct csm_engine *e, const void *buf, size_t n, uint64_t off
 		n = SSIZE_MAX & ~(size_t)(CSM_MAX_BLOCK - 1);
 	if (off >= CSM_MAX_LOGICAL_SIZE || n > CSM_MAX_LOGICAL_SIZE - off)
 		return fail(-EFBIG);
+	if (e->be.ops->program_call) /* fault injection: a short write */
+		n = e->be.ops->program_call(e->be.ctx, CSM_CALL_WRITE, off, n);
 	solo_maybe(e);
 	int rc = mark_unclean(e);
 	if (rc < 0)
@@ -522,6 +524,9 @@ ssize_t csm_append(struct csm_engine *e, const void *buf, size_t n, uint64_t *at
 			rc = -ENOSPC;
 		else if (!e->be.resizable && end > e->capacity)
 			end = e->capacity;
+		if (rc == 0 && e->be.ops->program_call) /* fault injection: a short write */
+			end = off + e->be.ops->program_call(e->be.ctx, CSM_CALL_WRITE, off,
+			                                    (size_t)(end - off));
 		if (rc == 0) {
 			if (e->opts.trace)
 				tracef(e, "append at %llu, %zu bytes", (unsigned long long)off, n);
