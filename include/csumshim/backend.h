@@ -116,6 +116,8 @@ struct csm_backend {
 	bool two_stores;
 };
 
+struct statfs;
+
 /* The system calls the POSIX backend uses.  csm_sysio_libc() fills the
  * table with libc's own functions. */
 struct csm_sysio {
@@ -137,6 +139,9 @@ struct csm_sysio {
 	int (*close)(int);
 	int (*fcntl)(int, int, ...);
 	int (*fadvise)(int, off_t, off_t, int);
+	/* The file system under the metadata store (its f_type says whether
+	 * it is a network one: csm_backend.remote).  NULL: libc's fstatfs. */
+	int (*fstatfs)(int, struct statfs *);
 };
 
 void csm_sysio_libc(struct csm_sysio *sys);
