@@ -385,7 +385,7 @@ static void test_short(unsigned layout)
 	static uint8_t b[4 * BS];
 	struct csm_engine *e = fresh(layout, R("short op=read count=1000 blocks=1"));
 	CHECK(csm_pread(e, b, BS, 0) == BS); /* block 0: not selected */
-	CHECK(csm_pread(e, b, 2 * BS, 0) == 1000, "a read over block 1 was not cut");
+	CHECK(csm_pread(e, b, 2 * (size_t)BS, 0) == 1000, "a read over block 1 was not cut");
 	for (unsigned i = 0; i < 1000; i++)
 		CHECK(b[i] == 0x10, "byte %u: %#x", i, b[i]);
 	CHECK(csm_pread(e, b, 500, BS) == 500); /* not above count: whole */
@@ -398,8 +398,8 @@ static void test_short(unsigned layout)
 	/* Writes: block 5's write stores its first 100 bytes only. */
 	e = fresh(layout, R("short op=write count=100 blocks=5 max=1"));
 	memset(b, 0x55, BS);
-	CHECK(csm_pwrite(e, b, BS, 5 * BS) == 100, "the write was not cut");
-	CHECK(csm_pread(e, b, BS, 5 * BS) == BS);
+	CHECK(csm_pwrite(e, b, BS, 5 * (uint64_t)BS) == 100, "the write was not cut");
+	CHECK(csm_pread(e, b, BS, 5 * (uint64_t)BS) == BS);
 	for (unsigned i = 0; i < BS; i++)
 		CHECK(b[i] == (i < 100 ? 0x55 : 0x15), "block 5 byte %u: %#x", i, b[i]);
 	expect_log(0, "injected: short write, 100 of 4096 bytes at 20480");
@@ -410,7 +410,7 @@ static void test_short(unsigned layout)
 	/* Appends: the file grows by what was written. */
 	e = fresh(layout, R("short op=write count=10"));
 	uint64_t at = 0;
-	CHECK(csm_append(e, b, 300, &at) == 10 && at == 16 * BS);
+	CHECK(csm_append(e, b, 300, &at) == 10 && at == 16 * (uint64_t)BS);
 	CHECK_EQ_U64(csm_size(e), 16 * BS + 10);
 	expect_log(0, "injected: short write, 10 of 300 bytes at 65536");
 	csm_close(e);
