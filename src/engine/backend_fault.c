@@ -691,6 +691,21 @@ static int fb_lock(void *ctx, uint64_t id, int type, bool wait)
 	return f->in.ops->lock(f->in.ctx, id, type, wait);
 }
 
+/* Lock probes and the boot id are not storage: no rule applies to them,
+ * and without them the engine would take every reader for alone and
+ * every crash for a power cut of unknown kind. */
+static int fb_lock_test(void *ctx, uint64_t id, int type)
+{
+	struct fb *f = ctx;
+	return f->in.ops->lock_test(f->in.ctx, id, type);
+}
+
+static int fb_boot_id(void *ctx, uint8_t out[16])
+{
+	struct fb *f = ctx;
+	return f->in.ops->boot_id(f->in.ctx, out);
+}
+
 static void fb_advise(void *ctx, enum csm_store st, uint64_t off, uint64_t len, int advice)
 {
 	struct fb *f = ctx;
@@ -733,6 +748,8 @@ int csm_backend_fault(struct csm_backend *out, const struct csm_backend *inner,
 	        .zero_range = fb_zero_range,
 	        .next_data = fb_next_data,
 	        .lock = inner->ops->lock ? fb_lock : NULL,
+	        .lock_test = inner->ops->lock_test ? fb_lock_test : NULL,
+	        .boot_id = inner->ops->boot_id ? fb_boot_id : NULL,
 	        .advise = inner->ops->advise ? fb_advise : NULL,
 	        .program_call = fb_program_call,
 	        .destroy = fb_destroy,

@@ -517,6 +517,39 @@ static void test_parse_errors(void)
 	free(glob);
 }
 
+/* What is not storage passes through the fault backend untouched: the
+ * lock probe (else a reader would take itself for alone) and the boot id
+ * (else every crash would be a power cut of unknown kind). */
+static int probe_lock_test(void *ctx, uint64_t id, int type)
+{
+	(void)ctx;
+	return id == 7 && type == 1 ? -EAGAIN : -EINVAL;
+}
+
+static void test_passthrough(void)
+{
+	struct csm_backend in = mem_backend_view(&mem), fb;
+	struct csm_backend_ops ops = *in.ops;
+	ops.lock_test = probe_lock_test;
+	memset(mem.boot, 0x5a, sizeof(mem.boot));
+	in.ops = &ops;
+	set_rules(R("flip op=read"));
+	CHECK(csm_backend_fault(&fb, &in, rules, nrules, NULL) == 0);
+	CHECK(fb.ops->lock_test, "lock_test not passed through");
+	CHECK(fb.ops->lock_test(fb.ctx, 7, 1) == -EAGAIN);
+	uint8_t id[16] = {0}, want[16];
+	memset(want, 0x5a, sizeof(want));
+	CHECK(fb.ops->boot_id, "boot_id not passed through");
+	CHECK(fb.ops->boot_id(fb.ctx, id) == 0 && !memcmp(id, want, 16));
+	csm_backend_destroy(&fb);
+	/* An inner backend without them: none in the wrapper either. */
+	ops.lock_test = NULL;
+	ops.boot_id = NULL;
+	CHECK(csm_backend_fault(&fb, &in, rules, nrules, NULL) == 0);
+	CHECK(!fb.ops->lock_test && !fb.ops->boot_id);
+	csm_backend_destroy(&fb);
+}
+
 int main(void)
 {
 	test_parse_errors();
@@ -533,6 +566,7 @@ int main(void)
 	test_short(CSM_LAYOUT_INTERLEAVED);
 	test_short(CSM_LAYOUT_SEPARATE);
 	test_selectors();
+	test_passthrough();
 	mem_backend_free(&mem);
 	printf("test_fault_backend: ok\n");
 	return 0;
