@@ -27,6 +27,16 @@ enum csm_store {
 	CSM_META = 1,
 };
 
+/* The program's calls, as the engine's entry points tell the backend of
+ * them (csm_backend_ops.program_call). */
+enum csm_call {
+	CSM_CALL_READ = 1,  /* csm_pread */
+	CSM_CALL_WRITE,     /* csm_pwrite, csm_append */
+	CSM_CALL_FSYNC,     /* csm_fsync(e, false) begins */
+	CSM_CALL_FDATASYNC, /* csm_fsync(e, true) begins */
+	CSM_CALL_SYNC_DONE, /* ... and ends */
+};
+
 struct csm_backend_ops {
 	/* Transfer the whole iovec at `off`, looping over short counts and
 	 * EINTR.  Returns the bytes moved; a read is short only at the end of
@@ -67,6 +77,16 @@ struct csm_backend_ops {
 	 * process crash (same boot: every completed write is in the page cache)
 	 * from a power cut (another boot).  0 or -errno; NULL: unknown. */
 	int (*boot_id)(void *ctx, uint8_t out[16]);
+	/* Faults shown to the program at the engine's logical entry points.
+	 * Only the fault-injecting backend (fault.h) has it; NULL in every
+	 * other, so a file without rules runs no fault code.  Before moving
+	 * len bytes at logical offset off, csm_pread (CSM_CALL_READ) and
+	 * csm_pwrite/csm_append (CSM_CALL_WRITE) ask how many to move: len, or
+	 * fewer (a short count, which the program sees).  csm_fsync calls it
+	 * with CSM_CALL_FSYNC or CSM_CALL_FDATASYNC before its syncs and
+	 * CSM_CALL_SYNC_DONE after them (off, len 0; returns 0), so the
+	 * backend knows which of its syncs serve which call of the program. */
+	size_t (*program_call)(void *ctx, enum csm_call call, uint64_t off, size_t len);
 	void (*destroy)(void *ctx);
 };
 
@@ -96,6 +116,8 @@ struct csm_backend {
 	bool two_stores;
 };
 
+struct statfs;
+
 /* The system calls the POSIX backend uses.  csm_sysio_libc() fills the
  * table with libc's own functions. */
 struct csm_sysio {
@@ -117,6 +139,9 @@ struct csm_sysio {
 	int (*close)(int);
 	int (*fcntl)(int, int, ...);
 	int (*fadvise)(int, off_t, off_t, int);
+	/* The file system under the metadata store (its f_type says whether
+	 * it is a network one: csm_backend.remote).  NULL: libc's fstatfs. */
+	int (*fstatfs)(int, struct statfs *);
 };
 
 void csm_sysio_libc(struct csm_sysio *sys);

@@ -15,14 +15,18 @@
  *                         backend says all went well; the engine must
  *                         detect them.
  *   shown to the program  eio, fsync, enospc, eintr, delay: the operation
- *                         fails (or waits), and the engine passes that on.
+ *                         fails (or waits), and the engine passes that on;
+ *                         short: the engine's csm_pread/csm_pwrite/
+ *                         csm_append move fewer bytes than asked
+ *                         (csm_backend_ops.program_call).
  *
  * Each rule counts the operations it selects ("ops": one per block touched,
- * or per sync call) and the faults it injects ("hits"), in counters that may
- * live in memory shared between processes.  A decision depends only on the
- * rule, its seed and its op count, so the same rules, seed and sequence of
- * operations give the same faults.  Every injected fault is reported as one
- * line through the log hook: "injected: bit flip, block 12, bit 3".
+ * per sync call, or, for short, per read or write call of the program)
+ * and the faults it injects ("hits"), in counters that may live in memory
+ * shared between processes.  A decision depends only on the rule, its seed
+ * and its op count, so the same rules, seed and sequence of operations give
+ * the same faults.  Every injected fault is reported as one line through
+ * the log hook: "injected: bit flip, block 12, bit 3".
  *
  * The backend serialises the operations of one wrapped file with a mutex:
  * it is for tests, not for speed.
@@ -53,6 +57,7 @@ enum csm_fault_kind {
 	CSM_FK_ENOSPC,    /* writes fail with ENOSPC once `limit` bytes are written */
 	CSM_FK_EINTR,     /* read or write fails with EINTR */
 	CSM_FK_DELAY,     /* read, write or sync waits `ms` milliseconds */
+	CSM_FK_SHORT,     /* the program's read or write moves fewer bytes than asked */
 	CSM_FK_COUNT
 };
 
@@ -90,6 +95,9 @@ struct csm_fault_rule {
 	uint32_t keep;  /* torn: 512-byte sectors stored (0: half the block) */
 	uint32_t ms;    /* delay */
 	int store;      /* fsync: only syncs of this enum csm_store (-1: any) */
+	int call;       /* fsync: only syncs serving this enum csm_call of the
+	                   program (CSM_CALL_FSYNC, CSM_CALL_FDATASYNC; 0: any) */
+	uint64_t count; /* short: bytes moved (0: 1..asked-1, from the seed) */
 	int line;       /* where it was defined, for log lines */
 	bool lose;      /* fsync: emulate the kernel dropping the failed pages */
 	int64_t at;     /* byte, stuck: byte offset in the block (-1: random) */

@@ -18,6 +18,12 @@
  * exists) and puts it back when it fails a sync: the stored file is as if
  * those writes were lost.  The page cache would go on showing the new data
  * until evicted; here it is evicted at once.
+ *
+ * Two kinds act at the engine's logical entry points (program_call), not
+ * on stored pieces: short cuts a read or write call of the program to
+ * fewer bytes, one operation per call; and fsync's call= selects the syncs
+ * made while the engine serves the program's fsync or fdatasync, which
+ * csm_fsync announces in its own thread (tl_call).
  */
 #define _GNU_SOURCE
 #include "csumshim/fault.h"
@@ -374,6 +380,9 @@ static int before(struct fb *f, enum csm_store st, uint64_t off, size_t len, uns
 	return 0;
 }
 
+/* The program's sync call this thread is serving (csm_fsync), or 0. */
+static __thread enum csm_call tl_call;
+
 static void refresh(struct fb *f)
 {
 	if (f->h.refresh)
@@ -596,14 +605,18 @@ static int fb_sync(void *ctx, enum csm_store st, bool datasync)
 		const struct csm_fault_rule *r = &f->rules[i];
 		uint64_t n;
 		if (r->kind != CSM_FK_FSYNC || !(r->ops & CSM_FOP_SYNC) ||
-		    (r->store >= 0 && r->store != (int)st) || !decide(r, &n))
+		    (r->store >= 0 && r->store != (int)st) ||
+		    (r->call && r->call != (int)tl_call) || !decide(r, &n))
 			continue;
 		size_t lost = r->lose ? undo_end(f, st, true) : 0;
+		const char *call = !r->call                        ? ""
+		                   : tl_call == CSM_CALL_FDATASYNC ? " (fdatasync)"
+		                                                   : " (fsync)";
 		if (r->lose)
-			logf_(f, r, "fsync EIO, %zu write%s since the last sync lost", lost,
+			logf_(f, r, "fsync EIO%s, %zu write%s since the last sync lost", call, lost,
 			      lost == 1 ? "" : "s");
 		else
-			logf_(f, r, "fsync EIO");
+			logf_(f, r, "fsync EIO%s", call);
 		rc = -EIO;
 	}
 	if (rc == 0) {
@@ -613,6 +626,39 @@ static int fb_sync(void *ctx, enum csm_store st, bool datasync)
 	}
 	pthread_mutex_unlock(&f->mu);
 	return rc;
+}
+
+/* A read or write call of the program about to move len bytes at logical
+ * offset off: the first short rule that selects it and fires cuts it to
+ * `count` bytes, or to 1..len-1 from its seed.  A call that cannot be
+ * made shorter (len below 2, or not above count) is not an operation of
+ * the rule. */
+static size_t fb_program_call(void *ctx, enum csm_call call, uint64_t off, size_t len)
+{
+	struct fb *f = ctx;
+	if (call == CSM_CALL_FSYNC || call == CSM_CALL_FDATASYNC || call == CSM_CALL_SYNC_DONE) {
+		tl_call = call == CSM_CALL_SYNC_DONE ? 0 : call;
+		return 0;
+	}
+	unsigned op = call == CSM_CALL_READ ? CSM_FOP_READ : CSM_FOP_WRITE;
+	pthread_mutex_lock(&f->mu);
+	refresh(f);
+	for (size_t i = 0; i < f->n && f->have_geo && len >= 2; i++) {
+		const struct csm_fault_rule *r = &f->rules[i];
+		uint64_t bs = f->geo.block_size, first = off / bs, n;
+		if (r->kind != CSM_FK_SHORT || !(r->ops & op) || (r->count && r->count >= len) ||
+		    !selects(r, first, (off + len - 1) / bs - first + 1, f->geo.block_size) ||
+		    !decide(r, &n))
+			continue;
+		size_t moved = r->count ? (size_t)r->count
+		                        : 1 + (size_t)(mix(r->seed ^ mix(n)) % (len - 1));
+		logf_(f, r, "short %s, %zu of %zu bytes at %llu", op_name(op), moved, len,
+		      (unsigned long long)off);
+		len = moved;
+		break;
+	}
+	pthread_mutex_unlock(&f->mu);
+	return len;
 }
 
 static int fb_get_size(void *ctx, enum csm_store st, uint64_t *size)
@@ -643,6 +689,21 @@ static int fb_lock(void *ctx, uint64_t id, int type, bool wait)
 {
 	struct fb *f = ctx;
 	return f->in.ops->lock(f->in.ctx, id, type, wait);
+}
+
+/* Lock probes and the boot id are not storage: no rule applies to them,
+ * and without them the engine would take every reader for alone and
+ * every crash for a power cut of unknown kind. */
+static int fb_lock_test(void *ctx, uint64_t id, int type)
+{
+	struct fb *f = ctx;
+	return f->in.ops->lock_test(f->in.ctx, id, type);
+}
+
+static int fb_boot_id(void *ctx, uint8_t out[16])
+{
+	struct fb *f = ctx;
+	return f->in.ops->boot_id(f->in.ctx, out);
 }
 
 static void fb_advise(void *ctx, enum csm_store st, uint64_t off, uint64_t len, int advice)
@@ -687,7 +748,10 @@ int csm_backend_fault(struct csm_backend *out, const struct csm_backend *inner,
 	        .zero_range = fb_zero_range,
 	        .next_data = fb_next_data,
 	        .lock = inner->ops->lock ? fb_lock : NULL,
+	        .lock_test = inner->ops->lock_test ? fb_lock_test : NULL,
+	        .boot_id = inner->ops->boot_id ? fb_boot_id : NULL,
 	        .advise = inner->ops->advise ? fb_advise : NULL,
+	        .program_call = fb_program_call,
 	        .destroy = fb_destroy,
 	};
 	*out = *inner;

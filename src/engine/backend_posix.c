@@ -43,6 +43,7 @@ void csm_sysio_libc(struct csm_sysio *sys)
 	sys->close = close;
 	sys->fcntl = fcntl;
 	sys->fadvise = posix_fadvise;
+	sys->fstatfs = fstatfs;
 }
 
 /* Advance an iovec array past `done` bytes; returns the new count. */
@@ -281,7 +282,7 @@ static void px_advise(void *ctx, enum csm_store st, uint64_t off, uint64_t len, 
 /* Whether the file system under fd is local to this machine.  An allow
  * list: a file system not named here (NFS, CIFS, FUSE, Ceph, GFS2, ...)
  * counts as remote. */
-static bool fs_is_local(int fd)
+static bool fs_is_local(const struct posix_ctx *c, int fd)
 {
 	static const unsigned long local[] = {
 	        0xEF53,     /* ext2, ext3, ext4 */
@@ -299,7 +300,7 @@ static bool fs_is_local(int fd)
 	        0x858458F6, /* ramfs */
 	};
 	struct statfs f;
-	if (fstatfs(fd, &f) < 0)
+	if ((c->sys.fstatfs ? c->sys.fstatfs(fd, &f) : fstatfs(fd, &f)) < 0)
 		return false;
 	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
 		if ((unsigned long)f.f_type == local[i])
@@ -389,7 +390,7 @@ int csm_backend_posix(struct csm_backend *out, int data_fd, int meta_fd, bool ow
 	out->ops = &posix_ops;
 	out->ctx = c;
 	out->resizable = !c->is_blk[0] && !c->is_blk[1];
-	out->remote = !c->is_blk[CSM_META] && !fs_is_local(c->fd[CSM_META]);
+	out->remote = !c->is_blk[CSM_META] && !fs_is_local(c, c->fd[CSM_META]);
 	out->two_stores = s[0].st_dev != s[1].st_dev || s[0].st_ino != s[1].st_ino ||
 	                  s[0].st_rdev != s[1].st_rdev;
 	return 0;

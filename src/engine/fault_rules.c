@@ -28,6 +28,7 @@ static const struct {
         [CSM_FK_EINTR] = {"eintr", CSM_FOP_READ | CSM_FOP_WRITE, CSM_FOP_READ | CSM_FOP_WRITE},
         [CSM_FK_DELAY] = {"delay", CSM_FOP_READ | CSM_FOP_WRITE | CSM_FOP_SYNC,
                           CSM_FOP_READ | CSM_FOP_WRITE | CSM_FOP_SYNC},
+        [CSM_FK_SHORT] = {"short", CSM_FOP_READ | CSM_FOP_WRITE, CSM_FOP_READ | CSM_FOP_WRITE},
 };
 
 const char *csm_fault_kind_name(enum csm_fault_kind k)
@@ -174,6 +175,14 @@ static int key_value(struct csm_fault_rule *r, const char *k, const char *v, cha
 		r->lose = v[0] == 'y';
 		return 0;
 	}
+	if (!strcmp(k, "call")) {
+		if (strcmp(v, "fsync") != 0 && strcmp(v, "fdatasync") != 0 && strcmp(v, "any") != 0)
+			return bad(err, n, "call: expected fsync, fdatasync or any, not '%s'", v);
+		r->call = !strcmp(v, "fsync")       ? CSM_CALL_FSYNC
+		          : !strcmp(v, "fdatasync") ? CSM_CALL_FDATASYNC
+		                                    : 0;
+		return 0;
+	}
 	if (!strcmp(k, "shift")) {
 		char *e;
 		errno = 0;
@@ -185,7 +194,7 @@ static int key_value(struct csm_fault_rule *r, const char *k, const char *v, cha
 		return 0;
 	}
 	static const char *const numeric[] = {"seed", "every", "after",   "max",   "bits", "value",
-	                                      "at",   "bit",   "sectors", "limit", "ms"};
+	                                      "at",   "bit",   "sectors", "limit", "ms",   "count"};
 	bool known = false;
 	for (size_t i = 0; i < sizeof(numeric) / sizeof(numeric[0]); i++)
 		known |= !strcmp(k, numeric[i]);
@@ -193,7 +202,7 @@ static int key_value(struct csm_fault_rule *r, const char *k, const char *v, cha
 		return bad(err, n,
 		           "unknown key '%s' (known: op, blocks, bytes, path, probability, seed, "
 		           "every, after, max, from, until, bits, value, at, bit, brother, shift, "
-		           "sectors, limit, ms, lose, store)",
+		           "sectors, limit, ms, lose, store, call, count)",
 		           k);
 	if (!num(v, v + strlen(v), &x))
 		return bad(err, n, "%s: not a number: '%s'", k, v);
@@ -219,6 +228,8 @@ static int key_value(struct csm_fault_rule *r, const char *k, const char *v, cha
 		r->limit = x;
 	else if (!strcmp(k, "ms") && x <= 60000)
 		r->ms = (uint32_t)x;
+	else if (!strcmp(k, "count") && x >= 1)
+		r->count = x;
 	else
 		return bad(err, n, "%s: out of range: '%s'", k, v);
 	return 0;
@@ -248,13 +259,14 @@ int csm_fault_parse(const char *text, struct csm_fault_rule *r, char **glob, cha
 	if (kind < 0) {
 		rc = bad(err, errlen,
 		         "fault: unknown kind '%s' (known: flip, byte, stuck, lost, misdirect, "
-		         "torn, meta, eio, fsync, enospc, eintr, delay)",
+		         "torn, meta, eio, fsync, enospc, eintr, delay, short)",
 		         w ? w : "");
 		goto out;
 	}
 	r->kind = (enum csm_fault_kind)kind;
 	r->ops = kinds[kind].def_ops;
-	bool have_value = false, have_limit = false, have_ms = false;
+	bool have_value = false, have_limit = false, have_ms = false, have_call = false,
+	     have_count = false;
 	while (rc == 0 && (w = strtok_r(NULL, " \t", &save))) {
 		char *eq = strchr(w, '=');
 		if (!eq || eq == w || !eq[1]) {
@@ -266,6 +278,8 @@ int csm_fault_parse(const char *text, struct csm_fault_rule *r, char **glob, cha
 		have_value |= !strcmp(w, "value");
 		have_limit |= !strcmp(w, "limit");
 		have_ms |= !strcmp(w, "ms");
+		have_call |= !strcmp(w, "call");
+		have_count |= !strcmp(w, "count");
 		rc = key_value(r, w, eq + 1, glob, err, errlen);
 	}
 	if (rc)
@@ -285,6 +299,10 @@ int csm_fault_parse(const char *text, struct csm_fault_rule *r, char **glob, cha
 		rc = bad(err, errlen, "enospc: needs limit=BYTES");
 	else if (r->kind == CSM_FK_DELAY && !have_ms)
 		rc = bad(err, errlen, "delay: needs ms=MILLISECONDS");
+	else if (have_call && r->kind != CSM_FK_FSYNC)
+		rc = bad(err, errlen, "%s: call= is for fsync rules", kinds[kind].name);
+	else if (have_count && r->kind != CSM_FK_SHORT)
+		rc = bad(err, errlen, "%s: count= is for short rules", kinds[kind].name);
 	else if (r->until_ms && r->until_ms <= r->from_ms)
 		rc = bad(err, errlen, "until must be after from");
 out:

@@ -174,6 +174,11 @@ int flush_windows(struct csm_engine *e, bool datasync, bool clean_all)
 
 int csm_fsync(struct csm_engine *e, bool datasync)
 {
+	size_t (*call)(void *, enum csm_call, uint64_t, size_t) = e->be.ops->program_call;
+	if (call) /* fault injection: which of the program's calls the syncs serve */
+		call(e->be.ctx, datasync ? CSM_CALL_FDATASYNC : CSM_CALL_FSYNC, 0, 0);
 	int rc = e->opts.readonly ? sync_all(e, datasync) : flush_windows(e, datasync, false);
+	if (call)
+		call(e->be.ctx, CSM_CALL_SYNC_DONE, 0, 0);
 	return rc < 0 ? (int)fail(rc) : 0;
 }

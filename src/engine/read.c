@@ -150,6 +150,8 @@ ssize_t csm_pread(struct csm_engine *e, void *buf, size_t n, uint64_t off)
 		n = (size_t)(size - off);
 	if (n > SSIZE_MAX)
 		n = SSIZE_MAX & ~(size_t)(CSM_MAX_BLOCK - 1);
+	if (e->be.ops->program_call) /* fault injection: a short read */
+		n = e->be.ops->program_call(e->be.ctx, CSM_CALL_READ, off, n);
 	const struct csm_geometry *geo = &e->geo;
 	uint64_t group_bytes = (uint64_t)geo->per_group << geo->block_shift;
 	size_t done = 0;

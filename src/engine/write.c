@@ -420,6 +420,11 @@ int clear_run(struct csm_engine *e, uint64_t first, uint64_t last, bool zero_dat
 			dlen = size - bstart; /* the data file ends at the size */
 		rc = e->be.ops->zero_range(e->be.ctx, CSM_DATA, csm_geo_data_offset(geo, first),
 		                           dlen);
+		/* The punch is this update's data, as write_run's writes are:
+		 * strict mode must make it durable before the next update of
+		 * the group overwrites the brother that still vouches for the
+		 * old content (publish_dirty). */
+		g->data_ticket = sync_ticket(e, CSM_DATA);
 		if (rc < 0)
 			report_io(e, gno, rc);
 	}
@@ -460,6 +465,8 @@ ssize_t csm_pwrite(struct csm_engine *e, const void *buf, size_t n, uint64_t off
 		n = SSIZE_MAX & ~(size_t)(CSM_MAX_BLOCK - 1);
 	if (off >= CSM_MAX_LOGICAL_SIZE || n > CSM_MAX_LOGICAL_SIZE - off)
 		return fail(-EFBIG);
+	if (e->be.ops->program_call) /* fault injection: a short write */
+		n = e->be.ops->program_call(e->be.ctx, CSM_CALL_WRITE, off, n);
 	solo_maybe(e);
 	int rc = mark_unclean(e);
 	if (rc < 0)
@@ -517,6 +524,9 @@ ssize_t csm_append(struct csm_engine *e, const void *buf, size_t n, uint64_t *at
 			rc = -ENOSPC;
 		else if (!e->be.resizable && end > e->capacity)
 			end = e->capacity;
+		if (rc == 0 && e->be.ops->program_call) /* fault injection: a short write */
+			end = off + e->be.ops->program_call(e->be.ctx, CSM_CALL_WRITE, off,
+			                                    (size_t)(end - off));
 		if (rc == 0) {
 			if (e->opts.trace)
 				tracef(e, "append at %llu, %zu bytes", (unsigned long long)off, n);

@@ -37,9 +37,13 @@ API int close(int fd)
 	if (!ours(fd) || shim_foreign())
 		return REAL(close)(fd);
 	shim_std_before(fd);
-	shim_forget_fd(fd);
+	int sync_err = shim_forget_fd(fd);
 	int r = REAL(close)(fd);
 	shim_std_after(fd);
+	if (r == 0 && sync_err < 0) { /* the descriptor is closed all the same */
+		errno = -sync_err;
+		r = -1;
+	}
 	return r;
 }
 

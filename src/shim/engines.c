@@ -138,6 +138,15 @@ static int empty_backend(struct csm_backend *be, char *err, size_t errlen)
 	return rc;
 }
 
+/* Whether fd starts with a valid csumshim superblock of this layout. */
+static bool sb_is(int fd, unsigned layout)
+{
+	uint8_t head[CSM_SB_SIZE];
+	struct csm_super sb;
+	ssize_t n = sysio.pread(fd, head, sizeof(head), 0);
+	return n > 0 && csm_sb_decode(head, (size_t)n, &sb) == CSM_SB_OK && sb.layout == layout;
+}
+
 void close_private(int dfd, int mfd)
 {
 	if (dfd >= 0)
@@ -201,7 +210,12 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 		}
 		if (mfd >= 0)
 			csm_fd_size(&sysio, mfd, &msize, NULL);
-		format = mfd >= 0 && (msize == 0 || (trunc && r->create));
+		/* O_TRUNC of a csumshim file empties it as it is (csm_truncate
+		 * below), keeping the identity other processes' engines hold:
+		 * formatting anew under them would fail every block they write.
+		 * Only what is not a valid metadata file is formatted over. */
+		format = mfd >= 0 &&
+		         (msize == 0 || (trunc && r->create && !sb_is(mfd, CSM_LAYOUT_SEPARATE)));
 		if (!format && created && dsize == 0 && r->create && writable) {
 			/* This open created the data file, yet a metadata file
 			 * describing content is there: left by a data file deleted
@@ -229,7 +243,7 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 		uint8_t head[CSM_SB_SIZE];
 		ssize_t n = sysio.pread(dfd, head, sizeof(head), 0);
 		struct csm_super sb;
-		if (fresh || (trunc && r->create && !blk)) {
+		if (fresh || (trunc && r->create && !blk && !sb_is(dfd, CSM_LAYOUT_INTERLEAVED))) {
 			format = true;
 		} else if (n > 0 && csm_sb_decode(head, (size_t)n, &sb) == CSM_SB_OK &&
 		           sb.layout == CSM_LAYOUT_SEPARATE) {

@@ -76,30 +76,41 @@ void inode_hold(struct shim_inode *ino)
 	ino->refs++;
 }
 
-void inode_release(struct shim_inode *ino)
+/* Closing an engine syncs what it holds: a failure is logged, and is what
+ * the last reference returns (the caller's close() reports it). */
+static int engine_close(struct shim_inode *ino, struct shim_io *e)
+{
+	if (!e || shim_io_close(e) == 0)
+		return 0;
+	int err = errno;
+	shim_log("%s: closing: %s", ino->path, strerror(err));
+	return -err;
+}
+
+int inode_release(struct shim_inode *ino)
 {
 	if (--ino->refs)
-		return;
+		return 0;
 	// NOLINTNEXTLINE(clang-analyzer-core.NullDereference): see register_fd
 	HASH_DEL(inodes, ino);
-	if (ino->retired && shim_io_close(ino->retired) < 0)
-		shim_log("%s: closing: %s", ino->path, strerror(errno));
-	if (ino->e && shim_io_close(ino->e) < 0)
-		shim_log("%s: closing: %s", ino->path, strerror(errno));
+	int rc = engine_close(ino, ino->retired);
+	int rc_e = engine_close(ino, ino->e);
 	anchors_close(ino);
 	free(ino->path);
 	free(ino);
+	return rc < 0 ? rc : rc_e;
 }
 
-static void file_release(struct shim_file *f)
+static int file_release(struct shim_file *f)
 {
 	if (atomic_fetch_sub(&f->refs, 1) != 1)
-		return;
+		return 0;
 	if ((atomic_load(&f->flags) & O_ACCMODE) != O_RDONLY)
 		shim_writer_leave(f->ino);
-	inode_release(f->ino);
+	int rc = inode_release(f->ino);
 	pthread_mutex_destroy(&f->pos_mu);
 	free(f);
+	return rc;
 }
 
 /* The inode entry of a file, or NULL.  smu held. */
@@ -223,17 +234,19 @@ int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags
 	return 0;
 }
 
-void shim_forget_fd(int fd)
+int shim_forget_fd(int fd)
 {
 	if (!shim_fd(fd))
-		return;
+		return 0;
+	int rc = 0;
 	pthread_mutex_lock(&smu);
 	struct shim_file *f = shim_fd(fd);
 	if (f) {
 		fd_slot_set(fd, NULL);
-		file_release(f);
+		rc = file_release(f);
 	}
 	pthread_mutex_unlock(&smu);
+	return rc;
 }
 
 void shim_forget_range(unsigned first, unsigned last)

@@ -125,9 +125,15 @@ static int fill(struct shim_io *e, void *p, size_t len, uint64_t off)
 	if (off >= size)
 		return 0;
 	size_t n = size - off < len ? (size_t)(size - off) : len;
-	if (io_pread(e, p, n, off) != (ssize_t)n) {
-		errno = EIO;
-		return -1;
+	/* A page fault has no short count: a short read (fault injection)
+	 * is read on from where it stopped. */
+	for (size_t done = 0; done < n;) {
+		ssize_t r = io_pread(e, (char *)p + done, n - done, off + done);
+		if (r <= 0) {
+			errno = EIO;
+			return -1;
+		}
+		done += (size_t)r;
 	}
 	return 0;
 }

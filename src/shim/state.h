@@ -78,8 +78,10 @@ int shim_open(int dirfd, const char *path, int flags, mode_t mode, bool *handled
  * replaced. */
 int shim_adopt_fd(int fd, const char *how);
 
-/* Bookkeeping around the real close/dup calls. */
-void shim_forget_fd(int fd);
+/* Bookkeeping around the real close/dup calls.  shim_forget_fd: 0, or
+ * -errno when it was the file's last descriptor and closing its engine
+ * (the final sync) failed: close() must report it. */
+int shim_forget_fd(int fd);
 void shim_forget_range(unsigned first, unsigned last);
 void shim_share_fd(int oldfd, int newfd); /* newfd now refers to oldfd's file */
 

@@ -24,9 +24,10 @@ struct shim_inode *inode_find(const struct stat *st);
 /* The inode's engine, reopened if a fork abandoned it (smu held). */
 struct shim_io *inode_engine(struct shim_inode *ino);
 /* A reference to the inode (a mapping keeps its file's engine), and its
- * release: the last closes the engine (smu held). */
+ * release: the last closes the engine (smu held); 0, or -errno if that
+ * close (its final sync) failed, already logged. */
 void inode_hold(struct shim_inode *ino);
-void inode_release(struct shim_inode *ino);
+int inode_release(struct shim_inode *ino);
 /* Register fd (already open on a configured file) under smu. */
 int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags, bool created);
 

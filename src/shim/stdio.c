@@ -54,8 +54,13 @@ static int ck_seek(void *c, off64_t *pos, int whence)
 static int ck_close(void *c)
 {
 	int fd = (int)(intptr_t)c;
-	shim_forget_fd(fd);
-	return csm_real.close(fd);
+	int sync_err = shim_forget_fd(fd);
+	int r = csm_real.close(fd);
+	if (r == 0 && sync_err < 0) { /* fclose() returns EOF with this errno */
+		errno = -sync_err;
+		r = -1;
+	}
+	return r;
 }
 
 static const cookie_io_functions_t cookie_io = {

@@ -1,6 +1,7 @@
 /*
  * The fault-injecting backend (fault.h) under the engine, over an
- * in-memory store: every fault kind and every selector, with exact
+ * in-memory store: every fault kind (short reads and writes, and fsync's
+ * call=, at the engine's entry points) and every selector, with exact
  * outcomes — which blocks fail, with which errno, what the log says — and
  * the same faults again for the same seed.
  */
@@ -342,6 +343,101 @@ static void test_fsync(void)
 	csm_close(e);
 }
 
+/* fsync call=: only the syncs serving the program's fsync, or its
+ * fdatasync; never the engine's own (dirty marks, the final sync of a
+ * close). */
+static void test_fsync_call(unsigned layout)
+{
+	struct csm_engine *e = fresh(layout, R("fsync call=fdatasync lose=no"));
+	/* The clean group's dirty mark is synced (fdatasync semantics) as the
+	 * write starts: not the program's call, so it passes. */
+	CHECK(wr(e, 0, 0xd0) == 0, "a write failed: %s", strerror(errno));
+	CHECK(csm_fsync(e, false) == 0, "fsync failed under call=fdatasync");
+	CHECK(nlog == 0, "%d lines", nlog);
+	CHECK(wr(e, 1, 0xd1) == 0);
+	CHECK(csm_fsync(e, true) == -1 && errno == EIO, "fdatasync was not failed");
+	expect_log(0, "injected: fsync EIO (fdatasync)");
+	CHECK_EQ_U64(ctrs[0].hits, 1);
+	CHECK(csm_close(e) == 0, "close failed: %s", strerror(errno));
+	CHECK(nlog == 1, "%d lines", nlog);
+
+	e = fresh(layout, R("fsync call=fsync lose=no max=1"));
+	CHECK(wr(e, 2, 0xd2) == 0, "a write failed: %s", strerror(errno));
+	CHECK(csm_fsync(e, true) == 0, "fdatasync failed under call=fsync");
+	CHECK(wr(e, 3, 0xd3) == 0);
+	CHECK(csm_fsync(e, false) == -1 && errno == EIO, "fsync was not failed");
+	expect_log(0, "injected: fsync EIO (fsync)");
+	CHECK(csm_fsync(e, false) == 0); /* max=1 */
+	CHECK(rd(e, 2, 0xd2) == 0 && rd(e, 3, 0xd3) == 0);
+	CHECK(csm_close(e) == 0, "close failed: %s", strerror(errno));
+	/* Without call=, the same rule fails the engine's own sync of the
+	 * dirty mark: the write itself gets the error. */
+	e = fresh(layout, R("fsync lose=no max=1"));
+	CHECK(wr(e, 2, 0xd2) == -EIO);
+	expect_log(0, "injected: fsync EIO");
+	csm_close(e);
+}
+
+/* short: read and write calls move fewer bytes than asked, as a kernel
+ * may; the bytes moved are the right ones, the rest untouched. */
+static void test_short(unsigned layout)
+{
+	static uint8_t b[4 * BS];
+	struct csm_engine *e = fresh(layout, R("short op=read count=1000 blocks=1"));
+	CHECK(csm_pread(e, b, BS, 0) == BS); /* block 0: not selected */
+	CHECK(csm_pread(e, b, 2 * (size_t)BS, 0) == 1000, "a read over block 1 was not cut");
+	for (unsigned i = 0; i < 1000; i++)
+		CHECK(b[i] == 0x10, "byte %u: %#x", i, b[i]);
+	CHECK(csm_pread(e, b, 500, BS) == 500); /* not above count: whole */
+	CHECK(wr(e, 1, 0x41) == 0);             /* writes: not selected */
+	expect_log(0, "injected: short read, 1000 of 8192 bytes at 0");
+	CHECK(nlog == 1, "%d lines", nlog);
+	CHECK_EQ_U64(ctrs[0].ops, 1);
+	csm_close(e);
+
+	/* Writes: block 5's write stores its first 100 bytes only. */
+	e = fresh(layout, R("short op=write count=100 blocks=5 max=1"));
+	memset(b, 0x55, BS);
+	CHECK(csm_pwrite(e, b, BS, 5 * (uint64_t)BS) == 100, "the write was not cut");
+	CHECK(csm_pread(e, b, BS, 5 * (uint64_t)BS) == BS);
+	for (unsigned i = 0; i < BS; i++)
+		CHECK(b[i] == (i < 100 ? 0x55 : 0x15), "block 5 byte %u: %#x", i, b[i]);
+	expect_log(0, "injected: short write, 100 of 4096 bytes at 20480");
+	CHECK(wr(e, 5, 0x56) == 0 && rd(e, 5, 0x56) == 0); /* max=1 */
+	CHECK_EQ_U64(csm_size(e), 16 * BS);
+	csm_close(e);
+
+	/* Appends: the file grows by what was written. */
+	e = fresh(layout, R("short op=write count=10"));
+	uint64_t at = 0;
+	CHECK(csm_append(e, b, 300, &at) == 10 && at == 16 * (uint64_t)BS);
+	CHECK_EQ_U64(csm_size(e), 16 * BS + 10);
+	expect_log(0, "injected: short write, 10 of 300 bytes at 65536");
+	csm_close(e);
+
+	/* No count: 1..asked-1 from the seed; the same seed, the same counts. */
+	ssize_t got[2][6];
+	for (int run = 0; run < 2; run++) {
+		e = fresh(layout, R("short op=read seed=3"));
+		for (int i = 0; i < 6; i++) {
+			got[run][i] = csm_pread(e, b, sizeof(b), (uint64_t)i * BS);
+			CHECK(got[run][i] >= 1 && got[run][i] < (ssize_t)sizeof(b), "read %d: %zd",
+			      i, got[run][i]);
+			CHECK(b[0] == 0x10 + i, "read %d: %#x", i, b[0]);
+		}
+		CHECK(csm_pread(e, b, 1, 0) == 1); /* one byte cannot be shorter */
+		CHECK_EQ_U64(ctrs[0].ops, 6);
+		csm_close(e);
+	}
+	CHECK(!memcmp(got[0], got[1], sizeof(got[0])), "seed 3 twice: other counts");
+	e = fresh(layout, R("short op=read seed=4"));
+	bool differ = false;
+	for (int i = 0; i < 6; i++)
+		differ |= csm_pread(e, b, sizeof(b), (uint64_t)i * BS) != got[0][i];
+	CHECK(differ, "seeds 3 and 4 gave the same counts");
+	csm_close(e);
+}
+
 /* Which of 30 reads of block 0 fail. */
 static uint64_t pattern(const char *rule)
 {
@@ -385,7 +481,7 @@ static void test_parse_errors(void)
 		const char *text, *msg;
 	} cases[] = {
 	        {"zap", "fault: unknown kind 'zap' (known: flip, byte, stuck, lost, misdirect, "
-	                "torn, meta, eio, fsync, enospc, eintr, delay)"},
+	                "torn, meta, eio, fsync, enospc, eintr, delay, short)"},
 	        {"lost op=read", "lost: op must be within write "},
 	        {"eio blocks=5-3", "blocks: empty range '5-3'"},
 	        {"flip probability=2", "probability: expected 0..1 or 0..100%, not '2'"},
@@ -394,7 +490,13 @@ static void test_parse_errors(void)
 	        {"eio colour=red",
 	         "unknown key 'colour' (known: op, blocks, bytes, path, "
 	         "probability, seed, every, after, max, from, until, bits, "
-	         "value, at, bit, brother, shift, sectors, limit, ms, lose, store)"},
+	         "value, at, bit, brother, shift, sectors, limit, ms, lose, store, call, "
+	         "count)"},
+	        {"eio call=fsync", "eio: call= is for fsync rules"},
+	        {"fsync call=sometimes", "call: expected fsync, fdatasync or any, not 'sometimes'"},
+	        {"eio count=3", "eio: count= is for short rules"},
+	        {"short count=0", "count: out of range: '0'"},
+	        {"short op=sync", "short: op must be within read write "},
 	        {"eio path=rel/*", "path: expected an absolute glob, not 'rel/*'"},
 	        {"eio from=2 until=1", "until must be after from"},
 	        {"eio seed", "eio: expected key=value, not 'seed'"},
@@ -415,6 +517,39 @@ static void test_parse_errors(void)
 	free(glob);
 }
 
+/* What is not storage passes through the fault backend untouched: the
+ * lock probe (else a reader would take itself for alone) and the boot id
+ * (else every crash would be a power cut of unknown kind). */
+static int probe_lock_test(void *ctx, uint64_t id, int type)
+{
+	(void)ctx;
+	return id == 7 && type == 1 ? -EAGAIN : -EINVAL;
+}
+
+static void test_passthrough(void)
+{
+	struct csm_backend in = mem_backend_view(&mem), fb;
+	struct csm_backend_ops ops = *in.ops;
+	ops.lock_test = probe_lock_test;
+	memset(mem.boot, 0x5a, sizeof(mem.boot));
+	in.ops = &ops;
+	set_rules(R("flip op=read"));
+	CHECK(csm_backend_fault(&fb, &in, rules, nrules, NULL) == 0);
+	CHECK(fb.ops->lock_test, "lock_test not passed through");
+	CHECK(fb.ops->lock_test(fb.ctx, 7, 1) == -EAGAIN);
+	uint8_t id[16] = {0}, want[16];
+	memset(want, 0x5a, sizeof(want));
+	CHECK(fb.ops->boot_id, "boot_id not passed through");
+	CHECK(fb.ops->boot_id(fb.ctx, id) == 0 && !memcmp(id, want, 16));
+	csm_backend_destroy(&fb);
+	/* An inner backend without them: none in the wrapper either. */
+	ops.lock_test = NULL;
+	ops.boot_id = NULL;
+	CHECK(csm_backend_fault(&fb, &in, rules, nrules, NULL) == 0);
+	CHECK(!fb.ops->lock_test && !fb.ops->boot_id);
+	csm_backend_destroy(&fb);
+}
+
 int main(void)
 {
 	test_parse_errors();
@@ -426,7 +561,12 @@ int main(void)
 	test_meta();
 	test_program_faults();
 	test_fsync();
+	test_fsync_call(CSM_LAYOUT_INTERLEAVED);
+	test_fsync_call(CSM_LAYOUT_SEPARATE);
+	test_short(CSM_LAYOUT_INTERLEAVED);
+	test_short(CSM_LAYOUT_SEPARATE);
 	test_selectors();
+	test_passthrough();
 	mem_backend_free(&mem);
 	printf("test_fault_backend: ok\n");
 	return 0;

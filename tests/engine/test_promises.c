@@ -9,7 +9,10 @@
  *    of a refused call is stored.
  * 2. Solo mode off: an engine alone on a real file goes solo, but not with
  *    no_solo (config solo = no), not on a store the backend calls remote
- *    (a network file system), not read-only.
+ *    (a network file system), not read-only.  The POSIX backend calls a
+ *    store remote from its file system's statfs f_type: with an fstatfs
+ *    that reports NFS, CIFS, SMB2, FUSE or Ceph the engine stays out of
+ *    solo mode, with one that reports ext4 or xfs it goes solo.
  * 3. The 5-second clean timer (tests elsewhere force clean_eagerly): after
  *    an fsync a group stays dirty while it was written in the last 5 s, so
  *    a lost write after a power cut is re-sealed and reported unverified;
@@ -21,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "csumshim/engine.h"
@@ -119,14 +123,31 @@ static void limits(void)
 
 /* ---- 2. solo mode off ------------------------------------------------- */
 
-static bool solo_after_open(const char *path, bool no_solo, bool remote, bool readonly)
+/* The file system type the fake fstatfs reports (0: the real one). */
+static unsigned long fake_ftype;
+
+static int fake_fstatfs(int fd, struct statfs *f)
+{
+	int r = fstatfs(fd, f);
+	if (r == 0 && fake_ftype)
+		f->f_type = (__fsword_t)fake_ftype;
+	return r;
+}
+
+/* remote < 0: as the backend found it (through the fake fstatfs). */
+static bool solo_after_open(const char *path, bool no_solo, int remote, bool readonly)
 {
 	int fd = open(path, readonly ? O_RDONLY : O_RDWR);
 	CHECK(fd >= 0);
 	struct csm_backend be;
-	CHECK(csm_backend_posix(&be, fd, fd, true, NULL) == 0);
-	CHECK(!be.remote, "a file in /tmp taken for a network file system");
-	be.remote = remote;
+	struct csm_sysio sys;
+	csm_sysio_libc(&sys);
+	sys.fstatfs = fake_fstatfs;
+	CHECK(csm_backend_posix(&be, fd, fd, true, &sys) == 0);
+	if (remote >= 0) {
+		CHECK(!be.remote, "a file in /tmp taken for a network file system");
+		be.remote = remote;
+	}
 	struct csm_engine_opts o = {.no_solo = no_solo, .readonly = readonly, .solo_retry_ms = 1};
 	struct csm_engine *e;
 	char err[200];
@@ -159,9 +180,26 @@ static void solo_off(void)
 	CHECK(!solo_after_open(path, true, false, false), "no_solo: the engine went solo");
 	CHECK(!solo_after_open(path, false, true, false), "a remote store: the engine went solo");
 	CHECK(!solo_after_open(path, false, false, true), "read-only: the engine went solo");
+	/* The backend's own detection, from the file system type. */
+	static const struct {
+		unsigned long ftype;
+		const char *name;
+		bool remote;
+	} fs[] = {
+	        {0x6969, "NFS", true},      {0xFF534D42, "CIFS", true}, {0xFE534D42, "SMB2", true},
+	        {0x65735546, "FUSE", true}, {0x00C36400, "Ceph", true}, {0xEF53, "ext4", false},
+	        {0x58465342, "xfs", false},
+	};
+	for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++) {
+		fake_ftype = fs[i].ftype;
+		bool solo = solo_after_open(path, false, -1, false);
+		CHECK(solo == !fs[i].remote, "%s (f_type %#lx): solo mode %s", fs[i].name,
+		      fs[i].ftype, solo ? "on" : "off");
+	}
+	fake_ftype = 0;
 	unlink(path);
-	printf("solo: on for an engine alone on a local file; off with no_solo, on a remote "
-	       "store, read-only\n");
+	printf("solo: on for an engine alone on a local file (ext4, xfs); off with no_solo, on a "
+	       "remote store (NFS, CIFS, SMB2, FUSE, Ceph by statfs), read-only\n");
 }
 
 /* ---- 3. the 5-second clean timer -------------------------------------- */

@@ -3,7 +3,8 @@
 # log lines, errno per block, config errors with FILE:LINE and exit 78),
 # the control file switched on and off while a program runs, counters in
 # `csumshim fault list`, the same seed giving the same faults in two runs,
-# and no fault backend for a file no rule selects.
+# no fault backend for a file no rule selects, and the faults at the
+# program's calls (short reads and writes, fsync call=).
 # Usage: fault_test.sh PATH/TO/csumshim
 set -u
 CS=$(readlink -f "$1")
@@ -128,6 +129,49 @@ conf "rule = eio path=$D/d/zz"
 : >log
 run dd if=src of=d/f bs=4096 status=none && run cat d/f >/dev/null && [ ! -s log ] &&
 	[ ! -e d/f.faults.state ] && ok "no rule, no faults" || bad "unselected file: $(cat log)"
+
+# 6. Faults at the program's calls: short reads and writes (a kernel may
+# return fewer bytes than asked; read() moves the position by what it got),
+# and fsync call= failing the program's fdatasync only, not its fsync nor
+# the final sync of close.
+conf "rule = short op=read count=1000 blocks=1 path=$D/d/g
+rule = short op=write count=100 blocks=3 max=1 path=$D/d/g
+rule = fsync call=fdatasync lose=no path=$D/d/g"
+run dd if=src of=d/g bs=4096 status=none || bad "dd through short and fsync rules"
+: >log
+got=$(run python3 -c '
+import os
+fd = os.open("d/g", os.O_RDWR)
+r = [len(os.pread(fd, 8192, 0)), len(os.pread(fd, 4096, 0)), len(os.read(fd, 8192)),
+     os.lseek(fd, 0, os.SEEK_CUR), os.pwrite(fd, b"y" * 4096, 3 * 4096),
+     os.pwrite(fd, b"y" * 4096, 3 * 4096)]
+os.fsync(fd)
+try:
+    os.fdatasync(fd)
+    r.append("fdatasync ok")
+except OSError as e:
+    r.append("fdatasync errno %d" % e.errno)
+os.close(fd)
+print(*r)
+' 2>&1)
+[ "$got" = "1000 4096 1000 1000 100 4096 fdatasync errno 5" ] && ok "short reads/writes, fsync call=fdatasync" ||
+	bad "short/call: $got"
+[ "$(injected)" = "injected: short read, 1000 of 8192 bytes at 0
+injected: short read, 1000 of 8192 bytes at 0
+injected: short write, 100 of 4096 bytes at 12288
+injected: fsync EIO (fdatasync)" ] && ok "short/call log lines" || bad "short/call log: $(injected)"
+# A mapping's fill is a page fault, which has no short count: it reads on.
+conf "rule = short op=read count=1000 path=$D/d/h"
+run dd if=src of=d/h bs=4096 status=none
+: >log
+got=$(run python3 -c '
+import mmap, os
+fd = os.open("d/h", os.O_RDONLY)
+m = mmap.mmap(fd, 16384, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
+print("same" if m[:16384] == open("src", "rb").read(16384) else "differ")
+' 2>&1)
+[ "$got" = same ] && grep -q "injected: short read, 1000 of 16384 bytes at 0" log &&
+	ok "a mapping's fill reads on past short counts" || bad "mmap under short reads: $got; $(injected | head -3)"
 
 [ $fails = 0 ] && echo "fault_test: all passed" || echo "fault_test: $fails failed"
 exit $((fails > 0))
