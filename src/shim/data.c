@@ -19,9 +19,10 @@ struct csm_engine *shim_engine(struct shim_file *f)
 {
 	struct shim_inode *ino = f->ino;
 	struct csm_engine *e = atomic_load_explicit(&ino->e, memory_order_acquire);
-	if (e)
+	if (e && !atomic_load_explicit(&ino->empty, memory_order_relaxed))
 		return e;
 	pthread_mutex_lock(&smu);
+	inode_refresh(ino);
 	e = inode_engine(ino);
 	int err = errno;
 	pthread_mutex_unlock(&smu);

@@ -82,8 +82,9 @@ void inode_release(struct shim_inode *ino)
 		return;
 	// NOLINTNEXTLINE(clang-analyzer-core.NullDereference): see register_fd
 	HASH_DEL(inodes, ino);
-	if (ino->retired && csm_close(ino->retired) < 0)
-		shim_log("%s: closing: %s", ino->path, strerror(errno));
+	for (int i = 0; i < 2; i++)
+		if (ino->retired[i] && csm_close(ino->retired[i]) < 0)
+			shim_log("%s: closing: %s", ino->path, strerror(errno));
 	if (ino->e && csm_close(ino->e) < 0)
 		shim_log("%s: closing: %s", ino->path, strerror(errno));
 	anchors_close(ino);
@@ -131,6 +132,33 @@ struct csm_engine *inode_engine(struct shim_inode *ino)
 	return ino->e;
 }
 
+/* An engine replaced while calls in flight may still use it.  smu held. */
+static void retire(struct shim_inode *ino, struct csm_engine *old)
+{
+	if (!old)
+		return;
+	int i = ino->retired[0] ? 1 : 0;
+	if (ino->retired[i] && csm_close(ino->retired[i]) < 0) /* cannot happen: two at most */
+		shim_log("%s: closing: %s", ino->path, strerror(errno));
+	ino->retired[i] = old;
+}
+
+/* The empty image stands for a file that was empty when this process
+ * opened it; another process (or a forked child) may have written it
+ * since.  Once the file has content, a read-only engine over it takes
+ * over, or this process would go on reading an empty file.  smu held. */
+void inode_refresh(struct shim_inode *ino)
+{
+	if (!atomic_load(&ino->empty) || !ino->e || ino->anchor[0] < 0)
+		return;
+	struct stat st;
+	if (csm_real.fstat(shim_own_fd(ino->anchor[0]), &st) < 0 || st.st_size == 0)
+		return;
+	struct csm_engine *old = ino->e;
+	if (attach(ino, ino->rule, false, false, false, shim_own_fd(ino->anchor[0])) == 0)
+		retire(ino, old);
+}
+
 /* The first open for writing of a file only read so far in this process:
  * a writable engine takes over (formatting the file if it is empty).  The
  * read-only one may be in use by calls in flight, so it stays open, and
@@ -141,7 +169,7 @@ static int upgrade(struct shim_inode *ino, int fd, bool trunc, bool created)
 	int rc = attach(ino, ino->rule, true, false, created, fd);
 	if (rc < 0)
 		return rc;
-	ino->retired = old; /* readonly is now false for good: at most one */
+	retire(ino, old); /* readonly is now false for good: at most once */
 	/* O_TRUNC empties the file as it is, keeping its identity: other
 	 * engines (the read-only one, other processes') hold its uuid. */
 	if (trunc && !ino->blockdev && csm_truncate(ino->e, 0) < 0)
@@ -305,9 +333,12 @@ static void atfork_child(void)
 		 * parent's open file and its locks, and would keep them alive. */
 		if (ino->e)
 			csm_abandon(ino->e);
-		if (ino->retired)
-			csm_abandon(ino->retired);
-		ino->e = ino->retired = NULL;
+		for (int i = 0; i < 2; i++) {
+			if (ino->retired[i])
+				csm_abandon(ino->retired[i]);
+			ino->retired[i] = NULL;
+		}
+		ino->e = NULL;
 	}
 	for (int p = 0; p < FD_PAGES; p++) {
 		if (!fd_pages[p])

@@ -236,6 +236,8 @@ int shim_path_size(int dirfd, const char *path, bool nofollow, uint64_t *size)
 		return 0;
 	pthread_mutex_lock(&smu);
 	struct shim_inode *ino = inode_find(&st);
+	if (ino)
+		inode_refresh(ino);
 	if (ino && ino->e) {
 		*size = csm_size(ino->e);
 		pthread_mutex_unlock(&smu);

@@ -44,9 +44,13 @@ struct shim_inode {
 	unsigned writers, maps;
 	int lockfd;
 	bool readonly; /* e is read-only: no open of this file wrote yet */
-	/* A read-only engine replaced by a writable one (register_fd): still
-	 * in use by calls in flight then, closed with the inode. */
-	struct csm_engine *retired;
+	/* e is an empty image in memory (engines.c, empty_backend): the file
+	 * was empty and unformatted when this process opened it read-only. */
+	atomic_bool empty;
+	/* Engines replaced (the empty image by a read-only engine once the
+	 * file has content, a read-only one by a writable one): still in use
+	 * by calls in flight then, closed with the inode. */
+	struct csm_engine *retired[2];
 	int anchor[2]; /* O_PATH descriptors (ours) of the data and metadata files, or -1:
 	                  a forked child reopens the very files through them */
 };

@@ -287,6 +287,33 @@ static void test_fork_reaches_file(void)
 	close(fd);
 }
 
+/* A file empty and unformatted when this process opened it read-only is
+ * an empty image in memory; another process writing it afterwards must
+ * show through, as for any file (the image stayed empty for good). */
+static void test_empty_then_written(void)
+{
+	char p[640];
+	p_path(p, sizeof(p), "empty_ro.img");
+	int fd = open(p, O_RDONLY | O_CREAT, 0644);
+	char b[32] = {0};
+	CASE("empty ro: open", fd >= 0 && read(fd, b, sizeof(b)) == 0);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int w = open(p, O_WRONLY);
+		bool ok = w >= 0 && write(w, "written later", 13) == 13 && close(w) == 0;
+		exit(ok ? 0 : 1);
+	}
+	int st;
+	CASE("empty ro: other writes",
+	     pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	struct stat sb, sp;
+	CASE("empty ro: fstat", fstat(fd, &sb) == 0 && sb.st_size == 13);
+	CASE("empty ro: stat", stat(p, &sp) == 0 && sp.st_size == 13);
+	CASE("empty ro: reads it", holds(fd, "written later", 13));
+	close(fd);
+}
+
 static int child_main(int fd, const char *want)
 {
 	size_t n = strlen(want);
@@ -455,6 +482,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	test_shared_memory_children();
 	test_fork_reaches_file();
+	test_empty_then_written();
 	test_own_descriptors();
 	test_whole_read_eio();
 	printf("test_procs: %d cases, %d failed\n", cases, failures);
