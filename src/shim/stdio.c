@@ -151,7 +151,7 @@ static FILE *cookie_stream(int fd, const char *mode)
 static FILE *open_stream(const char *path, const char *mode, bool *handled)
 {
 	*handled = false;
-	if (csm_guard || kernel_fs_path(path))
+	if (csm_guard || (kernel_fs_path(path) && !csm_cfg_loaded))
 		return NULL;
 	csm_shim_init();
 	int fl = mode_flags(mode);
