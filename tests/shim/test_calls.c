@@ -273,6 +273,8 @@ static void test_proc_paths(void)
 	int fd = open(l, O_RDWR);
 	CASE("proc fd: reads logical", reads_text(fd));
 	CASE("proc fd: write", pwrite(fd, "J", 1, 0) == 1);
+	struct stat ps;
+	CASE("proc fd: stat", stat(l, &ps) == 0 && ps.st_size == 11);
 	close(fd);
 	FILE *fp = fopen(l, "r");
 	CASE("proc fd: fopen", fp && fread(b, 1, sizeof(b), fp) == 11 && !memcmp(b, "Jello", 5));
@@ -290,6 +292,8 @@ static void test_proc_paths(void)
 	snprintf(l, sizeof(l), "/dev/fd/%d", op);
 	fd = open(l, O_RDWR);
 	CASE("dev fd deleted: reads logical", reads_text(fd));
+	struct stat st;
+	CASE("dev fd deleted: stat", stat(l, &st) == 0 && st.st_size == 11);
 	CASE("dev fd deleted: write verified",
 	     pwrite(fd, "Y", 1, 0) == 1 && pread(fd, b, 11, 0) == 11 && !memcmp(b, "Yello", 5));
 	close(fd);
