@@ -119,6 +119,7 @@ struct io_uring_params;
 	X(int, munmap, (void *, size_t))                                                     \
 	X(void *, mremap, (void *, size_t, size_t, int, ...))                                \
 	X(int, mprotect, (void *, size_t, int))                                              \
+	X(int, madvise, (void *, size_t, int))                                               \
 	/* descriptors that arrive other than by open() */                                   \
 	X(ssize_t, recvmsg, (int, struct msghdr *, int))                                     \
 	X(int, recvmmsg, (int, struct mmsghdr *, unsigned, int, struct timespec *))          \

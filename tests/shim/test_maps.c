@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "shimcase.h"
@@ -88,6 +89,18 @@ int main(int argc, char **argv)
 	CASE("mremap grows", grown != MAP_FAILED && !memcmp(grown, data, size));
 	if (grown != MAP_FAILED)
 		munmap(grown, size);
+	/* Dropping a copy's pages: a file mapping shows the file again
+	 * (private changes gone), never zeros; MADV_FREE is refused as the
+	 * kernel refuses it on a file's mapping. */
+	CASE("private DONTNEED",
+	     m != MAP_FAILED && madvise(m, size, MADV_DONTNEED) == 0 && !memcmp(m, data, size));
+	CASE("private DONTNEED via syscall",
+	     m != MAP_FAILED &&
+	             (m[7] = 1, syscall(SYS_madvise, m + pg, (size_t)pg, MADV_DONTNEED) == 0) &&
+	             m[7] == 1 && !memcmp(m + pg, data + pg, (size_t)pg));
+	errno = 0;
+	CASE("private MADV_FREE refused", m != MAP_FAILED && madvise(m, size, MADV_FREE) == -1 &&
+	                                          errno == EINVAL && m[8] == data[8]);
 	munmap(m, size);
 
 	/* A shared mapping while the file is open for writing: refused. */
@@ -132,6 +145,8 @@ int main(int argc, char **argv)
 	CASE("mprotect write refused",
 	     m != MAP_FAILED && mprotect(m, size, PROT_READ | PROT_WRITE) == -1 && errno == EACCES);
 	CASE("read-only open still fine", (r = open(p, O_RDONLY)) >= 0 && close(r) == 0);
+	CASE("shared DONTNEED",
+	     m != MAP_FAILED && madvise(m, size, MADV_DONTNEED) == 0 && !memcmp(m, data, size));
 	/* Part of it unmapped: still mapped. */
 	CASE("munmap middle", m != MAP_FAILED && munmap(m + pg, (size_t)pg) == 0);
 	CASE("still ETXTBSY", other_open_write(p) == 3);
