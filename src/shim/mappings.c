@@ -238,6 +238,13 @@ API int munmap(void *addr, size_t len)
 static void *remap(struct mapping *m, void *old, size_t oldlen, size_t newlen, int flags,
                    void *new_addr)
 {
+	/* MREMAP_DONTUNMAP would leave the old range mapped as empty
+	 * anonymous memory: zeros where a file mapping shows the file.
+	 * Refused as kernels before 5.13 refuse it for a file's mapping. */
+	if (flags & MREMAP_DONTUNMAP) {
+		errno = EINVAL;
+		return MAP_FAILED;
+	}
 	if ((uintptr_t)old != m->start || page_round(oldlen) != m->end - m->start) {
 		shim_log("%s: mremap of part of a mapping refused", m->ino->path);
 		errno = ENOMEM;

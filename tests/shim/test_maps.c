@@ -87,6 +87,12 @@ int main(int argc, char **argv)
 	uint8_t *grown =
 	        small == MAP_FAILED ? MAP_FAILED : mremap(small, (size_t)pg, size, MREMAP_MAYMOVE);
 	CASE("mremap grows", grown != MAP_FAILED && !memcmp(grown, data, size));
+	/* MREMAP_DONTUNMAP would leave zeros behind: refused. */
+	errno = 0;
+	CASE("mremap DONTUNMAP refused",
+	     grown != MAP_FAILED &&
+	             mremap(grown, size, size, MREMAP_MAYMOVE | MREMAP_DONTUNMAP) == MAP_FAILED &&
+	             errno == EINVAL && !memcmp(grown, data, size));
 	if (grown != MAP_FAILED)
 		munmap(grown, size);
 	/* Dropping a copy's pages: a file mapping shows the file again
