@@ -309,6 +309,15 @@ static void test_proc_paths(void)
 	CASE("proc cwd: formatted", raw_size(rel) > 11 && raw_size(rel) % 4096 == 0);
 	CASE("proc cwd: back", chdir(cwd) == 0);
 	reset();
+
+	/* freopen(NULL) would reopen the stream raw through /proc/self/fd
+	 * (glibc crashed on the shim's stream): refused, stream kept. */
+	fp = fopen(path, "r");
+	errno = 0;
+	CASE("freopen NULL refused", fp && !freopen(NULL, "rb", fp) && errno == EOPNOTSUPP);
+	memset(b, 0, sizeof(b));
+	CASE("freopen NULL stream kept",
+	     fp && fread(b, 1, sizeof(b), fp) == 11 && !memcmp(b, TEXT, 11) && fclose(fp) == 0);
 }
 
 int main(int argc, char **argv)
