@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -223,3 +224,28 @@ OPENAT2_WRAPPER(__openat64_2)
 	}
 CREAT_WRAPPER(creat)
 CREAT_WRAPPER(creat64)
+
+/* posix_spawn opens a file action's path in the child with glibc's
+ * internal open, which no interposer sees: O_TRUNC would cut the stored
+ * file raw (its checksums and, interleaved, its blocks' places with it).
+ * The exec'd program adopts the descriptor, but the damage is done, so
+ * an O_TRUNC action on a protected path is refused (EINVAL, logged).
+ * Without O_TRUNC the descriptor is adopted at the program's start-up. */
+API int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, int fd, const char *path,
+                                         int oflag, mode_t mode)
+{
+	if ((oflag & O_TRUNC) && active() && !shim_foreign()) {
+		char abs[PATH_MAX];
+		csm_guard++;
+		bool mine = resolve(AT_FDCWD, path, (oflag & O_NOFOLLOW) != 0, abs) == 0 &&
+		            csm_config_match(&csm_cfg, abs);
+		csm_guard--;
+		if (mine) {
+			shim_log("%s: posix_spawn file action with O_TRUNC on a configured file "
+			         "refused (the child would truncate it raw); truncate it first",
+			         abs);
+			return EINVAL;
+		}
+	}
+	return REAL(posix_spawn_file_actions_addopen)(fa, fd, path, oflag, mode);
+}

@@ -314,6 +314,30 @@ static void test_empty_then_written(void)
 	close(fd);
 }
 
+/* posix_spawn's file actions open in the child with glibc's internal
+ * open: O_TRUNC there would cut the stored file raw.  Refused on a
+ * protected path; an appending action is adopted by the program. */
+static void test_spawn_actions(void)
+{
+	char p[640];
+	p_path(p, sizeof(p), "spawn_trunc.img");
+	CASE("spawn: prepare", put(p, "kept content", 12));
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	CASE("spawn: O_TRUNC refused",
+	     posix_spawn_file_actions_addopen(&fa, 1, p, O_WRONLY | O_TRUNC, 0644) == EINVAL);
+	CASE("spawn: O_APPEND allowed",
+	     posix_spawn_file_actions_addopen(&fa, 1, p, O_WRONLY | O_APPEND, 0644) == 0);
+	char *argv[] = {"/bin/sh", "-c", "printf more", NULL};
+	pid_t pid;
+	int st;
+	CASE("spawn: runs", posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ) == 0 &&
+	                            waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	                            WEXITSTATUS(st) == 0);
+	CASE("spawn: appended", file_holds(p, "kept contentmore", 16));
+	posix_spawn_file_actions_destroy(&fa);
+}
+
 static int child_main(int fd, const char *want)
 {
 	size_t n = strlen(want);
@@ -483,6 +507,7 @@ int main(int argc, char **argv)
 	test_shared_memory_children();
 	test_fork_reaches_file();
 	test_empty_then_written();
+	test_spawn_actions();
 	test_own_descriptors();
 	test_whole_read_eio();
 	printf("test_procs: %d cases, %d failed\n", cases, failures);
