@@ -9,6 +9,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -320,11 +322,53 @@ static void exit_sign_off(void)
 	pthread_mutex_unlock(&smu);
 }
 
+/* Forks the shim does not see: a raw clone() without CLONE_VM, glibc's
+ * _Fork, run no atfork handler, and the child would go on with copies of
+ * its parent's engines (their caches, their solo state, the parent's
+ * descriptors and locks): its writes past the parent's cached size were
+ * lost, silently, when the parent wrote its size back.  A page advised
+ * MADV_WIPEONFORK reads zero in any child with a memory of its own, and
+ * only there (a vfork or CLONE_VM child shares it): the first call that
+ * looks at a descriptor in such a child does what atfork would have. */
+volatile unsigned char *csm_fork_mark;
+static void atfork_child(void);
+
+static void fork_mark_init(void)
+{
+	void *p = csm_real.mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE,
+	                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	if (csm_real.madvise(p, (size_t)sysconf(_SC_PAGESIZE), MADV_WIPEONFORK) < 0) {
+		csm_real.munmap(p, (size_t)sysconf(_SC_PAGESIZE));
+		return; /* before Linux 4.14: such forks stay unseen */
+	}
+	*(volatile unsigned char *)p = 1;
+	csm_fork_mark = p;
+}
+
+void shim_unseen_fork(void)
+{
+	unsigned char zero = 0;
+	if (__atomic_compare_exchange_n(csm_fork_mark, &zero, 2, false, __ATOMIC_ACQ_REL,
+	                                __ATOMIC_ACQUIRE)) {
+		atfork_child();
+		shim_aio_forked();
+		shim_kaio_forked();
+		__atomic_store_n(csm_fork_mark, 1, __ATOMIC_RELEASE);
+		return;
+	}
+	while (__atomic_load_n(csm_fork_mark, __ATOMIC_ACQUIRE) == 2)
+		sched_yield(); /* another thread of the child is doing it */
+}
+
 /* The child has one thread; locks other threads held stay held in its
  * copies.  Re-initialise every mutex we own. */
 static void atfork_child(void)
 {
-	shim_own_forked(); /* this copy of the state is the child's own */
+	if (csm_fork_mark)
+		*csm_fork_mark = 1; /* wiped by the fork: this one was seen */
+	shim_own_forked();          /* this copy of the state is the child's own */
 	pthread_mutex_init(&smu, NULL);
 	/* Abandon the parent's engines (their group and cache locks may be
 	 * held by threads that are gone); each reopens on first use. */
@@ -481,6 +525,7 @@ void shim_state_init(void)
 		openlog("csumshim", LOG_PID, LOG_USER);
 	csm_cfg_loaded = true;
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	fork_mark_init();
 	atexit(exit_sign_off);
 	adopt_inherited();
 }

@@ -72,6 +72,11 @@ static void kaio_atfork_child(void)
 	ctxs = NULL;
 }
 
+void shim_kaio_forked(void)
+{
+	kaio_atfork_child();
+}
+
 __attribute__((constructor)) static void kaio_register_fork(void)
 {
 	pthread_atfork(NULL, NULL, kaio_atfork_child);

@@ -133,6 +133,19 @@ void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * parent's memory (vfork, posix_spawn, clone(CLONE_VM)), which must
  * change nothing of the shim's state.  shim_own_sysio: the real calls
  * the engines' backends make, through the numbers they were given. */
+/* fdtable.c: a fork no atfork handler saw (raw clone, _Fork) is caught
+ * by a MADV_WIPEONFORK page reading zero; shim_unseen_fork then does what
+ * the handlers would have (aio.c and libaio.c's included). */
+extern volatile unsigned char *csm_fork_mark;
+void shim_unseen_fork(void);
+static inline void shim_fork_check(void)
+{
+	if (__builtin_expect(csm_fork_mark && !*csm_fork_mark, 0))
+		shim_unseen_fork();
+}
+void shim_aio_forked(void);
+void shim_kaio_forked(void);
+
 void shim_own_init(void);
 void shim_own_forked(void);
 bool shim_foreign(void);

@@ -314,6 +314,53 @@ static void test_empty_then_written(void)
 	close(fd);
 }
 
+/* Forks no atfork handler sees (a raw clone without CLONE_VM, glibc's
+ * _Fork): the child must not write through copies of the parent's
+ * engines (its growth of the file was lost when the parent wrote its
+ * cached size back). */
+static bool unseen_fork_writes(int fd, bool use_fork_)
+{
+	fflush(stdout);
+	pid_t pid = use_fork_ ? _Fork() : (pid_t)syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
+	if (pid == 0) {
+		bool ok = pwrite(fd, "CHILD", 5, 100) == 5 && pwrite(fd, "TAIL", 4, 4096) == 4;
+		_exit(ok ? 0 : 1);
+	}
+	int st;
+	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static void test_unseen_forks(void)
+{
+	static char big[4096];
+	memset(big, 'P', sizeof(big));
+	for (int k = 0; k < 2; k++) {
+		char p[640], n[64], b[16] = {0};
+		const char *how = k ? "_Fork" : "raw clone";
+		p_path(p, sizeof(p), k ? "ufork.img" : "uclone.img");
+		int fd = -1;
+		snprintf(n, sizeof(n), "%s: prepare", how);
+		CASE(n, put(p, big, sizeof(big)) && (fd = open(p, O_RDWR)) >= 0 &&
+		                pwrite(fd, "parent", 6, 0) == 6);
+		snprintf(n, sizeof(n), "%s: child writes", how);
+		CASE(n, unseen_fork_writes(fd, k));
+		snprintf(n, sizeof(n), "%s: parent sees growth", how);
+		CASE(n, pread(fd, b, 5, 100) == 5 && !memcmp(b, "CHILD", 5) &&
+		                pread(fd, b, 8, 4096) == 4 && !memcmp(b, "TAIL", 4));
+		snprintf(n, sizeof(n), "%s: parent writes on", how);
+		CASE(n, pwrite(fd, "more", 4, 200) == 4 && close(fd) == 0);
+		memcpy(big, "parent", 6);
+		memcpy(big + 100, "CHILD", 5);
+		memcpy(big + 200, "more", 4);
+		char all[4100];
+		memcpy(all, big, sizeof(big));
+		memcpy(all + 4096, "TAIL", 4);
+		snprintf(n, sizeof(n), "%s: final content", how);
+		CASE(n, file_holds(p, all, sizeof(all)));
+		memset(big, 'P', sizeof(big));
+	}
+}
+
 /* posix_spawn's file actions open in the child with glibc's internal
  * open: O_TRUNC there would cut the stored file raw.  Refused on a
  * protected path; an appending action is adopted by the program. */
@@ -508,6 +555,7 @@ int main(int argc, char **argv)
 	test_fork_reaches_file();
 	test_empty_then_written();
 	test_spawn_actions();
+	test_unseen_forks();
 	test_own_descriptors();
 	test_whole_read_eio();
 	printf("test_procs: %d cases, %d failed\n", cases, failures);
