@@ -202,7 +202,7 @@ int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags
 		}
 		memcpy(ino->key, key, sizeof(key));
 		ino->rule = r;
-		ino->lockfd = -1;
+		ino->lockfd = ino->forklock = -1;
 		ino->anchor[0] = ino->anchor[1] = -1;
 		/* A writer while the file is mapped shared: ETXTBSY, before
 		 * anything is formatted or truncated (maplock.h). */
@@ -294,13 +294,22 @@ void shim_share_fd(int oldfd, int newfd)
 
 /* ---- fork ------------------------------------------------------------- */
 
+/* The child gets lock bytes of its own (shim_locks_copy), made before
+ * the fork so that they are never released in between. */
 static void atfork_prepare(void)
 {
 	pthread_mutex_lock(&smu);
+	for (struct shim_inode *ino = inodes; ino; ino = ino->hh.next)
+		ino->forklock = shim_locks_copy(ino);
 }
 
 static void atfork_parent(void)
 {
+	for (struct shim_inode *ino = inodes; ino; ino = ino->hh.next)
+		if (ino->forklock >= 0) {
+			shim_own_close(ino->forklock); /* the child's now */
+			ino->forklock = -1;
+		}
 	pthread_mutex_unlock(&smu);
 }
 
@@ -373,6 +382,15 @@ static void atfork_child(void)
 	/* Abandon the parent's engines (their group and cache locks may be
 	 * held by threads that are gone); each reopens on first use. */
 	for (struct shim_inode *ino = inodes; ino; ino = ino->hh.next) {
+		/* Lock bytes of the child's own (made by atfork_prepare, or now
+		 * for a fork no handler saw); the shared description is the
+		 * parent's to release. */
+		int mine = ino->forklock >= 0 ? ino->forklock : shim_locks_copy(ino);
+		ino->forklock = -1;
+		if (mine >= 0) {
+			shim_own_close(ino->lockfd);
+			ino->lockfd = mine;
+		}
 		/* Close the inherited copies of its descriptors: they share the
 		 * parent's open file and its locks, and would keep them alive. */
 		if (ino->e)

@@ -43,6 +43,7 @@ struct shim_inode {
 	 * descriptor holding the lock bytes (-1: none yet). */
 	unsigned writers, maps;
 	int lockfd;
+	int forklock;  /* across fork(): the child's copy of lockfd's locks, or -1 */
 	bool readonly; /* e is read-only: no open of this file wrote yet */
 	/* e is an empty image in memory (engines.c, empty_backend): the file
 	 * was empty and unformatted when this process opened it read-only. */

@@ -162,6 +162,44 @@ int main(int argc, char **argv)
 	CASE("write open here after", w >= 0);
 	CASE("content unchanged", w >= 0 && pread(w, data + 0, 0, 0) == 0);
 	close(w);
+
+	/* A writer a fork child inherited: the parent closing its own must
+	 * not release the child's lock byte (they shared one description). */
+	w = open(p, O_RDWR);
+	int hold[2];
+	pipe(hold);
+	fflush(stdout);
+	pid_t kid = fork();
+	if (kid == 0) {
+		char x;
+		close(hold[1]);
+		_exit(read(hold[0], &x, 1) < 0);
+	}
+	close(hold[0]);
+	close(w);
+	r = open(p, O_RDONLY);
+	errno = 0;
+	m = mmap(NULL, size, PROT_READ, MAP_SHARED, r, 0);
+	CASE("fork child's writer keeps mappings out", m == MAP_FAILED && errno == ENODEV);
+	close(hold[1]);
+	CASE("fork child done", waitpid(kid, NULL, 0) == kid);
+	m = mmap(NULL, size, PROT_READ, MAP_SHARED, r, 0);
+	CASE("mapping once the child is gone", m != MAP_FAILED && !memcmp(m, data, size));
+	/* ... and a mapping a child inherited keeps writers out. */
+	pipe(hold);
+	kid = fork();
+	if (kid == 0) {
+		char x;
+		close(hold[1]);
+		_exit(read(hold[0], &x, 1) < 0);
+	}
+	close(hold[0]);
+	CASE("munmap in the parent", m != MAP_FAILED && munmap(m, size) == 0);
+	CASE("child's mapping keeps writers out", other_open_write(p) == 3);
+	close(hold[1]);
+	CASE("second child done", waitpid(kid, NULL, 0) == kid);
+	CASE("writers once it is gone", other_open_write(p) == 0);
+	close(r);
 	printf("maps: %d passed, %d failed\n", cases - failures, failures);
 	free(data);
 	return failures ? 1 : 0;
