@@ -26,7 +26,9 @@
 struct csm_config csm_cfg;
 bool csm_cfg_loaded;
 
-pthread_mutex_t smu = PTHREAD_MUTEX_INITIALIZER; /* tables below */
+/* Error-checking: madvise (mappings.c) may be called by the program's
+ * allocator from inside the shim while this thread holds it. */
+pthread_mutex_t smu = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP; /* tables below */
 static struct shim_inode *inodes;
 
 /* ---- fd table: 1024 pages of 1024 slots, allocated on first use -------- */
@@ -378,7 +380,11 @@ static void atfork_child(void)
 	if (csm_fork_mark)
 		*csm_fork_mark = 1; /* wiped by the fork: this one was seen */
 	shim_own_forked();          /* this copy of the state is the child's own */
-	pthread_mutex_init(&smu, NULL);
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&smu, &ma);
+	pthread_mutexattr_destroy(&ma);
 	/* Abandon the parent's engines (their group and cache locks may be
 	 * held by threads that are gone); each reopens on first use. */
 	for (struct shim_inode *ino = inodes; ino; ino = ino->hh.next) {

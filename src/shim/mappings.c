@@ -379,7 +379,10 @@ API int madvise(void *addr, size_t len, int advice)
 	              advice == MADV_FREE || advice == MADV_WIPEONFORK;
 	if (!zeroes || !atomic_load(&nmaps) || csm_guard || len == 0)
 		return REAL(madvise)(addr, len, advice);
-	pthread_mutex_lock(&smu);
+	/* This thread holds smu already: an allocator's madvise of its own
+	 * memory, called from inside the shim (smu is error-checking). */
+	if (pthread_mutex_lock(&smu) == EDEADLK)
+		return REAL(madvise)(addr, len, advice);
 	csm_guard++;
 	uintptr_t a = (uintptr_t)addr;
 	int rc = advise_copies(a, a + page_round(len), advice);
