@@ -196,9 +196,10 @@ static void *map_other(void *p, void *addr, size_t len, int flags)
 {
 	if (p != MAP_FAILED && (flags & MAP_FIXED) && atomic_load(&nmaps)) {
 		int err = errno;
-		pthread_mutex_lock(&smu);
-		untrack((uintptr_t)addr, (uintptr_t)addr + page_round(len));
-		pthread_mutex_unlock(&smu);
+		if (pthread_mutex_lock(&smu) != EDEADLK) { /* held here: the allocator's own */
+			untrack((uintptr_t)addr, (uintptr_t)addr + page_round(len));
+			pthread_mutex_unlock(&smu);
+		}
 		errno = err;
 	}
 	return p;
@@ -223,9 +224,10 @@ API int munmap(void *addr, size_t len)
 	int r = REAL(munmap)(addr, len);
 	if (r == 0 && atomic_load(&nmaps)) {
 		int err = errno;
-		pthread_mutex_lock(&smu);
-		untrack((uintptr_t)addr, (uintptr_t)addr + page_round(len));
-		pthread_mutex_unlock(&smu);
+		if (pthread_mutex_lock(&smu) != EDEADLK) { /* held here: the allocator's own */
+			untrack((uintptr_t)addr, (uintptr_t)addr + page_round(len));
+			pthread_mutex_unlock(&smu);
+		}
 		errno = err;
 	}
 	return r;
@@ -284,7 +286,8 @@ API void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
 	va_end(ap);
 	if (!atomic_load(&nmaps) || csm_guard)
 		return REAL(mremap)(old, oldlen, newlen, flags, new_addr);
-	pthread_mutex_lock(&smu);
+	if (pthread_mutex_lock(&smu) == EDEADLK) /* held here: the allocator's own */
+		return REAL(mremap)(old, oldlen, newlen, flags, new_addr);
 	struct mapping *m = find((uintptr_t)old);
 	void *p;
 	if (m) {
@@ -306,8 +309,8 @@ API void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
  * file: refused, as the kernel refuses it for a file opened read-only. */
 API int mprotect(void *addr, size_t len, int prot)
 {
-	if ((prot & PROT_WRITE) && atomic_load(&nmaps) && !csm_guard) {
-		pthread_mutex_lock(&smu);
+	if ((prot & PROT_WRITE) && atomic_load(&nmaps) && !csm_guard &&
+	    pthread_mutex_lock(&smu) != EDEADLK) { /* held here: the allocator's own */
 		uintptr_t a = (uintptr_t)addr, b = a + len;
 		const struct mapping *hit = NULL;
 		for (size_t i = 0; i < atomic_load(&nmaps) && !hit; i++)
@@ -379,8 +382,9 @@ API int madvise(void *addr, size_t len, int advice)
 	              advice == MADV_FREE || advice == MADV_WIPEONFORK;
 	if (!zeroes || !atomic_load(&nmaps) || csm_guard || len == 0)
 		return REAL(madvise)(addr, len, advice);
-	/* This thread holds smu already: an allocator's madvise of its own
-	 * memory, called from inside the shim (smu is error-checking). */
+	/* This thread holds smu already: the program's allocator, called
+	 * from inside the shim, on its own memory (smu is error-checking);
+	 * munmap, mremap and mprotect do the same. */
 	if (pthread_mutex_lock(&smu) == EDEADLK)
 		return REAL(madvise)(addr, len, advice);
 	csm_guard++;
