@@ -114,7 +114,7 @@ struct csm_engine *shim_engine(struct shim_file *f);
 ssize_t shim_read(struct shim_file *f, int fd, void *buf, size_t n);
 ssize_t shim_write(struct shim_file *f, int fd, const void *buf, size_t n);
 ssize_t shim_pread(struct shim_file *f, void *buf, size_t n, off_t off);
-ssize_t shim_pwrite(struct shim_file *f, const void *buf, size_t n, off_t off);
+ssize_t shim_pwrite(struct shim_file *f, int fd, const void *buf, size_t n, off_t off);
 off_t shim_lseek(struct shim_file *f, int fd, off_t off, int whence);
 
 /* Standard streams follow fd 0-2 (stdio.c): flush before a change to the

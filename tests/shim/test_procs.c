@@ -361,6 +361,35 @@ static void test_unseen_forks(void)
 	}
 }
 
+/* O_APPEND lives in the open file description: set or cleared with
+ * F_SETFL by one process, it holds for another sharing it (a fork child
+ * that wrote at its position overwrote data instead of appending). */
+static void test_append_shared(void)
+{
+	char p[640];
+	p_path(p, sizeof(p), "append_shared.img");
+	int fd = -1, pp[2];
+	CASE("shared append: prepare",
+	     put(p, "0123456789", 10) && (fd = open(p, O_RDWR)) >= 0 && pipe(pp) == 0);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char x;
+		bool ok = read(pp[0], &x, 1) == 1 && write(fd, "CH", 2) == 2 &&
+		          pwrite(fd, "pw", 2, 0) == 2;
+		_exit(ok ? 0 : 1);
+	}
+	CASE("shared append: F_SETFL",
+	     fcntl(fd, F_SETFL, O_APPEND) == 0 && write(pp[1], "x", 1) == 1);
+	int st;
+	CASE("shared append: child",
+	     waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CASE("shared append: appended", holds(fd, "0123456789CHpw", 14));
+	close(fd);
+	close(pp[0]);
+	close(pp[1]);
+}
+
 /* posix_spawn's file actions open in the child with glibc's internal
  * open: O_TRUNC there would cut the stored file raw.  Refused on a
  * protected path; an appending action is adopted by the program. */
@@ -556,6 +585,7 @@ int main(int argc, char **argv)
 	test_empty_then_written();
 	test_spawn_actions();
 	test_unseen_forks();
+	test_append_shared();
 	test_own_descriptors();
 	test_whole_read_eio();
 	printf("test_procs: %d cases, %d failed\n", cases, failures);
