@@ -323,6 +323,7 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool writable, bool
 	}
 	atomic_store_explicit(&ino->e, e, memory_order_release);
 	ino->readonly = !writable;
+	atomic_store(&ino->empty, empty);
 	ino->blockdev = blk;
 	free(meta);
 	return 0;
