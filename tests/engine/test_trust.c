@@ -69,12 +69,17 @@ static void ev_reset(void)
 	ev_n = 0;
 }
 
+static unsigned fmt_version; /* 0: the current version */
+
 static void format_mem(struct mem_backend *mb, const struct cfg *c, uint64_t size)
 {
 	mem_backend_init(mb, c->layout == CSM_LAYOUT_INTERLEAVED);
 	struct csm_backend be = mem_backend_view(mb);
-	struct csm_format_opts fo = {
-	        .block_size = c->bs, .algo = c->algo, .layout = c->layout, .size = size};
+	struct csm_format_opts fo = {.block_size = c->bs,
+	                             .algo = c->algo,
+	                             .layout = c->layout,
+	                             .size = size,
+	                             .version = fmt_version};
 	char err[200];
 	CHECK(csm_format(&be, &fo, err, sizeof(err)) == 0, "%s", err);
 }
@@ -148,9 +153,11 @@ static void scrub_expect(struct csm_engine *e, uint64_t bad_blocks, const char *
 static void rot_after_unclean(const struct cfg *c, int how)
 {
 	static const char *const name[] = {"same boot", "restart, v1 (no boot id)",
-	                                   "restart, after_power_loss"};
+	                                   "restart, after_power_loss", "restart, v2 (boot id)"};
 	struct mem_backend mb;
+	fmt_version = how == 1 ? CSM_VERSION_1 : 0;
 	format_mem(&mb, c, 0);
+	fmt_version = 0;
 	struct csm_engine *e = open_mem(&mb, false);
 	const struct csm_geometry *g = csm_geometry(e);
 	struct csm_geometry geo = *g;
@@ -170,7 +177,9 @@ static void rot_after_unclean(const struct cfg *c, int how)
 	e = open_mem(&mb, how == 2);
 	const struct csm_recovery *rec = csm_open_recovery(e);
 	CHECK(rec->ran, "%s: no recovery at the open of an unclean file", name[how]);
-	if (how == 2) {
+	CHECK(rec->boot_differs == (how >= 2), "%s: boot id %s", name[how],
+	      rec->boot_differs ? "differs" : "same");
+	if (how >= 2) {
 		/* Re-sealed, listed: exactly that block. */
 		CHECK(rec->blocks_unverified == 1 && rec->blocks_bad == 0 && ev_n == 1 &&
 		              ev_blocks[0] == bad,
@@ -452,7 +461,7 @@ int main(void)
 	unsigned n = 0;
 	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
 		const struct cfg *c = &cfgs[i];
-		for (int how = 0; how < 3 && want("rot"); how++, n++)
+		for (int how = 0; how < 4 && want("rot"); how++, n++)
 			rot_after_unclean(c, how);
 		for (unsigned s = 0; s < 2 && want("clean"); s++, n++)
 			recover_clean(c, s);
