@@ -40,6 +40,12 @@ enum csm_event_kind {
 	CSM_EV_GROUP_BROKEN,      /* no valid brother: the group is unreadable */
 	CSM_EV_IO_ERROR,          /* the backend failed */
 	CSM_EV_UNVERIFIED,        /* recovery: matched no checksum, re-sealed */
+	/* v2: written blocks whose stored bytes (data or brothers) are past
+	 * the end of their store: a lost tail (lblock, nblocks). */
+	CSM_EV_MISSING,
+	/* v2: a brother's epoch is newer than the superblock's sequence: the
+	 * superblock is older than the metadata it describes (group). */
+	CSM_EV_STALE_SUPER,
 };
 
 const char *csm_event_name(enum csm_event_kind k);
@@ -52,6 +58,7 @@ struct csm_event {
 	enum csm_mb_status mb_status; /* META_DAMAGED */
 	int err;                      /* IO_ERROR: positive errno */
 	const char *detail;           /* or NULL: what the engine saw (UNVERIFIED) */
+	uint64_t nblocks;             /* MISSING: blocks from lblock on */
 };
 
 /* Called with engine locks held: must not call back into the engine. */
@@ -108,6 +115,7 @@ struct csm_format_opts {
 	uint64_t size;       /* logical size in bytes */
 	bool use_capacity;   /* size = what the (fixed) store can hold */
 	const uint8_t *uuid; /* NULL = random */
+	unsigned version;    /* 0 = CSM_VERSION (2); CSM_VERSION_1 for old files */
 };
 
 int csm_format(struct csm_backend *be, const struct csm_format_opts *fo, char *err, size_t errlen);
@@ -179,9 +187,29 @@ struct csm_recovery {
 	                               failing */
 	bool restarted;             /* re-sealing allowed: a restart was recorded
 	                               or opts.after_power_loss */
+	bool boot_differs;          /* v2: the unclean mark's boot id is not this
+	                               boot's (a restart since) */
+	/* v2: a lost tail found, from this logical byte on (else = size); a
+	 * short store is extended (to zeros that then fail verification
+	 * where written) only after a restart. */
+	uint64_t intact_size;
+	/* v2: the superblock was older than its metadata (csm_recover only):
+	 * the sequence was raised past every epoch and the size to the end of
+	 * the last block a newer brother marks written (stale_size). */
+	bool stale_rebuilt;
+	uint64_t stale_size;
 };
 /* -1/EBUSY if another process has the file open. */
 int csm_recover(struct csm_engine *e, struct csm_recovery *res);
+/* Upgrade a version 1 file to version 2 in place (docs/FORMAT.md
+ * "Upgrade"): version 1 brothers are valid version 2 brothers (epoch 0)
+ * and the layouts are the same, so what changes is the stores' reach
+ * (extended to what the size needs) and then one superblock sector, the
+ * only step that commits.  The file must be clean and no other process
+ * may have it open (-1/EBUSY); the caller verifies it first (csm_scrub).
+ * -1/EALREADY if it is version 2 already. */
+int csm_upgrade(struct csm_engine *e);
+
 /* What csm_open's automatic recovery did (ran = false if none). */
 const struct csm_recovery *csm_open_recovery(const struct csm_engine *e);
 
@@ -216,6 +244,11 @@ struct csm_scrub_result {
 	uint64_t bad_blocks;
 	uint64_t bad_meta;
 	uint64_t broken_groups;
+	/* v2: a lost tail — bytes [intact_size, logical size) have no stored
+	 * data or brothers (missing_blocks blocks from intact_size / bs) */
+	uint64_t intact_size;
+	uint64_t missing_blocks;
+	bool stale_super; /* a brother is newer than the superblock */
 };
 typedef void (*csm_progress_fn)(void *arg, uint64_t done_bytes, uint64_t total_bytes);
 int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,

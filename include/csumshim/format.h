@@ -1,5 +1,5 @@
 /*
- * csumshim on-disk format, version 1 — the pure layer.
+ * csumshim on-disk format, versions 1 and 2 — the pure layer.
  *
  * Everything here is a function of its arguments: no I/O, no globals, no
  * allocation.  The engine, the CLI and the tests all use it, and docs/FORMAT.md
@@ -31,8 +31,9 @@ extern "C" {
 
 /* ---- constants -------------------------------------------------------- */
 
-#define CSM_MAGIC "CSUMSHIM" /* 8 bytes, no terminator on disk */
-#define CSM_VERSION 1u
+#define CSM_MAGIC "CSUMSHIM"  /* 8 bytes, no terminator on disk */
+#define CSM_VERSION 2u        /* what new files get */
+#define CSM_VERSION_1 1u      /* still opened, checked, written, upgraded */
 #define CSM_SB_SIZE 512u      /* bytes covered by the superblock */
 #define CSM_HEADER_SIZE 4096u /* bytes before group 0 */
 #define CSM_UUID_SIZE 16u
@@ -91,6 +92,9 @@ struct csm_super {
 	uint64_t logical_size;
 	uint64_t sequence;    /* bumped on every superblock write */
 	uint64_t format_time; /* seconds since the epoch */
+	/* v2: boot id of the kernel that wrote the unclean mark; zero when
+	 * clean or unknown (v1: always zero). */
+	uint8_t boot_id[CSM_UUID_SIZE];
 };
 
 /* Superblock field offsets (see docs/FORMAT.md). */
@@ -111,7 +115,9 @@ enum {
 	CSM_SB_OFF_LOGICAL_SIZE = 56,
 	CSM_SB_OFF_SEQUENCE = 64,
 	CSM_SB_OFF_FORMAT_TIME = 72,
-	CSM_SB_OFF_RESERVED = 80,
+	CSM_SB_OFF_RESERVED = 80, /* v1: reserved from here */
+	CSM_SB_OFF_BOOT_ID = 80,  /* v2 */
+	CSM_SB_OFF_RESERVED_V2 = 96,
 	CSM_SB_OFF_CSUM = 508,
 };
 
@@ -168,6 +174,7 @@ struct csm_geometry {
 	uint32_t tuples_offset;
 	uint8_t layout;
 	uint8_t algo;
+	uint8_t version; /* 1 or 2: v2 brothers carry an epoch */
 	uint64_t header_size;
 	uint64_t group_stride; /* bytes from one group's brothers to the next */
 };
@@ -179,9 +186,19 @@ uint32_t csm_algo_csum_size(unsigned algo);
  * block size or algorithm is invalid. */
 uint32_t csm_per_group_for(uint32_t block_size, unsigned algo);
 
-/* Fill *g from the three parameters that define the geometry.
- * Returns false on an invalid combination. */
+/* Fill *g from the parameters that define the geometry, for the current
+ * version (csm_geo_init) or a given one.  Returns false on an invalid
+ * combination. */
 bool csm_geo_init(struct csm_geometry *g, uint32_t block_size, unsigned algo, unsigned layout);
+bool csm_geo_init_v(struct csm_geometry *g, unsigned version, uint32_t block_size, unsigned algo,
+                    unsigned layout);
+
+/* The longest prefix of a logical size `size` whose stored bytes (data and
+ * brothers) lie inside stores of data_phys and meta_phys bytes: `size`
+ * when nothing is missing, else where a lost tail begins (a block
+ * boundary, or in the separate layout the data file's end). */
+uint64_t csm_geo_intact_size(const struct csm_geometry *g, uint64_t size, uint64_t data_phys,
+                             uint64_t meta_phys);
 
 static inline uint64_t csm_geo_blocks(const struct csm_geometry *g, uint64_t size)
 {
@@ -251,7 +268,9 @@ enum {
 	CSM_MB_OFF_GROUP = 16,
 	CSM_MB_OFF_FLAGS = 24,
 	CSM_MB_OFF_NBLOCKS = 28,
-	CSM_MB_OFF_RESERVED = 32,
+	CSM_MB_OFF_RESERVED = 32, /* v1: reserved from here */
+	CSM_MB_OFF_EPOCH = 32,    /* v2: superblock sequence seen by the writer */
+	CSM_MB_OFF_RESERVED_V2 = 40,
 };
 
 enum csm_mb_status {
@@ -278,6 +297,9 @@ void csm_mb_seal(const struct csm_geometry *g, const uint8_t uuid[CSM_UUID_SIZE]
                  uint64_t generation);
 
 uint64_t csm_mb_generation(const uint8_t *blk);
+/* v2 only: the epoch (superblock sequence the writer had seen stored). */
+uint64_t csm_mb_epoch(const uint8_t *blk);
+void csm_mb_set_epoch(uint8_t *blk, uint64_t epoch); /* before csm_mb_seal */
 uint32_t csm_mb_flags(const uint8_t *blk);
 void csm_mb_set_flags(uint8_t *blk, uint32_t flags); /* before csm_mb_seal */
 

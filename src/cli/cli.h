@@ -55,6 +55,7 @@ struct cli_events {
 	bool collect;        /* JSON: keep them instead of printing */
 	uint32_t block_size; /* set once the file is open */
 	uint64_t size;
+	uint32_t per_group; /* 0: unknown */
 	struct csm_event *ev;
 	size_t n, cap;
 	bool overflow; /* ran out of memory collecting */
@@ -88,6 +89,7 @@ int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
+int cmd_upgrade(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_fault(int argc, char **argv);
 
@@ -110,16 +112,18 @@ enum {
 	OPT_BROTHER,
 	OPT_TO,
 	OPT_SOURCE_LAYOUT,
+	OPT_FORMAT_VERSION,
 };
 
-#define FORMAT_LONGOPTS                                          \
-	{"size", required_argument, NULL, OPT_SIZE},             \
-	        {"block-size", required_argument, NULL, OPT_BS}, \
-	        {"layout", required_argument, NULL, OPT_LAYOUT}, \
-	        {"metadata", required_argument, NULL, OPT_META}, \
-	        {"checksum", required_argument, NULL, OPT_CSUM}, \
-	{                                                        \
-		"force", no_argument, NULL, OPT_FORCE            \
+#define FORMAT_LONGOPTS                                                          \
+	{"size", required_argument, NULL, OPT_SIZE},                             \
+	        {"block-size", required_argument, NULL, OPT_BS},                 \
+	        {"layout", required_argument, NULL, OPT_LAYOUT},                 \
+	        {"metadata", required_argument, NULL, OPT_META},                 \
+	        {"checksum", required_argument, NULL, OPT_CSUM},                 \
+	        {"format-version", required_argument, NULL, OPT_FORMAT_VERSION}, \
+	{                                                                        \
+		"force", no_argument, NULL, OPT_FORCE                            \
 	}
 
 /* Shared by format and import: parsed format options. */

@@ -64,6 +64,7 @@ int cmd_check(int argc, char **argv)
 	const struct csm_super *sb = csm_superblock(f.e);
 	ev.block_size = sb->block_size;
 	ev.size = sb->logical_size;
+	ev.per_group = sb->per_group;
 
 	struct cli_progress prog;
 	cli_progress_init(&prog, "checking", sb->logical_size);
@@ -77,19 +78,23 @@ int cmd_check(int argc, char **argv)
 		cli_close(&f);
 		return EXIT_ERR;
 	}
-	bool bad = res.bad_blocks || res.bad_meta || res.broken_groups;
+	bool bad = res.bad_blocks || res.bad_meta || res.broken_groups || res.missing_blocks ||
+	           res.stale_super;
 	if (json) {
 		printf("{\"file\":");
 		cli_json_str(f.path);
 		printf(",\"logical_size\":%llu,\"block_size\":%u,\"blocks\":%llu,"
 		       "\"blocks_written\":%llu,\"groups\":%llu,\"groups_skipped\":%llu,"
 		       "\"bad_blocks\":%llu,\"bad_metadata\":%llu,\"broken_groups\":%llu,"
+		       "\"missing_blocks\":%llu,\"intact_size\":%llu,\"stale_superblock\":%s,"
 		       "\"state\":\"%s\",\"clean\":%s,\"events\":[",
 		       (unsigned long long)sb->logical_size, sb->block_size,
 		       (unsigned long long)res.blocks, (unsigned long long)res.blocks_written,
 		       (unsigned long long)res.groups, (unsigned long long)res.groups_skipped,
 		       (unsigned long long)res.bad_blocks, (unsigned long long)res.bad_meta,
-		       (unsigned long long)res.broken_groups, csm_state_name(sb->state),
+		       (unsigned long long)res.broken_groups,
+		       (unsigned long long)res.missing_blocks, (unsigned long long)res.intact_size,
+		       res.stale_super ? "true" : "false", csm_state_name(sb->state),
 		       bad ? "false" : "true");
 		for (size_t i = 0; i < ev.n; i++) {
 			const struct csm_event *e = &ev.ev[i];
@@ -107,6 +112,10 @@ int cmd_check(int argc, char **argv)
 				       (unsigned long long)e->lblock, (unsigned long long)start,
 				       (unsigned long long)(end - start));
 			}
+			if (e->kind == CSM_EV_MISSING)
+				printf(",\"block\":%llu,\"blocks\":%llu",
+				       (unsigned long long)e->lblock,
+				       (unsigned long long)e->nblocks);
 			if (e->kind == CSM_EV_META_DAMAGED)
 				printf(",\"brother\":\"%c\"", e->slot ? 'B' : 'A');
 			printf(",\"message\":");
@@ -122,6 +131,16 @@ int cmd_check(int argc, char **argv)
 		       (unsigned long long)res.blocks_written, (unsigned long long)res.groups,
 		       (unsigned long long)res.bad_blocks, (unsigned long long)res.bad_meta,
 		       sb->state == CSM_STATE_UNCLEAN ? " (not closed cleanly)" : "");
+		if (res.missing_blocks)
+			printf("%s: lost tail: %llu blocks (bytes %llu-%llu) are missing from the "
+			       "stored file\n",
+			       f.path, (unsigned long long)res.missing_blocks,
+			       (unsigned long long)res.intact_size,
+			       (unsigned long long)sb->logical_size - 1);
+		if (res.stale_super)
+			printf("%s: the superblock is older than the metadata it describes; run "
+			       "'csumshim recover %s'\n",
+			       f.path, f.path);
 	}
 	free(ev.ev);
 	rc = cli_close(&f);

@@ -66,6 +66,13 @@ int cli_format_option(struct cli_format_args *a, int opt, const char *arg)
 	case OPT_FORCE:
 		a->force = true;
 		return 1;
+	case OPT_FORMAT_VERSION: /* 1: an old file, for tests of upgrade */
+		if (strcmp(arg, "1") != 0 && strcmp(arg, "2") != 0) {
+			cli_err("--format-version: must be 1 or 2, not '%s'", arg);
+			return -1;
+		}
+		a->fo.version = (unsigned)(arg[0] - '0');
+		return 1;
 	default:
 		return 0;
 	}

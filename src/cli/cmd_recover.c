@@ -12,9 +12,22 @@
  * since the last completed fsync are re-sealed from their data and listed
  * ("could not be verified").  A file marked clean never has a block
  * re-sealed; a damaged brother is rewritten from the good one.
+ * Version 2 files record the boot id with the unclean mark, so recovery
+ * knows a restart happened without being told.  A stale superblock (older
+ * than its metadata) is rebuilt: sequence past every epoch, size to the
+ * end of the last block a newer brother marks written.  A lost tail is
+ * reported and left failing unless a restart is proven.
  * Exit 0 when every block verified, 1 when some could not be or fail
  * verification, 2 on error (for example another process has the file
  * open: EBUSY).
+ *
+ * csumshim upgrade FILE [--metadata-file PATH]
+ *
+ * Version 1 to version 2, in place: the file is checked whole first (any
+ * bad block, damaged brother or unclean state: exit 1, nothing changed);
+ * then the stores are extended to their reach and one superblock sector
+ * is rewritten — the single step that commits, atomic on storage.  A
+ * failure before it leaves the version 1 file as it was.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -63,6 +76,7 @@ int cmd_recover(int argc, char **argv)
 	const struct csm_super *sb = csm_superblock(f.e);
 	ev.block_size = sb->block_size;
 	ev.size = sb->logical_size;
+	ev.per_group = sb->per_group;
 	bool was_unclean = sb->state == CSM_STATE_UNCLEAN;
 	struct csm_recovery res;
 	if (csm_recover(f.e, &res) < 0) {
@@ -81,6 +95,17 @@ int cmd_recover(int argc, char **argv)
 	       (unsigned long long)res.blocks_unverified,
 	       (unsigned long long)(res.blocks_lost + res.blocks_bad),
 	       (unsigned long long)(res.rebuilt_groups + res.broken_groups));
+	if (res.stale_rebuilt)
+		printf("%s: the superblock was older than its metadata: rebuilt, size now %llu "
+		       "(to the end of the last block written)\n",
+		       f.path, (unsigned long long)res.stale_size);
+	if (res.intact_size < csm_superblock(f.e)->logical_size)
+		printf("%s: lost tail: bytes %llu-%llu are missing from the stored file; left "
+		       "failing\n",
+		       f.path, (unsigned long long)res.intact_size,
+		       (unsigned long long)csm_superblock(f.e)->logical_size - 1);
+	if (res.boot_differs)
+		printf("%s: the machine restarted since the file was marked unclean\n", f.path);
 	if (was_unclean && !res.restarted && res.blocks_bad)
 		printf("%s: blocks matching neither checksum are left failing; if the machine "
 		       "lost power since the file was last closed, run 'csumshim recover "
@@ -90,7 +115,76 @@ int cmd_recover(int argc, char **argv)
 	if (rc != EXIT_OK)
 		return rc;
 	return res.blocks_unverified || res.blocks_lost || res.blocks_bad || res.rebuilt_groups ||
-	                       res.broken_groups
+	                       res.broken_groups || res.stale_rebuilt || res.intact_size < ev.size
 	               ? EXIT_BAD
 	               : EXIT_OK;
+}
+
+int cmd_upgrade(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	        {"metadata-file", required_argument, NULL, OPT_METAFILE},
+	        {"metadata", required_argument, NULL, OPT_METAFILE},
+	        {NULL, 0, NULL, 0},
+	};
+	const char *meta = NULL;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (opt == OPT_METAFILE) {
+			meta = optarg;
+		} else {
+			cli_err("upgrade: usage: csumshim upgrade FILE [--metadata-file PATH]");
+			return EXIT_ERR;
+		}
+	}
+	if (optind != argc - 1) {
+		cli_err("upgrade: expected exactly one FILE");
+		return EXIT_ERR;
+	}
+	struct cli_events ev = {0};
+	struct cli_open_opts oo = {
+	        .meta_path = meta,
+	        .writable = true,
+	        .engine = {.report = cli_event, .report_arg = &ev, .no_recover = true}};
+	struct cli_file f;
+	int rc = cli_open(&f, argv[optind], &oo);
+	if (rc != EXIT_OK)
+		return rc;
+	const struct csm_super *sb = csm_superblock(f.e);
+	ev.block_size = sb->block_size;
+	ev.size = sb->logical_size;
+	if (sb->version >= CSM_VERSION) {
+		printf("%s: already format version %u\n", f.path, sb->version);
+		return cli_close(&f);
+	}
+	if (sb->state != CSM_STATE_CLEAN) {
+		cli_err("%s: not closed cleanly: run 'csumshim recover %s' first; not upgraded",
+		        f.path, f.path);
+		cli_close(&f);
+		return EXIT_BAD;
+	}
+	struct csm_scrub_result res;
+	if (csm_scrub(f.e, NULL, NULL, &res) < 0) {
+		cli_err("%s: check failed: %s; not upgraded", f.path, strerror(errno));
+		cli_close(&f);
+		return EXIT_ERR;
+	}
+	if (res.bad_blocks || res.bad_meta || res.broken_groups) {
+		cli_err("%s: %llu bad blocks, %llu damaged metadata blocks: not upgraded (nothing "
+		        "changed)",
+		        f.path, (unsigned long long)res.bad_blocks,
+		        (unsigned long long)res.bad_meta);
+		cli_close(&f);
+		return EXIT_BAD;
+	}
+	if (csm_upgrade(f.e) < 0) {
+		int err = errno;
+		cli_err("%s: upgrade failed: %s; the file is still version 1", f.path,
+		        err == EBUSY ? "another process has the file open" : strerror(err));
+		cli_close(&f);
+		return EXIT_ERR;
+	}
+	printf("%s: upgraded from format version 1 to %u (%llu blocks verified)\n", f.path,
+	       csm_superblock(f.e)->version, (unsigned long long)res.blocks);
+	return cli_close(&f);
 }

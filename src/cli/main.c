@@ -18,6 +18,7 @@ static const struct {
         {"info", cmd_info, "info FILE [--json]"},
         {"check", cmd_check, "check FILE [--json]"},
         {"recover", cmd_recover, "recover FILE"},
+        {"upgrade", cmd_upgrade, "upgrade FILE [--metadata-file PATH]"},
         {"corrupt", cmd_corrupt, "corrupt FILE --offset BYTE [--bits K] [--seed S] [--metadata]"},
         {"dump", cmd_dump, "dump FILE --group G"},
         {"import", cmd_import, "import SRC DST [format options]"},

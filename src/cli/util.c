@@ -254,6 +254,24 @@ void cli_event_text(const struct cli_events *c, const struct csm_event *ev, char
 		snprintf(buf, n, "group %llu: I/O error: %s", (unsigned long long)ev->group,
 		         strerror(ev->err));
 		break;
+	case CSM_EV_MISSING: {
+		uint64_t start = ev->lblock * c->block_size;
+		uint64_t last = ev->lblock + (ev->nblocks ? ev->nblocks : 1) - 1;
+		uint64_t end = (last + 1) * c->block_size;
+		if (end > c->size)
+			end = c->size;
+		uint64_t g1 = c->per_group ? last / c->per_group : ev->group;
+		snprintf(buf, n, "blocks %llu-%llu (bytes %llu-%llu, groups %llu-%llu): %s",
+		         (unsigned long long)ev->lblock, (unsigned long long)last,
+		         (unsigned long long)start, (unsigned long long)(end ? end - 1 : 0),
+		         (unsigned long long)ev->group, (unsigned long long)g1,
+		         csm_event_name(ev->kind));
+		break;
+	}
+	case CSM_EV_STALE_SUPER:
+		snprintf(buf, n, "group %llu: %s (run 'csumshim recover')",
+		         (unsigned long long)ev->group, csm_event_name(ev->kind));
+		break;
 	default:
 		snprintf(buf, n, "%s", csm_event_name(ev->kind));
 	}

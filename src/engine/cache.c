@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "engine_int.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,7 +138,28 @@ static int read_brothers(struct csm_engine *e, uint64_t gno, uint8_t *s0, uint8_
 {
 	const struct csm_geometry *geo = &e->geo;
 	struct iovec v[2] = {{s0, geo->block_size}, {s1, geo->block_size}};
-	int r = store_readv(e, CSM_META, v, 2, csm_geo_meta_offset(geo, gno, 0));
+	/* v2: the brothers of a group inside the size are always inside the
+	 * store; past its end they are lost, not "never written". */
+	size_t need = 0;
+	if (e->v2 && gno < csm_geo_groups(geo, csm_size(e)))
+		need = (size_t)2 * geo->block_size;
+	int r = store_readv_need(e, CSM_META, v, 2, csm_geo_meta_offset(geo, gno, 0), need);
+	/* Another process may have shrunk the file since (and grown it again):
+	 * the size as stored now first, then the brothers again — a store is
+	 * extended before a larger size is stored. */
+	for (int i = 0; r == -ENODATA && e->xproc && i < 3; i++) {
+		need = gno < csm_geo_groups(geo, stored_size(e)) ? (size_t)2 * geo->block_size : 0;
+		r = store_readv_need(e, CSM_META, v, 2, csm_geo_meta_offset(geo, gno, 0), need);
+	}
+	if (r == -ENODATA) {
+		uint64_t first = gno * geo->per_group;
+		struct csm_event ev = {.kind = CSM_EV_MISSING,
+		                       .group = gno,
+		                       .lblock = first,
+		                       .nblocks = geo->per_group};
+		report(e, &ev);
+		return -EIO;
+	}
 	if (r < 0)
 		report_io(e, gno, r);
 	return r;
@@ -210,7 +232,18 @@ static bool group_classify(struct csm_engine *e, struct group *g, bool quiet)
 		if (!quiet)
 			report(e, &ev);
 	}
-	if (g->pair.broken) {
+	/* v2: a brother newer than the superblock: the superblock is stale
+	 * (restored from an old copy, or its last writes lost).  Nothing of
+	 * the group is trusted until csumshim recover. */
+	g->stale = e->v2 && group_epoch_stale(e, g);
+	if (g->stale) {
+		damage = true;
+		g->pair.broken = true;
+		g->pair.newer = -1;
+		struct csm_event ev = {.kind = CSM_EV_STALE_SUPER, .group = g->gno};
+		if (!quiet)
+			report(e, &ev);
+	} else if (g->pair.broken) {
 		damage = true;
 		struct csm_event ev = {.kind = CSM_EV_GROUP_BROKEN, .group = g->gno};
 		if (!quiet)

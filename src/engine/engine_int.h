@@ -74,6 +74,7 @@ struct group {
 	                         the last update's data (sync_ticket) */
 	struct csm_pair pair; /* group lock */
 	bool solo;            /* group lock: the update under way relies on solo */
+	bool stale;           /* group lock: v2, a brother newer than the superblock */
 	uint8_t *slot[2];     /* raw brothers, block_size each */
 };
 
@@ -115,6 +116,18 @@ struct csm_engine {
 	struct csm_engine_opts opts;
 	struct csm_super sb; /* resize_mu */
 	struct csm_geometry geo;
+	bool v2; /* format version 2: epochs, boot id, no absence as zeros */
+	/* Largest superblock sequence seen stored (note_size): the epoch v2
+	 * brothers are sealed with. */
+	_Atomic uint64_t seq_seen;
+	/* Largest sequence a completed sync of the superblock's store has
+	 * covered (sync_now): what v2 brothers are sealed with, so a power cut
+	 * never leaves a superblock older than a brother's epoch. */
+	_Atomic uint64_t seq_durable;
+	/* v2: found at open, a brother newer than the superblock (every I/O
+	 * fails with EIO until csumshim recover; stale_group names it). */
+	_Atomic bool stale_super;
+	uint64_t stale_group;
 	struct csm_hasher hasher;
 	uint64_t capacity;     /* fixed stores: largest logical size */
 	_Atomic uint64_t size; /* stored under size_mu (note_size) */
@@ -190,6 +203,12 @@ ssize_t fail(int neg);
 void *alloc_aligned(size_t n);
 int store_readv(struct csm_engine *e, enum csm_store st, struct iovec *iov, int cnt, uint64_t off);
 int store_read(struct csm_engine *e, enum csm_store st, void *buf, size_t n, uint64_t off);
+int store_readv_need(struct csm_engine *e, enum csm_store st, struct iovec *iov, int cnt,
+                     uint64_t off, size_t need);
+uint64_t store_intact_size(struct csm_engine *e, uint64_t size);
+uint64_t stored_size(struct csm_engine *e);
+bool group_epoch_stale(struct csm_engine *e, const struct group *g);
+int check_stale_super(struct csm_engine *e);
 int store_writev(struct csm_engine *e, enum csm_store st, const struct iovec *iov, int cnt,
                  uint64_t off);
 int store_write(struct csm_engine *e, enum csm_store st, const void *buf, size_t n, uint64_t off);
@@ -257,6 +276,7 @@ int flush_windows(struct csm_engine *e, bool datasync, bool clean_all);
 
 /* size.c */
 int set_store_sizes(struct csm_engine *e, uint64_t size);
+int extend_stores(struct csm_engine *e, uint64_t size);
 int grow_to(struct csm_engine *e, uint64_t off, uint64_t *end, uint64_t *was);
 void ungrow(struct csm_engine *e, uint64_t keep, uint64_t grown);
 void ungrow_locked(struct csm_engine *e, uint64_t keep, uint64_t grown);

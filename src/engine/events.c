@@ -27,6 +27,10 @@ const char *csm_event_name(enum csm_event_kind k)
 		return "I/O error";
 	case CSM_EV_UNVERIFIED:
 		return "could not be verified after a crash; checksum recomputed";
+	case CSM_EV_MISSING:
+		return "missing: stored past the end of the file (lost tail)";
+	case CSM_EV_STALE_SUPER:
+		return "superblock is older than this group's metadata";
 	}
 	return "unknown event";
 }
@@ -40,6 +44,8 @@ void report(struct csm_engine *e, const struct csm_event *ev)
 		break;
 	case CSM_EV_META_DAMAGED:
 	case CSM_EV_GROUP_BROKEN:
+	case CSM_EV_MISSING:
+	case CSM_EV_STALE_SUPER:
 		atomic_fetch_add(&e->n_meta, 1);
 		break;
 	case CSM_EV_IO_ERROR:

@@ -14,7 +14,17 @@
 int sync_now(struct csm_engine *e, enum csm_store st, bool datasync)
 {
 	atomic_fetch_add(&e->n_syncs, 1);
-	return e->be.ops->sync(e->be.ctx, st, datasync);
+	/* Every superblock seen so far is in the page cache (or on storage):
+	 * a sync of its file makes it durable. */
+	bool super = st == CSM_META || e->geo.layout == CSM_LAYOUT_INTERLEAVED;
+	uint64_t seq = atomic_load_explicit(&e->seq_seen, memory_order_acquire);
+	int rc = e->be.ops->sync(e->be.ctx, st, datasync);
+	if (rc == 0 && super) {
+		uint64_t cur = atomic_load(&e->seq_durable);
+		while (cur < seq && !atomic_compare_exchange_weak(&e->seq_durable, &cur, seq))
+			;
+	}
+	return rc;
 }
 
 /* fdatasync one store, shared with every thread asking at the same time. */

@@ -42,7 +42,10 @@ int csm_format(struct csm_backend *be, const struct csm_format_opts *fo, char *e
 		                "invalid block size %u (must be 512, 1024, 2048 or 4096)", bs);
 	if (!csm_algo_name(algo))
 		return csm_errf(err, errlen, -EINVAL, "unknown checksum algorithm %u", algo);
-	if (!csm_geo_init(&geo, bs, algo, layout))
+	unsigned version = fo->version ? fo->version : CSM_VERSION;
+	if (version != CSM_VERSION && version != CSM_VERSION_1)
+		return csm_errf(err, errlen, -EINVAL, "unknown format version %u", version);
+	if (!csm_geo_init_v(&geo, version, bs, algo, layout))
 		return csm_errf(err, errlen, -EINVAL, "unknown layout %u", layout);
 
 	uint64_t size = fo->size;
@@ -69,7 +72,7 @@ int csm_format(struct csm_backend *be, const struct csm_format_opts *fo, char *e
 
 	struct csm_super sb;
 	memset(&sb, 0, sizeof(sb));
-	sb.version = CSM_VERSION;
+	sb.version = fo->version ? fo->version : CSM_VERSION;
 	if (fo->uuid) {
 		memcpy(sb.uuid, fo->uuid, CSM_UUID_SIZE);
 	} else if (getrandom(sb.uuid, CSM_UUID_SIZE, 0) != CSM_UUID_SIZE) {
@@ -163,7 +166,9 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 	}
 	e->be = *be;
 	e->sb = sb;
-	csm_geo_init(&e->geo, sb.block_size, sb.algo, sb.layout); /* validated by decode */
+	/* validated by decode */
+	csm_geo_init_v(&e->geo, sb.version, sb.block_size, sb.algo, sb.layout);
+	e->v2 = sb.version >= 2;
 	csm_hasher_init(&e->hasher, sb.algo, sb.uuid);
 	if (opts)
 		e->opts = *opts;
@@ -186,6 +191,10 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 	}
 	atomic_init(&e->size, sb.logical_size);
 	e->size_seq = sb.sequence;
+	atomic_init(&e->seq_seen, sb.sequence);
+	/* A clean mark is synced; an unclean file's last writes may not be. */
+	atomic_init(&e->seq_durable, sb.state == CSM_STATE_CLEAN ? sb.sequence : 0);
+	atomic_init(&e->stale_super, false);
 	atomic_init(&e->unclean, false);
 	atomic_init(&e->window, 1);
 	e->xproc = be->ops->lock != NULL;
@@ -240,12 +249,23 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 			alone = be->ops->lock_test &&
 			        be->ops->lock_test(be->ctx, CSM_LOCK_PRESENCE, F_WRLCK) == 0;
 	}
+	/* v2: a superblock older than its metadata is refused for I/O until
+	 * csumshim recover rebuilds it; automatic recovery does not. */
+	if (e->v2) {
+		rc = check_stale_super(e);
+		if (rc < 0) {
+			csm_errf(err, errlen, rc, "cannot read the metadata: %s", strerror(-rc));
+			goto fail_engine;
+		}
+	}
+	bool stale = atomic_load(&e->stale_super);
 	/* Unclean, and nobody else has it: left by a crash.  A read-only
 	 * engine (or one told not to) leaves it as it is; its reads accept
 	 * what recovery would keep (a block matching either brother). */
 	e->recovery.skipped = alone && e->sb.state == CSM_STATE_UNCLEAN &&
-	                      (e->opts.readonly || e->opts.no_recover);
-	if (alone && e->sb.state == CSM_STATE_UNCLEAN && !e->opts.readonly && !e->opts.no_recover) {
+	                      (e->opts.readonly || e->opts.no_recover || stale);
+	if (alone && e->sb.state == CSM_STATE_UNCLEAN && !e->opts.readonly && !e->opts.no_recover &&
+	    !stale) {
 		rc = recover_locked(e, &e->recovery);
 		if (rc < 0) {
 			csm_errf(err, errlen, rc, "recovery after an unclean shutdown failed: %s",

@@ -60,6 +60,44 @@ static uint8_t *run_block_ptr(const struct csm_geometry *geo, const struct run *
 	return user + ((k << geo->block_shift) - r->pos);
 }
 
+/* v2: how many bytes of a run's transfer at physical `at` must exist in
+ * the data store (all of them but what lies past the end of a separate
+ * data file, which is exactly the size long).  v1: none. */
+static size_t data_need(struct csm_engine *e, const struct run *r, uint64_t at, bool stored)
+{
+	if (!e->v2)
+		return 0;
+	size_t total = (size_t)((r->last - r->first + 1) << e->geo.block_shift);
+	uint64_t size = stored ? stored_size(e) : csm_size(e);
+	if (e->geo.layout == CSM_LAYOUT_INTERLEAVED) {
+		/* Whole blocks, up to the last one inside the size. */
+		uint64_t nb = csm_geo_blocks(&e->geo, size);
+		if (nb <= r->first)
+			return 0;
+		uint64_t last = nb - 1 < r->last ? nb - 1 : r->last;
+		return (size_t)((last - r->first + 1) << e->geo.block_shift);
+	}
+	if (size <= at)
+		return 0;
+	return size - at < total ? (size_t)(size - at) : total;
+}
+
+/* Report the blocks of a run that lie past the end of the data store. */
+static void missing(struct csm_engine *e, const struct run *r, uint64_t at, struct iovec *iov,
+                    int cnt)
+{
+	uint64_t phys = 0;
+	(void)iov;
+	(void)cnt;
+	e->be.ops->get_size(e->be.ctx, CSM_DATA, &phys);
+	uint64_t k = r->first;
+	while (k < r->last && at + ((k - r->first + 1) << e->geo.block_shift) <= phys)
+		k++;
+	struct csm_event ev = {
+	        .kind = CSM_EV_MISSING, .group = r->gno, .lblock = k, .nblocks = r->last - k + 1};
+	report(e, &ev);
+}
+
 static ssize_t read_run(struct csm_engine *e, uint8_t *buf, uint64_t pos, size_t len)
 {
 	const struct csm_geometry *geo = &e->geo;
@@ -88,7 +126,16 @@ static ssize_t read_run(struct csm_engine *e, uint8_t *buf, uint64_t pos, size_t
 			rc = -EIO;
 			goto out;
 		}
-		rc = store_readv(e, CSM_DATA, iov, cnt, csm_geo_data_offset(geo, r.first));
+		uint64_t at = csm_geo_data_offset(geo, r.first);
+		rc = store_readv_need(e, CSM_DATA, iov, cnt, at, data_need(e, &r, at, false));
+		if (rc == -ENODATA && e->xproc) /* shrunk by another process? */
+			rc = store_readv_need(e, CSM_DATA, iov, cnt, at,
+			                      data_need(e, &r, at, true));
+		if (rc == -ENODATA) {
+			missing(e, &r, at, iov, cnt);
+			rc = -EIO;
+			goto out;
+		}
 		if (rc < 0) {
 			report_io(e, r.gno, rc);
 			goto out;
@@ -146,6 +193,11 @@ ssize_t csm_pread(struct csm_engine *e, void *buf, size_t n, uint64_t off)
 		size = csm_size_refresh(e); /* another process may have grown it */
 	if (off >= size || n == 0)
 		return 0;
+	if (atomic_load_explicit(&e->stale_super, memory_order_relaxed)) {
+		struct csm_event ev = {.kind = CSM_EV_STALE_SUPER, .group = e->stale_group};
+		report(e, &ev);
+		return fail(-EIO);
+	}
 	if (n > size - off)
 		n = (size_t)(size - off);
 	if (n > SSIZE_MAX)

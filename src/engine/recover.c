@@ -152,6 +152,87 @@ static int recover_group(struct csm_engine *e, struct group *g, uint64_t nblocks
 	return 0;
 }
 
+/* v2: the unclean mark recorded a boot id, and this is another boot. */
+static bool booted_since(struct csm_engine *e, const uint8_t rec[CSM_UUID_SIZE])
+{
+	uint8_t now[CSM_UUID_SIZE];
+	static const uint8_t zero[CSM_UUID_SIZE];
+	if (!e->v2 || memcmp(rec, zero, CSM_UUID_SIZE) == 0 || !e->be.ops->boot_id ||
+	    e->be.ops->boot_id(e->be.ctx, now) < 0 || memcmp(now, zero, CSM_UUID_SIZE) == 0)
+		return false;
+	return memcmp(now, rec, CSM_UUID_SIZE) != 0;
+}
+
+/* v2: the superblock is older than some brother.  Every group the stores
+ * hold is looked at: the sequence goes past the newest epoch and the size
+ * to the end of the last block a newer-than-the-superblock brother marks
+ * written (all that can be proven: the exact byte size is lost). */
+static int rebuild_stale(struct csm_engine *e, struct csm_recovery *res)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint64_t mphys = 0;
+	int rc = e->be.ops->get_size(e->be.ctx, CSM_META, &mphys);
+	if (rc < 0)
+		return rc;
+	uint64_t ngroups = csm_geo_groups(geo, e->sb.logical_size);
+	if (mphys > geo->header_size && csm_geo_group_at_meta_offset(geo, mphys - 1) + 1 > ngroups)
+		ngroups = csm_geo_group_at_meta_offset(geo, mphys - 1) + 1;
+	uint8_t *buf = alloc_aligned((size_t)2 * geo->block_size);
+	if (!buf)
+		return -ENOMEM;
+	uint64_t top = 0, end = e->sb.logical_size;
+	for (uint64_t gno = 0; rc == 0 && gno < ngroups;) {
+		uint64_t next;
+		if (group_is_hole(e, gno, ngroups, &next)) {
+			gno = next;
+			continue;
+		}
+		rc = store_read(e, CSM_META, buf, (size_t)2 * geo->block_size,
+		                csm_geo_meta_offset(geo, gno, 0));
+		for (int i = 0; rc == 0 && i < 2; i++) {
+			const uint8_t *mb = buf + (size_t)i * geo->block_size;
+			uint64_t gen;
+			if (csm_mb_check(geo, e->sb.uuid, mb, gno, &gen) != CSM_MB_VALID)
+				continue;
+			uint64_t ep = csm_mb_epoch(mb);
+			top = ep > top ? ep : top;
+			if (ep <= e->sb.sequence)
+				continue;
+			for (uint32_t k = geo->per_group; k > 0; k--) {
+				if (!csm_mb_written(geo, mb, k - 1))
+					continue;
+				uint64_t be = (gno * geo->per_group + k) << geo->block_shift;
+				end = be > end ? be : end;
+				break;
+			}
+		}
+		gno++;
+	}
+	free(buf);
+	if (rc < 0)
+		return rc;
+	rc = sb_begin(e);
+	if (rc == 0) {
+		if (top > e->sb.sequence)
+			e->sb.sequence = top; /* write_super goes one past it */
+		rc = extend_stores(e, end);
+		if (rc == 0) {
+			e->sb.logical_size = end;
+			rc = write_super(e);
+		}
+		if (rc == 0)
+			rc = sync_store(e, CSM_META);
+	}
+	sb_end(e);
+	if (rc == 0) {
+		atomic_store(&e->stale_super, false);
+		res->stale_rebuilt = true;
+		res->stale_size = end;
+		csm_drop_cache(e);
+	}
+	return rc;
+}
+
 /* Caller holds the presence lock exclusively (or has no other process). */
 int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 {
@@ -161,10 +242,16 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 	csm_drop_cache(e);
 	int rc = sb_begin(e); /* the size as stored */
 	bool unclean = e->sb.state == CSM_STATE_UNCLEAN;
+	uint8_t rec_boot[CSM_UUID_SIZE];
+	memcpy(rec_boot, e->sb.boot_id, CSM_UUID_SIZE);
 	sb_end(e);
 	/* Only a power cut separates a write from its checksum; a file marked
-	 * clean had nothing in flight at all. */
-	res->restarted = unclean && e->opts.after_power_loss;
+	 * clean had nothing in flight at all.  v2 knows a restart happened
+	 * from the boot id recorded with the unclean mark. */
+	res->boot_differs = unclean && booted_since(e, rec_boot);
+	res->restarted = unclean && (e->opts.after_power_loss || res->boot_differs);
+	if (rc == 0 && atomic_load(&e->stale_super))
+		rc = rebuild_stale(e, res);
 	if (rc == 0)
 		rc = mark_unclean(e); /* a crash during recovery: recover again */
 	if (rc < 0)
@@ -172,6 +259,31 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 	uint64_t size = csm_size(e);
 	uint64_t nblocks = csm_geo_blocks(geo, size);
 	uint64_t ngroups = csm_geo_groups(geo, size);
+	/* v2: a lost tail.  Without a restart nothing explains it: reported,
+	 * left failing, and the store not extended (which would turn it into
+	 * zeros).  After one, the store is made whole again and verification
+	 * (and re-sealing where allowed) decides block by block. */
+	res->intact_size = e->v2 ? store_intact_size(e, size) : size;
+	bool lost_tail = res->intact_size < size;
+	if (lost_tail) {
+		uint64_t kb = res->intact_size >> geo->block_shift;
+		if (res->restarted) {
+			/* The extension may not have been durable: each block
+			 * of the range is verified (and re-sealed only where a
+			 * power cut allows) like any other. */
+			rc = extend_stores(e, size);
+			if (rc < 0)
+				return rc;
+			lost_tail = false;
+		} else {
+			struct csm_event ev = {.kind = CSM_EV_MISSING,
+			                       .group = kb / geo->per_group,
+			                       .lblock = kb,
+			                       .nblocks = nblocks - kb};
+			report(e, &ev);
+			ngroups = csm_geo_groups(geo, kb << geo->block_shift);
+		}
+	}
 	uint8_t *buf = alloc_aligned(SCRUB_CHUNK);
 	if (!buf)
 		return -ENOMEM;
@@ -214,12 +326,12 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 	/* Bytes past the size may have landed while the size did not: make
 	 * them zero and unwritten again (the invariant of size changes). */
 	uint64_t bend = nblocks << geo->block_shift;
-	if (rc == 0 && e->be.resizable && bend > size) {
+	if (rc == 0 && e->be.resizable && bend > size && !lost_tail) {
 		static const uint8_t zeros[CSM_MAX_BLOCK];
 		ssize_t w = write_run(e, zeros, size, (size_t)(bend - size), bend);
 		rc = w < 0 ? (int)w : 0;
 	}
-	if (rc == 0 && e->be.resizable)
+	if (rc == 0 && e->be.resizable && !lost_tail)
 		rc = set_store_sizes(e, size);
 	if (rc == 0)
 		rc = flush_windows(e, true, true);
@@ -255,6 +367,57 @@ int csm_recover(struct csm_engine *e, struct csm_recovery *res)
 	}
 	int rc = recover_locked(e, res);
 	if (excl) /* back to shared: a downgrade cannot fail */
+		e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, F_RDLCK, false);
+	pthread_mutex_unlock(&e->presence_mu);
+	return rc < 0 ? (int)fail(rc) : 0;
+}
+
+int csm_upgrade(struct csm_engine *e)
+{
+	if (e->opts.readonly)
+		return (int)fail(-EBADF);
+	if (e->v2)
+		return (int)fail(-EALREADY);
+	pthread_mutex_lock(&e->presence_mu);
+	bool excl = e->xproc && !atomic_load(&e->solo);
+	if (excl) {
+		int rc = e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, F_WRLCK, false);
+		if (rc < 0) {
+			pthread_mutex_unlock(&e->presence_mu);
+			return (int)fail(rc == -EAGAIN ? -EBUSY : rc);
+		}
+	}
+	int rc = sb_begin(e);
+	if (rc == 0 && (e->sb.state != CSM_STATE_CLEAN || atomic_load(&e->unclean)))
+		rc = -EUCLEAN; /* csumshim recover first */
+	if (rc == 0)
+		rc = sync_all(e, false);
+	if (rc == 0) {
+		/* The reach first (a v1 store may end short of its size where
+		 * nothing was written); then the superblock commits. */
+		e->v2 = true;
+		rc = extend_stores(e, e->sb.logical_size);
+		e->v2 = false;
+	}
+	if (rc == 0)
+		rc = sync_all(e, false);
+	if (rc == 0) {
+		e->sb.version = CSM_VERSION;
+		rc = write_super(e);
+		if (rc == 0)
+			rc = sync_store(e, CSM_META);
+		if (rc == 0) {
+			csm_geo_init_v(&e->geo, CSM_VERSION, e->sb.block_size, e->sb.algo,
+			               e->sb.layout);
+			e->v2 = true;
+			atomic_store(&e->seq_durable, e->sb.sequence);
+			csm_drop_cache(e);
+		} else {
+			e->sb.version = CSM_VERSION_1;
+		}
+	}
+	sb_end(e);
+	if (excl)
 		e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, F_RDLCK, false);
 	pthread_mutex_unlock(&e->presence_mu);
 	return rc < 0 ? (int)fail(rc) : 0;

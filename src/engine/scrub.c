@@ -49,7 +49,7 @@ int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,
 	const struct csm_geometry *geo = &e->geo;
 	memset(res, 0, sizeof(*res));
 	csm_drop_cache(e);
-	uint64_t size = csm_size(e);
+	uint64_t size = stored_size(e); /* another process may have changed it */
 	uint64_t nblocks = csm_geo_blocks(geo, size);
 	uint64_t ngroups = csm_geo_groups(geo, size);
 	uint8_t *buf = alloc_aligned(SCRUB_CHUNK);
@@ -58,6 +58,28 @@ int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,
 	uint64_t group_bytes = (uint64_t)geo->per_group << geo->block_shift;
 	int rc = 0;
 	res->blocks = nblocks;
+	res->intact_size = size;
+	if (atomic_load(&e->stale_super)) {
+		res->stale_super = true;
+		struct csm_event ev = {.kind = CSM_EV_STALE_SUPER, .group = e->stale_group};
+		report(e, &ev);
+	}
+	/* v2: a lost tail — blocks whose stored bytes are past a store's end
+	 * — is reported as one range, and only the rest is read. */
+	uint64_t intact = e->v2 ? store_intact_size(e, size) : size;
+	if (intact < size) {
+		uint64_t kb = intact >> geo->block_shift; /* the cut block is lost too */
+		res->intact_size = kb << geo->block_shift;
+		res->missing_blocks = nblocks - kb;
+		res->bad_blocks += nblocks - kb;
+		struct csm_event ev = {.kind = CSM_EV_MISSING,
+		                       .group = kb / geo->per_group,
+		                       .lblock = kb,
+		                       .nblocks = nblocks - kb};
+		report(e, &ev);
+		nblocks = kb;
+		ngroups = csm_geo_groups(geo, (uint64_t)kb << geo->block_shift);
+	}
 	for (uint64_t gno = 0; gno < ngroups;) {
 		uint64_t next;
 		if (group_is_hole(e, gno, ngroups, &next)) {

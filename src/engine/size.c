@@ -46,6 +46,29 @@ int set_store_sizes(struct csm_engine *e, uint64_t size)
 	return r;
 }
 
+/* v2, before a larger size is stored: the stores reach at least as far
+ * as it needs, so a store shorter than the stored size is always a loss
+ * (docs/FORMAT.md, "Reach").  Never shortens anything. */
+int extend_stores(struct csm_engine *e, uint64_t size)
+{
+	if (!e->v2 || !e->be.resizable)
+		return 0;
+	const struct csm_geometry *geo = &e->geo;
+	int n = geo->layout == CSM_LAYOUT_SEPARATE ? 2 : 1;
+	for (int i = 0; i < n; i++) {
+		enum csm_store st = i == 0 ? CSM_DATA : CSM_META;
+		uint64_t need = st == CSM_DATA ? csm_geo_data_store_size(geo, size)
+		                               : csm_geo_meta_store_size(geo, size);
+		uint64_t cur = 0;
+		int rc = e->be.ops->get_size(e->be.ctx, st, &cur);
+		if (rc == 0 && cur < need)
+			rc = e->be.ops->set_size(e->be.ctx, st, need);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* Make the logical size at least *end (a fixed store's capacity lowers
  * *end; -ENOSPC if off is past it).  *was: the size found. */
 int grow_to(struct csm_engine *e, uint64_t off, uint64_t *end, uint64_t *was)
@@ -70,10 +93,13 @@ int grow_to(struct csm_engine *e, uint64_t off, uint64_t *end, uint64_t *was)
 		if (e->opts.trace)
 			tracef(e, "grow %llu -> %llu", (unsigned long long)size,
 			       (unsigned long long)*end);
-		e->sb.logical_size = *end;
-		rc = write_super(e);
-		if (rc < 0)
-			e->sb.logical_size = size;
+		rc = extend_stores(e, *end);
+		if (rc == 0) {
+			e->sb.logical_size = *end;
+			rc = write_super(e);
+			if (rc < 0)
+				e->sb.logical_size = size;
+		}
 	}
 	sb_end(e);
 	return rc;
@@ -196,14 +222,29 @@ static int shrink_locked(struct csm_engine *e, uint64_t nsize, uint64_t cur)
 		uint64_t glast = (kb / geo->per_group + 1) * geo->per_group - 1;
 		rc = clear_run(e, kb, glast < ob - 1 ? glast : ob - 1, false);
 	}
-	/* 3. drop the stores' tails (later groups vanish whole) */
-	if (rc == 0)
-		rc = set_store_sizes(e, nsize);
-	if (rc == 0) {
-		cache_invalidate(e, csm_geo_groups(geo, nsize));
-		/* 4. publish */
+	if (rc == 0 && e->v2) {
+		/* v2: 3. publish, 4. drop the stores' tails (already zero and
+		 * unwritten): a store shorter than the stored size is never
+		 * left behind, not even by a crash in between. */
 		e->sb.logical_size = nsize;
 		rc = write_super(e);
+		if (rc == 0) {
+			cache_invalidate(e, csm_geo_groups(geo, nsize));
+			/* Published: a store left longer is harmless (recovery
+			 * trims it), so the size stays cut whatever happens. */
+			(void)set_store_sizes(e, nsize);
+			cache_invalidate(e, csm_geo_groups(geo, nsize));
+		}
+	} else {
+		/* 3. drop the stores' tails (later groups vanish whole) */
+		if (rc == 0)
+			rc = set_store_sizes(e, nsize);
+		if (rc == 0) {
+			cache_invalidate(e, csm_geo_groups(geo, nsize));
+			/* 4. publish */
+			e->sb.logical_size = nsize;
+			rc = write_super(e);
+		}
 	}
 	tl_shrinker = NULL;
 	xunlock(e, tail);
@@ -257,7 +298,9 @@ int csm_truncate(struct csm_engine *e, uint64_t nsize)
 		if (e->opts.trace)
 			tracef(e, "extend %llu -> %llu", (unsigned long long)cur,
 			       (unsigned long long)nsize);
-		rc = set_store_sizes(e, nsize);
+		/* v2 never shortens a store here: a longer one past a lost
+		 * tail... cannot be, but extend_stores only ever grows. */
+		rc = e->v2 ? extend_stores(e, nsize) : set_store_sizes(e, nsize);
 		if (rc < 0)
 			goto out;
 		e->sb.logical_size = nsize;

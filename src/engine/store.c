@@ -38,6 +38,39 @@ int store_readv(struct csm_engine *e, enum csm_store st, struct iovec *iov, int 
 	return 0;
 }
 
+/* store_readv, but the first `need` bytes must exist: -ENODATA if the
+ * store ends before them (v2: a lost tail, never zeros). */
+int store_readv_need(struct csm_engine *e, enum csm_store st, struct iovec *iov, int cnt,
+                     uint64_t off, size_t need)
+{
+	ssize_t r = e->be.ops->preadv(e->be.ctx, st, iov, cnt, off);
+	if (r < 0)
+		return (int)r;
+	if ((size_t)r < need)
+		return -ENODATA;
+	size_t got = (size_t)r;
+	for (int i = 0; i < cnt; i++) {
+		if (got >= iov[i].iov_len) {
+			got -= iov[i].iov_len;
+			continue;
+		}
+		memset((char *)iov[i].iov_base + got, 0, iov[i].iov_len - got);
+		got = 0;
+	}
+	return 0;
+}
+
+/* How much of a logical size the stores hold (csm_geo_intact_size); the
+ * size itself if they cannot tell. */
+uint64_t store_intact_size(struct csm_engine *e, uint64_t size)
+{
+	uint64_t d = 0, m = 0;
+	if (e->be.ops->get_size(e->be.ctx, CSM_DATA, &d) < 0 ||
+	    e->be.ops->get_size(e->be.ctx, CSM_META, &m) < 0)
+		return size;
+	return csm_geo_intact_size(&e->geo, size, d, m);
+}
+
 int store_read(struct csm_engine *e, enum csm_store st, void *buf, size_t n, uint64_t off)
 {
 	struct iovec v = {buf, n};

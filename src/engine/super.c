@@ -37,6 +37,8 @@ int write_header(struct csm_backend *be, const struct csm_super *sb)
 static void note_size(struct csm_engine *e, uint64_t size, uint64_t seq)
 {
 	pthread_mutex_lock(&e->size_mu);
+	if (seq > atomic_load_explicit(&e->seq_seen, memory_order_relaxed))
+		atomic_store_explicit(&e->seq_seen, seq, memory_order_release);
 	if (seq >= e->size_seq) {
 		e->size_seq = seq;
 		atomic_store_explicit(&e->size, size, memory_order_release);
@@ -49,6 +51,8 @@ static void note_size(struct csm_engine *e, uint64_t size, uint64_t seq)
 int write_super(struct csm_engine *e)
 {
 	e->sb.sequence++;
+	if (e->sb.state == CSM_STATE_CLEAN)
+		memset(e->sb.boot_id, 0, sizeof(e->sb.boot_id));
 	int rc = write_header(&e->be, &e->sb);
 	if (rc == 0)
 		note_size(e, e->sb.logical_size, e->sb.sequence);
@@ -73,7 +77,90 @@ void take_super(struct csm_engine *e, const struct csm_super *sb)
 	e->sb.logical_size = sb->logical_size;
 	e->sb.state = sb->state;
 	e->sb.sequence = sb->sequence;
+	memcpy(e->sb.boot_id, sb->boot_id, sizeof(e->sb.boot_id));
 	note_size(e, sb->logical_size, sb->sequence);
+}
+
+/* The logical size as stored now, noted; the cached one if unreadable.
+ * No lock: safe under a group lock. */
+uint64_t stored_size(struct csm_engine *e)
+{
+	if (e->xproc && !atomic_load(&e->solo)) {
+		struct csm_super sb;
+		for (int i = 0; i < 1000; i++) {
+			int rc = read_super(&e->be, &sb);
+			if (rc == 0) {
+				note_size(e, sb.logical_size, sb.sequence);
+				break;
+			}
+			if (rc != -EUCLEAN)
+				break;
+			sched_yield();
+		}
+	}
+	return csm_size(e);
+}
+
+/* v2: is a valid brother of g sealed with an epoch past every superblock
+ * sequence seen?  Another process may have written a newer superblock
+ * since: read it before saying so. */
+bool group_epoch_stale(struct csm_engine *e, const struct group *g)
+{
+	uint64_t ep = 0;
+	for (int i = 0; i < 2; i++)
+		if (g->pair.status[i] == CSM_MB_VALID && csm_mb_epoch(g->slot[i]) > ep)
+			ep = csm_mb_epoch(g->slot[i]);
+	if (ep <= atomic_load_explicit(&e->seq_seen, memory_order_acquire))
+		return false;
+	for (int i = 0; i < 1000; i++) {
+		struct csm_super sb;
+		int rc = read_super(&e->be, &sb);
+		if (rc == 0) {
+			note_size(e, sb.logical_size, sb.sequence);
+			return ep > sb.sequence;
+		}
+		if (rc != -EUCLEAN)
+			break;
+		sched_yield();
+	}
+	return true;
+}
+
+/* v2, at open: the brothers of the group holding the last block and of
+ * the group at the end of the store, which a lost growth leaves behind,
+ * against the superblock's sequence.  Sets stale_super. */
+int check_stale_super(struct csm_engine *e)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint64_t size = e->sb.logical_size, mphys = 0;
+	int rc = e->be.ops->get_size(e->be.ctx, CSM_META, &mphys);
+	if (rc < 0)
+		return rc;
+	uint64_t cand[2] = {UINT64_MAX, UINT64_MAX};
+	if (size > 0)
+		cand[0] = csm_geo_groups(geo, size) - 1;
+	if (mphys > geo->header_size)
+		cand[1] = csm_geo_group_at_meta_offset(geo, mphys - 1);
+	uint8_t *buf = alloc_aligned((size_t)2 * geo->block_size);
+	if (!buf)
+		return -ENOMEM;
+	for (int c = 0; c < 2 && rc == 0; c++) {
+		if (cand[c] == UINT64_MAX || (c == 1 && cand[1] == cand[0]))
+			continue;
+		rc = store_read(e, CSM_META, buf, (size_t)2 * geo->block_size,
+		                csm_geo_meta_offset(geo, cand[c], 0));
+		for (int i = 0; i < 2 && rc == 0; i++) {
+			uint64_t gen;
+			const uint8_t *mb = buf + (size_t)i * geo->block_size;
+			if (csm_mb_check(geo, e->sb.uuid, mb, cand[c], &gen) == CSM_MB_VALID &&
+			    csm_mb_epoch(mb) > e->sb.sequence) {
+				atomic_store(&e->stale_super, true);
+				e->stale_group = cand[c];
+			}
+		}
+	}
+	free(buf);
+	return rc;
 }
 
 /* Begin a superblock change: resize_mu, the cross-process superblock lock,
@@ -144,12 +231,20 @@ int current_size(struct csm_engine *e, const struct group *g, uint64_t *size)
  * from here on is recovered at the next open. */
 int mark_unclean(struct csm_engine *e)
 {
+	if (atomic_load_explicit(&e->stale_super, memory_order_relaxed))
+		return -EIO; /* csumshim recover first */
 	if (atomic_load_explicit(&e->unclean, memory_order_acquire))
 		return 0;
 	int rc = sb_begin(e);
 	if (rc == 0 && !atomic_load(&e->unclean)) {
 		if (e->sb.state != CSM_STATE_UNCLEAN) {
 			e->sb.state = CSM_STATE_UNCLEAN;
+			/* v2: which boot this is, so recovery can tell a
+			 * process crash (same boot) from a power cut. */
+			memset(e->sb.boot_id, 0, sizeof(e->sb.boot_id));
+			if (e->v2 && e->be.ops->boot_id &&
+			    e->be.ops->boot_id(e->be.ctx, e->sb.boot_id) < 0)
+				memset(e->sb.boot_id, 0, sizeof(e->sb.boot_id));
 			rc = write_super(e);
 			if (rc == 0)
 				rc = sync_store(e, CSM_META);

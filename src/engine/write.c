@@ -176,6 +176,9 @@ static int publish_meta_how(struct csm_engine *e, struct group *g, int o, bool d
 	const struct csm_geometry *geo = &e->geo;
 	int n = g->pair.newer;
 	uint64_t gen = (n < 0 ? 0 : g->pair.gen[n]) + 1;
+	if (e->v2) /* the newest superblock known durable */
+		csm_mb_set_epoch(g->slot[o],
+		                 atomic_load_explicit(&e->seq_durable, memory_order_acquire));
 	csm_mb_seal(geo, e->sb.uuid, g->slot[o], gen);
 	uint64_t at = csm_geo_meta_offset(geo, g->gno, o);
 	int rc;
@@ -530,10 +533,13 @@ ssize_t csm_append(struct csm_engine *e, const void *buf, size_t n, uint64_t *at
 		if (rc == 0) {
 			if (e->opts.trace)
 				tracef(e, "append at %llu, %zu bytes", (unsigned long long)off, n);
-			e->sb.logical_size = end;
-			rc = write_super(e);
-			if (rc < 0)
-				e->sb.logical_size = off;
+			rc = extend_stores(e, end);
+			if (rc == 0) {
+				e->sb.logical_size = end;
+				rc = write_super(e);
+				if (rc < 0)
+					e->sb.logical_size = off;
+			}
 		}
 		if (rc == 0) {
 			rc = write_range(e, buf, (size_t)(end - off), off, &done);

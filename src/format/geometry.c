@@ -52,9 +52,17 @@ static uint32_t log2u(uint32_t v)
 
 bool csm_geo_init(struct csm_geometry *g, uint32_t block_size, unsigned algo, unsigned layout)
 {
+	return csm_geo_init_v(g, CSM_VERSION, block_size, algo, layout);
+}
+
+bool csm_geo_init_v(struct csm_geometry *g, unsigned version, uint32_t block_size, unsigned algo,
+                    unsigned layout)
+{
 	uint32_t n = csm_per_group_for(block_size, algo);
-	if (n == 0 || csm_layout_name(layout) == NULL)
+	if (n == 0 || csm_layout_name(layout) == NULL ||
+	    (version != CSM_VERSION && version != CSM_VERSION_1))
 		return false;
+	g->version = (uint8_t)version;
 	g->block_size = block_size;
 	g->block_shift = log2u(block_size);
 	g->per_group = n;
@@ -128,4 +136,39 @@ uint64_t csm_geo_capacity_for(const struct csm_geometry *g, uint64_t data_capaci
 	if (blocks > max_blocks)
 		blocks = max_blocks;
 	return blocks * bs;
+}
+
+uint64_t csm_geo_intact_size(const struct csm_geometry *g, uint64_t size, uint64_t data_phys,
+                             uint64_t meta_phys)
+{
+	uint64_t blocks = csm_geo_blocks(g, size);
+	uint64_t intact = size;
+	if (g->layout == CSM_LAYOUT_INTERLEAVED) {
+		/* Block L is intact if its group's brothers and its data are
+		 * inside the file; both lie before its data's end. */
+		if (blocks > 0 && csm_geo_data_offset(g, blocks - 1) + g->block_size > data_phys) {
+			uint64_t lo = 0, hi = blocks - 1; /* first block not inside */
+			while (lo < hi) {
+				uint64_t mid = lo + (hi - lo) / 2;
+				if (csm_geo_data_offset(g, mid) + g->block_size > data_phys)
+					hi = mid;
+				else
+					lo = mid + 1;
+			}
+			intact = lo << g->block_shift;
+		}
+		return intact;
+	}
+	if (data_phys < intact)
+		intact = data_phys;
+	uint64_t groups = csm_geo_groups(g, size);
+	if (groups > 0 && csm_geo_meta_offset(g, groups - 1, 1) + g->block_size > meta_phys) {
+		uint64_t have = meta_phys < g->header_size
+		                        ? 0
+		                        : (meta_phys - g->header_size) / g->group_stride;
+		uint64_t lim = (have * g->per_group) << g->block_shift;
+		if (lim < intact)
+			intact = lim;
+	}
+	return intact;
 }

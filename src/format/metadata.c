@@ -8,7 +8,7 @@
  *    16  le64 group number
  *    24  le32 flags          bit 0 DIRTY, bit 1 STRICT; others must be 0
  *    28  le32 nblocks        = per_group
- *    32  32 reserved bytes   zero
+ *    32  32 reserved bytes   zero (v2: le64 epoch, then 24 zero bytes)
  *    64  written bitmap      bit i = block i of the group holds data
  *    ..  tuples              csum_size bytes per block, little-endian
  * An all-zero block is "empty": the slot has never been written.
@@ -57,9 +57,10 @@ enum csm_mb_status csm_mb_check(const struct csm_geometry *g, const uint8_t uuid
 	if (csm_get_le64(blk + CSM_MB_OFF_GROUP) != group)
 		return CSM_MB_BAD_GROUP;
 	uint64_t gen = csm_get_le64(blk + CSM_MB_OFF_GENERATION);
+	size_t reserved = g->version >= 2 ? CSM_MB_OFF_RESERVED_V2 : CSM_MB_OFF_RESERVED;
 	if (gen == 0 || (csm_get_le32(blk + CSM_MB_OFF_FLAGS) & ~CSM_MF_KNOWN) ||
 	    csm_get_le32(blk + CSM_MB_OFF_NBLOCKS) != g->per_group ||
-	    !csm_is_zero(blk + CSM_MB_OFF_RESERVED, CSM_META_HDR_SIZE - CSM_MB_OFF_RESERVED))
+	    !csm_is_zero(blk + reserved, CSM_META_HDR_SIZE - reserved))
 		return CSM_MB_BAD_FIELD;
 	/* Bits past the last block of the group must be clear. */
 	for (uint32_t i = g->per_group; i < g->bitmap_bytes * 8; i++)
@@ -87,6 +88,16 @@ void csm_mb_seal(const struct csm_geometry *g, const uint8_t uuid[CSM_UUID_SIZE]
 uint64_t csm_mb_generation(const uint8_t *blk)
 {
 	return csm_get_le64(blk + CSM_MB_OFF_GENERATION);
+}
+
+uint64_t csm_mb_epoch(const uint8_t *blk)
+{
+	return csm_get_le64(blk + CSM_MB_OFF_EPOCH);
+}
+
+void csm_mb_set_epoch(uint8_t *blk, uint64_t epoch)
+{
+	csm_put_le64(blk + CSM_MB_OFF_EPOCH, epoch);
 }
 
 uint32_t csm_mb_flags(const uint8_t *blk)

@@ -60,6 +60,8 @@ void csm_sb_encode(const struct csm_super *sb, uint8_t out[CSM_SB_SIZE])
 	csm_put_le64(out + CSM_SB_OFF_LOGICAL_SIZE, sb->logical_size);
 	csm_put_le64(out + CSM_SB_OFF_SEQUENCE, sb->sequence);
 	csm_put_le64(out + CSM_SB_OFF_FORMAT_TIME, sb->format_time);
+	if (sb->version >= 2)
+		memcpy(out + CSM_SB_OFF_BOOT_ID, sb->boot_id, CSM_UUID_SIZE);
 	csm_put_le32(out + CSM_SB_OFF_CSUM, csm_crc32c(0, out, CSM_SB_OFF_CSUM));
 }
 
@@ -80,7 +82,7 @@ enum csm_sb_err csm_sb_decode(const uint8_t *buf, size_t len, struct csm_super *
 	struct csm_super s;
 	memset(&s, 0, sizeof(s));
 	s.version = csm_get_le32(buf + CSM_SB_OFF_VERSION);
-	if (s.version != CSM_VERSION)
+	if (s.version != CSM_VERSION && s.version != CSM_VERSION_1)
 		return CSM_SB_BAD_VERSION;
 	if (csm_get_le32(buf + CSM_SB_OFF_SBSIZE) != CSM_SB_SIZE)
 		return CSM_SB_BAD_SBSIZE;
@@ -114,7 +116,12 @@ enum csm_sb_err csm_sb_decode(const uint8_t *buf, size_t len, struct csm_super *
 		return CSM_SB_BAD_LOGICAL_SIZE;
 	s.sequence = csm_get_le64(buf + CSM_SB_OFF_SEQUENCE);
 	s.format_time = csm_get_le64(buf + CSM_SB_OFF_FORMAT_TIME);
-	for (size_t i = CSM_SB_OFF_RESERVED; i < CSM_SB_OFF_CSUM; i++)
+	size_t reserved = CSM_SB_OFF_RESERVED;
+	if (s.version >= 2) {
+		memcpy(s.boot_id, buf + CSM_SB_OFF_BOOT_ID, CSM_UUID_SIZE);
+		reserved = CSM_SB_OFF_RESERVED_V2;
+	}
+	for (size_t i = reserved; i < CSM_SB_OFF_CSUM; i++)
 		if (buf[i] != 0)
 			return CSM_SB_BAD_RESERVED;
 	*sb = s;

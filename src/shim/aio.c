@@ -51,6 +51,11 @@ static void aio_atfork_child(void)
 	flying = NULL;
 }
 
+void shim_aio_forked(void)
+{
+	aio_atfork_child();
+}
+
 __attribute__((constructor)) static void aio_register_fork(void)
 {
 	pthread_atfork(NULL, NULL, aio_atfork_child);

@@ -15,6 +15,7 @@
 #include <aio.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/pidfd.h>
@@ -42,6 +43,8 @@ struct io_uring_params;
 	X(int, __openat64_2, (int, const char *, int))                                       \
 	X(int, creat, (const char *, mode_t))                                                \
 	X(int, creat64, (const char *, mode_t))                                              \
+	X(int, posix_spawn_file_actions_addopen,                                             \
+	  (posix_spawn_file_actions_t *, int, const char *, int, mode_t))                    \
 	/* descriptors */                                                                    \
 	X(int, close, (int))                                                                 \
 	X(int, close_range, (unsigned, unsigned, int))                                       \
@@ -119,6 +122,7 @@ struct io_uring_params;
 	X(int, munmap, (void *, size_t))                                                     \
 	X(void *, mremap, (void *, size_t, size_t, int, ...))                                \
 	X(int, mprotect, (void *, size_t, int))                                              \
+	X(int, madvise, (void *, size_t, int))                                               \
 	/* descriptors that arrive other than by open() */                                   \
 	X(ssize_t, recvmsg, (int, struct msghdr *, int))                                     \
 	X(int, recvmmsg, (int, struct mmsghdr *, unsigned, int, struct timespec *))          \

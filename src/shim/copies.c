@@ -21,7 +21,7 @@ static ssize_t any_write(int fd, const void *buf, size_t n, off64_t *off)
 {
 	struct shim_file *f = shim_fd(fd);
 	if (f)
-		return off ? shim_pwrite(f, buf, n, (off_t)*off) : shim_write(f, fd, buf, n);
+		return off ? shim_pwrite(f, fd, buf, n, (off_t)*off) : shim_write(f, fd, buf, n);
 	return off ? csm_real.pwrite64(fd, buf, n, *off) : csm_real.write(fd, buf, n);
 }
 

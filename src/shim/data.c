@@ -19,9 +19,10 @@ struct shim_io *shim_engine(struct shim_file *f)
 {
 	struct shim_inode *ino = f->ino;
 	struct shim_io *e = atomic_load_explicit(&ino->e, memory_order_acquire);
-	if (e)
+	if (e && !atomic_load_explicit(&ino->empty, memory_order_relaxed))
 		return e;
 	pthread_mutex_lock(&smu);
+	inode_refresh(ino);
 	e = inode_engine(ino);
 	int err = errno;
 	pthread_mutex_unlock(&smu);
@@ -52,11 +53,17 @@ ssize_t shim_pread(struct shim_file *f, void *buf, size_t n, off_t off)
 }
 
 /* How one write goes: the descriptor's O_DSYNC, O_SYNC and O_APPEND, and
- * a pwritev2's RWF_DSYNC, RWF_SYNC, RWF_APPEND and RWF_NOAPPEND. */
+ * a pwritev2's RWF_DSYNC, RWF_SYNC, RWF_APPEND and RWF_NOAPPEND.  O_APPEND
+ * as the kernel has it on fd now: a process sharing the open file
+ * description (a fork child, one it was passed to) may have changed it
+ * with F_SETFL, which this process's copy of the flags never sees. */
 #define W_APPEND 0x100u
-static unsigned write_how(const struct shim_file *f, int rwf)
+static unsigned write_how(const struct shim_file *f, int fd, int rwf)
 {
 	int fl = atomic_load(&f->flags);
+	int kfl = fd >= 0 ? csm_real.fcntl(fd, F_GETFL) : -1;
+	if (kfl >= 0)
+		fl = (fl & ~O_APPEND) | (kfl & O_APPEND);
 	unsigned w = 0;
 	if ((fl & O_SYNC) == O_SYNC || (rwf & RWF_SYNC))
 		w |= CSM_WR_SYNC;
@@ -79,9 +86,9 @@ static ssize_t pwrite_how(struct shim_file *f, const void *buf, size_t n, off_t 
 	return io_append(e, buf, n, &at, w & ~W_APPEND);
 }
 
-ssize_t shim_pwrite(struct shim_file *f, const void *buf, size_t n, off_t off)
+ssize_t shim_pwrite(struct shim_file *f, int fd, const void *buf, size_t n, off_t off)
 {
-	return pwrite_how(f, buf, n, off, write_how(f, 0));
+	return pwrite_how(f, buf, n, off, write_how(f, fd, 0));
 }
 
 /* read/write at the position kept in the kernel's offset of fd. */
@@ -117,7 +124,7 @@ ssize_t shim_read(struct shim_file *f, int fd, void *buf, size_t n)
 
 ssize_t shim_write(struct shim_file *f, int fd, const void *buf, size_t n)
 {
-	return pos_io_how(f, fd, (void *)buf, n, true, write_how(f, 0));
+	return pos_io_how(f, fd, (void *)buf, n, true, write_how(f, fd, 0));
 }
 
 off_t shim_lseek(struct shim_file *f, int fd, off_t off, int whence)
@@ -205,12 +212,12 @@ PREAD_WRAPPER(pread64, off64_t)
 PREAD_CHK_WRAPPER(__pread_chk, off_t)
 PREAD_CHK_WRAPPER(__pread64_chk, off64_t)
 
-#define PWRITE_WRAPPER(name, offt)                                     \
-	API ssize_t name(int fd, const void *buf, size_t n, offt off)  \
-	{                                                              \
-		struct shim_file *f = ours(fd);                        \
-		return f ? GUARDED(shim_pwrite(f, buf, n, (off_t)off)) \
-		         : REAL(name)(fd, buf, n, off);                \
+#define PWRITE_WRAPPER(name, offt)                                         \
+	API ssize_t name(int fd, const void *buf, size_t n, offt off)      \
+	{                                                                  \
+		struct shim_file *f = ours(fd);                            \
+		return f ? GUARDED(shim_pwrite(f, fd, buf, n, (off_t)off)) \
+		         : REAL(name)(fd, buf, n, off);                    \
 	}
 PWRITE_WRAPPER(pwrite, off_t)
 PWRITE_WRAPPER(pwrite64, off64_t)
@@ -221,7 +228,7 @@ PWRITE_WRAPPER(pwrite64, off64_t)
 static ssize_t vec_io(struct shim_file *f, int fd, const struct iovec *iov, int cnt, off_t off,
                       bool write, int rwf)
 {
-	unsigned w = write ? write_how(f, rwf) : 0;
+	unsigned w = write ? write_how(f, fd, rwf) : 0;
 	if (cnt < 0 || cnt > IOV_MAX) {
 		errno = EINVAL;
 		return -1;

@@ -228,7 +228,8 @@ static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 		shim_share_fd(fd, r);
 		shim_std_after(r);
 	} else if (cmd == F_SETFL) {
-		int keep = atomic_load(&f->flags) & (O_ACCMODE | O_CLOEXEC);
+		/* Linux's F_SETFL leaves the access mode and O_SYNC/O_DSYNC. */
+		int keep = atomic_load(&f->flags) & (O_ACCMODE | O_CLOEXEC | O_SYNC | O_DSYNC);
 		int set = (int)(long)arg & (O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME | O_ASYNC);
 		atomic_store(&f->flags, keep | set);
 	}

@@ -108,6 +108,10 @@ static ssize_t d_append(void *h, const void *buf, size_t n, uint64_t *at, unsign
 	*at = csm_dmc_size(D(h));
 	if (n == 0)
 		return 0;
+	/* O_APPEND may have been set on the shared description by another
+	 * process (data.c reads it per write): say why the write fails. */
+	shim_log("%s: O_APPEND write refused (ENOSPC): a dm-csum file has a fixed size",
+	         ((struct dmc_file *)h)->ino->path);
 	errno = ENOSPC;
 	return -1;
 }
@@ -255,6 +259,7 @@ int attach_dmcsum(struct shim_inode *ino, const struct csm_rule *r, const struct
 	h->ino = ino;
 	atomic_store_explicit(&ino->e, io, memory_order_release);
 	ino->readonly = !st->writable;
+	atomic_store(&ino->empty, false); /* (8): never an empty image */
 	ino->blockdev = st->blk;
 	return 0;
 fail:

@@ -348,6 +348,7 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 	}
 	atomic_store_explicit(&ino->e, io, memory_order_release);
 	ino->readonly = !writable;
+	atomic_store(&ino->empty, empty);
 	ino->blockdev = blk;
 	free(meta);
 	return 0;

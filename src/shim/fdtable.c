@@ -9,6 +9,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -24,7 +26,9 @@
 struct csm_config csm_cfg;
 bool csm_cfg_loaded;
 
-pthread_mutex_t smu = PTHREAD_MUTEX_INITIALIZER; /* tables below */
+/* Error-checking: madvise (mappings.c) may be called by the program's
+ * allocator from inside the shim while this thread holds it. */
+pthread_mutex_t smu = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP; /* tables below */
 static struct shim_inode *inodes;
 
 /* ---- fd table: 1024 pages of 1024 slots, allocated on first use -------- */
@@ -93,8 +97,11 @@ int inode_release(struct shim_inode *ino)
 		return 0;
 	// NOLINTNEXTLINE(clang-analyzer-core.NullDereference): see register_fd
 	HASH_DEL(inodes, ino);
-	int rc = engine_close(ino, ino->retired);
+	int rc = engine_close(ino, ino->retired[0]);
+	int rc_r = engine_close(ino, ino->retired[1]);
 	int rc_e = engine_close(ino, ino->e);
+	if (!rc)
+		rc = rc_r;
 	anchors_close(ino);
 	free(ino->path);
 	free(ino);
@@ -142,6 +149,32 @@ struct shim_io *inode_engine(struct shim_inode *ino)
 	return ino->e;
 }
 
+/* An engine replaced while calls in flight may still use it.  smu held. */
+static void retire(struct shim_inode *ino, struct shim_io *old)
+{
+	if (!old)
+		return;
+	int i = ino->retired[0] ? 1 : 0;
+	engine_close(ino, ino->retired[i]); /* cannot happen: two at most; logged */
+	ino->retired[i] = old;
+}
+
+/* The empty image stands for a file that was empty when this process
+ * opened it; another process (or a forked child) may have written it
+ * since.  Once the file has content, a read-only engine over it takes
+ * over, or this process would go on reading an empty file.  smu held. */
+void inode_refresh(struct shim_inode *ino)
+{
+	if (!atomic_load(&ino->empty) || !ino->e || ino->anchor[0] < 0)
+		return;
+	struct stat st;
+	if (csm_real.fstat(shim_own_fd(ino->anchor[0]), &st) < 0 || st.st_size == 0)
+		return;
+	struct shim_io *old = ino->e;
+	if (attach(ino, ino->rule, false, false, false, shim_own_fd(ino->anchor[0])) == 0)
+		retire(ino, old);
+}
+
 /* The first open for writing of a file only read so far in this process:
  * a writable engine takes over (formatting the file if it is empty).  The
  * read-only one may be in use by calls in flight, so it stays open, and
@@ -152,7 +185,7 @@ static int upgrade(struct shim_inode *ino, int fd, bool trunc, bool created)
 	int rc = attach(ino, ino->rule, true, false, created, fd);
 	if (rc < 0)
 		return rc;
-	ino->retired = old; /* readonly is now false for good: at most one */
+	retire(ino, old); /* readonly is now false for good: at most once */
 	/* O_TRUNC empties the file as it is, keeping its identity: other
 	 * engines (the read-only one, other processes') hold its uuid. */
 	if (trunc && !ino->blockdev && io_truncate(ino->e, 0) < 0)
@@ -183,7 +216,7 @@ int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags
 		}
 		memcpy(ino->key, key, sizeof(key));
 		ino->rule = r;
-		ino->lockfd = -1;
+		ino->lockfd = ino->forklock = -1;
 		ino->anchor[0] = ino->anchor[1] = -1;
 		/* A writer while the file is mapped shared: ETXTBSY, before
 		 * anything is formatted or truncated (maplock.h). */
@@ -277,13 +310,22 @@ void shim_share_fd(int oldfd, int newfd)
 
 /* ---- fork ------------------------------------------------------------- */
 
+/* The child gets lock bytes of its own (shim_locks_copy), made before
+ * the fork so that they are never released in between. */
 static void atfork_prepare(void)
 {
 	pthread_mutex_lock(&smu);
+	for (struct shim_inode *ino = inodes; ino; ino = ino->hh.next)
+		ino->forklock = shim_locks_copy(ino);
 }
 
 static void atfork_parent(void)
 {
+	for (struct shim_inode *ino = inodes; ino; ino = ino->hh.next)
+		if (ino->forklock >= 0) {
+			shim_own_close(ino->forklock); /* the child's now */
+			ino->forklock = -1;
+		}
 	pthread_mutex_unlock(&smu);
 }
 
@@ -305,22 +347,80 @@ static void exit_sign_off(void)
 	pthread_mutex_unlock(&smu);
 }
 
+/* Forks the shim does not see: a raw clone() without CLONE_VM, glibc's
+ * _Fork, run no atfork handler, and the child would go on with copies of
+ * its parent's engines (their caches, their solo state, the parent's
+ * descriptors and locks): its writes past the parent's cached size were
+ * lost, silently, when the parent wrote its size back.  A page advised
+ * MADV_WIPEONFORK reads zero in any child with a memory of its own, and
+ * only there (a vfork or CLONE_VM child shares it): the first call that
+ * looks at a descriptor in such a child does what atfork would have. */
+volatile unsigned char *csm_fork_mark;
+static void atfork_child(void);
+
+static void fork_mark_init(void)
+{
+	void *p = csm_real.mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE,
+	                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	if (csm_real.madvise(p, (size_t)sysconf(_SC_PAGESIZE), MADV_WIPEONFORK) < 0) {
+		csm_real.munmap(p, (size_t)sysconf(_SC_PAGESIZE));
+		return; /* before Linux 4.14: such forks stay unseen */
+	}
+	*(volatile unsigned char *)p = 1;
+	csm_fork_mark = p;
+}
+
+void shim_unseen_fork(void)
+{
+	unsigned char zero = 0;
+	if (__atomic_compare_exchange_n(csm_fork_mark, &zero, 2, false, __ATOMIC_ACQ_REL,
+	                                __ATOMIC_ACQUIRE)) {
+		atfork_child();
+		shim_aio_forked();
+		shim_kaio_forked();
+		__atomic_store_n(csm_fork_mark, 1, __ATOMIC_RELEASE);
+		return;
+	}
+	while (__atomic_load_n(csm_fork_mark, __ATOMIC_ACQUIRE) == 2)
+		sched_yield(); /* another thread of the child is doing it */
+}
+
 /* The child has one thread; locks other threads held stay held in its
  * copies.  Re-initialise every mutex we own. */
 static void atfork_child(void)
 {
-	shim_own_forked(); /* this copy of the state is the child's own */
-	pthread_mutex_init(&smu, NULL);
+	if (csm_fork_mark)
+		*csm_fork_mark = 1; /* wiped by the fork: this one was seen */
+	shim_own_forked();          /* this copy of the state is the child's own */
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&smu, &ma);
+	pthread_mutexattr_destroy(&ma);
 	/* Abandon the parent's engines (their group and cache locks may be
 	 * held by threads that are gone); each reopens on first use. */
 	for (struct shim_inode *ino = inodes; ino; ino = ino->hh.next) {
+		/* Lock bytes of the child's own (made by atfork_prepare, or now
+		 * for a fork no handler saw); the shared description is the
+		 * parent's to release. */
+		int mine = ino->forklock >= 0 ? ino->forklock : shim_locks_copy(ino);
+		ino->forklock = -1;
+		if (mine >= 0) {
+			shim_own_close(ino->lockfd);
+			ino->lockfd = mine;
+		}
 		/* Close the inherited copies of its descriptors: they share the
 		 * parent's open file and its locks, and would keep them alive. */
 		if (ino->e)
 			shim_io_abandon(ino->e);
-		if (ino->retired)
-			shim_io_abandon(ino->retired);
-		ino->e = ino->retired = NULL;
+		for (int i = 0; i < 2; i++) {
+			if (ino->retired[i])
+				shim_io_abandon(ino->retired[i]);
+			ino->retired[i] = NULL;
+		}
+		ino->e = NULL;
 	}
 	for (int p = 0; p < FD_PAGES; p++) {
 		if (!fd_pages[p])
@@ -463,6 +563,7 @@ void shim_state_init(void)
 		openlog("csumshim", LOG_PID, LOG_USER);
 	csm_cfg_loaded = true;
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	fork_mark_init();
 	atexit(exit_sign_off);
 	adopt_inherited();
 }

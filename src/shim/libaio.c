@@ -25,6 +25,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -68,6 +70,11 @@ static void kaio_atfork_child(void)
 	/* AIO contexts are not inherited by a child (the kernel's neither). */
 	pthread_mutex_init(&gmu, NULL);
 	ctxs = NULL;
+}
+
+void shim_kaio_forked(void)
+{
+	kaio_atfork_child();
 }
 
 __attribute__((constructor)) static void kaio_register_fork(void)
@@ -220,10 +227,37 @@ static bool push(struct actx *a, const struct io_event *ev)
 	return true;
 }
 
+/* IOCB_FLAG_RESFD's descriptor must be an eventfd, as the kernel checks
+ * before it accepts the iocb: the completion is an 8-byte write to it,
+ * which on a protected file (or one of the shim's own) would go round
+ * the checksums, over the superblock.  0, or -EBADF/-EINVAL. */
+static long check_resfd(int fd)
+{
+	if (ours(fd) || hidden_fd(fd))
+		return -EINVAL;
+	char link[64], target[64];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	if (n > 0) {
+		target[n] = 0;
+		return strcmp(target, "anon_inode:[eventfd]") ? -EINVAL : 0;
+	}
+	/* No /proc: an eventfd is no regular file, directory or device. */
+	struct stat st;
+	if (csm_real.fstat(fd, &st) < 0)
+		return -EBADF;
+	return S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode) ? -EINVAL : 0;
+}
+
 static long serve(struct actx *a, struct iocb *cb)
 {
 	if (cb->aio_reserved2 || (cb->aio_flags & ~(unsigned)(IOCB_FLAG_RESFD | IOCB_FLAG_IOPRIO)))
 		return -EINVAL;
+	if (cb->aio_flags & IOCB_FLAG_RESFD) {
+		long rc = check_resfd((int)cb->aio_resfd);
+		if (rc < 0)
+			return rc;
+	}
 	if (hidden_fd((int)cb->aio_fildes))
 		return -EBADF; /* not the program's: as io_submit answers a number not open */
 	struct io_event ev = {.data = cb->aio_data, .obj = (uint64_t)(uintptr_t)cb};

@@ -110,3 +110,23 @@ void shim_mapped_leave(struct shim_inode *ino)
 {
 	leave(ino, &ino->maps, SHIM_LOCK_MAPPED);
 }
+
+int shim_locks_copy(struct shim_inode *ino)
+{
+	if (ino->lockfd < 0 || (!ino->writers && !ino->maps))
+		return -1;
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", shim_own_fd(ino->lockfd));
+	int l = csm_real.open(p, O_RDONLY | O_CLOEXEC);
+	if (l < 0)
+		l = csm_real.open(ino->path, O_RDONLY | O_CLOEXEC);
+	l = shim_own_take(l);
+	if (l < 0)
+		return -1;
+	if ((ino->writers && lock_byte(shim_own_fd(l), SHIM_LOCK_WRITER, F_RDLCK) < 0) ||
+	    (ino->maps && lock_byte(shim_own_fd(l), SHIM_LOCK_MAPPED, F_RDLCK) < 0)) {
+		shim_own_close(l);
+		return -1;
+	}
+	return l;
+}

@@ -38,5 +38,11 @@ void shim_writer_leave(struct shim_inode *ino);
  * file is open for writing here or elsewhere. */
 int shim_mapped_enter(struct shim_inode *ino);
 void shim_mapped_leave(struct shim_inode *ino);
+/* smu held.  A fork child shares the lock descriptor's open file
+ * description, and with it the locks: the parent releasing its bytes
+ * released the child's too (a writer or a mapping it inherited went
+ * unprotected).  A new descriptor holding the bytes this process holds,
+ * for the child to keep, or -1 if none are held (or it cannot be made). */
+int shim_locks_copy(struct shim_inode *ino);
 
 #endif

@@ -24,6 +24,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -201,9 +202,10 @@ static void *map_other(void *p, void *addr, size_t len, int flags)
 {
 	if (p != MAP_FAILED && (flags & MAP_FIXED) && atomic_load(&nmaps)) {
 		int err = errno;
-		pthread_mutex_lock(&smu);
-		untrack((uintptr_t)addr, (uintptr_t)addr + page_round(len));
-		pthread_mutex_unlock(&smu);
+		if (pthread_mutex_lock(&smu) != EDEADLK) { /* held here: the allocator's own */
+			untrack((uintptr_t)addr, (uintptr_t)addr + page_round(len));
+			pthread_mutex_unlock(&smu);
+		}
 		errno = err;
 	}
 	return p;
@@ -228,9 +230,10 @@ API int munmap(void *addr, size_t len)
 	int r = REAL(munmap)(addr, len);
 	if (r == 0 && atomic_load(&nmaps)) {
 		int err = errno;
-		pthread_mutex_lock(&smu);
-		untrack((uintptr_t)addr, (uintptr_t)addr + page_round(len));
-		pthread_mutex_unlock(&smu);
+		if (pthread_mutex_lock(&smu) != EDEADLK) { /* held here: the allocator's own */
+			untrack((uintptr_t)addr, (uintptr_t)addr + page_round(len));
+			pthread_mutex_unlock(&smu);
+		}
 		errno = err;
 	}
 	return r;
@@ -243,6 +246,13 @@ API int munmap(void *addr, size_t len)
 static void *remap(struct mapping *m, void *old, size_t oldlen, size_t newlen, int flags,
                    void *new_addr)
 {
+	/* MREMAP_DONTUNMAP would leave the old range mapped as empty
+	 * anonymous memory: zeros where a file mapping shows the file.
+	 * Refused as kernels before 5.13 refuse it for a file's mapping. */
+	if (flags & MREMAP_DONTUNMAP) {
+		errno = EINVAL;
+		return MAP_FAILED;
+	}
 	if ((uintptr_t)old != m->start || page_round(oldlen) != m->end - m->start) {
 		shim_log("%s: mremap of part of a mapping refused", m->ino->path);
 		errno = ENOMEM;
@@ -282,7 +292,8 @@ API void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
 	va_end(ap);
 	if (!atomic_load(&nmaps) || csm_guard)
 		return REAL(mremap)(old, oldlen, newlen, flags, new_addr);
-	pthread_mutex_lock(&smu);
+	if (pthread_mutex_lock(&smu) == EDEADLK) /* held here: the allocator's own */
+		return REAL(mremap)(old, oldlen, newlen, flags, new_addr);
 	struct mapping *m = find((uintptr_t)old);
 	void *p;
 	if (m) {
@@ -304,8 +315,8 @@ API void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
  * file: refused, as the kernel refuses it for a file opened read-only. */
 API int mprotect(void *addr, size_t len, int prot)
 {
-	if ((prot & PROT_WRITE) && atomic_load(&nmaps) && !csm_guard) {
-		pthread_mutex_lock(&smu);
+	if ((prot & PROT_WRITE) && atomic_load(&nmaps) && !csm_guard &&
+	    pthread_mutex_lock(&smu) != EDEADLK) { /* held here: the allocator's own */
 		uintptr_t a = (uintptr_t)addr, b = a + len;
 		const struct mapping *hit = NULL;
 		for (size_t i = 0; i < atomic_load(&nmaps) && !hit; i++)
@@ -322,4 +333,72 @@ API int mprotect(void *addr, size_t len, int prot)
 		}
 	}
 	return REAL(mprotect)(addr, len, prot);
+}
+
+/* A copy is anonymous memory: MADV_DONTNEED (and its _LOCKED form) would
+ * turn it into zeros, where a mapping of the file shows the file again
+ * (a private one losing its changes).  On a copy, a shared one is left as
+ * it is (it holds the file: writers are kept out) and a private one is
+ * filled from the file anew; the rest of the range gets the real advice.
+ * MADV_FREE and MADV_WIPEONFORK, which the kernel refuses on a file's
+ * mapping (they would zero it too), are refused there (EINVAL). */
+static int advise_copies(uintptr_t a, uintptr_t b, int advice)
+{
+	bool refill = advice == MADV_DONTNEED || advice == MADV_DONTNEED_LOCKED;
+	uintptr_t at = a;
+	while (at < b) {
+		/* The first record at or after `at`. */
+		const struct mapping *m = NULL;
+		for (size_t i = 0; i < atomic_load(&nmaps); i++)
+			if (maps[i].end > at && maps[i].start < b &&
+			    (!m || maps[i].start < m->start))
+				m = &maps[i];
+		uintptr_t lo = m ? (m->start > at ? m->start : at) : b;
+		if (lo > at && csm_real.madvise((void *)at, lo - at, advice) < 0)
+			return -1;
+		if (!m)
+			break;
+		if (!refill) {
+			errno = EINVAL;
+			return -1;
+		}
+		uintptr_t hi = m->end < b ? m->end : b;
+		if (!m->shared) {
+			struct shim_io *e = inode_engine(m->ino);
+			uint64_t off = m->off + (lo - m->start);
+			uint64_t size = e ? io_size(e) : 0;
+			size_t n = off >= size            ? 0
+			           : size - off < hi - lo ? (size_t)(size - off)
+			                                  : hi - lo;
+			if (!e || mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE) < 0)
+				return -1;
+			int rc = fill(e, (void *)lo, hi - lo, off);
+			memset((char *)lo + n, 0, hi - lo - n);
+			if (mprotect((void *)lo, hi - lo, m->prot) < 0 || rc < 0)
+				return -1;
+		}
+		at = hi;
+	}
+	return 0;
+}
+
+API int madvise(void *addr, size_t len, int advice)
+{
+	bool zeroes = advice == MADV_DONTNEED || advice == MADV_DONTNEED_LOCKED ||
+	              advice == MADV_FREE || advice == MADV_WIPEONFORK;
+	if (!zeroes || !atomic_load(&nmaps) || csm_guard || len == 0)
+		return REAL(madvise)(addr, len, advice);
+	/* This thread holds smu already: the program's allocator, called
+	 * from inside the shim, on its own memory (smu is error-checking);
+	 * munmap, mremap and mprotect do the same. */
+	if (pthread_mutex_lock(&smu) == EDEADLK)
+		return REAL(madvise)(addr, len, advice);
+	csm_guard++;
+	uintptr_t a = (uintptr_t)addr;
+	int rc = advise_copies(a, a + page_round(len), advice);
+	int err = errno;
+	csm_guard--;
+	pthread_mutex_unlock(&smu);
+	errno = err;
+	return rc;
 }

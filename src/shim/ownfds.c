@@ -78,6 +78,7 @@ void shim_own_forked(void)
 
 bool shim_foreign(void)
 {
+	shim_fork_check(); /* a fork no handler saw owns its copy */
 	pid_t o = atomic_load_explicit(&owner, memory_order_relaxed);
 	return o && getpid() != o;
 }

@@ -228,14 +228,33 @@ int shim_path_size(int dirfd, const char *path, bool nofollow, uint64_t *size)
 	char abs[PATH_MAX];
 	if (resolve(dirfd, path, nofollow, abs) < 0)
 		return 0;
+	struct stat st = {0};
+	if (kernel_fs_path(abs)) {
+		/* Through a /proc magic link that names no file (a deleted
+		 * one, /proc/self/fd/N): a file this process has open, by its
+		 * device and inode. */
+		if (csm_real.fstatat(dirfd, path, &st, nofollow ? AT_SYMLINK_NOFOLLOW : 0) < 0 ||
+		    !S_ISREG(st.st_mode))
+			return 0;
+		pthread_mutex_lock(&smu);
+		struct shim_inode *ino = inode_find(&st);
+		if (ino)
+			inode_refresh(ino);
+		bool known = ino && ino->e;
+		if (known)
+			*size = io_size(ino->e);
+		pthread_mutex_unlock(&smu);
+		return known ? 1 : 0;
+	}
 	const struct csm_rule *r = csm_config_match(&csm_cfg, abs);
 	if (!r)
 		return 0;
-	struct stat st = {0};
 	if (csm_real.stat(abs, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)))
 		return 0;
 	pthread_mutex_lock(&smu);
 	struct shim_inode *ino = inode_find(&st);
+	if (ino)
+		inode_refresh(ino);
 	if (ino && ino->e) {
 		*size = io_size(ino->e);
 		pthread_mutex_unlock(&smu);

@@ -20,7 +20,7 @@ static void fix_size_fd(int fd, off_t *st_size)
 static void fix_size_path(int dirfd, const char *path, bool nofollow, bool isreg, off_t *st_size)
 {
 	uint64_t size = 0;
-	if (isreg && !kernel_fs_path(path) && active() &&
+	if (isreg && (!kernel_fs_path(path) || csm_cfg_loaded) && active() &&
 	    GUARDED(shim_path_size(dirfd, path, nofollow, &size)) == 1)
 		*st_size = (off_t)size;
 }

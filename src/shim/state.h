@@ -44,10 +44,16 @@ struct shim_inode {
 	 * descriptor holding the lock bytes (-1: none yet). */
 	unsigned writers, maps;
 	int lockfd;
+	int forklock;  /* across fork(): the child's copy of lockfd's locks, or -1 */
 	bool readonly; /* e is read-only: no open of this file wrote yet */
-	/* A read-only engine replaced by a writable one (register_fd): still
-	 * in use by calls in flight then, closed with the inode. */
-	struct shim_io *retired;
+	/* e is an empty image in memory (engines.c, empty_backend): the file
+	 * was empty and unformatted when this process opened it read-only.
+	 * csumshim format only: dm-csum refuses an empty file (dmcsum.c). */
+	atomic_bool empty;
+	/* Handles replaced (the empty image by a read-only engine once the
+	 * file has content, a read-only one by a writable one): still in use
+	 * by calls in flight then, closed with the inode. */
+	struct shim_io *retired[2];
 	int anchor[2]; /* O_PATH descriptors (ours) of the data and metadata files, or -1:
 	                  a forked child reopens the very files through them */
 };
@@ -112,7 +118,7 @@ struct shim_io *shim_engine(struct shim_file *f);
 ssize_t shim_read(struct shim_file *f, int fd, void *buf, size_t n);
 ssize_t shim_write(struct shim_file *f, int fd, const void *buf, size_t n);
 ssize_t shim_pread(struct shim_file *f, void *buf, size_t n, off_t off);
-ssize_t shim_pwrite(struct shim_file *f, const void *buf, size_t n, off_t off);
+ssize_t shim_pwrite(struct shim_file *f, int fd, const void *buf, size_t n, off_t off);
 off_t shim_lseek(struct shim_file *f, int fd, off_t off, int whence);
 
 /* Standard streams follow fd 0-2 (stdio.c): flush before a change to the
@@ -132,6 +138,19 @@ void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * parent's memory (vfork, posix_spawn, clone(CLONE_VM)), which must
  * change nothing of the shim's state.  shim_own_sysio: the real calls
  * the engines' backends make, through the numbers they were given. */
+/* fdtable.c: a fork no atfork handler saw (raw clone, _Fork) is caught
+ * by a MADV_WIPEONFORK page reading zero; shim_unseen_fork then does what
+ * the handlers would have (aio.c and libaio.c's included). */
+extern volatile unsigned char *csm_fork_mark;
+void shim_unseen_fork(void);
+static inline void shim_fork_check(void)
+{
+	if (__builtin_expect(csm_fork_mark && !*csm_fork_mark, 0))
+		shim_unseen_fork();
+}
+void shim_aio_forked(void);
+void shim_kaio_forked(void);
+
 void shim_own_init(void);
 void shim_own_forked(void);
 bool shim_foreign(void);

@@ -156,7 +156,7 @@ static FILE *cookie_stream(int fd, const char *mode)
 static FILE *open_stream(const char *path, const char *mode, bool *handled)
 {
 	*handled = false;
-	if (csm_guard || kernel_fs_path(path))
+	if (csm_guard || (kernel_fs_path(path) && !csm_cfg_loaded))
 		return NULL;
 	csm_shim_init();
 	int fl = mode_flags(mode);
@@ -200,8 +200,22 @@ API FILE *fdopen(int fd, const char *mode)
 
 static bool refuse_freopen(const char *path, FILE *stream)
 {
-	if (!path || csm_guard)
+	if (csm_guard)
 		return false;
+	if (!path) {
+		/* A new mode for one of the shim's streams: glibc would
+		 * reopen it as a plain FILE (it crashed on the cookie stream)
+		 * and read the stored bytes through /proc/self/fd.  Refused;
+		 * the stream stays as it was, still usable. */
+		int fd = stream ? fileno(stream) : -1;
+		if (fd < 0 || !shim_fd(fd))
+			return false;
+		shim_log("%s: freopen(NULL) of a stream on a configured file is not supported; "
+		         "the stream is left as it was",
+		         shim_fd(fd)->ino->path);
+		errno = EOPNOTSUPP;
+		return true;
+	}
 	csm_shim_init();
 	uint64_t size;
 	bool handled = false;

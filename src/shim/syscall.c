@@ -194,6 +194,8 @@ static long route(long nr, const long a[6], bool *served)
 		                    (void *)a[4]);
 	case SYS_mprotect:
 		return mprotect((void *)a[0], (size_t)a[1], (int)a[2]);
+	case SYS_madvise:
+		return madvise((void *)a[0], (size_t)a[1], (int)a[2]);
 	/* descriptors that arrive other than by open() (arrivals.c) */
 	case SYS_recvmsg:
 		return recvmsg((int)a[0], (struct msghdr *)a[1], (int)a[2]);

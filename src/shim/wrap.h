@@ -40,7 +40,10 @@
 /* Our descriptor, unless the shim itself is the caller. */
 static inline struct shim_file *ours(int fd)
 {
-	return csm_guard ? NULL : shim_fd(fd);
+	if (csm_guard)
+		return NULL;
+	shim_fork_check();
+	return shim_fd(fd);
 }
 
 /* One of the shim's own descriptors (ownfds.c), which the program never
@@ -63,6 +66,7 @@ static inline bool active(void)
 {
 	if (csm_guard)
 		return false;
+	shim_fork_check();
 	csm_shim_init();
 	return csm_cfg.nrules > 0;
 }

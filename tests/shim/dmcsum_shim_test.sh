@@ -198,6 +198,43 @@ PY
 	expect_rc 0 R python3 maps.py d/a.img
 	contains out "^writer while mapped: ETXTBSY$"
 	contains out "^mapped while written: ENODEV$"
+	# main's paths on dm-csum: an open through /proc/self/fd is served
+	# and verified, MADV_DONTNEED refills a private copy from the file,
+	# O_APPEND set on the description later is refused and logged (the
+	# mapping stays clear of the flipped sector 136: a copy is filled whole)
+	cat >paths.py <<'PY'
+import errno, fcntl, mmap, os, sys
+p = sys.argv[1]
+fd = os.open(p, os.O_RDWR)
+want = os.pread(fd, 4096, 32768)
+v = os.open("/proc/self/fd/%d" % fd, os.O_RDONLY)
+print("via proc:", os.pread(v, 4096, 32768) == want)
+m = mmap.mmap(fd, 65536, mmap.MAP_PRIVATE, mmap.PROT_READ | mmap.PROT_WRITE)
+m[32768:36864] = bytes(4096)
+m.madvise(mmap.MADV_DONTNEED)
+print("refilled:", m[32768:36864] == want)
+m.close()
+fcntl.fcntl(fd, fcntl.F_SETFL, os.O_APPEND)
+try:
+    os.write(fd, b"more")
+    print("append: written")
+except OSError as e:
+    print("append:", errno.errorcode[e.errno])
+try:
+    os.pread(v, 4096, 69632)
+    print("corrupt via proc: read")
+except OSError as e:
+    print("corrupt via proc:", errno.errorcode[e.errno])
+PY
+	expect_rc 0 "$CS" corrupt "${DM[@]}" d/a.img --offset 70000 --seed 3
+	expect_rc 0 R python3 paths.py d/a.img
+	contains out "^via proc: True$"
+	contains out "^refilled: True$"
+	contains out "^append: ENOSPC$"
+	contains out "^corrupt via proc: EIO$"
+	contains shim.log "d/a.img: O_APPEND write refused \\(ENOSPC\\)"
+	expect_rc 0 "$CS" corrupt "${DM[@]}" d/a.img --offset 70000 --seed 3 # undo
+	expect_rc 0 R cmp d/a.img m/a
 	# POSIX AIO and Linux AIO, each write verified by fio and by check
 	if command -v fio >/dev/null; then
 		for eng in "libaio --iodepth=32" "libaio --iodepth=32 --direct=1" "posixaio --iodepth=8"; do

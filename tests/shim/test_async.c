@@ -301,6 +301,19 @@ static void linux_aio(void)
 	                                     ev[0].obj == &c8 && ev[0].res == 4096);
 	CASE("syscall io content", content(fd, 0, v, 4096));
 
+	/* IOCB_FLAG_RESFD naming a protected file (not an eventfd): the
+	 * kernel refuses it (EINVAL); its 8-byte completion write must never
+	 * land raw on the stored file (it overwrote the superblock). */
+	int victim = open(at("p/resfd.img"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CASE("resfd victim", victim >= 0 && write(victim, w, 100) == 100);
+	struct iocb c9, *s9[1] = {&c9};
+	io_prep_fsync(&c9, fd);
+	io_set_eventfd(&c9, victim);
+	errno = 0;
+	CASE("resfd not an eventfd", syscall(SYS_io_submit, ctx, 1L, s9) == -1 && errno == EINVAL);
+	CASE("resfd victim intact", content(victim, 0, w, 100) && fsize(victim) == 100);
+	close(victim);
+
 	/* io_destroy wakes a waiter, which gets EINVAL. */
 	pthread_t t;
 	pthread_create(&t, NULL, destroy_waiter, (void *)ctx);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "shimcase.h"
@@ -86,8 +87,26 @@ int main(int argc, char **argv)
 	uint8_t *grown =
 	        small == MAP_FAILED ? MAP_FAILED : mremap(small, (size_t)pg, size, MREMAP_MAYMOVE);
 	CASE("mremap grows", grown != MAP_FAILED && !memcmp(grown, data, size));
+	/* MREMAP_DONTUNMAP would leave zeros behind: refused. */
+	errno = 0;
+	CASE("mremap DONTUNMAP refused",
+	     grown != MAP_FAILED &&
+	             mremap(grown, size, size, MREMAP_MAYMOVE | MREMAP_DONTUNMAP) == MAP_FAILED &&
+	             errno == EINVAL && !memcmp(grown, data, size));
 	if (grown != MAP_FAILED)
 		munmap(grown, size);
+	/* Dropping a copy's pages: a file mapping shows the file again
+	 * (private changes gone), never zeros; MADV_FREE is refused as the
+	 * kernel refuses it on a file's mapping. */
+	CASE("private DONTNEED",
+	     m != MAP_FAILED && madvise(m, size, MADV_DONTNEED) == 0 && !memcmp(m, data, size));
+	CASE("private DONTNEED via syscall",
+	     m != MAP_FAILED &&
+	             (m[7] = 1, syscall(SYS_madvise, m + pg, (size_t)pg, MADV_DONTNEED) == 0) &&
+	             m[7] == 1 && !memcmp(m + pg, data + pg, (size_t)pg));
+	errno = 0;
+	CASE("private MADV_FREE refused", m != MAP_FAILED && madvise(m, size, MADV_FREE) == -1 &&
+	                                          errno == EINVAL && m[8] == data[8]);
 	munmap(m, size);
 
 	/* A shared mapping while the file is open for writing: refused. */
@@ -132,6 +151,8 @@ int main(int argc, char **argv)
 	CASE("mprotect write refused",
 	     m != MAP_FAILED && mprotect(m, size, PROT_READ | PROT_WRITE) == -1 && errno == EACCES);
 	CASE("read-only open still fine", (r = open(p, O_RDONLY)) >= 0 && close(r) == 0);
+	CASE("shared DONTNEED",
+	     m != MAP_FAILED && madvise(m, size, MADV_DONTNEED) == 0 && !memcmp(m, data, size));
 	/* Part of it unmapped: still mapped. */
 	CASE("munmap middle", m != MAP_FAILED && munmap(m + pg, (size_t)pg) == 0);
 	CASE("still ETXTBSY", other_open_write(p) == 3);
@@ -141,6 +162,44 @@ int main(int argc, char **argv)
 	CASE("write open here after", w >= 0);
 	CASE("content unchanged", w >= 0 && pread(w, data + 0, 0, 0) == 0);
 	close(w);
+
+	/* A writer a fork child inherited: the parent closing its own must
+	 * not release the child's lock byte (they shared one description). */
+	w = open(p, O_RDWR);
+	int hold[2];
+	pipe(hold);
+	fflush(stdout);
+	pid_t kid = fork();
+	if (kid == 0) {
+		char x;
+		close(hold[1]);
+		_exit(read(hold[0], &x, 1) < 0);
+	}
+	close(hold[0]);
+	close(w);
+	r = open(p, O_RDONLY);
+	errno = 0;
+	m = mmap(NULL, size, PROT_READ, MAP_SHARED, r, 0);
+	CASE("fork child's writer keeps mappings out", m == MAP_FAILED && errno == ENODEV);
+	close(hold[1]);
+	CASE("fork child done", waitpid(kid, NULL, 0) == kid);
+	m = mmap(NULL, size, PROT_READ, MAP_SHARED, r, 0);
+	CASE("mapping once the child is gone", m != MAP_FAILED && !memcmp(m, data, size));
+	/* ... and a mapping a child inherited keeps writers out. */
+	pipe(hold);
+	kid = fork();
+	if (kid == 0) {
+		char x;
+		close(hold[1]);
+		_exit(read(hold[0], &x, 1) < 0);
+	}
+	close(hold[0]);
+	CASE("munmap in the parent", m != MAP_FAILED && munmap(m, size) == 0);
+	CASE("child's mapping keeps writers out", other_open_write(p) == 3);
+	close(hold[1]);
+	CASE("second child done", waitpid(kid, NULL, 0) == kid);
+	CASE("writers once it is gone", other_open_write(p) == 0);
+	close(r);
 	printf("maps: %d passed, %d failed\n", cases - failures, failures);
 	free(data);
 	return failures ? 1 : 0;

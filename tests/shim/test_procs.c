@@ -287,6 +287,133 @@ static void test_fork_reaches_file(void)
 	close(fd);
 }
 
+/* A file empty and unformatted when this process opened it read-only is
+ * an empty image in memory; another process writing it afterwards must
+ * show through, as for any file (the image stayed empty for good). */
+static void test_empty_then_written(void)
+{
+	char p[640];
+	p_path(p, sizeof(p), "empty_ro.img");
+	int fd = open(p, O_RDONLY | O_CREAT, 0644);
+	char b[32] = {0};
+	CASE("empty ro: open", fd >= 0 && read(fd, b, sizeof(b)) == 0);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int w = open(p, O_WRONLY);
+		bool ok = w >= 0 && write(w, "written later", 13) == 13 && close(w) == 0;
+		exit(ok ? 0 : 1);
+	}
+	int st;
+	CASE("empty ro: other writes",
+	     pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	struct stat sb, sp;
+	CASE("empty ro: fstat", fstat(fd, &sb) == 0 && sb.st_size == 13);
+	CASE("empty ro: stat", stat(p, &sp) == 0 && sp.st_size == 13);
+	CASE("empty ro: reads it", holds(fd, "written later", 13));
+	close(fd);
+}
+
+/* Forks no atfork handler sees (a raw clone without CLONE_VM, glibc's
+ * _Fork): the child must not write through copies of the parent's
+ * engines (its growth of the file was lost when the parent wrote its
+ * cached size back). */
+static bool unseen_fork_writes(int fd, bool use_fork_)
+{
+	fflush(stdout);
+	pid_t pid = use_fork_ ? _Fork() : (pid_t)syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
+	if (pid == 0) {
+		bool ok = pwrite(fd, "CHILD", 5, 100) == 5 && pwrite(fd, "TAIL", 4, 4096) == 4;
+		_exit(ok ? 0 : 1);
+	}
+	int st;
+	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static void test_unseen_forks(void)
+{
+	static char big[4096];
+	memset(big, 'P', sizeof(big));
+	for (int k = 0; k < 2; k++) {
+		char p[640], n[64], b[16] = {0};
+		const char *how = k ? "_Fork" : "raw clone";
+		p_path(p, sizeof(p), k ? "ufork.img" : "uclone.img");
+		int fd = -1;
+		snprintf(n, sizeof(n), "%s: prepare", how);
+		CASE(n, put(p, big, sizeof(big)) && (fd = open(p, O_RDWR)) >= 0 &&
+		                pwrite(fd, "parent", 6, 0) == 6);
+		snprintf(n, sizeof(n), "%s: child writes", how);
+		CASE(n, unseen_fork_writes(fd, k));
+		snprintf(n, sizeof(n), "%s: parent sees growth", how);
+		CASE(n, pread(fd, b, 5, 100) == 5 && !memcmp(b, "CHILD", 5) &&
+		                pread(fd, b, 8, 4096) == 4 && !memcmp(b, "TAIL", 4));
+		snprintf(n, sizeof(n), "%s: parent writes on", how);
+		CASE(n, pwrite(fd, "more", 4, 200) == 4 && close(fd) == 0);
+		memcpy(big, "parent", 6);
+		memcpy(big + 100, "CHILD", 5);
+		memcpy(big + 200, "more", 4);
+		char all[4100];
+		memcpy(all, big, sizeof(big));
+		memcpy(all + 4096, "TAIL", 4);
+		snprintf(n, sizeof(n), "%s: final content", how);
+		CASE(n, file_holds(p, all, sizeof(all)));
+		memset(big, 'P', sizeof(big));
+	}
+}
+
+/* O_APPEND lives in the open file description: set or cleared with
+ * F_SETFL by one process, it holds for another sharing it (a fork child
+ * that wrote at its position overwrote data instead of appending). */
+static void test_append_shared(void)
+{
+	char p[640];
+	p_path(p, sizeof(p), "append_shared.img");
+	int fd = -1, pp[2];
+	CASE("shared append: prepare",
+	     put(p, "0123456789", 10) && (fd = open(p, O_RDWR)) >= 0 && pipe(pp) == 0);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char x;
+		bool ok = read(pp[0], &x, 1) == 1 && write(fd, "CH", 2) == 2 &&
+		          pwrite(fd, "pw", 2, 0) == 2;
+		_exit(ok ? 0 : 1);
+	}
+	CASE("shared append: F_SETFL",
+	     fcntl(fd, F_SETFL, O_APPEND) == 0 && write(pp[1], "x", 1) == 1);
+	int st;
+	CASE("shared append: child",
+	     waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CASE("shared append: appended", holds(fd, "0123456789CHpw", 14));
+	close(fd);
+	close(pp[0]);
+	close(pp[1]);
+}
+
+/* posix_spawn's file actions open in the child with glibc's internal
+ * open: O_TRUNC there would cut the stored file raw.  Refused on a
+ * protected path; an appending action is adopted by the program. */
+static void test_spawn_actions(void)
+{
+	char p[640];
+	p_path(p, sizeof(p), "spawn_trunc.img");
+	CASE("spawn: prepare", put(p, "kept content", 12));
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	CASE("spawn: O_TRUNC refused",
+	     posix_spawn_file_actions_addopen(&fa, 1, p, O_WRONLY | O_TRUNC, 0644) == EINVAL);
+	CASE("spawn: O_APPEND allowed",
+	     posix_spawn_file_actions_addopen(&fa, 1, p, O_WRONLY | O_APPEND, 0644) == 0);
+	char *argv[] = {"/bin/sh", "-c", "printf more", NULL};
+	pid_t pid;
+	int st;
+	CASE("spawn: runs", posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ) == 0 &&
+	                            waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	                            WEXITSTATUS(st) == 0);
+	CASE("spawn: appended", file_holds(p, "kept contentmore", 16));
+	posix_spawn_file_actions_destroy(&fa);
+}
+
 static int child_main(int fd, const char *want)
 {
 	size_t n = strlen(want);
@@ -455,6 +582,10 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	test_shared_memory_children();
 	test_fork_reaches_file();
+	test_empty_then_written();
+	test_spawn_actions();
+	test_unseen_forks();
+	test_append_shared();
 	test_own_descriptors();
 	test_whole_read_eio();
 	printf("test_procs: %d cases, %d failed\n", cases, failures);

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Format version 2 through the CLI (docs/FORMAT.md "Version 2"):
+#  - new files are version 2 (info says so);
+#  - a stored file that lost its tail (truncate without csumshim, interleaved
+#    and separate data and metadata files): check exits 1 naming the lost
+#    blocks, groups and byte range; export refuses; recover leaves it failing;
+#  - the superblock from before the last growth put back: check exits 1 and
+#    says so; recover rebuilds it and every byte written exports again;
+#  - upgrade: a version 1 file (format --format-version 1) becomes version 2
+#    with its content and uuid, a damaged one is refused and left version 1.
+# Usage: v2_cli_test.sh PATH/TO/csumshim
+set -u
+CS=$(readlink -f "${1:?usage: v2_cli_test.sh PATH/TO/csumshim}")
+T=$(mktemp -d "${TMPDIR:-/tmp}/csumshim-v2.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 2
+pass=0 fail=0
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+expect() {
+	local want=$1; shift
+	"$@" >out 2>err
+	local got=$?
+	if [ "$got" -eq "$want" ]; then ok; else
+		bad "exit $got, want $want: $*"; sed 's/^/    | /' out err >&2
+	fi
+}
+contains() { if grep -qE -- "$2" "$1"; then ok; else bad "$1 lacks '$2'"; sed 's/^/    | /' "$1" >&2; fi; }
+same() { if cmp -s "$1" "$2"; then ok; else bad "$1 and $2 differ"; fi; }
+
+head -c $((10 << 20)) /dev/urandom >src.bin # 10 MiB: 3 groups of 4 KiB blocks
+
+# --- new files are version 2 --------------------------------------------------
+expect 0 "$CS" import src.bin a.img
+expect 0 "$CS" info a.img
+contains out 'format version: +2'
+
+# --- lost tail, interleaved: cut inside group 1's data (data starts at 4 MiB)
+cut=$((4096 + 976 * 4096 + 2 * 4096 + 8 * 4096 + 4096 + 100)) # in block 983 (data of group 1 starts after its pair)
+truncate -s "$cut" a.img
+expect 1 "$CS" check a.img
+contains out '^blocks 983-2559 \(bytes 4026368-10485759, groups 1-2\): missing'
+contains out 'lost tail: 1577 blocks \(bytes 4026368-10485759\)'
+expect 1 "$CS" check --json a.img
+python3 -c "import json; d=json.load(open('out')); assert d['missing_blocks']==1577 and d['intact_size']==4026368 and not d['clean']" && ok || bad "check --json lost tail"
+expect 1 "$CS" export a.img out.bin
+[ -e out.bin ] && bad "export of a file with a lost tail wrote out.bin" || ok
+expect 1 "$CS" recover a.img
+contains out 'lost tail: bytes 4026368-10485759'
+expect 1 "$CS" check a.img # still failing: never zeros
+[ "$(stat -c %s a.img)" = "$cut" ] && ok || bad "recover extended the lost tail"
+
+# --- lost tail, separate: the data file, then the metadata file --------------
+expect 0 "$CS" import src.bin s.img --layout separate --metadata s.img.csum
+truncate -s 5000000 s.img
+expect 1 "$CS" check s.img --metadata-file s.img.csum
+contains out 'bytes 4997120-10485759'
+expect 0 "$CS" import src.bin s2.img --layout separate --metadata s2.img.csum
+truncate -s $((4096 + 2 * 4096 + 100)) s2.img.csum # group 1's pair cut
+expect 1 "$CS" check s2.img --metadata-file s2.img.csum
+contains out 'groups 1-2\): missing'
+
+# --- stale superblock: the one from before the last growth -------------------
+head -c $((1 << 20)) src.bin >small.bin
+expect 0 "$CS" import small.bin st.img
+dd if=st.img of=sb.old bs=512 count=1 status=none
+cat >conf <<CONF
+[global]
+log = $T/shim.log
+
+[$T/*.img]
+CONF
+head -c $((5 << 20)) /dev/urandom >more.bin
+"$CS" run --config "$T/conf" -- dd if=more.bin of=st.img bs=1M oflag=append conv=notrunc status=none ||
+	bad "append through the shim"
+expect 0 "$CS" check st.img
+dd if=sb.old of=st.img bs=512 count=1 conv=notrunc status=none # the old superblock back
+expect 1 "$CS" check st.img
+contains out 'superblock is older than the metadata'
+expect 1 "$CS" recover st.img
+contains out 'rebuilt, size now 6291456'
+expect 0 "$CS" check st.img
+expect 0 "$CS" export st.img out.bin
+cat small.bin more.bin >want.bin
+same want.bin out.bin
+rm -f out.bin
+
+# --- upgrade ------------------------------------------------------------------
+expect 0 "$CS" import src.bin v1.img --format-version 1
+expect 0 "$CS" info v1.img
+contains out 'format version: +1'
+uuid1=$("$CS" info --json v1.img | python3 -c 'import json,sys; print(json.load(sys.stdin)["uuid"])')
+expect 0 "$CS" upgrade v1.img
+contains out 'upgraded from format version 1 to 2'
+expect 0 "$CS" info --json v1.img
+python3 -c "import json; d=json.load(open('out')); assert d['version']==2 and d['uuid']=='$uuid1'" && ok || bad "upgrade kept the uuid"
+expect 0 "$CS" check v1.img
+expect 0 "$CS" export v1.img out.bin
+same src.bin out.bin
+rm -f out.bin
+expect 0 "$CS" upgrade v1.img
+contains out 'already format version 2'
+# a damaged version 1 file is refused and left as it was
+expect 0 "$CS" import src.bin bad.img --format-version 1 --layout separate --metadata bad.img.csum
+expect 0 "$CS" corrupt bad.img --metadata-file bad.img.csum --offset 5000000 --seed 3
+cp bad.img.csum before.csum
+expect 1 "$CS" upgrade bad.img --metadata-file bad.img.csum
+contains err 'not upgraded'
+same before.csum bad.img.csum
+
+echo "v2_cli_test: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
