@@ -476,7 +476,10 @@ int shim_adopt_fd(int fd, const char *how)
 		return 0;
 	const struct csm_rule *r = csm_config_match(&csm_cfg, path);
 	int fl = r ? csm_real.fcntl(fd, F_GETFL) : -1;
-	if (fl < 0)
+	/* An O_PATH descriptor moves no data (the kernel answers EBADF to
+	 * reads and writes): left to the kernel, and reopening it through
+	 * /proc/self/fd is an open like any other. */
+	if (fl < 0 || (fl & O_PATH))
 		return 0;
 	pthread_mutex_lock(&smu);
 	int rc = register_fd(fd, path, r, fl & ~O_TRUNC, false);

@@ -342,6 +342,7 @@ API int mprotect(void *addr, size_t len, int prot)
  * filled from the file anew; the rest of the range gets the real advice.
  * MADV_FREE and MADV_WIPEONFORK, which the kernel refuses on a file's
  * mapping (they would zero it too), are refused there (EINVAL). */
+// NOLINTBEGIN(performance-no-int-to-ptr): addresses kept as integers to compare ranges
 static int advise_copies(uintptr_t a, uintptr_t b, int advice)
 {
 	bool refill = advice == MADV_DONTNEED || advice == MADV_DONTNEED_LOCKED;
@@ -381,6 +382,7 @@ static int advise_copies(uintptr_t a, uintptr_t b, int advice)
 	}
 	return 0;
 }
+// NOLINTEND(performance-no-int-to-ptr)
 
 API int madvise(void *addr, size_t len, int advice)
 {

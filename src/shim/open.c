@@ -57,9 +57,10 @@ static int proc_resolve(int dirfd, const char *path, int flags, char abs[PATH_MA
 			return -1;
 		int rc = opath_name(d, abs);
 		csm_real.close(d);
-		if (rc < 0 || strlen(abs) + strlen(slash) >= PATH_MAX)
+		size_t al = rc < 0 ? 0 : strlen(abs), sl = strlen(slash);
+		if (rc < 0 || al + sl >= PATH_MAX)
 			return -1;
-		strcat(abs, slash);
+		memcpy(abs + al, slash, sl + 1);
 		return 0;
 	}
 	struct stat st;

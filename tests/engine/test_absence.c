@@ -249,7 +249,7 @@ static void stale_super(const struct cfg *c)
 int main(void)
 {
 	const char *v = getenv("CSM_VERSION");
-	version = v ? (unsigned)atoi(v) : 0;
+	version = v ? (unsigned)strtoul(v, NULL, 10) : 0;
 	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
 		const struct cfg *c = &cfgs[i];
 		lost_tail(c, CSM_DATA);

@@ -8,6 +8,7 @@
  *                             sends the descriptor over SCM_RIGHTS (recvmsg)
  *   fd_arrivals scmm FILE     the same, received with recvmmsg
  *   fd_arrivals handle FILE   name_to_handle_at + open_by_handle_at
+ *   fd_arrivals handle-path FILE   the same with O_PATH (the read must fail EBADF)
  *   fd_arrivals pidfd FILE    a child without LD_PRELOAD opens FILE; this
  *                             process takes the descriptor with pidfd_getfd
  *   fd_arrivals at DIR NAME   openat(open(DIR, O_DIRECTORY), NAME)
@@ -148,6 +149,9 @@ static int taken(const char *self, const char *file)
 	return fd;
 }
 
+/* "handle-path": the handle opened O_PATH, which moves no data. */
+static int handle_flags = O_RDONLY;
+
 static int by_handle(const char *file)
 {
 	struct file_handle *h = malloc(sizeof(*h) + MAX_HANDLE_SZ);
@@ -164,8 +168,8 @@ static int by_handle(const char *file)
 	if (mfd < 0)
 		die("open the directory");
 	free(dir);
-	int fd = via_syscall ? (int)syscall(SYS_open_by_handle_at, mfd, h, O_RDONLY)
-	                     : open_by_handle_at(mfd, h, O_RDONLY);
+	int fd = via_syscall ? (int)syscall(SYS_open_by_handle_at, mfd, h, handle_flags)
+	                     : open_by_handle_at(mfd, h, handle_flags);
 	if (fd < 0)
 		die("open_by_handle_at");
 	close(mfd);
@@ -205,7 +209,10 @@ int main(int argc, char **argv)
 		fd = taken(argv[0], argv[2]);
 	else if (argc == 3 && !strcmp(argv[1], "handle"))
 		fd = by_handle(argv[2]);
-	else if (argc == 4 && !strcmp(argv[1], "at")) {
+	else if (argc == 3 && !strcmp(argv[1], "handle-path")) {
+		handle_flags = O_PATH;
+		fd = by_handle(argv[2]);
+	} else if (argc == 4 && !strcmp(argv[1], "at")) {
 		int dfd = open(argv[2], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd < 0)
 			die(argv[2]);
@@ -213,7 +220,8 @@ int main(int argc, char **argv)
 		if (fd < 0)
 			die(argv[3]);
 	} else {
-		fprintf(stderr, "usage: fd_arrivals scm|scmm|pidfd|handle FILE | at DIR NAME\n");
+		fprintf(stderr, "usage: fd_arrivals scm|scmm|pidfd|handle|handle-path FILE | at "
+		                "DIR NAME\n");
 		return 2;
 	}
 	char buf[4096];

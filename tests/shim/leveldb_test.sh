@@ -12,26 +12,10 @@
 # Usage: leveldb_test.sh PATH/TO/csumshim
 set -u
 CS=$(readlink -f "${1:?usage: leveldb_test.sh PATH/TO/csumshim}")
-PY=
-for p in python3 /usr/bin/python3; do
-	command -v "$p" >/dev/null && "$p" -c 'import plyvel' 2>/dev/null && { PY=$(command -v "$p"); break; }
-done
-[ -n "$PY" ] || { echo "SKIP: no python3 with the plyvel module (Debian python3-plyvel)"; exit 77; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/csumshim-leveldb.XXXXXX")
-BG=()
-cleanup() {
-	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-mkdir "$T/raw" "$T/p"
-printf '[global]\nlog = %s/log\n\n[%s/p/*]\n' "$T" "$T" >"$T/conf"
-R() { "$CS" run --config "$T/conf" -- "$@"; }
-logged() { grep -q -- "$1" "$T/log" 2>/dev/null; }
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/mapdb_lib.sh"
+mapdb_python plyvel 'Debian python3-plyvel'
+mapdb_setup leveldb
 cat >"$T/prog.py" <<'EOF'
 import hashlib, os, sys, time
 import plyvel

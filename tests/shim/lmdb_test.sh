@@ -17,29 +17,14 @@ CS=$(readlink -f "${1:?usage: lmdb_test.sh PATH/TO/csumshim}")
 for c in mdb_dump mdb_load mdb_stat; do
 	command -v "$c" >/dev/null || { echo "SKIP: $c not installed (Debian lmdb-utils)"; exit 77; }
 done
-PY=
-for p in python3 /usr/bin/python3; do
-	command -v "$p" >/dev/null && "$p" -c 'import lmdb' 2>/dev/null && { PY=$(command -v "$p"); break; }
-done
-[ -n "$PY" ] || { echo "SKIP: no python3 with the lmdb module (Debian python3-lmdb)"; exit 77; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/csumshim-lmdb.XXXXXX")
-BG=()
-cleanup() {
-	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-mkdir "$T/raw" "$T/p"
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/mapdb_lib.sh"
+mapdb_python lmdb 'Debian python3-lmdb'
+mapdb_setup lmdb
 # conf: everything in p/ but LMDB's reader table (lock.mdb: no data, like
 # SQLite's -shm); conf.all: all of p/, the default a user gets.
 printf '[global]\nlog = %s/log\n\n[%s/p/*]\nexclude = %s/p/lock.mdb\n' "$T" "$T" "$T" >"$T/conf"
 printf '[global]\nlog = %s/log\n\n[%s/p/*]\n' "$T" "$T" >"$T/conf.all"
-R() { "$CS" run --config "$T/conf" -- "$@"; }
-logged() { grep -q -- "$1" "$T/log" 2>/dev/null; }
 wait_for() { for _ in $(seq 300); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
 
 # The reference: 3000 keys in 30 transactions, made without the shim.

@@ -172,6 +172,8 @@ fi
 if "$HELP" handle secret >/dev/null 2>handle.err; then
 	check "open_by_handle_at: verified content" [ "$(R "$HELP" handle p/r.img 2>&1)" = hello ]
 	check "syscall(SYS_open_by_handle_at): verified content" [ "$(R "$HELP" handle-sys p/r.img 2>&1)" = hello ]
+	# O_PATH moves no data: the kernel's EBADF, not reads served by the shim.
+	check "open_by_handle_at(O_PATH): read fails EBADF" sh -c '"$@" 2>&1 | grep -q "read: Bad file descriptor"' sh "$CS" run --config "$T/conf" -- "$HELP" handle-path p/r.img
 else
 	echo "security_test: open_by_handle_at case skipped: $(cat handle.err)"
 fi

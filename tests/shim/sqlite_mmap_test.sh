@@ -17,27 +17,10 @@ set -u
 CS=$(readlink -f "${1:?usage: sqlite_mmap_test.sh PATH/TO/csumshim}")
 HERE=$(cd "$(dirname "$0")" && pwd)
 command -v sqlite3 >/dev/null || { echo "SKIP: sqlite3 not installed"; exit 77; }
-PY=
-for p in python3 /usr/bin/python3; do
-	command -v "$p" >/dev/null && "$p" -c 'import sqlite3' 2>/dev/null && { PY=$(command -v "$p"); break; }
-done
-[ -n "$PY" ] || { echo "SKIP: no python3 with the sqlite3 module"; exit 77; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/csumshim-sqlmap.XXXXXX")
-BG=()
-cleanup() {
-	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-mkdir "$T/raw" "$T/p"
-printf '[global]\nlog = %s/log\n\n[%s/p/*]\n' "$T" "$T" >"$T/conf"
-R() { "$CS" run --config "$T/conf" -- "$@"; }
+. "$HERE/mapdb_lib.sh"
+mapdb_python sqlite3
+mapdb_setup sqlmap
 M() { "$PY" "$HERE/sqlite_mmap.py" "$@"; }
-logged() { grep -q -- "$1" "$T/log" 2>/dev/null; }
 wait_for() { for _ in $(seq 300); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
 
 # The reference, without the shim.
