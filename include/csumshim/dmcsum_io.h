@@ -21,8 +21,12 @@
  *   - a partial-sector write reads and verifies the old sector first;
  *   - per-group reader/writer locks instead of one global mutex.
  *
- * No metadata cache: every call reads the brothers it needs.  One process
- * at a time (no cross-process locks yet).  Functions return -1 and set
+ * No metadata cache: every call reads the brothers it needs.  Several
+ * processes: a write holds its group's OFD lock (CSM_LOCK_GROUP on the
+ * metadata store, as the engine's), and a read that finds a mismatch reads
+ * the group again under the shared lock before reporting it, so another
+ * process's write in progress is never taken for corruption.  Functions
+ * return -1 and set
  * errno like system calls: EIO for a sector that matches neither brother,
  * a group with no valid brother, or (writes) brothers the wrap rule cannot
  * order; ENOSPC at or past the end; EBADF writing a read-only handle.
@@ -93,6 +97,9 @@ int csm_dmc_open(struct csm_backend *be, const struct csm_dmc_opts *o, struct cs
                  char *err, size_t errlen);
 /* Frees the handle (no sync: call csm_dmc_fsync first). */
 int csm_dmc_close(struct csm_dmc *d);
+/* In a forked child: close the descriptors; free, unlock nothing (the
+ * parent's threads may hold the handle's locks). */
+void csm_dmc_abandon(struct csm_dmc *d);
 
 uint64_t csm_dmc_size(const struct csm_dmc *d); /* bytes */
 unsigned csm_dmc_layout(const struct csm_dmc *d);
@@ -100,6 +107,9 @@ unsigned csm_dmc_layout(const struct csm_dmc *d);
 /* A read that meets a bad sector returns the verified prefix first (a
  * short count), then -1/EIO; the buffer past the prefix is zeroed. */
 ssize_t csm_dmc_pread(struct csm_dmc *d, void *buf, size_t n, uint64_t off);
+/* The same, except that a read meeting a bad sector fails whole (-1 and
+ * errno, the buffer zeroed), as the engine's csm_pread does: the shim's. */
+ssize_t csm_dmc_pread_whole(struct csm_dmc *d, void *buf, size_t n, uint64_t off);
 ssize_t csm_dmc_pwrite(struct csm_dmc *d, const void *buf, size_t n, uint64_t off);
 int csm_dmc_fsync(struct csm_dmc *d);
 

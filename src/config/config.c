@@ -49,6 +49,18 @@ static bool parse_bool(const char *v, bool *out)
 	return true;
 }
 
+/* A key with two values: *out = 0 for the first, 1 for the second. */
+_Static_assert(CSM_DURABILITY_DEFAULT == 0 && CSM_DURABILITY_STRICT == 1 &&
+                       CSM_RULE_CSUMSHIM == 0 && CSM_RULE_DMCSUM == 1,
+               "the values parse_either gives");
+static bool parse_either(const char *v, const char *v0, const char *v1, unsigned *out)
+{
+	if (strcmp(v, v0) != 0 && strcmp(v, v1) != 0)
+		return false;
+	*out = strcmp(v, v0) == 0 ? 0 : 1;
+	return true;
+}
+
 static bool parse_bytes(const char *v, uint64_t *out)
 {
 	char *end;
@@ -197,24 +209,27 @@ static int on_rule(struct parse_state *st, struct csm_rule *r, const char *name,
 		else
 			return fail(st, "on_mismatch: expected error or log, not '%s'", value);
 	} else if (!strcmp(name, "durability")) {
-		if (!strcmp(value, "default"))
-			r->durability = CSM_DURABILITY_DEFAULT;
-		else if (!strcmp(value, "strict"))
-			r->durability = CSM_DURABILITY_STRICT;
-		else
+		if (!parse_either(value, "default", "strict", &r->durability))
 			return fail(st, "durability: expected default or strict, not '%s'", value);
 	} else if (!strcmp(name, "solo")) {
 		if (!parse_bool(value, &r->solo))
 			return fail(st, "solo: expected yes or no, not '%s'", value);
+	} else if (!strcmp(name, "format")) {
+		if (!parse_either(value, "csumshim", "dm-csum", &r->format))
+			return fail(st, "format: expected csumshim or dm-csum, not '%s'", value);
 	} else if (!strcmp(name, "exclude")) {
 		return on_exclude(st, r, value);
 	} else {
 		return fail(
 		        st,
 		        "unknown key '%s' (known: layout, block_size, checksum, metadata, create, "
-		        "on_mismatch, durability, solo, exclude)",
+		        "on_mismatch, durability, solo, format, exclude)",
 		        name);
 	}
+	/* The seed's format has no way to keep either promise. */
+	if (r->format == CSM_RULE_DMCSUM && (r->log_only || r->durability == CSM_DURABILITY_STRICT))
+		return fail(st, "format = dm-csum: %s is not available for dm-csum files",
+		            r->log_only ? "on_mismatch = log" : "durability = strict");
 	return 1;
 }
 

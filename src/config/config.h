@@ -17,6 +17,7 @@
  *   create = yes | no                format new (or O_TRUNC'ed, or empty) files
  *   on_mismatch = error | log        log: return stored data, but log it
  *   durability = default | strict    strict: checksums durable before data
+ *   format = csumshim | dm-csum      dm-csum: the seed's format, fixed size
  *
  *   [faults]                         fault injection (faults.h)
  *   rule = KIND [key=value]...       repeatable
@@ -36,6 +37,10 @@
 
 enum csm_log_kind { CSM_LOG_STDERR = 0, CSM_LOG_SYSLOG, CSM_LOG_FILE };
 
+/* What a rule's files hold: csumshim's own format, or the seed's (never
+ * guessed: dm-csum has no magic number). */
+enum csm_rule_format { CSM_RULE_CSUMSHIM = 0, CSM_RULE_DMCSUM };
+
 struct csm_rule {
 	char *glob;
 	int line;
@@ -47,6 +52,7 @@ struct csm_rule {
 	bool log_only;
 	unsigned durability; /* enum csm_durability */
 	bool solo;           /* may go solo (default yes) */
+	unsigned format;     /* enum csm_rule_format */
 	char **exclude;      /* globs this section leaves to the next ones */
 	size_t nexclude;
 	bool exclude_none; /* "exclude = none": not even the default */

@@ -14,6 +14,7 @@
 #include "errmsg.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,6 +44,10 @@ struct csm_dmc {
 	struct dmc_lock *locks;
 	pthread_mutex_t stats_mu;
 	struct csm_dmc_stats stats;
+	/* A write's private copy of one group's data: this one when free,
+	 * else (threads writing at once) a malloc'ed one. */
+	pthread_mutex_t scratch_mu;
+	uint8_t *scratch;
 };
 
 const char *csm_dmc_event_name(enum csm_dmc_event_kind k)
@@ -178,6 +183,36 @@ static void group_unlock(struct csm_dmc *d, struct dmc_lock *l)
 {
 	pthread_rwlock_unlock(&l->rw);
 	lock_put(d, l);
+}
+
+/* Across processes: the group's OFD lock (CSM_LOCK_GROUP) on the metadata
+ * store, taken with the in-process lock held exclusively, so one thread of
+ * a process at a time owns it (OFD locks have one owner per open file).
+ * Writers hold it F_WRLCK; a reader that found a mismatch re-reads under
+ * F_RDLCK.  0 or a negative errno; backends without locks (in-memory
+ * tests) are private to one process. */
+static int xlock(struct csm_dmc *d, uint64_t g, int type)
+{
+	if (!d->be.ops->lock)
+		return 0;
+	return d->be.ops->lock(d->be.ctx, CSM_LOCK_GROUP(g), type, true);
+}
+
+static struct dmc_lock *group_lock_x(struct csm_dmc *d, uint64_t g, int type, int *rc)
+{
+	struct dmc_lock *l = group_lock(d, g, true);
+	*rc = l ? xlock(d, g, type) : -ENOMEM;
+	if (l && *rc < 0) {
+		group_unlock(d, l);
+		l = NULL;
+	}
+	return l;
+}
+
+static void group_unlock_x(struct csm_dmc *d, uint64_t g, struct dmc_lock *l)
+{
+	xlock(d, g, F_UNLCK);
+	group_unlock(d, l);
 }
 
 /* ---- geometry helpers ------------------------------------------------- */
@@ -355,12 +390,16 @@ int csm_dmc_open(struct csm_backend *be, const struct csm_dmc_opts *o, struct cs
 			              (unsigned long long)dsize);
 	}
 	struct csm_dmc *d = rc == 0 ? calloc(1, sizeof(*d)) : NULL;
-	if (!d) {
+	uint8_t *scratch = d ? malloc((size_t)CSM_DMC_PER_GROUP * SEC) : NULL;
+	if (!scratch) {
 		if (rc == 0)
 			rc = csm_errf(err, errlen, -ENOMEM, "out of memory");
+		free(d);
 		csm_backend_destroy(be);
 		return rc;
 	}
+	d->scratch = scratch;
+	pthread_mutex_init(&d->scratch_mu, NULL);
 	d->be = *be;
 	memset(be, 0, sizeof(*be));
 	d->layout = layout;
@@ -383,8 +422,15 @@ int csm_dmc_close(struct csm_dmc *d)
 	csm_backend_destroy(&d->be);
 	pthread_mutex_destroy(&d->table_mu);
 	pthread_mutex_destroy(&d->stats_mu);
+	pthread_mutex_destroy(&d->scratch_mu);
+	free(d->scratch);
 	free(d);
 	return 0;
+}
+
+void csm_dmc_abandon(struct csm_dmc *d)
+{
+	csm_backend_destroy(&d->be);
 }
 
 uint64_t csm_dmc_size(const struct csm_dmc *d)
@@ -401,9 +447,12 @@ unsigned csm_dmc_layout(const struct csm_dmc *d)
 
 /* Verified read of [off, off+len), all inside group g.  *done: bytes
  * verified from the start (len on success).  0, -EIO (a sector matched
- * neither brother, or none is valid) or the backend's error. */
+ * neither brother, or none is valid) or the backend's error.  Unlocked
+ * across processes (`recheck` false), a mismatch is not reported but
+ * -EAGAIN returned when another process may have been writing the group:
+ * the caller reads it again under the group's shared OFD lock. */
 static int read_group(struct csm_dmc *d, uint64_t g, uint8_t *buf, uint64_t off, size_t len,
-                      size_t *done)
+                      size_t *done, bool recheck)
 {
 	*done = 0;
 	uint64_t s0 = off >> SHIFT, s1 = (off + len - 1) >> SHIFT;
@@ -422,23 +471,25 @@ static int read_group(struct csm_dmc *d, uint64_t g, uint8_t *buf, uint64_t off,
 	if (last_b)
 		iov[cnt++] = (struct iovec){.iov_base = tb, .iov_len = SEC};
 
-	struct dmc_lock *l = group_lock(d, g, false);
+	int rc = 0;
+	bool shared = d->be.ops->lock != NULL; /* other processes may write */
+	struct dmc_lock *l = recheck ? group_lock_x(d, g, F_RDLCK, &rc) : group_lock(d, g, false);
 	if (!l)
-		return -ENOMEM;
-	int rc = read_pair(d, g, pair);
+		return recheck ? rc : -ENOMEM;
+	rc = read_pair(d, g, pair);
 	if (rc == 0)
 		rc = xfer(&d->be, CSM_DATA, iov, cnt, data_off(d, s0), false);
 	if (rc < 0) {
 		report_io(d, g, rc);
-		group_unlock(d, l);
-		return rc;
+		goto out;
 	}
 	struct csm_dmc_pair p;
 	csm_dmc_pair_choose(&p, pair, pair + SEC);
 	if (!p.ok[0] && !p.ok[1]) {
-		report_pair(d, g, &p);
-		group_unlock(d, l);
-		return -EIO;
+		rc = shared && !recheck ? -EAGAIN : -EIO;
+		if (rc == -EIO)
+			report_pair(d, g, &p);
+		goto out;
 	}
 	for (uint64_t s = s0; s <= s1; s++) {
 		const uint8_t *sec = s == s0 && first_b  ? hb
@@ -446,8 +497,9 @@ static int read_group(struct csm_dmc *d, uint64_t g, uint8_t *buf, uint64_t off,
 		                                         : buf + ((s << SHIFT) - off);
 		uint16_t crc = csm_dmc_sector_crc(sec);
 		if (!csm_dmc_verifies(&p, pair, pair + SEC, csm_dmc_index_of(s), crc)) {
-			report_simple(d, CSM_DMC_EV_MISMATCH, g, s, 0);
-			rc = -EIO;
+			rc = shared && !recheck ? -EAGAIN : -EIO;
+			if (rc == -EIO)
+				report_simple(d, CSM_DMC_EV_MISMATCH, g, s, 0);
 			break;
 		}
 		/* Sector s verified: hand its part to the caller. */
@@ -457,11 +509,15 @@ static int read_group(struct csm_dmc *d, uint64_t g, uint8_t *buf, uint64_t off,
 			memcpy(buf + (from - off), sec + (from & (SEC - 1)), (size_t)(to - from));
 		*done = (size_t)(to - off);
 	}
-	group_unlock(d, l);
+out:
+	if (recheck)
+		group_unlock_x(d, g, l);
+	else
+		group_unlock(d, l);
 	return rc;
 }
 
-ssize_t csm_dmc_pread(struct csm_dmc *d, void *buf, size_t n, uint64_t off)
+static ssize_t dmc_pread(struct csm_dmc *d, void *buf, size_t n, uint64_t off, bool whole)
 {
 	uint64_t size = d->sectors << SHIFT;
 	if (off >= size || n == 0)
@@ -478,17 +534,32 @@ ssize_t csm_dmc_pread(struct csm_dmc *d, void *buf, size_t n, uint64_t off)
 		if (len > gend - at)
 			len = (size_t)(gend - at);
 		size_t done;
-		int rc = read_group(d, g, b + total, at, len, &done);
+		int rc = read_group(d, g, b + total, at, len, &done, false);
+		if (rc == -EAGAIN)
+			rc = read_group(d, g, b + total, at, len, &done, true);
 		total += done;
 		if (rc < 0) {
-			memset(b + total, 0, n - total);
-			if (total)
+			if (whole)
+				memset(b, 0, n);
+			else
+				memset(b + total, 0, n - total);
+			if (total && !whole)
 				return (ssize_t)total;
 			errno = -rc;
 			return -1;
 		}
 	}
 	return (ssize_t)total;
+}
+
+ssize_t csm_dmc_pread(struct csm_dmc *d, void *buf, size_t n, uint64_t off)
+{
+	return dmc_pread(d, buf, n, off, false);
+}
+
+ssize_t csm_dmc_pread_whole(struct csm_dmc *d, void *buf, size_t n, uint64_t off)
+{
+	return dmc_pread(d, buf, n, off, true);
 }
 
 /* ---- writes ----------------------------------------------------------- */
@@ -555,10 +626,14 @@ static int write_group(struct csm_dmc *d, uint64_t g, const uint8_t *buf, uint64
 	size_t nbytes = (size_t)(s1 - s0 + 1) << SHIFT;
 	uint8_t pair[2 * SEC], nw[SEC];
 
-	struct dmc_lock *l = group_lock(d, g, true);
-	if (!l)
-		return -ENOMEM;
-	int rc = read_pair(d, g, pair);
+	int rc;
+	struct dmc_lock *l = group_lock_x(d, g, F_WRLCK, &rc);
+	if (!l) {
+		if (rc != -ENOMEM)
+			report_io(d, g, rc);
+		return rc;
+	}
+	rc = read_pair(d, g, pair);
 	if (rc < 0) {
 		report_io(d, g, rc);
 		goto out;
@@ -599,7 +674,7 @@ static int write_group(struct csm_dmc *d, uint64_t g, const uint8_t *buf, uint64
 	if (rc < 0)
 		report_io(d, g, rc);
 out:
-	group_unlock(d, l);
+	group_unlock_x(d, g, l);
 	return rc;
 }
 
@@ -618,7 +693,8 @@ ssize_t csm_dmc_pwrite(struct csm_dmc *d, const void *buf, size_t n, uint64_t of
 	}
 	if (n > size - off)
 		n = (size_t)(size - off);
-	uint8_t *scratch = malloc((size_t)CSM_DMC_PER_GROUP * SEC);
+	bool mine = pthread_mutex_trylock(&d->scratch_mu) == 0;
+	uint8_t *scratch = mine ? d->scratch : malloc((size_t)CSM_DMC_PER_GROUP * SEC);
 	if (!scratch) {
 		errno = ENOMEM;
 		return -1;
@@ -637,7 +713,10 @@ ssize_t csm_dmc_pwrite(struct csm_dmc *d, const void *buf, size_t n, uint64_t of
 		if (rc == 0)
 			total += len;
 	}
-	free(scratch);
+	if (mine)
+		pthread_mutex_unlock(&d->scratch_mu);
+	else
+		free(scratch);
 	if (rc < 0 && total == 0) {
 		errno = -rc;
 		return -1;

@@ -15,10 +15,10 @@
 
 /* ---- positioned I/O ---------------------------------------------------- */
 
-struct csm_engine *shim_engine(struct shim_file *f)
+struct shim_io *shim_engine(struct shim_file *f)
 {
 	struct shim_inode *ino = f->ino;
-	struct csm_engine *e = atomic_load_explicit(&ino->e, memory_order_acquire);
+	struct shim_io *e = atomic_load_explicit(&ino->e, memory_order_acquire);
 	if (e && !atomic_load_explicit(&ino->empty, memory_order_relaxed))
 		return e;
 	pthread_mutex_lock(&smu);
@@ -32,7 +32,7 @@ struct csm_engine *shim_engine(struct shim_file *f)
 
 /* Common entry of the data calls: the engine, after the access-mode and
  * offset checks the kernel would make (EBADF, EINVAL). */
-static struct csm_engine *io_begin(struct shim_file *f, bool write, off_t off)
+static struct shim_io *io_begin(struct shim_file *f, bool write, off_t off)
 {
 	int acc = atomic_load(&f->flags) & O_ACCMODE;
 	if (acc == (write ? O_RDONLY : O_WRONLY)) {
@@ -48,8 +48,8 @@ static struct csm_engine *io_begin(struct shim_file *f, bool write, off_t off)
 
 ssize_t shim_pread(struct shim_file *f, void *buf, size_t n, off_t off)
 {
-	struct csm_engine *e = io_begin(f, false, off);
-	return e ? csm_pread(e, buf, n, (uint64_t)off) : -1;
+	struct shim_io *e = io_begin(f, false, off);
+	return e ? io_pread(e, buf, n, (uint64_t)off) : -1;
 }
 
 /* How one write goes: the descriptor's O_DSYNC, O_SYNC and O_APPEND, and
@@ -76,14 +76,14 @@ static unsigned write_how(const struct shim_file *f, int fd, int rwf)
 
 static ssize_t pwrite_how(struct shim_file *f, const void *buf, size_t n, off_t off, unsigned w)
 {
-	struct csm_engine *e = io_begin(f, true, off);
+	struct shim_io *e = io_begin(f, true, off);
 	if (!e)
 		return -1;
 	if (!(w & W_APPEND))
-		return csm_pwrite_flags(e, buf, n, (uint64_t)off, w);
+		return io_pwrite(e, buf, n, (uint64_t)off, w & ~W_APPEND);
 	/* Linux: pwrite on an O_APPEND descriptor appends. */
 	uint64_t at;
-	return csm_append_flags(e, buf, n, &at, w);
+	return io_append(e, buf, n, &at, w & ~W_APPEND);
 }
 
 ssize_t shim_pwrite(struct shim_file *f, int fd, const void *buf, size_t n, off_t off)
@@ -94,7 +94,7 @@ ssize_t shim_pwrite(struct shim_file *f, int fd, const void *buf, size_t n, off_
 /* read/write at the position kept in the kernel's offset of fd. */
 static ssize_t pos_io_how(struct shim_file *f, int fd, void *buf, size_t n, bool write, unsigned w)
 {
-	struct csm_engine *e = io_begin(f, write, 0);
+	struct shim_io *e = io_begin(f, write, 0);
 	if (!e)
 		return -1;
 	pthread_mutex_lock(&f->pos_mu);
@@ -103,13 +103,13 @@ static ssize_t pos_io_how(struct shim_file *f, int fd, void *buf, size_t n, bool
 	if (write && (w & W_APPEND)) {
 		uint64_t at;
 		/* finds the end and writes, as one step */
-		r = csm_append_flags(e, buf, n, &at, w);
+		r = io_append(e, buf, n, &at, w & ~W_APPEND);
 		pos = (off_t)at;
 	} else {
 		pos = csm_real.lseek(fd, 0, SEEK_CUR);
 		if (pos >= 0)
-			r = write ? csm_pwrite_flags(e, buf, n, (uint64_t)pos, w)
-			          : csm_pread(e, buf, n, (uint64_t)pos);
+			r = write ? io_pwrite(e, buf, n, (uint64_t)pos, w & ~W_APPEND)
+			          : io_pread(e, buf, n, (uint64_t)pos);
 	}
 	if (r > 0 && csm_real.lseek(fd, pos + r, SEEK_SET) < 0)
 		r = -1;
@@ -129,12 +129,11 @@ ssize_t shim_write(struct shim_file *f, int fd, const void *buf, size_t n)
 
 off_t shim_lseek(struct shim_file *f, int fd, off_t off, int whence)
 {
-	struct csm_engine *e = shim_engine(f);
+	struct shim_io *e = shim_engine(f);
 	if (!e)
 		return -1;
 	/* SEEK_END, SEEK_DATA, SEEK_HOLE: the size as stored now. */
-	uint64_t size =
-	        whence == SEEK_SET || whence == SEEK_CUR ? csm_size(e) : csm_size_refresh(e);
+	uint64_t size = whence == SEEK_SET || whence == SEEK_CUR ? io_size(e) : io_size_refresh(e);
 	off_t base;
 	switch (whence) {
 	case SEEK_SET:

@@ -185,8 +185,8 @@ static bool clamp_lock(struct shim_file *f, int fd, int cmd, const struct flock 
 	if (in->l_whence == SEEK_CUR || in->l_whence == SEEK_END) {
 		off_t base = in->l_whence == SEEK_CUR ? csm_real.lseek(fd, 0, SEEK_CUR) : -1;
 		if (in->l_whence == SEEK_END) {
-			struct csm_engine *e = shim_engine(f);
-			base = e ? (off_t)csm_size_refresh(e) : -1;
+			struct shim_io *e = shim_engine(f);
+			base = e ? (off_t)io_size_refresh(e) : -1;
 		}
 		if (base < 0)
 			return false; /* let the kernel judge it */

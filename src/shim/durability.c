@@ -16,8 +16,8 @@
 
 static int shim_sync(struct shim_file *f, bool datasync)
 {
-	struct csm_engine *e = shim_engine(f);
-	return e ? csm_fsync(e, datasync) : -1;
+	struct shim_io *e = shim_engine(f);
+	return e ? io_fsync(e, datasync) : -1;
 }
 
 API int fsync(int fd)
@@ -49,13 +49,13 @@ static int shim_advise(struct shim_file *f, off_t off, off_t len, int advice)
 	if (off < 0 || len < 0 || advice < POSIX_FADV_NORMAL || advice > POSIX_FADV_NOREUSE)
 		return EINVAL;
 	int saved = errno;
-	struct csm_engine *e = shim_engine(f);
+	struct shim_io *e = shim_engine(f);
 	if (!e) {
 		int r = errno;
 		errno = saved;
 		return r;
 	}
-	csm_advise(e, (uint64_t)off, (uint64_t)len, advice);
+	io_advise(e, (uint64_t)off, (uint64_t)len, advice);
 	return 0;
 }
 
@@ -105,21 +105,21 @@ API int ioctl(int fd, unsigned long req, ...)
 	}
 	if (!f || !f->ino->blockdev)
 		return REAL(ioctl)(fd, req, arg);
-	struct csm_engine *e = shim_engine(f);
+	struct shim_io *e = shim_engine(f);
 	if (!e)
 		return -1;
 	switch (req) {
 	case BLKGETSIZE64:
-		*(uint64_t *)arg = csm_size(e);
+		*(uint64_t *)arg = io_size(e);
 		return 0;
 	case BLKGETSIZE:
-		*(unsigned long *)arg = (unsigned long)(csm_size(e) >> 9);
+		*(unsigned long *)arg = (unsigned long)(io_size(e) >> 9);
 		return 0;
 	case BLKDISCARD:
 	case BLKSECDISCARD:
 	case BLKZEROOUT: {
 		const uint64_t *range = arg;
-		return GUARDED(csm_zero_range(e, range[0], range[1]));
+		return GUARDED(io_zero_range(e, range[0], range[1]));
 	}
 	default:
 		return REAL(ioctl)(fd, req, arg);

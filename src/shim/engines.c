@@ -3,7 +3,10 @@
  * backend that does its I/O through libc's real functions.  Formats a
  * new (or truncated) file when the config allows, finds a separate
  * layout's metadata file, refuses files that are not csumshim files, and
- * logs the recovery after an unclean shutdown.
+ * logs the recovery after an unclean shutdown.  The stores are opened
+ * here for every format (the data file, a separate metadata file through
+ * csm_meta_open's checks); a `format = dm-csum` rule's engine is then
+ * dmcsum.c's.  Each is published as the inode's shim_io (io.h).
  */
 #define _GNU_SOURCE
 #include "state_int.h"
@@ -80,11 +83,12 @@ static int open_data(const struct shim_inode *ino, int via, bool writable)
 	return shim_own_take(fd);
 }
 
-/* A separate layout's metadata file: through its anchor when it has one
- * (the very file a forked child's parent opened, even renamed), else
- * through csm_meta_open (never through a link, never another user's).
- * Ours, at a high number; -ENOENT if missing and not created. */
-static int open_meta(struct shim_inode *ino, const char *meta, int dfd, bool writable, bool create)
+/* A separate layout's metadata file, for every format (state_int.h):
+ * through its anchor when it has one (the very file a forked child's
+ * parent opened, even renamed), else through csm_meta_open (never through
+ * a link, never another user's; a refusal is logged).  Ours, at a high
+ * number; -ENOENT if missing and not created. */
+int open_meta_store(struct shim_inode *ino, const char *meta, int dfd, bool writable, bool create)
 {
 	int fd;
 	if (ino->anchor[1] >= 0) {
@@ -143,37 +147,52 @@ static bool sb_is(int fd, unsigned layout)
 	return n > 0 && csm_sb_decode(head, (size_t)n, &sb) == CSM_SB_OK && sb.layout == layout;
 }
 
-/* Open (and when the config allows and the open writes, format) the engine
- * for a configured file and publish it in ino->e.  `writable`: the program
- * may write (else the engine is read-only and changes nothing: no format,
- * no recovery, no metadata file).  `trunc`: the program asked for O_TRUNC.
- * `via`: a descriptor of the file (the program's, or the inode's anchor in
- * a forked child), or -1.  Returns -errno. */
-int attach(struct shim_inode *ino, const struct csm_rule *r, bool writable, bool trunc,
-           bool created, int via)
+void close_private(int dfd, int mfd)
 {
+	if (dfd >= 0)
+		shim_own_close(dfd);
+	if (mfd >= 0 && mfd != dfd)
+		shim_own_close(mfd);
+}
+
+/* attach()'s shared half: the data store (state_int.h).  0 or -errno. */
+static int open_stores(struct shim_inode *ino, int via, struct shim_stores *st)
+{
+	st->dfd = open_data(ino, via, st->writable);
+	if (st->dfd < 0)
+		return st->dfd;
+	if (ino->anchor[0] < 0)
+		ino->anchor[0] = anchor_of(st->dfd);
+	st->blk = false;
+	st->dsize = 0;
+	csm_fd_size(&sysio, st->dfd, &st->dsize, &st->blk); /* unknown: treated as empty */
+	if (st->blk)
+		st->trunc = false; /* O_TRUNC means nothing for a device (dd of=/dev/loop0) */
+	return 0;
+}
+
+/* The csumshim format's half of attach(): open (and when the config
+ * allows and the open writes, format) the engine, and publish it as the
+ * inode's shim_io (io.h).  Takes st->dfd.  Returns -errno. */
+static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
+                           const struct shim_stores *st)
+{
+	bool writable = st->writable, trunc = st->trunc, created = st->created;
 	const char *path = ino->path;
 	bool sep = r->layout == CSM_LAYOUT_SEPARATE;
 	char *meta = sep ? csm_config_meta_path(r, path) : NULL;
-	int dfd = -1, mfd = -1, rc;
-	dfd = open_data(ino, via, writable);
-	if (dfd < 0) {
-		rc = dfd;
-		dfd = -1;
+	int dfd = st->dfd, mfd = -1, rc;
+	bool blk = st->blk;
+	uint64_t dsize = st->dsize, msize = 0;
+	if (sep && !meta) {
+		rc = -ENOMEM;
 		goto fail;
 	}
-	if (ino->anchor[0] < 0)
-		ino->anchor[0] = anchor_of(dfd);
-	bool blk = false;
-	uint64_t dsize = 0, msize = 0;
-	csm_fd_size(&sysio, dfd, &dsize, &blk); /* unknown: treated as empty */
-	if (blk)
-		trunc = false; /* O_TRUNC means nothing for a device (dd of=/dev/loop0) */
 	bool fresh = created || (dsize == 0 && !blk);
 	bool format = false, empty = false;
 	if (sep) {
-		mfd = open_meta(ino, meta, dfd, writable,
-		                writable && r->create && (fresh || trunc));
+		mfd = open_meta_store(ino, meta, dfd, writable,
+		                      writable && r->create && (fresh || trunc));
 		if (mfd == -ENOENT && !writable && fresh) {
 			empty = true;
 			mfd = -1;
@@ -321,17 +340,40 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool writable, bool
 		csm_close(e);
 		goto fail;
 	}
-	atomic_store_explicit(&ino->e, e, memory_order_release);
+	struct shim_io *io = shim_io_new(&shim_io_csumshim, e);
+	if (!io) {
+		rc = -ENOMEM;
+		csm_close(e);
+		goto fail;
+	}
+	atomic_store_explicit(&ino->e, io, memory_order_release);
 	ino->readonly = !writable;
 	atomic_store(&ino->empty, empty);
 	ino->blockdev = blk;
 	free(meta);
 	return 0;
 fail:
-	if (dfd >= 0)
-		shim_own_close(dfd);
-	if (mfd >= 0 && mfd != dfd)
-		shim_own_close(mfd);
+	close_private(dfd, mfd);
 	free(meta);
 	return rc;
+}
+
+/* Open the engine of a configured file and publish it as the inode's
+ * shim_io (io.h), ino->readonly and ino->blockdev: the stores opened the
+ * same way for every format (open_stores), then the rule's format's half.
+ * `writable`: the program may write (else the engine is read-only and
+ * changes nothing: no format, no recovery, no metadata file).  `trunc`:
+ * the program asked for O_TRUNC.  `via`: a descriptor of the file (the
+ * program's, or the inode's anchor in a forked child), or -1.  Returns
+ * -errno. */
+int attach(struct shim_inode *ino, const struct csm_rule *r, bool writable, bool trunc,
+           bool created, int via)
+{
+	struct shim_stores st = {.writable = writable, .trunc = trunc, .created = created};
+	int rc = open_stores(ino, via, &st);
+	if (rc < 0)
+		return rc;
+	if (r->format == CSM_RULE_DMCSUM)
+		return attach_dmcsum(ino, r, &st, &sysio);
+	return attach_csumshim(ino, r, &st);
 }

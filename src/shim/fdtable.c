@@ -82,9 +82,9 @@ void inode_hold(struct shim_inode *ino)
 
 /* Closing an engine syncs what it holds: a failure is logged, and is what
  * the last reference returns (the caller's close() reports it). */
-static int engine_close(struct shim_inode *ino, struct csm_engine *e)
+static int engine_close(struct shim_inode *ino, struct shim_io *e)
 {
-	if (!e || csm_close(e) == 0)
+	if (!e || shim_io_close(e) == 0)
 		return 0;
 	int err = errno;
 	shim_log("%s: closing: %s", ino->path, strerror(err));
@@ -136,7 +136,7 @@ struct shim_inode *inode_find(const struct stat *st)
  * inode's anchor, so it is the very file even if it was unlinked or its
  * name replaced since.  smu held.  NULL with errno set if it cannot be
  * reopened. */
-struct csm_engine *inode_engine(struct shim_inode *ino)
+struct shim_io *inode_engine(struct shim_inode *ino)
 {
 	if (!ino->e) {
 		int rc = attach(ino, ino->rule, !ino->readonly, false, false,
@@ -150,13 +150,12 @@ struct csm_engine *inode_engine(struct shim_inode *ino)
 }
 
 /* An engine replaced while calls in flight may still use it.  smu held. */
-static void retire(struct shim_inode *ino, struct csm_engine *old)
+static void retire(struct shim_inode *ino, struct shim_io *old)
 {
 	if (!old)
 		return;
 	int i = ino->retired[0] ? 1 : 0;
-	if (ino->retired[i] && csm_close(ino->retired[i]) < 0) /* cannot happen: two at most */
-		shim_log("%s: closing: %s", ino->path, strerror(errno));
+	engine_close(ino, ino->retired[i]); /* cannot happen: two at most; logged */
 	ino->retired[i] = old;
 }
 
@@ -171,7 +170,7 @@ void inode_refresh(struct shim_inode *ino)
 	struct stat st;
 	if (csm_real.fstat(shim_own_fd(ino->anchor[0]), &st) < 0 || st.st_size == 0)
 		return;
-	struct csm_engine *old = ino->e;
+	struct shim_io *old = ino->e;
 	if (attach(ino, ino->rule, false, false, false, shim_own_fd(ino->anchor[0])) == 0)
 		retire(ino, old);
 }
@@ -182,14 +181,14 @@ void inode_refresh(struct shim_inode *ino)
  * holding the file, until the inode goes.  smu held. */
 static int upgrade(struct shim_inode *ino, int fd, bool trunc, bool created)
 {
-	struct csm_engine *old = atomic_load(&ino->e);
+	struct shim_io *old = atomic_load(&ino->e);
 	int rc = attach(ino, ino->rule, true, false, created, fd);
 	if (rc < 0)
 		return rc;
 	retire(ino, old); /* readonly is now false for good: at most once */
 	/* O_TRUNC empties the file as it is, keeping its identity: other
 	 * engines (the read-only one, other processes') hold its uuid. */
-	if (trunc && !ino->blockdev && csm_truncate(ino->e, 0) < 0)
+	if (trunc && !ino->blockdev && io_truncate(ino->e, 0) < 0)
 		return -errno;
 	return 0;
 }
@@ -238,8 +237,8 @@ int register_fd(int fd, const char *abspath, const struct csm_rule *r, int flags
 		if (need_write && ino->readonly) {
 			rc = upgrade(ino, fd, (flags & O_TRUNC) != 0, created);
 		} else if ((flags & O_TRUNC) && need_write && !ino->blockdev) {
-			struct csm_engine *e = inode_engine(ino);
-			if (!e || csm_truncate(e, 0) < 0)
+			struct shim_io *e = inode_engine(ino);
+			if (!e || io_truncate(e, 0) < 0)
 				rc = -errno;
 		}
 		if (rc < 0) {
@@ -341,8 +340,8 @@ static void exit_sign_off(void)
 {
 	pthread_mutex_lock(&smu);
 	for (struct shim_inode *ino = inodes; ino; ino = ino->hh.next) {
-		struct csm_engine *e = atomic_load(&ino->e);
-		if (e && csm_exit(e) < 0)
+		struct shim_io *e = atomic_load(&ino->e);
+		if (e && io_exit(e) < 0)
 			shim_log("%s: at exit: %s", ino->path, strerror(errno));
 	}
 	pthread_mutex_unlock(&smu);
@@ -415,10 +414,10 @@ static void atfork_child(void)
 		/* Close the inherited copies of its descriptors: they share the
 		 * parent's open file and its locks, and would keep them alive. */
 		if (ino->e)
-			csm_abandon(ino->e);
+			shim_io_abandon(ino->e);
 		for (int i = 0; i < 2; i++) {
 			if (ino->retired[i])
-				csm_abandon(ino->retired[i]);
+				shim_io_abandon(ino->retired[i]);
 			ino->retired[i] = NULL;
 		}
 		ino->e = NULL;

@@ -101,9 +101,10 @@ void on_trace(void *arg, const char *line)
 void on_event(void *arg, const struct csm_event *ev)
 {
 	struct shim_inode *ino = arg;
-	/* During csm_open (recovery) the engine is not published yet. */
-	struct csm_engine *e = atomic_load(&ino->e);
-	uint64_t bs = e ? csm_superblock(e)->block_size : 0;
+	/* During csm_open (recovery) the engine is not published yet.  Only
+	 * csumshim's engine reports here (dm-csum: dmcsum.c). */
+	struct shim_io *io = atomic_load(&ino->e);
+	uint64_t bs = io ? csm_superblock(io->h)->block_size : 0;
 	switch (ev->kind) {
 	case CSM_EV_DATA_MISMATCH:
 	case CSM_EV_NONZERO_UNWRITTEN:

@@ -120,16 +120,16 @@ static struct mapping *find(uintptr_t a)
 }
 
 /* Fill [p, p+len) (writable) with the file's verified content from off. */
-static int fill(struct csm_engine *e, void *p, size_t len, uint64_t off)
+static int fill(struct shim_io *e, void *p, size_t len, uint64_t off)
 {
-	uint64_t size = csm_size(e);
+	uint64_t size = io_size(e);
 	if (off >= size)
 		return 0;
 	size_t n = size - off < len ? (size_t)(size - off) : len;
 	/* A page fault has no short count: a short read (fault injection)
 	 * is read on from where it stopped. */
 	for (size_t done = 0; done < n;) {
-		ssize_t r = csm_pread(e, (char *)p + done, n - done, off + done);
+		ssize_t r = io_pread(e, (char *)p + done, n - done, off + done);
 		if (r <= 0) {
 			errno = EIO;
 			return -1;
@@ -154,7 +154,7 @@ static void *map_verified(struct shim_file *f, void *addr, size_t len, int prot,
 		errno = off < 0 ? EINVAL : EACCES;
 		return MAP_FAILED;
 	}
-	struct csm_engine *e = shim_engine(f);
+	struct shim_io *e = shim_engine(f);
 	if (!e)
 		return MAP_FAILED;
 	if (shared) {
@@ -258,7 +258,7 @@ static void *remap(struct mapping *m, void *old, size_t oldlen, size_t newlen, i
 		errno = ENOMEM;
 		return MAP_FAILED;
 	}
-	struct csm_engine *e = inode_engine(m->ino);
+	struct shim_io *e = inode_engine(m->ino);
 	if (!e)
 		return MAP_FAILED;
 	void *p = csm_real.mremap(old, oldlen, newlen, flags, new_addr);
@@ -365,9 +365,9 @@ static int advise_copies(uintptr_t a, uintptr_t b, int advice)
 		}
 		uintptr_t hi = m->end < b ? m->end : b;
 		if (!m->shared) {
-			struct csm_engine *e = inode_engine(m->ino);
+			struct shim_io *e = inode_engine(m->ino);
 			uint64_t off = m->off + (lo - m->start);
-			uint64_t size = e ? csm_size(e) : 0;
+			uint64_t size = e ? io_size(e) : 0;
 			size_t n = off >= size            ? 0
 			           : size - off < hi - lo ? (size_t)(size - off)
 			                                  : hi - lo;

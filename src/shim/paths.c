@@ -242,7 +242,7 @@ int shim_path_size(int dirfd, const char *path, bool nofollow, uint64_t *size)
 			inode_refresh(ino);
 		bool known = ino && ino->e;
 		if (known)
-			*size = csm_size(ino->e);
+			*size = io_size(ino->e);
 		pthread_mutex_unlock(&smu);
 		return known ? 1 : 0;
 	}
@@ -256,11 +256,13 @@ int shim_path_size(int dirfd, const char *path, bool nofollow, uint64_t *size)
 	if (ino)
 		inode_refresh(ino);
 	if (ino && ino->e) {
-		*size = csm_size(ino->e);
+		*size = io_size(ino->e);
 		pthread_mutex_unlock(&smu);
 		return 1;
 	}
 	pthread_mutex_unlock(&smu);
+	if (r->format == CSM_RULE_DMCSUM)
+		return dmcsum_path_size(r, abs, size);
 	char *meta = r->layout == CSM_LAYOUT_SEPARATE ? csm_config_meta_path(r, abs) : NULL;
 	/* Only a look at the superblock: never through a link, never blocking
 	 * on a FIFO planted under the metadata file's name. */

@@ -12,9 +12,9 @@
 static void fix_size_fd(int fd, off_t *st_size)
 {
 	struct shim_file *f = ours(fd);
-	struct csm_engine *e = f && !f->ino->blockdev ? shim_engine(f) : NULL;
+	struct shim_io *e = f && !f->ino->blockdev ? shim_engine(f) : NULL;
 	if (e)
-		*st_size = (off_t)csm_size_refresh(e); /* another process may have changed it */
+		*st_size = (off_t)io_size_refresh(e); /* another process may have changed it */
 }
 
 static void fix_size_path(int dirfd, const char *path, bool nofollow, bool isreg, off_t *st_size)
@@ -98,8 +98,8 @@ static int shim_ftruncate(struct shim_file *f, off_t len)
 		errno = EINVAL;
 		return -1;
 	}
-	struct csm_engine *e = shim_engine(f);
-	return e ? csm_truncate(e, (uint64_t)len) : -1;
+	struct shim_io *e = shim_engine(f);
+	return e ? io_truncate(e, (uint64_t)len) : -1;
 }
 
 API int ftruncate(int fd, off_t len)
@@ -148,7 +148,7 @@ API int truncate64(const char *path, off64_t len)
  * never-written (verified zeros). */
 static int shim_fallocate(struct shim_file *f, int mode, off_t off, off_t len)
 {
-	struct csm_engine *e = shim_engine(f);
+	struct shim_io *e = shim_engine(f);
 	if (!e)
 		return -1;
 	if (off < 0 || len <= 0) {
@@ -163,17 +163,17 @@ static int shim_fallocate(struct shim_file *f, int mode, off_t off, off_t len)
 	int keep = mode & FALLOC_FL_KEEP_SIZE;
 	switch (mode & ~FALLOC_FL_KEEP_SIZE) {
 	case 0:
-		return (!keep && end > csm_size(e)) ? csm_truncate(e, end) : 0;
+		return (!keep && end > io_size(e)) ? io_truncate(e, end) : 0;
 	case FALLOC_FL_PUNCH_HOLE:
 		if (!keep) {
 			errno = EOPNOTSUPP;
 			return -1;
 		}
-		return csm_zero_range(e, (uint64_t)off, (uint64_t)len);
+		return io_zero_range(e, (uint64_t)off, (uint64_t)len);
 	case FALLOC_FL_ZERO_RANGE:
-		if (csm_zero_range(e, (uint64_t)off, (uint64_t)len) < 0)
+		if (io_zero_range(e, (uint64_t)off, (uint64_t)len) < 0)
 			return -1;
-		return (!keep && end > csm_size(e)) ? csm_truncate(e, end) : 0;
+		return (!keep && end > io_size(e)) ? io_truncate(e, end) : 0;
 	default:
 		errno = EOPNOTSUPP; /* collapse/insert range would move metadata */
 		return -1;

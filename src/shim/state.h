@@ -29,12 +29,13 @@
 
 #include "config.h"
 #include "csumshim/engine.h"
+#include "io.h"
 
 struct shim_inode {
 	uint64_t key[2]; /* device, inode number */
 	UT_hash_handle hh;
-	unsigned refs;                /* shim_files using it (state mutex) */
-	struct csm_engine *_Atomic e; /* NULL in a forked child until reopened */
+	unsigned refs;             /* shim_files using it (state mutex) */
+	struct shim_io *_Atomic e; /* NULL in a forked child until reopened */
 	const struct csm_rule *rule;
 	char *path; /* as resolved when first opened */
 	bool blockdev;
@@ -46,12 +47,13 @@ struct shim_inode {
 	int forklock;  /* across fork(): the child's copy of lockfd's locks, or -1 */
 	bool readonly; /* e is read-only: no open of this file wrote yet */
 	/* e is an empty image in memory (engines.c, empty_backend): the file
-	 * was empty and unformatted when this process opened it read-only. */
+	 * was empty and unformatted when this process opened it read-only.
+	 * csumshim format only: dm-csum refuses an empty file (dmcsum.c). */
 	atomic_bool empty;
-	/* Engines replaced (the empty image by a read-only engine once the
+	/* Handles replaced (the empty image by a read-only engine once the
 	 * file has content, a read-only one by a writable one): still in use
 	 * by calls in flight then, closed with the inode. */
-	struct csm_engine *retired[2];
+	struct shim_io *retired[2];
 	int anchor[2]; /* O_PATH descriptors (ours) of the data and metadata files, or -1:
 	                  a forked child reopens the very files through them */
 };
@@ -110,7 +112,7 @@ void shim_meta_follow(int rc, char *from, char *to, unsigned flags);
 /* The file's engine; a forked child reopens its own on first use (the
  * parent's may hold locks of threads that do not exist in the child).
  * NULL with errno set if it cannot be reopened. */
-struct csm_engine *shim_engine(struct shim_file *f);
+struct shim_io *shim_engine(struct shim_file *f);
 
 /* Verified I/O on a configured fd: the position-based calls. */
 ssize_t shim_read(struct shim_file *f, int fd, void *buf, size_t n);

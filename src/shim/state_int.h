@@ -22,7 +22,7 @@ void on_event(void *arg, const struct csm_event *ev);
 extern pthread_mutex_t smu;
 struct shim_inode *inode_find(const struct stat *st);
 /* The inode's engine, reopened if a fork abandoned it (smu held). */
-struct csm_engine *inode_engine(struct shim_inode *ino);
+struct shim_io *inode_engine(struct shim_inode *ino);
 void inode_refresh(struct shim_inode *ino); /* an empty image, once the file has content */
 /* A reference to the inode (a mapping keeps its file's engine), and its
  * release: the last closes the engine (smu held); 0, or -errno if that
@@ -47,5 +47,34 @@ int attach(struct shim_inode *ino, const struct csm_rule *r, bool writable, bool
  * (a rule's path glob, or a control file); else leave it.  0 or -errno. */
 struct csm_backend;
 int shim_faults_wrap(struct csm_backend *be, const char *path);
+
+/* engines.c: attach()'s shared half, what every format's stores start
+ * from: the data descriptor (ours, at a high number, checked to be the
+ * inode's file, opened through the program's descriptor, read-write only
+ * when `writable`; the inode's anchor set), its size and whether it is a
+ * block device, and the open's intent (trunc is false for a device).
+ * Each format's half publishes ino->e, ino->readonly (!writable) and
+ * ino->blockdev. */
+struct shim_stores {
+	int dfd;
+	uint64_t dsize;
+	bool blk;
+	bool writable, trunc, created;
+};
+/* The metadata store `meta` of ino (data descriptor dfd), opened the same
+ * way for every format: through its anchor when it has one (sets it), else
+ * through csm_meta_open's checks (a refusal logged).  Ours, or -errno
+ * (-ENOENT, not logged: missing and not created). */
+int open_meta_store(struct shim_inode *ino, const char *meta, int dfd, bool writable, bool create);
+/* Close descriptors of ours (-1: none; the same fd once). */
+void close_private(int dfd, int mfd);
+
+/* dmcsum.c: attach's half for a `format = dm-csum` rule (same contract;
+ * takes st->dfd; `sys`: the real-call table); the size of such a file not
+ * open here (1, 0 if not a usable dm-csum file). */
+struct csm_sysio;
+int attach_dmcsum(struct shim_inode *ino, const struct csm_rule *r, const struct shim_stores *st,
+                  const struct csm_sysio *sys);
+int dmcsum_path_size(const struct csm_rule *r, const char *abspath, uint64_t *size);
 
 #endif
