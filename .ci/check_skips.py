@@ -61,6 +61,7 @@ EXPECTED = {
     "cli_blockdev": no_loop,
     "shim_programs_loop": no_loop,
     "shim_device": no_loop,
+    "shim_dmcsum_device": no_loop,
     "shim_config": etc_config,
 }
 

@@ -294,13 +294,13 @@ PY
 
 device_cases() {
 	if ! command -v losetup >/dev/null || ! losetup -f >/dev/null 2>&1; then
-		echo "no loop devices here (losetup -f failed): skipped"
+		echo "SKIP: no loop devices here (losetup -f failed)"
 		exit 77
 	fi
 	truncate -s 64M loop.bin
 	dev=$(losetup -f --show loop.bin 2>/dev/null)
 	if [ -z "$dev" ]; then
-		echo "cannot attach a loop device (losetup -f --show failed): skipped"
+		echo "SKIP: cannot attach a loop device (losetup -f --show failed)"
 		exit 77
 	fi
 	conf
