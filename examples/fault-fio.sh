@@ -6,7 +6,7 @@
 # Usage: examples/fault-fio.sh [PATH/TO/csumshim]
 set -uo pipefail
 CS=$(readlink -f "${1:-build/csumshim}")
-command -v fio >/dev/null || { echo "skip: fio is not installed"; exit 77; }
+command -v fio >/dev/null || { echo "SKIP: fio is not installed"; exit 77; }
 D=$(mktemp -d "${TMPDIR:-/tmp}/csumshim-ffio.XXXXXX")
 trap 'rm -rf "$D"' EXIT
 cd "$D" || exit 1

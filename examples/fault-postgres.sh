@@ -12,10 +12,10 @@
 set -u
 CS=$(readlink -f "${1:-build/csumshim}")
 BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-[ -n "$BIN" ] && [ -x "$BIN/postgres" ] || { echo "skip: PostgreSQL is not installed"; exit 77; }
+[ -n "$BIN" ] && [ -x "$BIN/postgres" ] || { echo "SKIP: PostgreSQL is not installed"; exit 77; }
 USER_RUN=()
 if [ "$(id -u)" = 0 ]; then
-	id postgres >/dev/null 2>&1 || { echo "skip: running as root and no postgres user"; exit 77; }
+	id postgres >/dev/null 2>&1 || { echo "SKIP: running as root and no postgres user"; exit 77; }
 	USER_RUN=(runuser -u postgres --)
 fi
 LIB=$("$CS" run --config /dev/null -- sh -c 'echo $LD_PRELOAD' 2>/dev/null)

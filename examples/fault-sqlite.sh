@@ -8,7 +8,7 @@
 # Usage: examples/fault-sqlite.sh [PATH/TO/csumshim]
 set -uo pipefail
 CS=$(readlink -f "${1:-build/csumshim}")
-python3 -c 'import sqlite3' 2>/dev/null || { echo "skip: python3 has no sqlite3 module"; exit 77; }
+python3 -c 'import sqlite3' 2>/dev/null || { echo "SKIP: python3 has no sqlite3 module"; exit 77; }
 D=$(mktemp -d "${TMPDIR:-/tmp}/csumshim-fsqlite.XXXXXX")
 trap 'rm -rf "$D"' EXIT
 cd "$D" || exit 1

@@ -10,7 +10,7 @@
 # Usage: security_test.sh PATH/TO/csumshim PATH/TO/fd_arrivals
 set -u
 if [ "$(id -u)" != 0 ]; then
-	echo "security_test: skipped: needs root (creates a user, mounts tmpfs)"
+	echo "SKIP: needs root (creates a user, mounts tmpfs)"
 	exit 77
 fi
 SRC_CS=$(readlink -f "$1") SRC_HELP=$(readlink -f "$2")
@@ -28,7 +28,7 @@ export CSUMSHIM_LIBRARY=$LIB
 U=csumshim-test
 if ! id -u "$U" >/dev/null 2>&1 &&
 	! useradd --system --no-create-home --shell /usr/sbin/nologin "$U" 2>useradd.err; then
-	echo "security_test: skipped: cannot create user $U: $(cat useradd.err)"
+	echo "SKIP: cannot create user $U: $(cat useradd.err)"
 	exit 77
 fi
 UID_=$(id -u "$U") GID_=$(id -g "$U")
