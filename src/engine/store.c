@@ -20,26 +20,9 @@ void *alloc_aligned(size_t n)
 	return posix_memalign(&p, ALIGN, n ? n : 1) == 0 ? p : NULL;
 }
 
-/* Read exactly n bytes, zero-filling past the end of the store. */
-int store_readv(struct csm_engine *e, enum csm_store st, struct iovec *iov, int cnt, uint64_t off)
-{
-	ssize_t r = e->be.ops->preadv(e->be.ctx, st, iov, cnt, off);
-	if (r < 0)
-		return (int)r;
-	size_t got = (size_t)r;
-	for (int i = 0; i < cnt; i++) {
-		if (got >= iov[i].iov_len) {
-			got -= iov[i].iov_len;
-			continue;
-		}
-		memset((char *)iov[i].iov_base + got, 0, iov[i].iov_len - got);
-		got = 0;
-	}
-	return 0;
-}
-
-/* store_readv, but the first `need` bytes must exist: -ENODATA if the
- * store ends before them (v2: a lost tail, never zeros). */
+/* Read the iovecs whole, zero-filling past the end of the store; but the
+ * first `need` bytes must exist: -ENODATA if the store ends before them
+ * (v2: a lost tail, never zeros). */
 int store_readv_need(struct csm_engine *e, enum csm_store st, struct iovec *iov, int cnt,
                      uint64_t off, size_t need)
 {
@@ -58,6 +41,12 @@ int store_readv_need(struct csm_engine *e, enum csm_store st, struct iovec *iov,
 		got = 0;
 	}
 	return 0;
+}
+
+/* Read exactly the iovecs, zero-filling past the end of the store. */
+int store_readv(struct csm_engine *e, enum csm_store st, struct iovec *iov, int cnt, uint64_t off)
+{
+	return store_readv_need(e, st, iov, cnt, off, 0);
 }
 
 /* How much of a logical size the stores hold (csm_geo_intact_size); the
