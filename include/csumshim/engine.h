@@ -223,6 +223,14 @@ int csm_exit(struct csm_engine *e);
  * unlocking or freeing anything (the parent still owns all of it). */
 void csm_abandon(struct csm_engine *e);
 
+/* In a child made by a fork no atfork handler saw (a raw clone(), glibc's
+ * _Fork), before any other engine call: forget the process-wide state the
+ * parent's threads own (the solo watcher's list, its mutex, which the
+ * parent's watcher thread may have held at the instant of the fork, and
+ * the thread itself, which the child does not have).  A fork() runs this
+ * through pthread_atfork. */
+void csm_forked(void);
+
 const struct csm_super *csm_superblock(const struct csm_engine *e);
 const struct csm_geometry *csm_geometry(const struct csm_engine *e);
 

@@ -80,7 +80,7 @@ static void watch_cv_init(void)
  * starts afresh — without holding watch.mu across fork, which the shim
  * takes while holding its own table mutex (open, close): a prepare handler
  * taking both in the other order would deadlock. */
-static void watch_child(void)
+void csm_forked(void)
 {
 	pthread_mutex_init(&watch.mu, NULL);
 	watch_cv_init();
@@ -91,7 +91,7 @@ static void watch_child(void)
 void watch_init(void)
 {
 	watch_cv_init();
-	pthread_atfork(NULL, NULL, watch_child);
+	pthread_atfork(NULL, NULL, csm_forked);
 }
 
 /* Whether an opener is waiting: someone holds the knock lock.  An error

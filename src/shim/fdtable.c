@@ -377,6 +377,7 @@ void shim_unseen_fork(void)
 	unsigned char zero = 0;
 	if (__atomic_compare_exchange_n(csm_fork_mark, &zero, 2, false, __ATOMIC_ACQ_REL,
 	                                __ATOMIC_ACQUIRE)) {
+		csm_forked(); /* the engine's own, first */
 		atfork_child();
 		shim_aio_forked();
 		shim_kaio_forked();

@@ -74,6 +74,7 @@ void shim_own_init(void)
 void shim_own_forked(void)
 {
 	atomic_store(&owner, getpid());
+	pthread_mutex_init(&move_mu, NULL); /* a thread gone in the child may have held it */
 }
 
 bool shim_foreign(void)

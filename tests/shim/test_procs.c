@@ -330,6 +330,38 @@ static bool unseen_fork_writes(int fd, bool use_fork_)
 	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+/* The parent's solo watcher thread holds its mutex while it looks at its
+ * engines: a child made by a raw clone or _Fork at that instant inherited
+ * the mutex locked and hung in its first write (reopening the file).  A
+ * window of microseconds every 10 ms, so many forks; a hung child is
+ * killed by its alarm and the case fails instead of the test hanging. */
+static void test_unseen_fork_storm(void)
+{
+	char p[640];
+	p_path(p, sizeof(p), "ustorm.img");
+	int fd = -1;
+	CASE("fork storm: prepare", put(p, "parent", 6) && (fd = open(p, O_RDWR)) >= 0);
+	int bad = 0;
+	for (int i = 0; i < 400 && !bad; i++) {
+		fflush(stdout);
+		bool f = i & 1;
+		pid_t pid = f ? _Fork() : (pid_t)syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
+		if (pid == 0) {
+			alarm(10);
+			_exit(pwrite(fd, "CHILD", 5, 100) == 5 ? 0 : 1);
+		}
+		int st;
+		if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+			bad = i + 1;
+		if (pwrite(fd, "p", 1, 0) != 1)
+			bad = i + 1;
+	}
+	if (bad)
+		printf("fork storm: fork %d failed\n", bad - 1);
+	CASE("fork storm: every child wrote", bad == 0);
+	close(fd);
+}
+
 static void test_unseen_forks(void)
 {
 	static char big[4096];
@@ -585,6 +617,7 @@ int main(int argc, char **argv)
 	test_empty_then_written();
 	test_spawn_actions();
 	test_unseen_forks();
+	test_unseen_fork_storm();
 	test_append_shared();
 	test_own_descriptors();
 	test_whole_read_eio();
