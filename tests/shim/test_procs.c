@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -311,6 +312,32 @@ static void test_empty_then_written(void)
 	CASE("empty ro: fstat", fstat(fd, &sb) == 0 && sb.st_size == 13);
 	CASE("empty ro: stat", stat(p, &sp) == 0 && sp.st_size == 13);
 	CASE("empty ro: reads it", holds(fd, "written later", 13));
+	close(fd);
+
+	/* A private mapping of the empty file, refilled by MADV_DONTNEED (or
+	 * grown by mremap) after another process wrote it: the kernel shows
+	 * the file as it is now, and so must the copy. */
+	p_path(p, sizeof(p), "empty_map.img");
+	fd = open(p, O_RDONLY | O_CREAT, 0644);
+	long pg = sysconf(_SC_PAGESIZE);
+	char *m = fd >= 0 ? mmap(NULL, (size_t)pg, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+	CASE("empty map: mmap", m != MAP_FAILED);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int w = open(p, O_WRONLY);
+		bool ok = w >= 0 && write(w, "mapped later", 12) == 12 && close(w) == 0;
+		exit(ok ? 0 : 1);
+	}
+	CASE("empty map: other writes",
+	     pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	if (m != MAP_FAILED) {
+		CASE("empty map: madvise", madvise(m, (size_t)pg, MADV_DONTNEED) == 0);
+		CASE("empty map: shows it", !memcmp(m, "mapped later", 12));
+		char *m2 = mremap(m, (size_t)pg, 2 * (size_t)pg, MREMAP_MAYMOVE);
+		CASE("empty map: mremap", m2 != MAP_FAILED && !memcmp(m2, "mapped later", 12));
+		munmap(m2 != MAP_FAILED ? m2 : m, m2 != MAP_FAILED ? 2 * (size_t)pg : (size_t)pg);
+	}
 	close(fd);
 }
 
