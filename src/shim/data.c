@@ -22,8 +22,7 @@ struct shim_io *shim_engine(struct shim_file *f)
 	if (e && !atomic_load_explicit(&ino->empty, memory_order_relaxed))
 		return e;
 	pthread_mutex_lock(&smu);
-	inode_refresh(ino);
-	e = inode_engine(ino);
+	e = inode_refresh(ino) < 0 ? NULL : inode_engine(ino);
 	int err = errno;
 	pthread_mutex_unlock(&smu);
 	errno = err;

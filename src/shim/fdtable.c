@@ -163,16 +163,25 @@ static void retire(struct shim_inode *ino, struct shim_io *old)
  * opened it; another process (or a forked child) may have written it
  * since.  Once the file has content, a read-only engine over it takes
  * over, or this process would go on reading an empty file.  smu held. */
-void inode_refresh(struct shim_inode *ino)
+int inode_refresh(struct shim_inode *ino)
 {
 	if (!atomic_load(&ino->empty) || !ino->e || ino->anchor[0] < 0)
-		return;
+		return 0;
 	struct stat st;
 	if (csm_real.fstat(shim_own_fd(ino->anchor[0]), &st) < 0 || st.st_size == 0)
-		return;
+		return 0;
 	struct shim_io *old = ino->e;
-	if (attach(ino, ino->rule, false, false, false, shim_own_fd(ino->anchor[0])) == 0)
-		retire(ino, old);
+	int rc = attach(ino, ino->rule, false, false, false, shim_own_fd(ino->anchor[0]));
+	if (rc < 0) {
+		/* Reading on from the empty image would show an empty file. */
+		shim_log("%s: written by another process since it was opened empty, and "
+		         "cannot be opened now: %s",
+		         ino->path, strerror(-rc));
+		errno = EIO;
+		return -1;
+	}
+	retire(ino, old);
+	return 0;
 }
 
 /* The first open for writing of a file only read so far in this process:

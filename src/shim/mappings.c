@@ -258,8 +258,8 @@ static void *remap(struct mapping *m, void *old, size_t oldlen, size_t newlen, i
 		errno = ENOMEM;
 		return MAP_FAILED;
 	}
-	inode_refresh(m->ino); /* an empty image another process has written since */
-	struct shim_io *e = inode_engine(m->ino);
+	/* an empty image another process has written since */
+	struct shim_io *e = inode_refresh(m->ino) < 0 ? NULL : inode_engine(m->ino);
 	if (!e)
 		return MAP_FAILED;
 	void *p = csm_real.mremap(old, oldlen, newlen, flags, new_addr);
@@ -366,8 +366,7 @@ static int advise_copies(uintptr_t a, uintptr_t b, int advice)
 		}
 		uintptr_t hi = m->end < b ? m->end : b;
 		if (!m->shared) {
-			inode_refresh(m->ino);
-			struct shim_io *e = inode_engine(m->ino);
+			struct shim_io *e = inode_refresh(m->ino) < 0 ? NULL : inode_engine(m->ino);
 			uint64_t off = m->off + (lo - m->start);
 			uint64_t size = e ? io_size(e) : 0;
 			size_t n = off >= size            ? 0

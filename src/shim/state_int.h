@@ -23,7 +23,9 @@ extern pthread_mutex_t smu;
 struct shim_inode *inode_find(const struct stat *st);
 /* The inode's engine, reopened if a fork abandoned it (smu held). */
 struct shim_io *inode_engine(struct shim_inode *ino);
-void inode_refresh(struct shim_inode *ino); /* an empty image, once the file has content */
+/* An empty image, once the file has content: 0, or -1 (EIO, logged) when
+ * the file cannot be opened now. */
+int inode_refresh(struct shim_inode *ino);
 /* A reference to the inode (a mapping keeps its file's engine), and its
  * release: the last closes the engine (smu held); 0, or -errno if that
  * close (its final sync) failed, already logged. */

@@ -314,6 +314,19 @@ static void test_empty_then_written(void)
 	CASE("empty ro: reads it", holds(fd, "written later", 13));
 	close(fd);
 
+	/* Written since by something that is not csumshim (raw calls): the
+	 * file cannot be opened as a csumshim file, and reads fail rather
+	 * than go on showing an empty file. */
+	p_path(p, sizeof(p), "empty_raw.img");
+	fd = open(p, O_RDONLY | O_CREAT, 0644);
+	CASE("empty raw: open", fd >= 0 && read(fd, b, sizeof(b)) == 0);
+	int w = (int)raw_syscall(SYS_openat, AT_FDCWD, p, O_WRONLY);
+	CASE("empty raw: raw write", w >= 0 && raw_syscall(SYS_pwrite64, w, "plain text", 10, 0) == 10);
+	raw_syscall(SYS_close, w);
+	errno = 0;
+	CASE("empty raw: read fails", pread(fd, b, sizeof(b), 0) == -1 && errno == EIO);
+	close(fd);
+
 	/* A private mapping of the empty file, refilled by MADV_DONTNEED (or
 	 * grown by mremap) after another process wrote it: the kernel shows
 	 * the file as it is now, and so must the copy. */
