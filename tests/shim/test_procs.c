@@ -321,7 +321,8 @@ static void test_empty_then_written(void)
 	fd = open(p, O_RDONLY | O_CREAT, 0644);
 	CASE("empty raw: open", fd >= 0 && read(fd, b, sizeof(b)) == 0);
 	int w = (int)raw_syscall(SYS_openat, AT_FDCWD, p, O_WRONLY);
-	CASE("empty raw: raw write", w >= 0 && raw_syscall(SYS_pwrite64, w, "plain text", 10, 0) == 10);
+	CASE("empty raw: raw write",
+	     w >= 0 && raw_syscall(SYS_pwrite64, w, "plain text", 10, 0) == 10);
 	raw_syscall(SYS_close, w);
 	errno = 0;
 	CASE("empty raw: read fails", pread(fd, b, sizeof(b), 0) == -1 && errno == EIO);
