@@ -101,15 +101,12 @@ uint64_t stored_size(struct csm_engine *e)
 	return csm_size(e);
 }
 
-/* v2: is a valid brother of g sealed with an epoch past every superblock
- * sequence seen?  Another process may have written a newer superblock
- * since: read it before saying so. */
-bool group_epoch_stale(struct csm_engine *e, const struct group *g)
+/* v2: is an epoch read from a brother past every superblock sequence?
+ * Another process may have written a newer superblock (and sealed the
+ * brother with it) since this one last looked: read the stored one,
+ * after the brother, before saying so.  Stored sequences only grow. */
+static bool epoch_past_super(struct csm_engine *e, uint64_t ep)
 {
-	uint64_t ep = 0;
-	for (int i = 0; i < 2; i++)
-		if (g->pair.status[i] == CSM_MB_VALID && csm_mb_epoch(g->slot[i]) > ep)
-			ep = csm_mb_epoch(g->slot[i]);
 	if (ep <= atomic_load_explicit(&e->seq_seen, memory_order_acquire))
 		return false;
 	for (int i = 0; i < 1000; i++) {
@@ -124,6 +121,16 @@ bool group_epoch_stale(struct csm_engine *e, const struct group *g)
 		sched_yield();
 	}
 	return true;
+}
+
+/* v2: is a valid brother of g sealed with an epoch past every superblock? */
+bool group_epoch_stale(struct csm_engine *e, const struct group *g)
+{
+	uint64_t ep = 0;
+	for (int i = 0; i < 2; i++)
+		if (g->pair.status[i] == CSM_MB_VALID && csm_mb_epoch(g->slot[i]) > ep)
+			ep = csm_mb_epoch(g->slot[i]);
+	return epoch_past_super(e, ep);
 }
 
 /* v2, at open: the brothers of the group holding the last block and of
@@ -153,7 +160,8 @@ int check_stale_super(struct csm_engine *e)
 			uint64_t gen;
 			const uint8_t *mb = buf + (size_t)i * geo->block_size;
 			if (csm_mb_check(geo, e->sb.uuid, mb, cand[c], &gen) == CSM_MB_VALID &&
-			    csm_mb_epoch(mb) > e->sb.sequence) {
+			    csm_mb_epoch(mb) > e->sb.sequence &&
+			    epoch_past_super(e, csm_mb_epoch(mb))) {
 				atomic_store(&e->stale_super, true);
 				e->stale_group = cand[c];
 			}
