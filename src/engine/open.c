@@ -151,10 +151,12 @@ static int sample_fails(struct csm_engine *e, uint64_t lblock, uint8_t *buf)
 	struct group g;
 	memset(&g, 0, sizeof(g));
 	csm_pair_choose(&g.pair, st[0], gen[0], st[1], gen[1]);
-	if (g.pair.broken)
-		return 0;
 	g.slot[0] = buf;
 	g.slot[1] = buf + bs;
+	/* A group an unclean file was writing may hold a torn block that
+	 * recovery is there to judge. */
+	if (g.pair.broken || (e->sb.state == CSM_STATE_UNCLEAN && group_dirty(&g)))
+		return 0;
 	uint8_t *data = buf + (size_t)2 * bs;
 	uint64_t start = lblock * bs;
 	size_t need = size - start < bs ? (size_t)(size - start) : bs;
