@@ -72,6 +72,8 @@ for mode in rw ro creat; do
 done
 check "missing: one line per open naming both files" logged 3 \
 	"$T/s/m.dat: not a csumshim file: no metadata file $T/s/m.dat.csum (lost, or never made); refused, never adopted"
+R sh -c 'echo more >>s/m.dat' 2>/dev/null
+check "missing, append: refused" [ $? != 0 ]
 check "missing: no metadata file made, the data unchanged" same m
 "$CS" check s/m.dat >out 2>&1
 check "missing: check exits 2" [ $? = 2 ]
