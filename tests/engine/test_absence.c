@@ -319,6 +319,19 @@ static void foreign_pair(const struct cfg *c)
 		CHECK(rc == -EIO, "%s: smaller, v1: %d %s", what, rc, err);
 	swap_meta(&ma, &ms);
 
+	/* A growth that extended the stores and failed to store the size:
+	 * the close cuts the data store back, so the pair opens again. */
+	{
+		struct csm_engine *e = open_mem(&ma);
+		CHECK(csm_pwrite(e, data, 10, 0) == 10); /* marks it unclean */
+		struct csm_backend be = mem_backend_view(&ma);
+		CHECK(be.ops->set_size(be.ctx, CSM_DATA, len + 5000) == 0);
+		CHECK(csm_close(e) == 0);
+		CHECK(mem_store_of(&ma, CSM_DATA)->size == len || version == 1,
+		      "%s: data store left at %" PRIu64, what, mem_store_of(&ma, CSM_DATA)->size);
+		CHECK(open_pair(&ma, true, err, sizeof(err)) == 0, "%s: after a failed growth: %s",
+		      what, err);
+	}
 	/* Rot in block 0 alone opens; in the first and the last, refused. */
 	struct mem_store *d = mem_store_of(&ma, CSM_DATA);
 	uint64_t last = csm_geo_data_offset(&g, csm_geo_blocks(&g, len) - 1);
