@@ -213,10 +213,6 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 		}
 		if (mfd >= 0)
 			csm_fd_size(&sysio, mfd, &msize, NULL);
-		/* O_TRUNC of a csumshim file empties it as it is (csm_truncate
-		 * below), keeping the identity other processes' engines hold:
-		 * formatting anew under them would fail every block they write.
-		 * Only what is not a valid metadata file is formatted over. */
 		/* An interleaved csumshim file in the metadata file's place is a
 		 * file in its own right: never formatted over, never trusted. */
 		if (mfd >= 0 && msize > 0 && sb_is(mfd, CSM_LAYOUT_INTERLEAVED)) {
@@ -226,6 +222,10 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 			rc = -EUCLEAN;
 			goto fail;
 		}
+		/* O_TRUNC of a csumshim file empties it as it is (csm_truncate
+		 * below), keeping the identity other processes' engines hold:
+		 * formatting anew under them would fail every block they write.
+		 * Only what is not a valid metadata file is formatted over. */
 		format = mfd >= 0 &&
 		         (msize == 0 || (trunc && r->create && !sb_is(mfd, CSM_LAYOUT_SEPARATE)));
 		if (!format && created && dsize == 0 && r->create && writable) {
