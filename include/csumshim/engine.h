@@ -97,6 +97,13 @@ struct csm_engine_opts {
 	 * the same boot (a process crash or exit) or none recorded, they are
 	 * corruption and stay failing.  `csumshim recover --after-power-loss`. */
 	bool after_power_loss;
+	/* Separate layout, at an open that finds nobody else with the file:
+	 * refuse (-EIO) a metadata file that does not describe the data file
+	 * (docs/DESIGN.md "Separate layout: the pair"): a clean version 2
+	 * data file longer than the stored size, or the first and the last
+	 * block both failing verification.  The shim sets it; `check` reports
+	 * block by block instead. */
+	bool check_pair;
 	csm_report_fn report;
 	void *report_arg;
 	/* Debugging aid, NULL normally: one line per metadata block written,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -78,8 +79,14 @@ int cmd_check(int argc, char **argv)
 		cli_close(&f);
 		return EXIT_ERR;
 	}
+	/* Separate layout: a clean version 2 data file is exactly the size;
+	 * longer, it is not the file the metadata describes (the shim refuses
+	 * it; DESIGN.md "Separate layout: the pair"). */
+	struct stat dst;
+	bool longer = f.meta_path && sb->version >= 2 && sb->state == CSM_STATE_CLEAN &&
+	              stat(f.path, &dst) == 0 && (uint64_t)dst.st_size > sb->logical_size;
 	bool bad = res.bad_blocks || res.bad_meta || res.broken_groups || res.missing_blocks ||
-	           res.stale_super;
+	           res.stale_super || longer;
 	if (json) {
 		printf("{\"file\":");
 		cli_json_str(f.path);
@@ -137,6 +144,12 @@ int cmd_check(int argc, char **argv)
 			       f.path, (unsigned long long)res.missing_blocks,
 			       (unsigned long long)res.intact_size,
 			       (unsigned long long)sb->logical_size - 1);
+		if (longer)
+			printf("%s: the data file holds %llu bytes but its metadata file describes "
+			       "%llu: the metadata of another file, or data written without "
+			       "csumshim\n",
+			       f.path, (unsigned long long)dst.st_size,
+			       (unsigned long long)sb->logical_size);
 		if (res.stale_super)
 			printf("%s: the superblock is older than the metadata it describes; run "
 			       "'csumshim recover %s'\n",

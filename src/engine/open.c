@@ -130,6 +130,93 @@ static int sb_errno(enum csm_sb_err se)
 	}
 }
 
+/* Whether a sampled block fails verification against the metadata: 1 if
+ * its data is not a content the brothers allow, 0 if it is, or if the
+ * sample proves nothing (its brothers or data lie past the end of a
+ * store, or the brothers are damaged: reported by the reads as such). */
+static int sample_fails(struct csm_engine *e, uint64_t lblock, uint8_t *buf)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint32_t bs = geo->block_size;
+	uint64_t gno = csm_geo_group_of(geo, lblock), size = e->sb.logical_size;
+	struct iovec mv[1] = {{buf, (size_t)2 * bs}};
+	int rc = store_readv_need(e, CSM_META, mv, 1, csm_geo_meta_offset(geo, gno, 0),
+	                          (size_t)2 * bs);
+	if (rc < 0)
+		return rc == -ENODATA ? 0 : rc;
+	uint64_t gen[2] = {0, 0};
+	enum csm_mb_status st[2];
+	for (int i = 0; i < 2; i++)
+		st[i] = csm_mb_check(geo, e->sb.uuid, buf + (size_t)i * bs, gno, &gen[i]);
+	struct group g;
+	memset(&g, 0, sizeof(g));
+	csm_pair_choose(&g.pair, st[0], gen[0], st[1], gen[1]);
+	g.slot[0] = buf;
+	g.slot[1] = buf + bs;
+	/* A group an unclean file was writing may hold a torn block that
+	 * recovery is there to judge. */
+	if (g.pair.broken || (e->sb.state == CSM_STATE_UNCLEAN && group_dirty(&g)))
+		return 0;
+	uint8_t *data = buf + (size_t)2 * bs;
+	uint64_t start = lblock * bs;
+	size_t need = size - start < bs ? (size_t)(size - start) : bs;
+	struct iovec dv[1] = {{data, bs}};
+	rc = store_readv_need(e, CSM_DATA, dv, 1, csm_geo_data_offset(geo, lblock), need);
+	if (rc < 0)
+		return rc == -ENODATA ? 0 : rc;
+	memset(data + need, 0, bs - need); /* past the size: zeros by definition */
+	int kind = verify_block(e, &g, lblock, data);
+	return kind == CSM_EV_DATA_MISMATCH || kind == CSM_EV_NONZERO_UNWRITTEN;
+}
+
+/* The separate layout's pair (opts.check_pair): does the metadata file
+ * describe this data file?  Called while nobody else has the file open,
+ * before recovery (which must not re-seal another file's data).  0, or
+ * -EIO with err set. */
+static int check_pair(struct csm_engine *e, char *err, size_t errlen)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint64_t size = e->sb.logical_size, dsize = 0;
+	int rc = e->be.ops->get_size(e->be.ctx, CSM_DATA, &dsize);
+	if (rc < 0)
+		return csm_errf(err, errlen, rc, "cannot get the data file's size: %s",
+		                strerror(-rc));
+	/* v2 stores reach the size and a clean file's data store is cut to
+	 * it: a longer one was never csumshim's. */
+	if (e->v2 && e->sb.state == CSM_STATE_CLEAN && dsize > size)
+		return csm_errf(err, errlen, -EIO,
+		                "the data file holds %llu bytes but its metadata file describes "
+		                "%llu: the metadata of another file, or data written without "
+		                "csumshim; refused",
+		                (unsigned long long)dsize, (unsigned long long)size);
+	/* The last block the data file holds whole (a shorter one is a lost
+	 * tail, which its reads report). */
+	uint64_t nblocks = csm_geo_blocks(geo, size);
+	uint64_t last = dsize < size ? dsize / geo->block_size : nblocks;
+	if (last < 2) /* one block: its reads say it */
+		return 0;
+	uint8_t *buf = alloc_aligned((size_t)3 * geo->block_size);
+	if (!buf)
+		return csm_errf(err, errlen, -ENOMEM, "out of memory");
+	uint64_t sample[2] = {0, last - 1};
+	int bad = 0;
+	for (int i = 0; i < 2 && rc >= 0; i++) {
+		rc = sample_fails(e, sample[i], buf);
+		bad += rc > 0;
+	}
+	free(buf);
+	if (rc < 0)
+		return csm_errf(err, errlen, rc, "cannot read the metadata: %s", strerror(-rc));
+	/* Bit rot takes a block; another file's metadata fails them all. */
+	if (bad == 2)
+		return csm_errf(err, errlen, -EIO,
+		                "the metadata file does not describe this data file: its first "
+		                "and last blocks (0 and %llu) both fail verification (the "
+		                "metadata of another file, or the data file replaced); refused",
+		                (unsigned long long)(last - 1));
+	return 0;
+}
+
 int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct csm_engine **out,
              char *err, size_t errlen)
 {
@@ -259,6 +346,11 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 		}
 	}
 	bool stale = atomic_load(&e->stale_super);
+	if (alone && e->opts.check_pair && e->be.two_stores && e->be.resizable && !stale) {
+		rc = check_pair(e, err, errlen);
+		if (rc < 0)
+			goto fail_engine;
+	}
 	/* Unclean, and nobody else has it: left by a crash.  A read-only
 	 * engine (or one told not to) leaves it as it is; its reads accept
 	 * what recovery would keep (a block matching either brother). */
@@ -294,6 +386,21 @@ void csm_abandon(struct csm_engine *e)
 	csm_backend_destroy(&e->be);
 }
 
+/* v2, separate layout: a clean data file is exactly the size (check_pair
+ * refuses a longer one).  A growth whose size write failed leaves the
+ * stores extended; the last one out cuts the data store back before the
+ * clean mark, as recovery does. */
+static int trim_data_store(struct csm_engine *e)
+{
+	if (!e->v2 || !e->be.two_stores || !e->be.resizable)
+		return 0;
+	uint64_t have = 0, want = csm_geo_data_store_size(&e->geo, e->sb.logical_size);
+	int rc = e->be.ops->get_size(e->be.ctx, CSM_DATA, &have);
+	if (rc == 0 && have > want)
+		rc = e->be.ops->set_size(e->be.ctx, CSM_DATA, want);
+	return rc;
+}
+
 /* What closing leaves on storage: every update synced, the groups this
  * engine dirtied clean, and — by the last engine out — the file clean. */
 static int sign_off(struct csm_engine *e)
@@ -308,7 +415,9 @@ static int sign_off(struct csm_engine *e)
 	if (rc == 0 && last && !e->opts.readonly) {
 		rc = sb_begin(e);
 		if (rc == 0 && e->sb.state != CSM_STATE_CLEAN) {
-			rc = sync_all(e, false);
+			rc = trim_data_store(e);
+			if (rc == 0)
+				rc = sync_all(e, false);
 			if (rc == 0) {
 				e->sb.state = CSM_STATE_CLEAN;
 				rc = write_super(e);

@@ -200,9 +200,12 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 			rc = mfd;
 			mfd = -1;
 			if (rc == -ENOENT) {
-				shim_log("%s: not a csumshim file (no metadata file %s); import it "
-				         "first "
-				         "with 'csumshim import'",
+				/* Lost, or never made: a separate data file looks the
+				 * same either way.  Never adopted (that would take
+				 * whatever it holds now as good). */
+				shim_log("%s: not a csumshim file: no metadata file %s (lost, or "
+				         "never made); refused, never adopted; import it first "
+				         "with 'csumshim import' if its content is known good",
 				         path, meta);
 				rc = -EMEDIUMTYPE;
 			}
@@ -210,6 +213,15 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 		}
 		if (mfd >= 0)
 			csm_fd_size(&sysio, mfd, &msize, NULL);
+		/* An interleaved csumshim file in the metadata file's place is a
+		 * file in its own right: never formatted over, never trusted. */
+		if (mfd >= 0 && msize > 0 && sb_is(mfd, CSM_LAYOUT_INTERLEAVED)) {
+			shim_log("%s: the metadata file's superblock says the layout is "
+			         "interleaved (one file), not separate; refused (data file %s)",
+			         meta, path);
+			rc = -EUCLEAN;
+			goto fail;
+		}
 		/* O_TRUNC of a csumshim file empties it as it is (csm_truncate
 		 * below), keeping the identity other processes' engines hold:
 		 * formatting anew under them would fail every block they write.
@@ -233,9 +245,12 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 			}
 		}
 		if (format && !fresh && !trunc) {
-			shim_log("%s: has data but its metadata file %s is empty; import it first",
-			         path, meta);
-			rc = -EMEDIUMTYPE;
+			/* Only csumshim makes a metadata file, and it formats it
+			 * before the data file has content: this one was cut. */
+			shim_log("%s: holds %llu bytes but its metadata file %s is empty (its "
+			         "checksums are lost); refused, never adopted",
+			         path, (unsigned long long)dsize, meta);
+			rc = -EIO;
 			goto fail;
 		}
 	} else {
@@ -307,6 +322,7 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 	                             .log_only = r->log_only,
 	                             .durability = r->durability,
 	                             .no_solo = !r->solo,
+	                             .check_pair = true,
 	                             .report = on_event,
 	                             .report_arg = ino};
 	/* Debugging: CSUMSHIM_TRACE=GLOB logs every metadata and data write
@@ -319,7 +335,10 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 	struct csm_engine *e;
 	rc = csm_open(&be, &eo, &e, err, sizeof(err));
 	if (rc < 0) {
-		shim_log("%s: %s", meta ? meta : path, err);
+		if (meta)
+			shim_log("%s: %s (metadata file of %s)", meta, err, path);
+		else
+			shim_log("%s: %s", path, err);
 		goto fail;
 	}
 	const struct csm_recovery *rec = csm_open_recovery(e);

@@ -15,6 +15,8 @@
  *     put back.  The file refuses I/O (EIO), a scrub says so, and
  *     csm_recover rebuilds the size from the newer brothers so that every
  *     byte written reads back.
+ *  4. Separate layout, another file's metadata file: opts.check_pair
+ *     refuses it at open (EIO), not one rotten block.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -246,6 +248,103 @@ static void stale_super(const struct cfg *c)
 	mem_backend_free(&mb);
 }
 
+/* 4. Separate layout: another file's metadata file (opts.check_pair;
+ * docs/DESIGN.md "Separate layout: the pair").  Refused at open where the
+ * first and last blocks both fail, or a clean v2 data file is longer than
+ * the size; a pair that belongs together, or one rotten block, opens. */
+static int open_pair(struct mem_backend *mb, bool check, char *err, size_t errlen)
+{
+	struct csm_backend be = mem_backend_view(mb);
+	struct csm_engine_opts o = {.report = on_event, .check_pair = check};
+	struct csm_engine *e;
+	int rc = csm_open(&be, &o, &e, err, errlen);
+	if (rc == 0)
+		CHECK(csm_close(e) == 0);
+	return rc;
+}
+
+static void swap_meta(struct mem_backend *a, struct mem_backend *b)
+{
+	struct mem_store t = *mem_store_of(a, CSM_META);
+	*mem_store_of(a, CSM_META) = *mem_store_of(b, CSM_META);
+	*mem_store_of(b, CSM_META) = t;
+}
+
+/* A separate file of `len` bytes: `data` with every byte XOR `x`. */
+static void make_other(struct mem_backend *mb, const struct cfg *c, const uint8_t *data,
+                       uint64_t len, uint8_t x)
+{
+	mem_backend_init(mb, false);
+	struct csm_backend be = mem_backend_view(mb);
+	struct csm_format_opts fo = {
+	        .block_size = c->bs, .algo = c->algo, .layout = c->layout, .version = version};
+	char err[200];
+	CHECK(csm_format(&be, &fo, err, sizeof(err)) == 0, "%s", err);
+	uint8_t *d = malloc(len);
+	CHECK(d);
+	for (uint64_t i = 0; i < len; i++)
+		d[i] = data[i] ^ x;
+	struct csm_engine *e = open_mem(mb);
+	CHECK(csm_pwrite(e, d, len, 0) == (ssize_t)len);
+	CHECK(csm_close(e) == 0);
+	free(d);
+}
+
+static void foreign_pair(const struct cfg *c)
+{
+	struct mem_backend ma, mb, ms;
+	struct csm_geometry g;
+	uint32_t per = csm_per_group_for(c->bs, c->algo);
+	uint64_t len = (uint64_t)per * c->bs * 2 + 300; /* three groups */
+	uint8_t *data = make_file(&ma, c, len, &g);
+	char err[300], what[80];
+	snprintf(what, sizeof(what), "foreign pair, bs %u", c->bs);
+	CHECK(open_pair(&ma, true, err, sizeof(err)) == 0, "%s: own pair refused: %s", what, err);
+
+	make_other(&mb, c, data, len, 0x5a); /* same size, other content */
+	swap_meta(&ma, &mb);
+	CHECK(open_pair(&ma, true, err, sizeof(err)) == -EIO &&
+	              strstr(err, "does not describe this data file"),
+	      "%s: same size: %s", what, err);
+	CHECK(open_pair(&ma, false, err, sizeof(err)) == 0, "%s: unchecked: %s", what, err);
+	swap_meta(&ma, &mb);
+
+	make_other(&ms, c, data, len / 3, 0x33); /* smaller */
+	swap_meta(&ma, &ms);
+	int rc = open_pair(&ma, true, err, sizeof(err));
+	if (version != 1)
+		CHECK(rc == -EIO && strstr(err, "the data file holds"), "%s: smaller: %d %s", what,
+		      rc, err);
+	else
+		CHECK(rc == -EIO, "%s: smaller, v1: %d %s", what, rc, err);
+	swap_meta(&ma, &ms);
+
+	/* A growth that extended the stores and failed to store the size:
+	 * the close cuts the data store back, so the pair opens again. */
+	{
+		struct csm_engine *e = open_mem(&ma);
+		CHECK(csm_pwrite(e, data, 10, 0) == 10); /* marks it unclean */
+		struct csm_backend be = mem_backend_view(&ma);
+		CHECK(be.ops->set_size(be.ctx, CSM_DATA, len + 5000) == 0);
+		CHECK(csm_close(e) == 0);
+		CHECK(mem_store_of(&ma, CSM_DATA)->size == len || version == 1,
+		      "%s: data store left at %" PRIu64, what, mem_store_of(&ma, CSM_DATA)->size);
+		CHECK(open_pair(&ma, true, err, sizeof(err)) == 0, "%s: after a failed growth: %s",
+		      what, err);
+	}
+	/* Rot in block 0 alone opens; in the first and the last, refused. */
+	struct mem_store *d = mem_store_of(&ma, CSM_DATA);
+	uint64_t last = csm_geo_data_offset(&g, csm_geo_blocks(&g, len) - 1);
+	d->buf[csm_geo_data_offset(&g, 0) + 5] ^= 1;
+	CHECK(open_pair(&ma, true, err, sizeof(err)) == 0, "%s: one bad block: %s", what, err);
+	d->buf[last + 7] ^= 1;
+	CHECK(open_pair(&ma, true, err, sizeof(err)) == -EIO, "%s: first and last bad", what);
+	free(data);
+	mem_backend_free(&ma);
+	mem_backend_free(&mb);
+	mem_backend_free(&ms);
+}
+
 int main(void)
 {
 	const char *v = getenv("CSM_VERSION");
@@ -257,6 +356,8 @@ int main(void)
 			lost_tail(c, CSM_META);
 		punched(c);
 		stale_super(c);
+		if (c->layout == CSM_LAYOUT_SEPARATE)
+			foreign_pair(c);
 		printf("  bs %u %s %s: lost tail, punched data, stale superblock\n", c->bs,
 		       csm_algo_name(c->algo), csm_layout_name(c->layout));
 	}
