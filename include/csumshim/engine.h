@@ -116,6 +116,8 @@ struct csm_format_opts {
 	bool use_capacity;   /* size = what the (fixed) store can hold */
 	const uint8_t *uuid; /* NULL = random */
 	unsigned version;    /* 0 = CSM_VERSION (2); CSM_VERSION_1 for old files */
+	bool unaligned;      /* v2 interleaved without 2 MiB-aligned data runs
+	                        (CSM_FEAT_ALIGNED), as before it: for tests */
 };
 
 int csm_format(struct csm_backend *be, const struct csm_format_opts *fo, char *err, size_t errlen);

@@ -113,6 +113,7 @@ enum {
 	OPT_TO,
 	OPT_SOURCE_LAYOUT,
 	OPT_FORMAT_VERSION,
+	OPT_UNALIGNED,
 };
 
 #define FORMAT_LONGOPTS                                                          \
@@ -122,6 +123,7 @@ enum {
 	        {"metadata", required_argument, NULL, OPT_META},                 \
 	        {"checksum", required_argument, NULL, OPT_CSUM},                 \
 	        {"format-version", required_argument, NULL, OPT_FORMAT_VERSION}, \
+	        {"unaligned", no_argument, NULL, OPT_UNALIGNED},                 \
 	{                                                                        \
 		"force", no_argument, NULL, OPT_FORCE                            \
 	}

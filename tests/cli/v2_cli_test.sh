@@ -34,9 +34,11 @@ head -c $((10 << 20)) /dev/urandom >src.bin # 10 MiB: 3 groups of 4 KiB blocks
 expect 0 "$CS" import src.bin a.img
 expect 0 "$CS" info a.img
 contains out 'format version: +2'
+contains out 'layout: +interleaved \(aligned 2 MiB data runs\)'
 
-# --- lost tail, interleaved: cut inside group 1's data (data starts at 4 MiB)
-cut=$((4096 + 976 * 4096 + 2 * 4096 + 8 * 4096 + 4096 + 100)) # in block 983 (data of group 1 starts after its pair)
+# --- lost tail, interleaved: cut inside group 1's data (aligned: the data run
+# starts at 2 MiB, the brothers of groups 0-2 lie before it)
+cut=$((2097152 + 983 * 4096 + 100)) # in block 983
 truncate -s "$cut" a.img
 expect 1 "$CS" check a.img
 contains out '^blocks 983-2559 \(bytes 4026368-10485759, groups 1-2\): missing'
