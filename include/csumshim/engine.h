@@ -212,6 +212,11 @@ int csm_recover(struct csm_engine *e, struct csm_recovery *res);
  * -1/EALREADY if it is version 2 already. */
 int csm_upgrade(struct csm_engine *e);
 
+/* Keep other processes from opening the file (on = true; -1/EBUSY if one
+ * has it open) until csm_exclusive(e, false) or the close: for a copy
+ * that replaces it (upgrade into the aligned layout). */
+int csm_exclusive(struct csm_engine *e, bool on);
+
 /* What csm_open's automatic recovery did (ran = false if none). */
 const struct csm_recovery *csm_open_recovery(const struct csm_engine *e);
 

@@ -93,15 +93,46 @@ expect 0 "$CS" info v1.img
 contains out 'format version: +1'
 uuid1=$("$CS" info --json v1.img | python3 -c 'import json,sys; print(json.load(sys.stdin)["uuid"])')
 expect 0 "$CS" upgrade v1.img
-contains out 'upgraded from format version 1 to 2'
+contains out 'upgraded from format version 1 to 2 with aligned data runs'
 expect 0 "$CS" info --json v1.img
-python3 -c "import json; d=json.load(open('out')); assert d['version']==2 and d['uuid']=='$uuid1'" && ok || bad "upgrade kept the uuid"
+python3 -c "import json; d=json.load(open('out')); assert d['version']==2 and d['uuid']=='$uuid1' and d['aligned']" && ok || bad "upgrade kept the uuid, aligned"
+ls v1.img.upgrade-* >/dev/null 2>&1 && bad "upgrade left its temporary file" || ok
 expect 0 "$CS" check v1.img
 expect 0 "$CS" export v1.img out.bin
 same src.bin out.bin
 rm -f out.bin
 expect 0 "$CS" upgrade v1.img
 contains out 'already format version 2'
+# a version 2 file without aligned data runs (from before them) works, and
+# upgrade copies it into the aligned layout
+expect 0 "$CS" import src.bin u2.img --unaligned
+expect 0 "$CS" info u2.img
+contains out '^layout: +interleaved$'
+expect 0 "$CS" check u2.img
+expect 0 "$CS" dump u2.img --group 1
+expect 0 "$CS" corrupt u2.img --offset 5000000 --seed 3
+expect 1 "$CS" check u2.img
+cp u2.img u2.before
+expect 1 "$CS" upgrade u2.img
+contains err 'not upgraded'
+same u2.before u2.img
+ls u2.img.upgrade-* >/dev/null 2>&1 && bad "a refused upgrade left its temporary file" || ok
+expect 0 "$CS" import src.bin u2.img --unaligned --force
+uuid2=$("$CS" info --json u2.img | python3 -c 'import json,sys; print(json.load(sys.stdin)["uuid"])')
+expect 0 "$CS" upgrade u2.img
+contains out 'upgraded from format version 2 \(unaligned\) to 2 with aligned data runs'
+expect 0 "$CS" info --json u2.img
+python3 -c "import json; d=json.load(open('out')); assert d['version']==2 and d['uuid']=='$uuid2' and d['aligned']" && ok || bad "upgrade of unaligned v2: uuid, aligned"
+expect 0 "$CS" check u2.img
+expect 0 "$CS" export u2.img out.bin
+same src.bin out.bin
+rm -f out.bin
+# an aligned file's data runs start on 2 MiB: block 0 is at 2 MiB
+expect 0 "$CS" import src.bin al.img
+cmp -s <(head -c 4096 src.bin) <(tail -c +2097153 al.img | head -c 4096) && ok || bad "block 0 not at 2 MiB"
+expect 0 "$CS" corrupt al.img --offset 7000000 --seed 5
+expect 1 "$CS" check al.img
+contains out 'block 1708'
 # a damaged version 1 file is refused and left as it was
 expect 0 "$CS" import src.bin bad.img --format-version 1 --layout separate --metadata bad.img.csum
 expect 0 "$CS" corrupt bad.img --metadata-file bad.img.csum --offset 5000000 --seed 3
