@@ -118,6 +118,14 @@ contains err 'not upgraded'
 same u2.before u2.img
 ls u2.img.upgrade-* >/dev/null 2>&1 && bad "a refused upgrade left its temporary file" || ok
 expect 0 "$CS" import src.bin u2.img --unaligned --force
+# a copy that cannot be written (file size limit: EFBIG) leaves the file as
+# it was and no temporary file
+cp u2.img u2.before
+(trap '' XFSZ; ulimit -f 4096; "$CS" upgrade u2.img >out 2>err); rc=$?
+[ "$rc" = 2 ] && ok || bad "upgrade past the file size limit: exit $rc, want 2"
+contains err 'not upgraded'
+same u2.before u2.img
+ls u2.img.upgrade-* >/dev/null 2>&1 && bad "a failed upgrade left its temporary file" || ok
 uuid2=$("$CS" info --json u2.img | python3 -c 'import json,sys; print(json.load(sys.stdin)["uuid"])')
 expect 0 "$CS" upgrade u2.img
 contains out 'upgraded from format version 2 \(unaligned\) to 2 with aligned data runs'
