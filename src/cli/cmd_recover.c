@@ -133,8 +133,9 @@ int cmd_recover(int argc, char **argv)
 
 /* Copy f's content into a new aligned version 2 file beside it and rename
  * it over f.  f is open, exclusive, clean and verified.  Returns EXIT_*;
- * on failure f is untouched and nothing is left behind. */
-static int upgrade_copy(struct cli_file *f)
+ * on failure f is untouched and nothing is left behind, unless *renamed
+ * (only the directory's sync failed). */
+static int upgrade_copy(struct cli_file *f, bool *renamed)
 {
 	const struct csm_super *sb = csm_superblock(f->e);
 	uint64_t size = sb->logical_size;
@@ -178,7 +179,7 @@ static int upgrade_copy(struct cli_file *f)
 	if (r == 0)
 		r = csm_open(&be, NULL, &t, err, sizeof(err));
 	else
-		be.ops->destroy(be.ctx);
+		csm_backend_destroy(&be);
 	if (r < 0) {
 		cli_err("%s: %s", tmp, err);
 		t = NULL;
@@ -219,6 +220,7 @@ static int upgrade_copy(struct cli_file *f)
 		goto out;
 	}
 	made = false;
+	*renamed = true;
 	int dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0) {
 		/* Renamed: the new file is in place, maybe not yet durably. */
@@ -309,9 +311,15 @@ int cmd_upgrade(int argc, char **argv)
 		return EXIT_BAD;
 	}
 	if (copy) {
-		rc = upgrade_copy(&f);
+		bool renamed = false;
+		rc = upgrade_copy(&f, &renamed);
 		if (rc != EXIT_OK) {
-			cli_err("%s: not upgraded: the file is as it was", f.path);
+			if (renamed)
+				cli_err("%s: upgraded, but its directory could not be synced: the "
+				        "rename may not survive a power cut",
+				        f.path);
+			else
+				cli_err("%s: not upgraded: the file is as it was", f.path);
 			cli_close(&f);
 			return rc;
 		}
