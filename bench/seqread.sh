@@ -6,7 +6,8 @@
 #   bench/seqread.sh [BUILD_DIR] [DIR_FOR_FILES]
 #
 # env: REPEATS (5), SECONDS_PER_RUN (5), SIZE (512M), LAYOUT (interleaved),
-#      FORMAT_VERSION (2; 1 for an old-format file).
+#      FORMAT_VERSION (2; 1 for an old-format file), UNALIGNED (1: a version 2
+#      interleaved file without 2 MiB-aligned data runs, as before them).
 # Prints one line per run and the median ratio shim / raw.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +18,8 @@ SECS=${SECONDS_PER_RUN:-5}
 SIZE=${SIZE:-512M}
 LAYOUT=${LAYOUT:-interleaved}
 FV=${FORMAT_VERSION:-2}
+UNAL=()
+[ "${UNALIGNED:-0}" = 1 ] && UNAL=(--unaligned)
 CS=$B/csumshim
 MB=${SIZE%M}
 W=$(mktemp -d "$DIR/csm-seqread.XXXXXX")
@@ -25,9 +28,9 @@ mkdir "$W/raw" "$W/p"
 printf '[global]\nlog = %s/log\n\n[%s/p/*]\nlayout = %s\n' "$W" "$W" "$LAYOUT" >"$W/conf"
 head -c "$((MB << 20))" /dev/urandom >"$W/src"
 dd if="$W/src" of="$W/raw/f" bs=1M status=none
-"$CS" format --size 0 --layout "$LAYOUT" --format-version "$FV" "$W/p/f" >/dev/null
+"$CS" format --size 0 --layout "$LAYOUT" --format-version "$FV" "${UNAL[@]}" "$W/p/f" >/dev/null
 "$CS" run --config "$W/conf" -- dd if="$W/src" of="$W/p/f" bs=1M conv=notrunc status=none
-"$CS" info "$W/p/f" | grep -E 'format version|logical size'
+"$CS" info "$W/p/f" | grep -E 'format version|logical size|layout'
 run() { # DIR [shim]
 	local pre=()
 	[ "${2:-}" = shim ] && pre=("$CS" run --config "$W/conf" --)

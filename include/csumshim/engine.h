@@ -123,6 +123,8 @@ struct csm_format_opts {
 	bool use_capacity;   /* size = what the (fixed) store can hold */
 	const uint8_t *uuid; /* NULL = random */
 	unsigned version;    /* 0 = CSM_VERSION (2); CSM_VERSION_1 for old files */
+	bool unaligned;      /* v2 interleaved without 2 MiB-aligned data runs
+	                        (CSM_FEAT_ALIGNED), as before it: for tests */
 };
 
 int csm_format(struct csm_backend *be, const struct csm_format_opts *fo, char *err, size_t errlen);
@@ -216,6 +218,11 @@ int csm_recover(struct csm_engine *e, struct csm_recovery *res);
  * may have it open (-1/EBUSY); the caller verifies it first (csm_scrub).
  * -1/EALREADY if it is version 2 already. */
 int csm_upgrade(struct csm_engine *e);
+
+/* Keep other processes from opening the file (on = true; -1/EBUSY if one
+ * has it open) until csm_exclusive(e, false) or the close: for a copy
+ * that replaces it (upgrade into the aligned layout). */
+int csm_exclusive(struct csm_engine *e, bool on);
 
 /* What csm_open's automatic recovery did (ran = false if none). */
 const struct csm_recovery *csm_open_recovery(const struct csm_engine *e);

@@ -13,6 +13,9 @@
  *
  * Two layouts:
  *   interleaved  one file: [header 4096][A][B][N data]...[A][B][N data]
+ *                (v2 with CSM_FEAT_ALIGNED: segments of G groups, each a
+ *                2 MiB zone [header or reserved 4096][A B]*G then a data
+ *                run of G*N blocks starting on a 2 MiB boundary)
  *   separate     data file = logical content exactly;
  *                metadata file = [header 4096][A][B][A][B]...
  *
@@ -61,7 +64,12 @@ enum csm_state {
 
 /* Superblock feature bits.  v1 defines none; an unknown incompatible bit
  * makes the file unopenable, an unknown compatible bit is ignored. */
-#define CSM_INCOMPAT_KNOWN 0u
+/* ALIGNED (v2, interleaved only): 2 MiB-aligned data runs (docs/FORMAT.md,
+ * "Layout"). */
+#define CSM_FEAT_ALIGNED 1u
+#define CSM_INCOMPAT_KNOWN CSM_FEAT_ALIGNED
+/* The aligned layout's unit: metadata zones and data runs start on it. */
+#define CSM_ALIGN_ZONE (UINT64_C(2) << 20)
 
 /* Metadata block flags. */
 /* DIRTY: the group may hold data writes that are not yet durable together
@@ -175,8 +183,15 @@ struct csm_geometry {
 	uint8_t layout;
 	uint8_t algo;
 	uint8_t version; /* 1 or 2: v2 brothers carry an epoch */
+	uint8_t aligned; /* CSM_FEAT_ALIGNED: 2 MiB-aligned data runs */
 	uint64_t header_size;
-	uint64_t group_stride; /* bytes from one group's brothers to the next */
+	/* Unaligned: bytes from one group's brothers to the next (interleaved:
+	 * brothers and data; separate: the pair).  Aligned: 2 x block_size,
+	 * the brothers' stride inside a zone; use the functions below. */
+	uint64_t group_stride;
+	uint64_t seg_groups; /* aligned: G, groups per segment (else 0) */
+	uint64_t seg_stride; /* aligned: T, bytes per segment (else 0) */
+	uint64_t seg_blocks; /* aligned: G x N, data blocks per segment */
 };
 
 /* Bytes per tuple for an algorithm, 0 if unknown. */
@@ -192,6 +207,14 @@ uint32_t csm_per_group_for(uint32_t block_size, unsigned algo);
 bool csm_geo_init(struct csm_geometry *g, uint32_t block_size, unsigned algo, unsigned layout);
 bool csm_geo_init_v(struct csm_geometry *g, unsigned version, uint32_t block_size, unsigned algo,
                     unsigned layout);
+/* The same with the superblock's incompatible features (CSM_FEAT_ALIGNED:
+ * only with version 2 and the interleaved layout, else false).
+ * csm_geo_init gives what new files get: aligned when interleaved;
+ * csm_geo_init_v never aligned. */
+bool csm_geo_init_f(struct csm_geometry *g, unsigned version, uint32_t incompat,
+                    uint32_t block_size, unsigned algo, unsigned layout);
+/* The features new files of a version and layout get. */
+uint32_t csm_default_incompat(unsigned version, unsigned layout);
 
 /* The longest prefix of a logical size `size` whose stored bytes (data and
  * brothers) lie inside stores of data_phys and meta_phys bytes: `size`
@@ -226,6 +249,11 @@ static inline uint64_t csm_geo_data_offset(const struct csm_geometry *g, uint64_
 {
 	if (g->layout == CSM_LAYOUT_SEPARATE)
 		return lblock << g->block_shift;
+	if (g->aligned) {
+		uint64_t seg = lblock / g->seg_blocks;
+		uint64_t j = lblock % g->seg_blocks;
+		return seg * g->seg_stride + CSM_ALIGN_ZONE + (j << g->block_shift);
+	}
 	uint64_t grp = lblock / g->per_group;
 	uint64_t idx = lblock % g->per_group;
 	return g->header_size + grp * g->group_stride + ((2 + idx) << g->block_shift);
@@ -236,12 +264,19 @@ static inline uint64_t csm_geo_data_offset(const struct csm_geometry *g, uint64_
 static inline uint64_t csm_geo_meta_offset(const struct csm_geometry *g, uint64_t group,
                                            unsigned slot)
 {
+	if (g->aligned) {
+		uint64_t seg = group / g->seg_groups;
+		uint64_t i = group % g->seg_groups;
+		return seg * g->seg_stride + g->header_size + ((2 * i + slot) << g->block_shift);
+	}
 	return g->header_size + group * g->group_stride + ((uint64_t)slot << g->block_shift);
 }
 
 /* Group whose brothers or data cover physical offset `off` of the metadata
  * store (interleaved: the single file).  Offsets inside the header map to
- * group 0. */
+ * group 0.  Aligned: the header or a zone's reserved block maps to the
+ * segment's first group, the hole after a zone's brothers or after a data
+ * run to the segment's last group. */
 uint64_t csm_geo_group_at_meta_offset(const struct csm_geometry *g, uint64_t off);
 
 /* Group whose data covers physical offset `off` of the data store. */

@@ -39,6 +39,9 @@ struct cli_open_opts {
 /* Open and print a one-line error on failure.  Returns EXIT_OK or EXIT_ERR. */
 int cli_open(struct cli_file *f, const char *path, const struct cli_open_opts *o);
 int cli_close(struct cli_file *f);
+/* Write the runs of blocks of buf that are not all zero (zero blocks stay
+ * never-written); -1 with errno on failure. */
+int cli_write_nonzero_runs(struct csm_engine *e, const uint8_t *buf, size_t n, uint64_t off);
 
 /* Progress line on a terminal ("\r<what>: 42%"), throttled. */
 struct cli_progress {
@@ -113,6 +116,7 @@ enum {
 	OPT_TO,
 	OPT_SOURCE_LAYOUT,
 	OPT_FORMAT_VERSION,
+	OPT_UNALIGNED,
 };
 
 #define FORMAT_LONGOPTS                                                          \
@@ -122,6 +126,7 @@ enum {
 	        {"metadata", required_argument, NULL, OPT_META},                 \
 	        {"checksum", required_argument, NULL, OPT_CSUM},                 \
 	        {"format-version", required_argument, NULL, OPT_FORMAT_VERSION}, \
+	        {"unaligned", no_argument, NULL, OPT_UNALIGNED},                 \
 	{                                                                        \
 		"force", no_argument, NULL, OPT_FORCE                            \
 	}

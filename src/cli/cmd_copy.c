@@ -59,7 +59,7 @@ int cli_write_full(int fd, const uint8_t *buf, size_t n, uint64_t off)
 
 /* Write the runs of blocks that are not all zero; zero blocks stay
  * never-written (they read back as verified zeros and take no space). */
-static int write_nonzero_runs(struct csm_engine *e, const uint8_t *buf, size_t n, uint64_t off)
+int cli_write_nonzero_runs(struct csm_engine *e, const uint8_t *buf, size_t n, uint64_t off)
 {
 	size_t bs = csm_superblock(e)->block_size;
 	size_t i = 0;
@@ -145,7 +145,7 @@ int cmd_import(int argc, char **argv)
 			cli_err("%s: read: %s", src,
 			        r < 0 ? strerror(-r) : "file shrank while importing");
 			rc = EXIT_ERR;
-		} else if (write_nonzero_runs(f.e, buf, want, off) < 0) {
+		} else if (cli_write_nonzero_runs(f.e, buf, want, off) < 0) {
 			cli_err("%s: write: %s", dst, strerror(errno));
 			rc = EXIT_ERR;
 		}

@@ -73,6 +73,9 @@ int cli_format_option(struct cli_format_args *a, int opt, const char *arg)
 		}
 		a->fo.version = (unsigned)(arg[0] - '0');
 		return 1;
+	case OPT_UNALIGNED: /* v2 without aligned data runs: for tests of upgrade */
+		a->fo.unaligned = true;
+		return 1;
 	default:
 		return 0;
 	}

@@ -23,18 +23,27 @@
  *
  * csumshim upgrade FILE [--metadata-file PATH]
  *
- * Version 1 to version 2, in place: the file is checked whole first (any
- * bad block, damaged brother or unclean state: exit 1, nothing changed);
- * then the stores are extended to their reach and one superblock sector
- * is rewritten — the single step that commits, atomic on storage.  A
- * failure before it leaves the version 1 file as it was.
+ * To version 2.  The file is checked whole first (any bad block, damaged
+ * brother or unclean state: exit 1, nothing changed), with every other
+ * process kept out.  Separate layout (version 1): in place — the stores
+ * are extended to their reach and one superblock sector is rewritten, the
+ * single step that commits, atomic on storage.  Interleaved (version 1,
+ * or version 2 without aligned data runs): copied through a temporary
+ * file in the same directory into the aligned layout (same uuid, size and
+ * content, every block read verified), synced, renamed over the file and
+ * the directory synced; on any failure the temporary file is removed and
+ * the original stays as it was.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -120,6 +129,122 @@ int cmd_recover(int argc, char **argv)
 	               : EXIT_OK;
 }
 
+#define UPGRADE_CHUNK (1u << 20)
+
+/* Copy f's content into a new aligned version 2 file beside it and rename
+ * it over f.  f is open, exclusive, clean and verified.  Returns EXIT_*;
+ * on failure f is untouched and nothing is left behind, unless *renamed
+ * (only the directory's sync failed). */
+static int upgrade_copy(struct cli_file *f, bool *renamed)
+{
+	const struct csm_super *sb = csm_superblock(f->e);
+	uint64_t size = sb->logical_size;
+	size_t plen = strlen(f->path);
+	char *tmp = malloc(plen + 32);
+	char *dcopy = strdup(f->path);
+	uint8_t *buf = aligned_alloc(4096, UPGRADE_CHUNK);
+	struct csm_engine *t = NULL;
+	int rc = EXIT_ERR, fd = -1;
+	bool made = false;
+	if (!tmp || !dcopy || !buf) {
+		cli_err("out of memory");
+		goto out;
+	}
+	snprintf(tmp, plen + 32, "%s.upgrade-XXXXXX", f->path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		cli_err("%s: cannot create a temporary file beside it: %s", f->path,
+		        strerror(errno));
+		goto out;
+	}
+	made = true;
+	struct stat st;
+	if (stat(f->path, &st) == 0) {
+		(void)fchown(fd, st.st_uid, st.st_gid);
+		(void)fchmod(fd, st.st_mode & 07777);
+	}
+	struct csm_backend be;
+	int tfd = fd;
+	fd = -1; /* the backend owns it */
+	if (cli_posix_backend(&be, tmp, tfd, tfd) != EXIT_OK)
+		goto out;
+	struct csm_format_opts fo = {.block_size = sb->block_size,
+	                             .algo = sb->algo,
+	                             .layout = CSM_LAYOUT_INTERLEAVED,
+	                             .size = size,
+	                             .uuid = sb->uuid,
+	                             .version = CSM_VERSION};
+	char err[256];
+	int r = csm_format(&be, &fo, err, sizeof(err));
+	if (r == 0)
+		r = csm_open(&be, NULL, &t, err, sizeof(err));
+	else
+		csm_backend_destroy(&be);
+	if (r < 0) {
+		cli_err("%s: %s", tmp, err);
+		t = NULL;
+		goto out;
+	}
+	for (uint64_t off = 0; off < size; off += UPGRADE_CHUNK) {
+		size_t want = size - off < UPGRADE_CHUNK ? (size_t)(size - off) : UPGRADE_CHUNK;
+		ssize_t n = csm_pread(f->e, buf, want, off);
+		if (n != (ssize_t)want) {
+			cli_err("%s: read at %llu: %s", f->path, (unsigned long long)off,
+			        n < 0 ? strerror(errno) : "short read");
+			goto out;
+		}
+		if (cli_write_nonzero_runs(t, buf, want, off) < 0) {
+			cli_err("%s: write: %s", tmp, strerror(errno));
+			goto out;
+		}
+	}
+	if (csm_fsync(t, false) < 0) {
+		cli_err("%s: fsync: %s", tmp, strerror(errno));
+		goto out;
+	}
+	/* The copy, read back whole before it replaces anything. */
+	struct csm_scrub_result res;
+	if (csm_scrub(t, NULL, NULL, &res) < 0 || res.bad_blocks || res.bad_meta ||
+	    res.broken_groups || res.missing_blocks) {
+		cli_err("%s: the copy does not verify", tmp);
+		goto out;
+	}
+	r = csm_close(t); /* synced and marked clean */
+	t = NULL;
+	if (r < 0) {
+		cli_err("%s: close: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (rename(tmp, f->path) < 0) {
+		cli_err("%s: rename: %s", f->path, strerror(errno));
+		goto out;
+	}
+	made = false;
+	*renamed = true;
+	int dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0) {
+		/* Renamed: the new file is in place, maybe not yet durably. */
+		cli_err("%s: fsync of its directory: %s", f->path, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		rc = EXIT_ERR;
+		goto out;
+	}
+	close(dfd);
+	rc = EXIT_OK;
+out:
+	if (t)
+		csm_close(t);
+	if (fd >= 0)
+		close(fd);
+	if (made)
+		unlink(tmp);
+	free(buf);
+	free(dcopy);
+	free(tmp);
+	return rc;
+}
+
 int cmd_upgrade(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -153,9 +278,17 @@ int cmd_upgrade(int argc, char **argv)
 	const struct csm_super *sb = csm_superblock(f.e);
 	ev.block_size = sb->block_size;
 	ev.size = sb->logical_size;
-	if (sb->version >= CSM_VERSION) {
+	bool copy = sb->layout == CSM_LAYOUT_INTERLEAVED && !(sb->incompat & CSM_FEAT_ALIGNED);
+	unsigned from = sb->version;
+	if (sb->version >= CSM_VERSION && !copy) {
 		printf("%s: already format version %u\n", f.path, sb->version);
 		return cli_close(&f);
+	}
+	if (copy && csm_exclusive(f.e, true) < 0) {
+		cli_err("%s: %s; not upgraded", f.path,
+		        errno == EBUSY ? "another process has the file open" : strerror(errno));
+		cli_close(&f);
+		return EXIT_ERR;
 	}
 	if (sb->state != CSM_STATE_CLEAN) {
 		cli_err("%s: not closed cleanly: run 'csumshim recover %s' first; not upgraded",
@@ -176,6 +309,25 @@ int cmd_upgrade(int argc, char **argv)
 		        (unsigned long long)res.bad_meta);
 		cli_close(&f);
 		return EXIT_BAD;
+	}
+	if (copy) {
+		bool renamed = false;
+		rc = upgrade_copy(&f, &renamed);
+		if (rc != EXIT_OK) {
+			if (renamed)
+				cli_err("%s: upgraded, but its directory could not be synced: the "
+				        "rename may not survive a power cut",
+				        f.path);
+			else
+				cli_err("%s: not upgraded: the file is as it was", f.path);
+			cli_close(&f);
+			return rc;
+		}
+		printf("%s: upgraded from format version %u%s to %u with aligned data runs (%llu "
+		       "blocks verified)\n",
+		       f.path, from, from >= CSM_VERSION ? " (unaligned)" : "", CSM_VERSION,
+		       (unsigned long long)res.blocks);
+		return cli_close(&f);
 	}
 	if (csm_upgrade(f.e) < 0) {
 		int err = errno;

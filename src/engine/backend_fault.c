@@ -91,7 +91,8 @@ static void load_geo(struct fb *f)
 	if (f->in.ops->preadv(f->in.ctx, CSM_META, &v, 1, 0) != (ssize_t)sizeof(sb) ||
 	    csm_sb_decode(sb, sizeof(sb), &s) != CSM_SB_OK)
 		return;
-	f->have_geo = csm_geo_init(&f->geo, s.block_size, s.algo, s.layout);
+	f->have_geo =
+	        csm_geo_init_f(&f->geo, s.version, s.incompat, s.block_size, s.algo, s.layout);
 }
 
 /* The piece of [pos, end) of store st that starts at pos. */
@@ -109,6 +110,34 @@ static void piece_at(const struct fb *f, enum csm_store st, uint64_t pos, uint64
 		p->kind = P_DATA;
 		p->lblock = pos >> g->block_shift;
 		bstart = p->lblock << g->block_shift;
+	} else if (g->aligned) {
+		/* Segments: [header/reserved][A B]*G [hole] | [data run] [hole] */
+		uint64_t seg = pos / g->seg_stride, r = pos % g->seg_stride;
+		uint64_t base = seg * g->seg_stride;
+		uint64_t zb = g->header_size + g->seg_groups * g->group_stride;
+		uint64_t run = CSM_ALIGN_ZONE + (g->seg_blocks << g->block_shift);
+		uint64_t lim;
+		if (r < g->header_size || (r >= zb && r < CSM_ALIGN_ZONE) || r >= run) {
+			lim = base + (r < g->header_size   ? g->header_size
+			              : r < CSM_ALIGN_ZONE ? CSM_ALIGN_ZONE
+			                                   : g->seg_stride);
+			if (end > lim)
+				p->len = lim - pos;
+			return;
+		}
+		if (r < zb) {
+			uint64_t k = (r - g->header_size) >> g->block_shift;
+			p->kind = P_META;
+			p->group = seg * g->seg_groups + k / 2;
+			p->slot = (unsigned)(k % 2);
+			bstart = base + g->header_size + (k << g->block_shift);
+		} else {
+			uint64_t j = (r - CSM_ALIGN_ZONE) >> g->block_shift;
+			p->kind = P_DATA;
+			p->lblock = seg * g->seg_blocks + j;
+			p->group = p->lblock / g->per_group;
+			bstart = base + CSM_ALIGN_ZONE + (j << g->block_shift);
+		}
 	} else if (pos < g->header_size) {
 		if (end > g->header_size)
 			p->len = g->header_size - pos;

@@ -45,7 +45,8 @@ int csm_format(struct csm_backend *be, const struct csm_format_opts *fo, char *e
 	unsigned version = fo->version ? fo->version : CSM_VERSION;
 	if (version != CSM_VERSION && version != CSM_VERSION_1)
 		return csm_errf(err, errlen, -EINVAL, "unknown format version %u", version);
-	if (!csm_geo_init_v(&geo, version, bs, algo, layout))
+	uint32_t incompat = fo->unaligned ? 0 : csm_default_incompat(version, layout);
+	if (!csm_geo_init_f(&geo, version, incompat, bs, algo, layout))
 		return csm_errf(err, errlen, -EINVAL, "unknown layout %u", layout);
 
 	uint64_t size = fo->size;
@@ -84,6 +85,7 @@ int csm_format(struct csm_backend *be, const struct csm_format_opts *fo, char *e
 	sb.layout = (uint8_t)layout;
 	sb.state = CSM_STATE_CLEAN;
 	sb.header_size = CSM_HEADER_SIZE;
+	sb.incompat = incompat;
 	sb.logical_size = size;
 	sb.sequence = 1;
 	sb.format_time = (uint64_t)time(NULL);
@@ -254,7 +256,7 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 	e->be = *be;
 	e->sb = sb;
 	/* validated by decode */
-	csm_geo_init_v(&e->geo, sb.version, sb.block_size, sb.algo, sb.layout);
+	csm_geo_init_f(&e->geo, sb.version, sb.incompat, sb.block_size, sb.algo, sb.layout);
 	e->v2 = sb.version >= 2;
 	csm_hasher_init(&e->hasher, sb.algo, sb.uuid);
 	if (opts)

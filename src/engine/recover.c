@@ -423,6 +423,16 @@ int csm_upgrade(struct csm_engine *e)
 	return rc < 0 ? (int)fail(rc) : 0;
 }
 
+int csm_exclusive(struct csm_engine *e, bool on)
+{
+	if (!e->xproc || atomic_load(&e->solo))
+		return 0;
+	pthread_mutex_lock(&e->presence_mu);
+	int rc = e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, on ? F_WRLCK : F_RDLCK, false);
+	pthread_mutex_unlock(&e->presence_mu);
+	return rc < 0 ? (int)fail(rc == -EAGAIN ? -EBUSY : rc) : 0;
+}
+
 const struct csm_recovery *csm_open_recovery(const struct csm_engine *e)
 {
 	return &e->recovery;

@@ -19,6 +19,7 @@ bool group_is_hole(struct csm_engine *e, uint64_t gno, uint64_t ngroups, uint64_
 {
 	const struct csm_geometry *geo = &e->geo;
 	uint64_t mstart = csm_geo_meta_offset(geo, gno, 0);
+	/* Unaligned interleaved: the brothers and the data are one range. */
 	uint64_t mend = mstart + geo->group_stride;
 	uint64_t m, d;
 	int rc = e->be.ops->next_data(e->be.ctx, CSM_META, mstart, &m);
@@ -28,7 +29,8 @@ bool group_is_hole(struct csm_engine *e, uint64_t gno, uint64_t ngroups, uint64_
 		return false;
 	uint64_t nm = m == UINT64_MAX ? ngroups : csm_geo_group_at_meta_offset(geo, m);
 	uint64_t nd = ngroups;
-	if (geo->layout == CSM_LAYOUT_SEPARATE) {
+	if (geo->layout == CSM_LAYOUT_SEPARATE || geo->aligned) {
+		/* Apart from the brothers: the data too. */
 		uint64_t dstart = csm_geo_data_offset(geo, gno * geo->per_group);
 		uint64_t dend = dstart + ((uint64_t)geo->per_group << geo->block_shift);
 		rc = e->be.ops->next_data(e->be.ctx, CSM_DATA, dstart, &d);
@@ -39,6 +41,10 @@ bool group_is_hole(struct csm_engine *e, uint64_t gno, uint64_t ngroups, uint64_
 		nd = d == UINT64_MAX ? ngroups : csm_geo_group_at_data_offset(geo, d);
 	}
 	uint64_t nx = nm < nd ? nm : nd;
+	/* Aligned: a data offset found in a zone says nothing of the data of
+	 * the segment's groups before the brothers there: from its start. */
+	if (geo->aligned && nx < ngroups)
+		nx -= nx % geo->seg_groups;
 	*next = nx > gno + 1 ? (nx < ngroups ? nx : ngroups) : gno + 1;
 	return true;
 }

@@ -24,6 +24,37 @@ __thread uint64_t tl_shrink_size;
 int set_store_sizes(struct csm_engine *e, uint64_t size)
 {
 	const struct csm_geometry *geo = &e->geo;
+	if (geo->aligned) {
+		/* The cut ends in a data run: the brothers of the segment's
+		 * later groups lie before it, in the zone, and must go too (a
+		 * regrown group would find them vouching for cut data). */
+		uint64_t ga = csm_geo_groups(geo, size), old = 0;
+		int r = e->be.ops->get_size(e->be.ctx, CSM_META, &old);
+		if (r == 0 && ga % geo->seg_groups != 0) {
+			uint64_t m0 = csm_geo_meta_offset(geo, ga, 0);
+			uint64_t m1 =
+			        m0 + (geo->seg_groups - ga % geo->seg_groups) * geo->group_stride;
+			if (m1 > old)
+				m1 = old;
+			uint64_t x = UINT64_MAX;
+			int nr = m0 < m1 ? e->be.ops->next_data(e->be.ctx, CSM_META, m0, &x) : 0;
+			if (nr == -ENXIO)
+				x = UINT64_MAX;
+			else if (nr < 0)
+				x = m0; /* cannot tell: punch */
+			/* Only once the smaller size is durable: a power cut
+			 * must not leave the old size with its groups' brothers
+			 * gone and their data still there. */
+			if (x < m1)
+				r = sync_store(e, CSM_META);
+			if (r == 0 && x < m1)
+				r = e->be.ops->zero_range(e->be.ctx, CSM_META, m0, m1 - m0);
+		}
+		if (r == 0)
+			r = e->be.ops->set_size(e->be.ctx, CSM_DATA,
+			                        csm_geo_data_store_size(geo, size));
+		return r;
+	}
 	if (geo->layout == CSM_LAYOUT_INTERLEAVED)
 		return e->be.ops->set_size(e->be.ctx, CSM_DATA, csm_geo_data_store_size(geo, size));
 	uint64_t old = 0;

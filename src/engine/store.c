@@ -109,6 +109,7 @@ void csm_advise(struct csm_engine *e, uint64_t off, uint64_t len, int advice)
 	uint64_t g0 = csm_geo_group_of(geo, b0), g1 = csm_geo_group_of(geo, b1);
 	/* Interleaved, read-ahead: from the first group's brothers, so they
 	 * come along (later groups' brothers lie inside the range). */
+	sep = sep || geo->aligned; /* brothers apart from the data */
 	uint64_t p0 = !sep && advice == POSIX_FADV_WILLNEED ? csm_geo_meta_offset(geo, g0, 0)
 	                                                    : csm_geo_data_offset(geo, b0);
 	uint64_t p1 = csm_geo_data_offset(geo, b1) + geo->block_size;

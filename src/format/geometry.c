@@ -7,6 +7,13 @@
  *   supported block size, so every data block is aligned to the block size
  *   (O_DIRECT friendly; the seed's one-sector reserve misaligned them).
  *
+ * Interleaved, aligned (v2, CSM_FEAT_ALIGNED): segments of G groups; the
+ * segment s starts at s*T with a 2 MiB zone
+ *     [header or reserved: 4096][A][B] x G [hole up to 2 MiB]
+ *   followed by its data run, on a 2 MiB boundary,
+ *     [data of its G groups in order: G*N blocks][hole up to T]
+ *   G = (2 MiB - 4096) / (2 * block_size), T = 2 MiB + roundup(G*N*bs, 2 MiB).
+ *
  * Separate (two files):
  *     data:     the logical content, byte for byte
  *     metadata: [header: 4096][A0][B0][A1][B1] ...
@@ -50,14 +57,24 @@ static uint32_t log2u(uint32_t v)
 	return s;
 }
 
-bool csm_geo_init(struct csm_geometry *g, uint32_t block_size, unsigned algo, unsigned layout)
-{
-	return csm_geo_init_v(g, CSM_VERSION, block_size, algo, layout);
-}
-
 bool csm_geo_init_v(struct csm_geometry *g, unsigned version, uint32_t block_size, unsigned algo,
                     unsigned layout)
 {
+	return csm_geo_init_f(g, version, 0, block_size, algo, layout);
+}
+
+uint32_t csm_default_incompat(unsigned version, unsigned layout)
+{
+	return version >= 2 && layout == CSM_LAYOUT_INTERLEAVED ? CSM_FEAT_ALIGNED : 0;
+}
+
+bool csm_geo_init_f(struct csm_geometry *g, unsigned version, uint32_t incompat,
+                    uint32_t block_size, unsigned algo, unsigned layout)
+{
+	if (incompat & ~CSM_INCOMPAT_KNOWN)
+		return false;
+	if ((incompat & CSM_FEAT_ALIGNED) && (version < 2 || layout != CSM_LAYOUT_INTERLEAVED))
+		return false;
 	uint32_t n = csm_per_group_for(block_size, algo);
 	if (n == 0 || csm_layout_name(layout) == NULL ||
 	    (version != CSM_VERSION && version != CSM_VERSION_1))
@@ -73,15 +90,51 @@ bool csm_geo_init_v(struct csm_geometry *g, unsigned version, uint32_t block_siz
 	g->layout = (uint8_t)layout;
 	g->algo = (uint8_t)algo;
 	g->header_size = CSM_HEADER_SIZE;
-	if (layout == CSM_LAYOUT_INTERLEAVED)
-		g->group_stride = (uint64_t)(2 + n) << g->block_shift;
-	else
+	g->aligned = 0;
+	g->seg_groups = g->seg_stride = g->seg_blocks = 0;
+	if (incompat & CSM_FEAT_ALIGNED) {
+		uint64_t z = CSM_ALIGN_ZONE;
+		g->aligned = 1;
 		g->group_stride = (uint64_t)2 << g->block_shift;
+		g->seg_groups = (z - CSM_HEADER_SIZE) / g->group_stride;
+		g->seg_blocks = g->seg_groups * n;
+		uint64_t run = g->seg_blocks << g->block_shift;
+		g->seg_stride = z + (run + z - 1) / z * z;
+	} else if (layout == CSM_LAYOUT_INTERLEAVED) {
+		g->group_stride = (uint64_t)(2 + n) << g->block_shift;
+	} else {
+		g->group_stride = (uint64_t)2 << g->block_shift;
+	}
 	return true;
+}
+
+bool csm_geo_init(struct csm_geometry *g, uint32_t block_size, unsigned algo, unsigned layout)
+{
+	return csm_geo_init_f(g, CSM_VERSION, csm_default_incompat(CSM_VERSION, layout), block_size,
+	                      algo, layout);
+}
+
+static uint64_t aligned_group_at(const struct csm_geometry *g, uint64_t off)
+{
+	uint64_t seg = off / g->seg_stride, r = off % g->seg_stride;
+	uint64_t first = seg * g->seg_groups, lastg = first + g->seg_groups - 1;
+	uint64_t run = g->seg_blocks << g->block_shift;
+	if (r < g->header_size)
+		return first;
+	if (r < CSM_ALIGN_ZONE) {
+		uint64_t i = (r - g->header_size) / g->group_stride;
+		return i < g->seg_groups ? first + i : lastg;
+	}
+	r -= CSM_ALIGN_ZONE;
+	if (r >= run)
+		return lastg;
+	return first + (r >> g->block_shift) / g->per_group;
 }
 
 uint64_t csm_geo_group_at_meta_offset(const struct csm_geometry *g, uint64_t off)
 {
+	if (g->aligned)
+		return aligned_group_at(g, off);
 	if (off < g->header_size)
 		return 0;
 	return (off - g->header_size) / g->group_stride;
@@ -116,7 +169,16 @@ uint64_t csm_geo_capacity_for(const struct csm_geometry *g, uint64_t data_capaci
 {
 	uint64_t bs = g->block_size;
 	uint64_t blocks;
-	if (g->layout == CSM_LAYOUT_INTERLEAVED) {
+	if (g->aligned) {
+		if (data_capacity < g->header_size)
+			return 0;
+		uint64_t segs = data_capacity / g->seg_stride;
+		uint64_t r = data_capacity % g->seg_stride;
+		uint64_t part = r > CSM_ALIGN_ZONE ? (r - CSM_ALIGN_ZONE) / bs : 0;
+		if (part > g->seg_blocks)
+			part = g->seg_blocks;
+		blocks = segs * g->seg_blocks + part;
+	} else if (g->layout == CSM_LAYOUT_INTERLEAVED) {
 		if (data_capacity < g->header_size)
 			return 0;
 		uint64_t avail = data_capacity - g->header_size;

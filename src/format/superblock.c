@@ -100,6 +100,10 @@ enum csm_sb_err csm_sb_decode(const uint8_t *buf, size_t len, struct csm_super *
 	s.layout = buf[CSM_SB_OFF_LAYOUT];
 	if (csm_layout_name(s.layout) == NULL)
 		return CSM_SB_BAD_LAYOUT;
+	/* ALIGNED arranges the interleaved layout of version 2 only. */
+	if ((s.incompat & CSM_FEAT_ALIGNED) &&
+	    (s.version < 2 || s.layout != CSM_LAYOUT_INTERLEAVED))
+		return CSM_SB_BAD_INCOMPAT;
 	s.state = buf[CSM_SB_OFF_STATE];
 	if (csm_state_name(s.state) == NULL)
 		return CSM_SB_BAD_STATE;

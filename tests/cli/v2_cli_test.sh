@@ -34,9 +34,11 @@ head -c $((10 << 20)) /dev/urandom >src.bin # 10 MiB: 3 groups of 4 KiB blocks
 expect 0 "$CS" import src.bin a.img
 expect 0 "$CS" info a.img
 contains out 'format version: +2'
+contains out 'layout: +interleaved \(aligned 2 MiB data runs\)'
 
-# --- lost tail, interleaved: cut inside group 1's data (data starts at 4 MiB)
-cut=$((4096 + 976 * 4096 + 2 * 4096 + 8 * 4096 + 4096 + 100)) # in block 983 (data of group 1 starts after its pair)
+# --- lost tail, interleaved: cut inside group 1's data (aligned: the data run
+# starts at 2 MiB, the brothers of groups 0-2 lie before it)
+cut=$((2097152 + 983 * 4096 + 100)) # in block 983
 truncate -s "$cut" a.img
 expect 1 "$CS" check a.img
 contains out '^blocks 983-2559 \(bytes 4026368-10485759, groups 1-2\): missing'
@@ -91,15 +93,54 @@ expect 0 "$CS" info v1.img
 contains out 'format version: +1'
 uuid1=$("$CS" info --json v1.img | python3 -c 'import json,sys; print(json.load(sys.stdin)["uuid"])')
 expect 0 "$CS" upgrade v1.img
-contains out 'upgraded from format version 1 to 2'
+contains out 'upgraded from format version 1 to 2 with aligned data runs'
 expect 0 "$CS" info --json v1.img
-python3 -c "import json; d=json.load(open('out')); assert d['version']==2 and d['uuid']=='$uuid1'" && ok || bad "upgrade kept the uuid"
+python3 -c "import json; d=json.load(open('out')); assert d['version']==2 and d['uuid']=='$uuid1' and d['aligned']" && ok || bad "upgrade kept the uuid, aligned"
+ls v1.img.upgrade-* >/dev/null 2>&1 && bad "upgrade left its temporary file" || ok
 expect 0 "$CS" check v1.img
 expect 0 "$CS" export v1.img out.bin
 same src.bin out.bin
 rm -f out.bin
 expect 0 "$CS" upgrade v1.img
 contains out 'already format version 2'
+# a version 2 file without aligned data runs (from before them) works, and
+# upgrade copies it into the aligned layout
+expect 0 "$CS" import src.bin u2.img --unaligned
+expect 0 "$CS" info u2.img
+contains out '^layout: +interleaved$'
+expect 0 "$CS" check u2.img
+expect 0 "$CS" dump u2.img --group 1
+expect 0 "$CS" corrupt u2.img --offset 5000000 --seed 3
+expect 1 "$CS" check u2.img
+cp u2.img u2.before
+expect 1 "$CS" upgrade u2.img
+contains err 'not upgraded'
+same u2.before u2.img
+ls u2.img.upgrade-* >/dev/null 2>&1 && bad "a refused upgrade left its temporary file" || ok
+expect 0 "$CS" import src.bin u2.img --unaligned --force
+# a copy that cannot be written (file size limit: EFBIG) leaves the file as
+# it was and no temporary file
+cp u2.img u2.before
+(trap '' XFSZ; ulimit -f 4096; "$CS" upgrade u2.img >out 2>err); rc=$?
+[ "$rc" = 2 ] && ok || bad "upgrade past the file size limit: exit $rc, want 2"
+contains err 'not upgraded'
+same u2.before u2.img
+ls u2.img.upgrade-* >/dev/null 2>&1 && bad "a failed upgrade left its temporary file" || ok
+uuid2=$("$CS" info --json u2.img | python3 -c 'import json,sys; print(json.load(sys.stdin)["uuid"])')
+expect 0 "$CS" upgrade u2.img
+contains out 'upgraded from format version 2 \(unaligned\) to 2 with aligned data runs'
+expect 0 "$CS" info --json u2.img
+python3 -c "import json; d=json.load(open('out')); assert d['version']==2 and d['uuid']=='$uuid2' and d['aligned']" && ok || bad "upgrade of unaligned v2: uuid, aligned"
+expect 0 "$CS" check u2.img
+expect 0 "$CS" export u2.img out.bin
+same src.bin out.bin
+rm -f out.bin
+# an aligned file's data runs start on 2 MiB: block 0 is at 2 MiB
+expect 0 "$CS" import src.bin al.img
+cmp -s <(head -c 4096 src.bin) <(tail -c +2097153 al.img | head -c 4096) && ok || bad "block 0 not at 2 MiB"
+expect 0 "$CS" corrupt al.img --offset 7000000 --seed 5
+expect 1 "$CS" check al.img
+contains out 'block 1708'
 # a damaged version 1 file is refused and left as it was
 expect 0 "$CS" import src.bin bad.img --format-version 1 --layout separate --metadata bad.img.csum
 expect 0 "$CS" corrupt bad.img --metadata-file bad.img.csum --offset 5000000 --seed 3

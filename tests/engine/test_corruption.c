@@ -45,6 +45,13 @@ static uint64_t data_block_at(const struct csm_geometry *g, enum csm_store st, u
 		if (st != CSM_DATA)
 			return UINT64_MAX;
 		L = pos / g->block_size;
+	} else if (g->aligned) {
+		/* Only a segment's data run holds data. */
+		uint64_t seg = pos / g->seg_stride, rel = pos % g->seg_stride;
+		if (rel < CSM_ALIGN_ZONE || rel - CSM_ALIGN_ZONE >= g->seg_blocks * g->block_size)
+			return UINT64_MAX;
+		L = seg * g->seg_blocks + (rel - CSM_ALIGN_ZONE) / g->block_size;
+		CHECK_EQ_U64(csm_geo_data_offset(g, L), pos - pos % g->block_size);
 	} else {
 		if (pos < g->header_size)
 			return UINT64_MAX;
@@ -103,6 +110,11 @@ static void run(const struct cfg *c, struct rng *r, uint64_t flips)
 		if (force_sb)
 			lim = CSM_SB_SIZE;
 		uint64_t bit = rng_below(r, lim * 8);
+		/* Aligned: the zone is mostly hole; half the others in the
+		 * data runs. */
+		if (g.aligned && !force_sb && lim == s->size && s->size > CSM_ALIGN_ZONE &&
+		    rng_below(r, 2) == 0)
+			bit = CSM_ALIGN_ZONE * 8 + rng_below(r, (s->size - CSM_ALIGN_ZONE) * 8);
 		s->buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		bool in_sb = (m.shared || st == CSM_META) && bit / 8 < CSM_SB_SIZE;
 		uint64_t L = data_block_at(&g, st, bit / 8, c->size);

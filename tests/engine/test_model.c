@@ -18,6 +18,7 @@ struct cfg {
 	unsigned algo, layout;
 	uint64_t max_size;
 	size_t cache;
+	unsigned variant; /* 0: a new file; 1: v2 without aligned runs; 2: v1 */
 };
 
 static uint64_t events;
@@ -94,11 +95,17 @@ static void run(const struct cfg *c, uint64_t seed, uint64_t ops)
 	struct mem_backend m;
 	mem_backend_init(&m, c->layout == CSM_LAYOUT_INTERLEAVED);
 	struct csm_backend be = mem_backend_view(&m);
-	struct csm_format_opts fo = {.block_size = c->bs, .algo = c->algo, .layout = c->layout};
+	struct csm_format_opts fo = {.block_size = c->bs,
+	                             .algo = c->algo,
+	                             .layout = c->layout,
+	                             .unaligned = c->variant == 1,
+	                             .version = c->variant == 2 ? CSM_VERSION_1 : 0};
 	char err[200];
 	CHECK(csm_format(&be, &fo, err, sizeof(err)) == 0, "format: %s", err);
 	struct csm_engine *e = open_engine(&m, c->cache);
 	const struct csm_geometry *geo = csm_geometry(e);
+	CHECK(geo->aligned == (c->layout == CSM_LAYOUT_INTERLEAVED && c->variant == 0));
+	CHECK(geo->version == (c->variant == 2 ? 1 : 2));
 	uint64_t group_bytes = (uint64_t)geo->per_group * c->bs;
 
 	size_t cap = c->max_size + 8 * group_bytes;
@@ -210,12 +217,15 @@ int main(void)
 	uint64_t seed = test_seed("test_model", 20261123);
 	uint64_t ops = env_u64("CSM_OPS", 100000);
 	const struct cfg cfgs[] = {
-	        {4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 12u << 20, 0},
-	        {4096, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 6u << 20, 1},
-	        {512, CSM_ALGO_XXH3, CSM_LAYOUT_INTERLEAVED, 4u << 20, 1},
-	        {512, CSM_ALGO_CRC32C, CSM_LAYOUT_SEPARATE, 4u << 20, 0},
-	        {1024, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 3u << 20, 1},
-	        {2048, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 3u << 20, 1},
+	        {4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 12u << 20, 0, 0},
+	        {4096, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 6u << 20, 1, 0},
+	        {512, CSM_ALGO_XXH3, CSM_LAYOUT_INTERLEAVED, 4u << 20, 1, 0},
+	        {512, CSM_ALGO_CRC32C, CSM_LAYOUT_SEPARATE, 4u << 20, 0, 0},
+	        {1024, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 3u << 20, 1, 0},
+	        {2048, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 3u << 20, 1, 0},
+	        /* Files from before the aligned layout keep working. */
+	        {1024, CSM_ALGO_XXH3, CSM_LAYOUT_INTERLEAVED, 2u << 20, 1, 1},
+	        {4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 3u << 20, 0, 2},
 	};
 	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++)
 		run(&cfgs[i], seed + i, ops);

@@ -60,12 +60,13 @@ static struct csm_engine *open_mem(struct mem_backend *m, bool fixed, bool eager
 
 static void limits(void)
 {
-	/* A "device" of 1 MiB: the store exists at its full size first. */
+	/* A "device" of 3 MiB (the aligned layout's first data run starts at
+	 * 2 MiB): the store exists at its full size first. */
 	struct mem_backend m;
 	mem_backend_init(&m, true);
 	struct csm_backend be = mem_backend_view(&m);
 	be.resizable = false;
-	static uint8_t zero[1 << 20];
+	static uint8_t zero[3 << 20];
 	struct iovec v = {zero, sizeof(zero)};
 	CHECK(be.ops->pwritev(be.ctx, CSM_DATA, &v, 1, 0) == (ssize_t)sizeof(zero));
 	struct csm_format_opts fo = {.use_capacity = true};

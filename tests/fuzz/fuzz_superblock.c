@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (memcmp(out, out2, sizeof(out)) != 0)
 		abort();
 	struct csm_geometry g;
-	if (!csm_geo_init(&g, sb.block_size, sb.algo, sb.layout))
+	if (!csm_geo_init_f(&g, sb.version, sb.incompat, sb.block_size, sb.algo, sb.layout))
 		abort();
 	return 0;
 }

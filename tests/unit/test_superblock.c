@@ -82,7 +82,8 @@ int main(void)
 	        {CSM_SB_OFF_VERSION, 3, CSM_SB_BAD_VERSION},
 	        {CSM_SB_OFF_VERSION, 0, CSM_SB_BAD_VERSION},
 	        {CSM_SB_OFF_SBSIZE + 1, 4, CSM_SB_BAD_SBSIZE},
-	        {CSM_SB_OFF_INCOMPAT, 1, CSM_SB_BAD_INCOMPAT},
+	        {CSM_SB_OFF_INCOMPAT, 2, CSM_SB_BAD_INCOMPAT},
+	        {CSM_SB_OFF_INCOMPAT + 3, 0x80, CSM_SB_BAD_INCOMPAT},
 	        {CSM_SB_OFF_BLOCK_SIZE + 1, 0x30, CSM_SB_BAD_BLOCK_SIZE}, /* 0x3000 */
 	        {CSM_SB_OFF_BLOCK_SIZE + 1, 0x20, CSM_SB_BAD_BLOCK_SIZE}, /* 8192 */
 	        {CSM_SB_OFF_ALGO, 9, CSM_SB_BAD_ALGO},
@@ -119,6 +120,28 @@ int main(void)
 		/* v2: the boot id round-trips (checked by sb_equal above) */
 		csm_sb_encode(&s, c);
 		CHECK(c[CSM_SB_OFF_BOOT_ID] == 0x50 && c[CSM_SB_OFF_BOOT_ID + 15] == 0x5f);
+	}
+	/* ALIGNED: version 2 and the interleaved layout only. */
+	{
+		struct csm_super t = sample();
+		t.incompat = CSM_FEAT_ALIGNED;
+		csm_sb_encode(&t, c);
+		CHECK(csm_sb_decode(c, sizeof(c), &d) == CSM_SB_OK &&
+		      d.incompat == CSM_FEAT_ALIGNED);
+		CHECK(c[CSM_SB_OFF_INCOMPAT] == 1);
+		t.version = CSM_VERSION_1;
+		memset(t.boot_id, 0, sizeof(t.boot_id));
+		csm_sb_encode(&t, c);
+		expect(c, CSM_SB_BAD_INCOMPAT);
+		t = sample();
+		t.incompat = CSM_FEAT_ALIGNED;
+		t.layout = CSM_LAYOUT_SEPARATE;
+		csm_sb_encode(&t, c);
+		expect(c, CSM_SB_BAD_INCOMPAT);
+		t.incompat = CSM_FEAT_ALIGNED | 2;
+		t.layout = CSM_LAYOUT_INTERLEAVED;
+		csm_sb_encode(&t, c);
+		expect(c, CSM_SB_BAD_INCOMPAT);
 	}
 	/* Every field error has a case above. */
 	for (int e = CSM_SB_BAD_VERSION; e < CSM_SB_ERR_COUNT; e++)
