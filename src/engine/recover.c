@@ -153,7 +153,7 @@ static int recover_group(struct csm_engine *e, struct group *g, uint64_t nblocks
 }
 
 /* v2: the unclean mark recorded a boot id, and this is another boot. */
-static bool booted_since(struct csm_engine *e, const uint8_t rec[CSM_UUID_SIZE])
+bool booted_since(struct csm_engine *e, const uint8_t rec[CSM_UUID_SIZE])
 {
 	uint8_t now[CSM_UUID_SIZE];
 	static const uint8_t zero[CSM_UUID_SIZE];
