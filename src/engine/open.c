@@ -230,13 +230,22 @@ static int check_pair(struct csm_engine *e, char *err, size_t errlen)
 		return csm_errf(err, errlen, rc, "cannot get the data file's size: %s",
 		                strerror(-rc));
 	/* v2 stores reach the size and a clean file's data store is cut to
-	 * it: a longer one was never csumshim's. */
-	if (e->v2 && e->sb.state == CSM_STATE_CLEAN && dsize > size)
-		return csm_errf(err, errlen, -EIO,
-		                "the data file holds %llu bytes but its metadata file describes "
-		                "%llu: the metadata of another file, or data written without "
-		                "csumshim; refused",
-		                (unsigned long long)dsize, (unsigned long long)size);
+	 * it: data past it was never csumshim's.  Zeros past it are what a
+	 * growth whose size write failed left (an older csumshim marked such
+	 * a file clean as it was): nothing is read there, and the blocks are
+	 * sampled below. */
+	if (e->v2 && e->sb.state == CSM_STATE_CLEAN && dsize > size) {
+		rc = past_size_zero(e, size, dsize);
+		if (rc < 0)
+			return csm_errf(err, errlen, rc, "cannot read the data file: %s",
+			                strerror(-rc));
+		if (rc == 0)
+			return csm_errf(err, errlen, -EIO,
+			                "the data file holds %llu bytes but its metadata file "
+			                "describes %llu: the metadata of another file, or data "
+			                "written without csumshim; refused",
+			                (unsigned long long)dsize, (unsigned long long)size);
+	}
 	/* Unclean: a grow or a shrink cut short leaves the data store longer
 	 * than the size, but every byte past the size zero (the size is
 	 * stored before data lands past it, and a shrink zeroes before it
