@@ -221,7 +221,7 @@ static int past_size_zero(struct csm_engine *e, uint64_t from, uint64_t to)
  * describe this data file?  Called while nobody else has the file open,
  * before recovery (which must not re-seal another file's data).  0, or
  * -EIO with err set. */
-static int check_pair(struct csm_engine *e, char *err, size_t errlen)
+static int check_pair_once(struct csm_engine *e, char *err, size_t errlen)
 {
 	const struct csm_geometry *geo = &e->geo;
 	uint64_t size = e->sb.logical_size, dsize = 0;
@@ -294,6 +294,23 @@ static int check_pair(struct csm_engine *e, char *err, size_t errlen)
 		                "metadata of another file, or the data file replaced); refused",
 		                (unsigned long long)(last - 1));
 	return 0;
+}
+
+/* check_pair_once, but a read-only engine holds the presence lock shared
+ * only: a writer opening after it found itself alone is not kept out, and
+ * what it saw may be that writer's append or write.  A writer's first
+ * change to a clean file is the unclean mark, and data lands past the
+ * size only after the size is stored: a superblock that moved since it
+ * was read says so, and the pair is then left to the block reads (the
+ * writer got in without the check too) rather than refused. */
+static int check_pair(struct csm_engine *e, char *err, size_t errlen)
+{
+	int rc = check_pair_once(e, err, errlen);
+	struct csm_super now;
+	if (rc < 0 && e->opts.readonly && read_super(&e->be, &now) == 0 &&
+	    now.sequence != e->sb.sequence)
+		return 0;
+	return rc;
 }
 
 int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct csm_engine **out,
