@@ -286,6 +286,7 @@ bool group_is_hole(struct csm_engine *e, uint64_t gno, uint64_t ngroups, uint64_
 
 /* recover.c */
 int recover_locked(struct csm_engine *e, struct csm_recovery *res);
+bool booted_since(struct csm_engine *e, const uint8_t rec[CSM_UUID_SIZE]);
 
 #pragma GCC visibility pop
 

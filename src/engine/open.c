@@ -171,11 +171,59 @@ static int sample_fails(struct csm_engine *e, uint64_t lblock, uint8_t *buf)
 	return kind == CSM_EV_DATA_MISMATCH || kind == CSM_EV_NONZERO_UNWRITTEN;
 }
 
+/* Whether the data store holds only zeros from `from` to `to`: 1 if so, 0
+ * if not, or -errno.  Holes are skipped where the store can tell. */
+static int past_size_zero(struct csm_engine *e, uint64_t from, uint64_t to)
+{
+	enum { CHUNK = 1 << 16 };
+	uint8_t *buf = alloc_aligned(CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	int rc = 1;
+	uint64_t off = from & ~(uint64_t)(ALIGN - 1);
+	while (rc == 1 && off < to) {
+		uint64_t d = off;
+		if (e->be.ops->next_data) {
+			int r = e->be.ops->next_data(e->be.ctx, CSM_DATA, off, &d);
+			if (r == -ENXIO)
+				break; /* holes to the end */
+			if (r < 0)
+				d = off;
+			d &= ~(uint64_t)(ALIGN - 1);
+			if (d < off)
+				d = off;
+		}
+		if (d >= to)
+			break;
+		size_t want = to - d < CHUNK ? (size_t)(to - d) : CHUNK;
+		/* whole aligned units: the store may be opened O_DIRECT */
+		size_t len = (want + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+		struct iovec v = {buf, len};
+		ssize_t got = e->be.ops->preadv(e->be.ctx, CSM_DATA, &v, 1, d);
+		if (got < 0) {
+			rc = (int)got;
+			break;
+		}
+		if (got == 0)
+			break;
+		size_t n = (size_t)got < want ? (size_t)got : want;
+		size_t skip = d < from ? (size_t)(from - d) : 0;
+		for (size_t i = skip; i < n; i++)
+			if (buf[i]) {
+				rc = 0;
+				break;
+			}
+		off = d + n;
+	}
+	free(buf);
+	return rc;
+}
+
 /* The separate layout's pair (opts.check_pair): does the metadata file
  * describe this data file?  Called while nobody else has the file open,
  * before recovery (which must not re-seal another file's data).  0, or
  * -EIO with err set. */
-static int check_pair(struct csm_engine *e, char *err, size_t errlen)
+static int check_pair_once(struct csm_engine *e, char *err, size_t errlen)
 {
 	const struct csm_geometry *geo = &e->geo;
 	uint64_t size = e->sb.logical_size, dsize = 0;
@@ -184,13 +232,44 @@ static int check_pair(struct csm_engine *e, char *err, size_t errlen)
 		return csm_errf(err, errlen, rc, "cannot get the data file's size: %s",
 		                strerror(-rc));
 	/* v2 stores reach the size and a clean file's data store is cut to
-	 * it: a longer one was never csumshim's. */
-	if (e->v2 && e->sb.state == CSM_STATE_CLEAN && dsize > size)
-		return csm_errf(err, errlen, -EIO,
-		                "the data file holds %llu bytes but its metadata file describes "
-		                "%llu: the metadata of another file, or data written without "
-		                "csumshim; refused",
-		                (unsigned long long)dsize, (unsigned long long)size);
+	 * it: data past it was never csumshim's.  Zeros past it are what a
+	 * growth whose size write failed left (an older csumshim marked such
+	 * a file clean as it was): nothing is read there, and the blocks are
+	 * sampled below. */
+	if (e->v2 && e->sb.state == CSM_STATE_CLEAN && dsize > size) {
+		rc = past_size_zero(e, size, dsize);
+		if (rc < 0)
+			return csm_errf(err, errlen, rc, "cannot read the data file: %s",
+			                strerror(-rc));
+		if (rc == 0)
+			return csm_errf(err, errlen, -EIO,
+			                "the data file holds %llu bytes but its metadata file "
+			                "describes %llu: the metadata of another file, or data "
+			                "written without csumshim; refused",
+			                (unsigned long long)dsize, (unsigned long long)size);
+	}
+	/* Unclean: a grow or a shrink cut short leaves the data store longer
+	 * than the size, but every byte past the size zero (the size is
+	 * stored before data lands past it, and a shrink zeroes before it
+	 * cuts); only a power cut can leave data there.  Anything else there
+	 * is data the metadata never knew of (metadata copied while the file
+	 * was open, then restored over a grown file): recovery would cut it
+	 * away. */
+	if (e->v2 && e->sb.state == CSM_STATE_UNCLEAN && dsize > size &&
+	    !e->opts.after_power_loss && !booted_since(e, e->sb.boot_id)) {
+		rc = past_size_zero(e, size, dsize);
+		if (rc < 0)
+			return csm_errf(err, errlen, rc, "cannot read the data file: %s",
+			                strerror(-rc));
+		if (rc == 0)
+			return csm_errf(
+			        err, errlen, -EIO,
+			        "the data file holds %llu bytes, data past the %llu its "
+			        "metadata file describes (not closed cleanly, but no "
+			        "interrupted write leaves data there): the metadata of another "
+			        "file or an older copy of this one; refused",
+			        (unsigned long long)dsize, (unsigned long long)size);
+	}
 	/* The last block the data file holds whole (a shorter one is a lost
 	 * tail, which its reads report). */
 	uint64_t nblocks = csm_geo_blocks(geo, size);
@@ -217,6 +296,23 @@ static int check_pair(struct csm_engine *e, char *err, size_t errlen)
 		                "metadata of another file, or the data file replaced); refused",
 		                (unsigned long long)(last - 1));
 	return 0;
+}
+
+/* check_pair_once, but a read-only engine holds the presence lock shared
+ * only: a writer opening after it found itself alone is not kept out, and
+ * what it saw may be that writer's append or write.  A writer's first
+ * change to a clean file is the unclean mark, and data lands past the
+ * size only after the size is stored: a superblock that moved since it
+ * was read says so, and the pair is then left to the block reads (the
+ * writer got in without the check too) rather than refused. */
+static int check_pair(struct csm_engine *e, char *err, size_t errlen)
+{
+	int rc = check_pair_once(e, err, errlen);
+	struct csm_super now;
+	if (rc < 0 && e->opts.readonly && read_super(&e->be, &now) == 0 &&
+	    now.sequence != e->sb.sequence)
+		return 0;
+	return rc;
 }
 
 int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct csm_engine **out,

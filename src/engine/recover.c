@@ -153,7 +153,7 @@ static int recover_group(struct csm_engine *e, struct group *g, uint64_t nblocks
 }
 
 /* v2: the unclean mark recorded a boot id, and this is another boot. */
-static bool booted_since(struct csm_engine *e, const uint8_t rec[CSM_UUID_SIZE])
+bool booted_since(struct csm_engine *e, const uint8_t rec[CSM_UUID_SIZE])
 {
 	uint8_t now[CSM_UUID_SIZE];
 	static const uint8_t zero[CSM_UUID_SIZE];
@@ -231,6 +231,26 @@ static int rebuild_stale(struct csm_engine *e, struct csm_recovery *res)
 		csm_drop_cache(e);
 	}
 	return rc;
+}
+
+/* Whether the bytes of the last block past `size` (not block-aligned)
+ * are zero as stored (or past the data store's end). */
+static bool tail_is_zero(struct csm_engine *e, uint64_t size)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint32_t bs = geo->block_size;
+	uint64_t lblock = size >> geo->block_shift;
+	uint8_t *buf = alloc_aligned(bs);
+	if (!buf)
+		return false;
+	struct iovec v = {buf, bs};
+	ssize_t got =
+	        e->be.ops->preadv(e->be.ctx, CSM_DATA, &v, 1, csm_geo_data_offset(geo, lblock));
+	bool zero = got >= 0;
+	for (size_t i = size & (bs - 1); zero && i < (size_t)(got > 0 ? got : 0); i++)
+		zero = buf[i] == 0;
+	free(buf);
+	return zero;
 }
 
 /* Caller holds the presence lock exclusively (or has no other process). */
@@ -326,6 +346,12 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 	/* Bytes past the size may have landed while the size did not: make
 	 * them zero and unwritten again (the invariant of size changes). */
 	uint64_t bend = nblocks << geo->block_shift;
+	if (rc == 0 && e->be.resizable && bend > size && !lost_tail && tail_is_zero(e, size)) {
+		/* Already so (what a process crash leaves): rewriting them
+		 * would verify the block first, and a rotten one would fail
+		 * every recovery, the whole file refused for one block. */
+		bend = size;
+	}
 	if (rc == 0 && e->be.resizable && bend > size && !lost_tail) {
 		static const uint8_t zeros[CSM_MAX_BLOCK];
 		ssize_t w = write_run(e, zeros, size, (size_t)(bend - size), bend);

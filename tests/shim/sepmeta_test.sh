@@ -178,6 +178,79 @@ printf 'tail' >>s/w.dat
 snap w
 check "appended raw: refused with EIO" [ "$(op s/w.dat rw)" = "open $EIO" ]
 check "appended raw: nothing changed" same w
+# Zeros past a clean file's size: what a growth whose size write failed
+# left before the last one out cut it back (an older csumshim marked such
+# a file clean as it was).  Nothing of another file: opened, not refused.
+new y
+truncate -s $((N + 3000)) s/y.dat
+check "zeros past a clean size: opens and reads" [ "$(op s/y.dat rw)" = "read $N" ]
+check "zeros past a clean size: read-only too" [ "$(op s/y.dat ro)" = "read $N" ]
+# An older copy of this file's own metadata file, taken while the file was
+# open (unclean), put back after the file grew: its first and last blocks
+# still verify, and recovery would have cut the data file back to the old
+# size, the appended data gone without an error.  Refused, nothing changed.
+head -c 150016 /dev/urandom >src3 # a whole number of blocks
+new u src3
+R python3 -c '
+import os, time
+fd = os.open("s/u.dat", os.O_RDWR)
+os.pwrite(fd, b"x" * 10, 600)
+open("u.ready", "w").close()
+time.sleep(2)
+' &
+holder=$!
+for _ in $(seq 100); do [ -e u.ready ] && break; sleep 0.05; done
+cp s/u.dat.csum u.old.csum
+wait $holder
+R sh -c 'cat src2 >>s/u.dat' || bad "cannot append to s/u.dat"
+cp u.old.csum s/u.dat.csum
+snap u
+: >shim.log
+check "older unclean copy, grown: rw open fails with EIO" [ "$(op s/u.dat rw)" = "open $EIO" ]
+check "older unclean copy, grown: ro open fails with EIO" [ "$(op s/u.dat ro)" = "open $EIO" ]
+check "older unclean copy, grown: logged" logged 2 \
+	"$T/s/u.dat.csum: the data file holds $((150016 + N)) bytes, data past the 150016 its metadata file describes"
+check "older unclean copy, grown: nothing changed (not cut)" same u
+# A write cut short by kill -9 after the data file grew but before the size
+# did: past the size only zeros, which the next open takes (and cuts).
+new g
+"$CS" info s/g.dat >/dev/null 2>&1 || bad "info s/g.dat"
+R python3 -c '
+import os
+fd = os.open("s/g.dat", os.O_RDWR)
+os.pwrite(fd, b"y", 0)
+os.kill(os.getpid(), 9)
+'
+truncate -s $((N + 70000)) s/g.dat # what extend_stores leaves
+check "grown, size not stored: opens and reads" [ "$(op s/g.dat rw)" = "read $N" ]
+check "grown, size not stored: the data file cut back" [ "$(stat -c %s s/g.dat)" = $N ]
+# Rolled back with the same size and other middle blocks: not caught at open
+# (blocks 0 and 292 verify), but every changed block fails its read.
+new v
+cp s/v.dat.csum v.old.csum
+R dd if=src2 of=s/v.dat bs=512 seek=100 skip=100 count=50 conv=notrunc status=none ||
+	bad "cannot rewrite s/v.dat"
+cp v.old.csum s/v.dat.csum
+check "rolled back, same size: opens" [ "$(op s/v.dat ro 0 512)" = "read 512" ]
+check "rolled back, same size: a changed block fails with EIO" [ "$(op s/v.dat ro 51200 512)" = "read $EIO" ]
+check "rolled back, same size: the last changed block fails with EIO" \
+	[ "$(op s/v.dat ro $((149 * 512)) 512)" = "read $EIO" ]
+check "rolled back, same size: an unchanged block reads" [ "$(op s/v.dat ro $((150 * 512)) 512)" = "read 512" ]
+# Left unclean by kill -9, with rot in the last (partial) block: recovery's
+# rewrite of the zeros past the size verified that block first and failed,
+# every writable open refused for one block.  Now: it opens, that block
+# fails its reads, the rest reads.
+new q
+R python3 -c '
+import os
+fd = os.open("s/q.dat", os.O_RDWR)
+os.pwrite(fd, b"z", 600)
+os.kill(os.getpid(), 9)
+'
+printf '\x55' | dd of=s/q.dat bs=1 seek=$((N - 200)) conv=notrunc status=none
+check "unclean, rot in the last block: opens read-write" [ "$(op s/q.dat rw 0 1000)" = "read 1000" ]
+check "unclean, rot in the last block: that block fails with EIO" [ "$(op s/q.dat rw $((292 * 512)) 512)" = "read $EIO" ]
+check "unclean, rot in the last block: the block before reads" [ "$(op s/q.dat ro $((291 * 512)) 512)" = "read 512" ]
 # One rotten block is a mismatch, not another file.
 new o
 printf '\x55' | dd of=s/o.dat bs=1 seek=100 conv=notrunc status=none
