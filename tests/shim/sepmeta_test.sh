@@ -178,11 +178,13 @@ printf 'tail' >>s/w.dat
 snap w
 check "appended raw: refused with EIO" [ "$(op s/w.dat rw)" = "open $EIO" ]
 check "appended raw: nothing changed" same w
+check "appended raw: check exits 1" test "$("$CS" check s/w.dat >/dev/null 2>&1; echo $?)" = 1
 # Zeros past a clean file's size: what a growth whose size write failed
 # left before the last one out cut it back (an older csumshim marked such
 # a file clean as it was).  Nothing of another file: opened, not refused.
 new y
 truncate -s $((N + 3000)) s/y.dat
+check "zeros past a clean size: check agrees" "$CS" check s/y.dat
 check "zeros past a clean size: opens and reads" [ "$(op s/y.dat rw)" = "read $N" ]
 check "zeros past a clean size: read-only too" [ "$(op s/y.dat ro)" = "read $N" ]
 # An older copy of this file's own metadata file, taken while the file was
