@@ -113,10 +113,13 @@ struct csm_engine {
 	bool solo_ok;             /* may go solo at all */
 	bool sb_solo;             /* resize_mu: sb_begin relied on solo */
 	bool w_listed, w_closing; /* watch.mu */
+	bool v2;                  /* format version 2: epochs, boot id, no absence as zeros */
+	/* v2: found at open, a brother newer than the superblock (every I/O
+	 * fails with EIO until csumshim recover; stale_group names it). */
+	_Atomic bool stale_super;
 	struct csm_engine_opts opts;
 	struct csm_super sb; /* resize_mu */
 	struct csm_geometry geo;
-	bool v2; /* format version 2: epochs, boot id, no absence as zeros */
 	/* Largest superblock sequence seen stored (note_size): the epoch v2
 	 * brothers are sealed with. */
 	_Atomic uint64_t seq_seen;
@@ -124,10 +127,7 @@ struct csm_engine {
 	 * covered (sync_now): what v2 brothers are sealed with, so a power cut
 	 * never leaves a superblock older than a brother's epoch. */
 	_Atomic uint64_t seq_durable;
-	/* v2: found at open, a brother newer than the superblock (every I/O
-	 * fails with EIO until csumshim recover; stale_group names it). */
-	_Atomic bool stale_super;
-	uint64_t stale_group;
+	uint64_t stale_group; /* stale_super */
 	struct csm_hasher hasher;
 	uint64_t capacity;     /* fixed stores: largest logical size */
 	_Atomic uint64_t size; /* stored under size_mu (note_size) */

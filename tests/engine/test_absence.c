@@ -280,7 +280,7 @@ static void make_other(struct mem_backend *mb, const struct cfg *c, const uint8_
 	        .block_size = c->bs, .algo = c->algo, .layout = c->layout, .version = version};
 	char err[200];
 	CHECK(csm_format(&be, &fo, err, sizeof(err)) == 0, "%s", err);
-	uint8_t *d = malloc(len);
+	uint8_t *d = malloc(len ? len : 1);
 	CHECK(d);
 	for (uint64_t i = 0; i < len; i++)
 		d[i] = data[i] ^ x;

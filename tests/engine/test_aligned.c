@@ -81,17 +81,17 @@ int main(void)
 	const struct csm_geometry g = *csm_geometry(e);
 	CHECK(g.aligned && g.seg_groups == 2044);
 	const uint64_t bs = g.block_size, seg = g.seg_blocks * bs; /* logical bytes */
-	const uint64_t size = 2 * seg + 5 * g.per_group * bs + 777;
+	const uint64_t size = 2 * seg + 5 * (uint64_t)g.per_group * bs + 777;
 	uint8_t *ref = calloc(1, size);
 	CHECK(ref);
 
 	/* 1. Around and across the boundaries. */
 	const uint64_t offs[] = {
 	        0,
-	        seg - 3 * bs - 100,                 /* across the first boundary */
-	        seg + 10 * g.per_group * bs,        /* a later group of segment 1 */
-	        2 * seg - 1000,                     /* across the second */
-	        2 * seg + 4 * g.per_group * bs + 5, /* the last group, partly */
+	        seg - 3 * bs - 100,                           /* across the first boundary */
+	        seg + 10 * (uint64_t)g.per_group * bs,        /* a later group of segment 1 */
+	        2 * seg - 1000,                               /* across the second */
+	        2 * seg + 4 * (uint64_t)g.per_group * bs + 5, /* the last group, partly */
 	};
 	const size_t lens[] = {70000, 4000, 3 * bs, 9000, g.per_group * bs + 772};
 	for (size_t i = 0; i < 5; i++)
@@ -121,7 +121,7 @@ int main(void)
 	verify(e, ref, size, offs, 5);
 
 	/* 2. Shrink into segment 1 before its group 10, grow again. */
-	uint64_t cut = seg + 5 * g.per_group * bs + 300;
+	uint64_t cut = seg + 5 * (uint64_t)g.per_group * bs + 300;
 	uint64_t g10 = g.seg_groups + 10;
 	uint8_t mb[512];
 	CHECK(pread(fd, mb, bs, (off_t)csm_geo_meta_offset(&g, g10, 0)) == (ssize_t)bs);

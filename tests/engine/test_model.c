@@ -16,9 +16,9 @@
 struct cfg {
 	uint32_t bs;
 	unsigned algo, layout;
+	unsigned variant; /* 0: a new file; 1: v2 without aligned runs; 2: v1 */
 	uint64_t max_size;
 	size_t cache;
-	unsigned variant; /* 0: a new file; 1: v2 without aligned runs; 2: v1 */
 };
 
 static uint64_t events;
@@ -217,15 +217,15 @@ int main(void)
 	uint64_t seed = test_seed("test_model", 20261123);
 	uint64_t ops = env_u64("CSM_OPS", 100000);
 	const struct cfg cfgs[] = {
-	        {4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 12u << 20, 0, 0},
-	        {4096, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 6u << 20, 1, 0},
-	        {512, CSM_ALGO_XXH3, CSM_LAYOUT_INTERLEAVED, 4u << 20, 1, 0},
-	        {512, CSM_ALGO_CRC32C, CSM_LAYOUT_SEPARATE, 4u << 20, 0, 0},
-	        {1024, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 3u << 20, 1, 0},
-	        {2048, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 3u << 20, 1, 0},
+	        {4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 0, 12u << 20, 0},
+	        {4096, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 0, 6u << 20, 1},
+	        {512, CSM_ALGO_XXH3, CSM_LAYOUT_INTERLEAVED, 0, 4u << 20, 1},
+	        {512, CSM_ALGO_CRC32C, CSM_LAYOUT_SEPARATE, 0, 4u << 20, 0},
+	        {1024, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 0, 3u << 20, 1},
+	        {2048, CSM_ALGO_XXH3, CSM_LAYOUT_SEPARATE, 0, 3u << 20, 1},
 	        /* Files from before the aligned layout keep working. */
-	        {1024, CSM_ALGO_XXH3, CSM_LAYOUT_INTERLEAVED, 2u << 20, 1, 1},
-	        {4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 3u << 20, 0, 2},
+	        {1024, CSM_ALGO_XXH3, CSM_LAYOUT_INTERLEAVED, 1, 2u << 20, 1},
+	        {4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED, 2, 3u << 20, 0},
 	};
 	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++)
 		run(&cfgs[i], seed + i, ops);
