@@ -271,6 +271,12 @@ struct csm_scrub_result {
 	uint64_t intact_size;
 	uint64_t missing_blocks;
 	bool stale_super; /* a brother is newer than the superblock */
+	/* Separate layout, clean v2 file: the data store's length when it
+	 * holds data (not zeros) past the size, which csumshim never leaves:
+	 * another file's metadata, or data written without csumshim (the
+	 * shim refuses such a pair: DESIGN.md "Separate layout: the pair");
+	 * else 0. */
+	uint64_t data_past_size;
 };
 typedef void (*csm_progress_fn)(void *arg, uint64_t done_bytes, uint64_t total_bytes);
 int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,

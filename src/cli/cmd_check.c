@@ -7,13 +7,10 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -29,32 +26,6 @@ void cli_json_str(const char *s)
 			putchar(*s);
 	}
 	putchar('"');
-}
-
-/* Only zeros in path from `from` to its end (or unreadable: false)?
- * Zeros past the size are what a growth whose size write failed leaves;
- * the shim accepts them, and cuts them at the last close. */
-static bool zeros_from(const char *path, uint64_t from)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	static uint8_t buf[1 << 16];
-	bool zero = true;
-	for (uint64_t at = from;;) {
-		ssize_t n = pread(fd, buf, sizeof(buf), (off_t)at);
-		if (n <= 0) {
-			zero = zero && n == 0;
-			break;
-		}
-		if (!csm_is_zero(buf, (size_t)n)) {
-			zero = false;
-			break;
-		}
-		at += (uint64_t)n;
-	}
-	close(fd);
-	return zero;
 }
 
 int cmd_check(int argc, char **argv)
@@ -107,15 +78,8 @@ int cmd_check(int argc, char **argv)
 		cli_close(&f);
 		return EXIT_ERR;
 	}
-	/* Separate layout: a clean version 2 data file is exactly the size;
-	 * longer, it is not the file the metadata describes (the shim refuses
-	 * it; DESIGN.md "Separate layout: the pair"). */
-	struct stat dst;
-	bool longer = f.meta_path && sb->version >= 2 && sb->state == CSM_STATE_CLEAN &&
-	              stat(f.path, &dst) == 0 && (uint64_t)dst.st_size > sb->logical_size &&
-	              !zeros_from(f.path, sb->logical_size);
 	bool bad = res.bad_blocks || res.bad_meta || res.broken_groups || res.missing_blocks ||
-	           res.stale_super || longer;
+	           res.stale_super || res.data_past_size;
 	if (json) {
 		printf("{\"file\":");
 		cli_json_str(f.path);
@@ -173,11 +137,11 @@ int cmd_check(int argc, char **argv)
 			       f.path, (unsigned long long)res.missing_blocks,
 			       (unsigned long long)res.intact_size,
 			       (unsigned long long)sb->logical_size - 1);
-		if (longer)
+		if (res.data_past_size)
 			printf("%s: the data file holds %llu bytes but its metadata file describes "
 			       "%llu: the metadata of another file, or data written without "
 			       "csumshim\n",
-			       f.path, (unsigned long long)dst.st_size,
+			       f.path, (unsigned long long)res.data_past_size,
 			       (unsigned long long)sb->logical_size);
 		if (res.stale_super)
 			printf("%s: the superblock is older than the metadata it describes; run "

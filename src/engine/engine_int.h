@@ -284,6 +284,11 @@ void ungrow_locked(struct csm_engine *e, uint64_t keep, uint64_t grown);
 /* scrub.c */
 bool group_is_hole(struct csm_engine *e, uint64_t gno, uint64_t ngroups, uint64_t *next);
 
+/* open.c: whether the data store holds only zeros from `from` to `to`:
+ * 1 if so, 0 if not, or -errno.  Holes are skipped where the store can
+ * tell. */
+int past_size_zero(struct csm_engine *e, uint64_t from, uint64_t to);
+
 /* recover.c */
 int recover_locked(struct csm_engine *e, struct csm_recovery *res);
 bool booted_since(struct csm_engine *e, const uint8_t rec[CSM_UUID_SIZE]);

@@ -171,9 +171,7 @@ static int sample_fails(struct csm_engine *e, uint64_t lblock, uint8_t *buf)
 	return kind == CSM_EV_DATA_MISMATCH || kind == CSM_EV_NONZERO_UNWRITTEN;
 }
 
-/* Whether the data store holds only zeros from `from` to `to`: 1 if so, 0
- * if not, or -errno.  Holes are skipped where the store can tell. */
-static int past_size_zero(struct csm_engine *e, uint64_t from, uint64_t to)
+int past_size_zero(struct csm_engine *e, uint64_t from, uint64_t to)
 {
 	enum { CHUNK = 1 << 16 };
 	uint8_t *buf = alloc_aligned(CHUNK);

@@ -70,6 +70,21 @@ int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,
 		struct csm_event ev = {.kind = CSM_EV_STALE_SUPER, .group = e->stale_group};
 		report(e, &ev);
 	}
+	/* Separate layout: a clean v2 data file is cut to the size; data past
+	 * it (zeros are what a growth whose size write failed leaves) was
+	 * never csumshim's. */
+	uint64_t dsize = 0;
+	if (e->v2 && geo->layout == CSM_LAYOUT_SEPARATE && e->sb.state == CSM_STATE_CLEAN &&
+	    e->be.ops->get_size(e->be.ctx, CSM_DATA, &dsize) == 0 && dsize > size) {
+		rc = past_size_zero(e, size, dsize);
+		if (rc < 0) {
+			free(buf);
+			return (int)fail(rc);
+		}
+		if (rc == 0)
+			res->data_past_size = dsize;
+		rc = 0;
+	}
 	/* v2: a lost tail — blocks whose stored bytes are past a store's end
 	 * — is reported as one range, and only the rest is read. */
 	uint64_t intact = e->v2 ? store_intact_size(e, size) : size;
