@@ -111,7 +111,9 @@ fi
 if as_pg "$BIN/pgbench" -h "$T" -p "$PORT" -U postgres -c 4 -j 2 -T "$SECS" postgres >"$T/run.log" 2>&1; then
 	ok "pgbench -c 4 -T $SECS: $(grep -E '^tps' "$T/run.log" | head -1)"
 else
-	bad "pgbench run: $(tail -5 "$T/run.log")"
+	bad "pgbench run: $(grep -m5 -iE 'error|abort' "$T/run.log")"
+	echo "  server log: $(grep -m8 -E 'ERROR|FATAL|PANIC|WARNING|terminated by|exited with' "$T/pg.log")"
+	echo "  csumshim log: $(grep -v 'recovered after' "$T/csumshim.log" 2>/dev/null | tail -8)"
 fi
 rows=$(psqlc "select count(*) from pgbench_accounts")
 [ "$rows" = 1000000 ] && ok "1000000 accounts" || bad "accounts: '$rows'"
