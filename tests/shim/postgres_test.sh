@@ -120,13 +120,15 @@ rows=$(psqlc "select count(*) from pgbench_accounts")
 amcheck "after the run"
 stop
 check_files "after a clean stop"
-# A mismatch logged by the shim fails the test, and so does a block an
+# An error logged by the shim (a mismatch, damaged or missing metadata or
+# data, an I/O error, a stale superblock) fails the test, and so does a block an
 # automatic recovery could not verify: PostgreSQL processes exit with files
 # open, so recoveries happen, but no process crashed and every write reached
 # the page cache whole, so every block must match one of its brothers.
 unverified() {
-	if grep -q "checksum mismatch\|not zero" "$T/csumshim.log" 2>/dev/null; then
-		bad "csumshim logged $1: $(grep -m3 "checksum mismatch\|not zero" "$T/csumshim.log")"
+	local errs="checksum mismatch\|not zero\|metadata block damaged\|no valid metadata\|I/O error\|missing: \|superblock is older"
+	if grep -q "$errs" "$T/csumshim.log" 2>/dev/null; then
+		bad "csumshim logged $1: $(grep -m3 "$errs" "$T/csumshim.log")"
 	fi
 	if grep -q "recovery: block\|could not be verified after" "$T/csumshim.log" 2>/dev/null; then
 		bad "a recovery $1 left blocks unverified: $(grep -m3 "recovery: block\|could not be verified after" "$T/csumshim.log")"
