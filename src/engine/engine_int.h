@@ -225,6 +225,10 @@ void xunlock(struct csm_engine *e, uint64_t id);
 /* super.c */
 int write_header(struct csm_backend *be, const struct csm_super *sb);
 int write_super(struct csm_engine *e);
+/* Reads of a superblock that fail their checksum, tried again in case
+ * another process was rewriting it (load_super). */
+#define TORN_TRIES 64
+enum csm_sb_err load_super(struct csm_backend *be, struct csm_super *sb, int *io);
 int read_super(struct csm_backend *be, struct csm_super *sb);
 void take_super(struct csm_engine *e, const struct csm_super *sb);
 int sb_begin(struct csm_engine *e);

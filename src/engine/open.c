@@ -316,18 +316,15 @@ static int check_pair(struct csm_engine *e, char *err, size_t errlen)
 int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct csm_engine **out,
              char *err, size_t errlen)
 {
-	uint8_t raw[CSM_SB_SIZE];
 	struct csm_super sb;
 	*out = NULL;
-	struct iovec v = {raw, sizeof(raw)};
-	ssize_t got = be->ops->preadv(be->ctx, CSM_META, &v, 1, 0);
-	int rc;
-	if (got < 0) {
-		rc = csm_errf(err, errlen, (int)got, "cannot read the superblock: %s",
-		              strerror((int)-got));
+	int io, rc;
+	/* No lock yet: a writer may be rewriting it (load_super). */
+	enum csm_sb_err se = load_super(be, &sb, &io);
+	if (io < 0) {
+		rc = csm_errf(err, errlen, io, "cannot read the superblock: %s", strerror(-io));
 		goto fail_be;
 	}
-	enum csm_sb_err se = csm_sb_decode(raw, (size_t)got, &sb);
 	if (se != CSM_SB_OK) {
 		rc = csm_errf(err, errlen, sb_errno(se), "%s", csm_sb_strerror(se));
 		goto fail_be;

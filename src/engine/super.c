@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Write the whole 4 KiB header (superblock + zeros), aligned for O_DIRECT. */
 int write_header(struct csm_backend *be, const struct csm_super *sb)
@@ -59,14 +60,45 @@ int write_super(struct csm_engine *e)
 	return rc;
 }
 
-int read_super(struct csm_backend *be, struct csm_super *sb)
+/* Read and decode the stored superblock.  Another process may be
+ * rewriting it as we read: a read of the page cache is not atomic against
+ * a write of it, so the bytes can be half old, half new, and fail their
+ * checksum (a torn read, not damage).  The writer's copy takes a few
+ * microseconds, so a checksum failure is read again, a bounded number of
+ * times, before it is believed.  Returns the decoder's verdict; -errno of
+ * a failed read in *io (0 otherwise). */
+enum csm_sb_err load_super(struct csm_backend *be, struct csm_super *sb, int *io)
 {
 	uint8_t raw[CSM_SB_SIZE];
 	struct iovec v = {raw, sizeof(raw)};
-	ssize_t got = be->ops->preadv(be->ctx, CSM_META, &v, 1, 0);
-	if (got < 0)
-		return (int)got;
-	return csm_sb_decode(raw, (size_t)got, sb) == CSM_SB_OK ? 0 : -EUCLEAN;
+	enum csm_sb_err se = CSM_SB_BAD_CSUM;
+	*io = 0;
+	for (int i = 0; i < TORN_TRIES && se == CSM_SB_BAD_CSUM; i++) {
+		if (i > 0) {
+			/* Let the writer finish: yield first, then sleep. */
+			struct timespec ts = {0, 20000};
+			if (i < 8)
+				sched_yield();
+			else
+				nanosleep(&ts, NULL);
+		}
+		ssize_t got = be->ops->preadv(be->ctx, CSM_META, &v, 1, 0);
+		if (got < 0) {
+			*io = (int)got;
+			return CSM_SB_SHORT;
+		}
+		se = csm_sb_decode(raw, (size_t)got, sb);
+	}
+	return se;
+}
+
+int read_super(struct csm_backend *be, struct csm_super *sb)
+{
+	int io;
+	enum csm_sb_err se = load_super(be, sb, &io);
+	if (io < 0)
+		return io;
+	return se == CSM_SB_OK ? 0 : -EUCLEAN;
 }
 
 /* Take what another process may have changed in the stored superblock:
@@ -87,16 +119,8 @@ uint64_t stored_size(struct csm_engine *e)
 {
 	if (e->xproc && !atomic_load(&e->solo)) {
 		struct csm_super sb;
-		for (int i = 0; i < 1000; i++) {
-			int rc = read_super(&e->be, &sb);
-			if (rc == 0) {
-				note_size(e, sb.logical_size, sb.sequence);
-				break;
-			}
-			if (rc != -EUCLEAN)
-				break;
-			sched_yield();
-		}
+		if (read_super(&e->be, &sb) == 0)
+			note_size(e, sb.logical_size, sb.sequence);
 	}
 	return csm_size(e);
 }

@@ -424,6 +424,63 @@ static void test_unseen_forks(void)
 	}
 }
 
+/* Another process opens the file while its writer grows it: every growth
+ * rewrites the superblock, and the opener read it without a lock, so it
+ * could catch a write half done (a torn read) and fail the open ("damaged
+ * superblock"; PostgreSQL's autovacuum workers and backends open relation
+ * files while others extend them).  A torn read is retried, never
+ * reported. */
+static void test_open_while_growing(void)
+{
+	char p[640];
+	p_path(p, sizeof(p), "growing.img");
+	static unsigned char blk[512];
+	memset(blk, 'G', sizeof(blk));
+	CASE("open while growing: prepare", put(p, blk, sizeof(blk)));
+	int go[2];
+	if (pipe(go) < 0)
+		return;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(go[1]);
+		alarm(60);
+		int fd = open(p, O_WRONLY | O_APPEND);
+		char c;
+		bool ok = fd >= 0 && read(go[0], &c, 1) == 1;
+		/* Many small growths: many superblock writes. */
+		for (int i = 0; ok && i < 40000; i++)
+			ok = write(fd, blk, 16) == 16;
+		_exit(ok ? 0 : 1);
+	}
+	close(go[0]);
+	if (write(go[1], "g", 1) != 1)
+		return;
+	int bad_open = 0, bad_read = 0, opens = 0, err = 0;
+	unsigned char b[512];
+	for (; opens < 3000; opens++) {
+		int fd = open(p, O_RDONLY);
+		if (fd < 0) {
+			bad_open++;
+			err = errno;
+			continue;
+		}
+		if (pread(fd, b, sizeof(b), 0) != (ssize_t)sizeof(b) || memcmp(b, blk, sizeof(b))) {
+			bad_read++;
+			err = errno;
+		}
+		close(fd);
+	}
+	close(go[1]);
+	int st;
+	bool child_ok = waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	if (bad_open || bad_read)
+		printf("open while growing: %d of %d opens failed, %d reads (last errno %d %s)\n",
+		       bad_open, opens, bad_read, err, strerror(err));
+	CASE("open while growing: every open and read", bad_open == 0 && bad_read == 0);
+	CASE("open while growing: the writer", child_ok);
+}
+
 /* O_APPEND lives in the open file description: set or cleared with
  * F_SETFL by one process, it holds for another sharing it (a fork child
  * that wrote at its position overwrote data instead of appending). */
@@ -649,6 +706,7 @@ int main(int argc, char **argv)
 	test_spawn_actions();
 	test_unseen_forks();
 	test_unseen_fork_storm();
+	test_open_while_growing();
 	test_append_shared();
 	test_own_descriptors();
 	test_whole_read_eio();
