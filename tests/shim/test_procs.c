@@ -428,8 +428,9 @@ static void test_unseen_forks(void)
  * rewrites the superblock, and the opener read it without a lock, so it
  * could catch a write half done (a torn read) and fail the open ("damaged
  * superblock"; PostgreSQL's autovacuum workers and backends open relation
- * files while others extend them).  A torn read is retried, never
- * reported. */
+ * files while others extend them), and a stat by path took it for a plain
+ * file and reported the stored size.  A torn read is read again, never
+ * believed. */
 static void test_open_while_growing(void)
 {
 	char p[640];
@@ -456,9 +457,15 @@ static void test_open_while_growing(void)
 	close(go[0]);
 	if (write(go[1], "g", 1) != 1)
 		return;
-	int bad_open = 0, bad_read = 0, opens = 0, err = 0;
+	int bad_open = 0, bad_read = 0, bad_stat = 0, opens = 0, err = 0;
 	unsigned char b[512];
 	for (; opens < 3000; opens++) {
+		/* Not open here: stat looks at the superblock itself.  The
+		 * logical size is 512 + 16 k; the stored one is megabytes. */
+		struct stat st;
+		if (stat(p, &st) < 0 || st.st_size < 512 || (st.st_size - 512) % 16 ||
+		    st.st_size > 512 + 16 * 40000)
+			bad_stat++;
 		int fd = open(p, O_RDONLY);
 		if (fd < 0) {
 			bad_open++;
@@ -474,10 +481,12 @@ static void test_open_while_growing(void)
 	close(go[1]);
 	int st;
 	bool child_ok = waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-	if (bad_open || bad_read)
-		printf("open while growing: %d of %d opens failed, %d reads (last errno %d %s)\n",
-		       bad_open, opens, bad_read, err, strerror(err));
+	if (bad_open || bad_read || bad_stat)
+		printf("open while growing: %d of %d opens failed, %d reads, %d stats (last "
+		       "errno %d %s)\n",
+		       bad_open, opens, bad_read, bad_stat, err, strerror(err));
 	CASE("open while growing: every open and read", bad_open == 0 && bad_read == 0);
+	CASE("open while growing: every stat the logical size", bad_stat == 0);
 	CASE("open while growing: the writer", child_ok);
 }
 
