@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -138,13 +139,37 @@ static int empty_backend(struct csm_backend *be, char *err, size_t errlen)
 	return rc;
 }
 
+/* Read and decode the superblock at the start of fd into head and *sb.
+ * Another process may be rewriting it: the page cache gives no atomic
+ * read against a write, so a checksum failure may be a torn read and is
+ * read again (as the engine's load_super does) before it is believed —
+ * taken as "not a csumshim file", it would format over a live file or
+ * report its stored size. */
+enum csm_sb_err shim_peek_super(ssize_t (*rd)(int, void *, size_t, off_t), int fd,
+                                uint8_t head[CSM_SB_SIZE], struct csm_super *sb)
+{
+	enum csm_sb_err se = CSM_SB_BAD_CSUM;
+	for (int i = 0; i < 64 && se == CSM_SB_BAD_CSUM; i++) {
+		if (i > 0)
+			nanosleep(&(struct timespec){0, 20000}, NULL);
+		ssize_t n = rd(fd, head, CSM_SB_SIZE, 0);
+		if (n <= 0) {
+			memset(head, 0, CSM_SB_SIZE);
+			return CSM_SB_SHORT;
+		}
+		if (n < CSM_SB_SIZE)
+			memset(head + n, 0, CSM_SB_SIZE - (size_t)n);
+		se = csm_sb_decode(head, (size_t)n, sb);
+	}
+	return se;
+}
+
 /* Whether fd starts with a valid csumshim superblock of this layout. */
 static bool sb_is(int fd, unsigned layout)
 {
 	uint8_t head[CSM_SB_SIZE];
 	struct csm_super sb;
-	ssize_t n = sysio.pread(fd, head, sizeof(head), 0);
-	return n > 0 && csm_sb_decode(head, (size_t)n, &sb) == CSM_SB_OK && sb.layout == layout;
+	return shim_peek_super(sysio.pread, fd, head, &sb) == CSM_SB_OK && sb.layout == layout;
 }
 
 void close_private(int dfd, int mfd)
@@ -235,8 +260,7 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 			 * Taken as it is, every block would fail verification. */
 			uint8_t head[CSM_SB_SIZE];
 			struct csm_super old;
-			ssize_t n = sysio.pread(mfd, head, sizeof(head), 0);
-			if (n > 0 && csm_sb_decode(head, (size_t)n, &old) == CSM_SB_OK &&
+			if (shim_peek_super(sysio.pread, mfd, head, &old) == CSM_SB_OK &&
 			    old.logical_size > 0) {
 				shim_log("%s: stale metadata file %s (its data file was deleted); "
 				         "formatting anew",
@@ -256,16 +280,16 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 	} else {
 		mfd = dfd;
 		uint8_t head[CSM_SB_SIZE];
-		ssize_t n = sysio.pread(dfd, head, sizeof(head), 0);
 		struct csm_super sb;
-		if (fresh || (trunc && r->create && !blk && !sb_is(dfd, CSM_LAYOUT_INTERLEAVED))) {
+		enum csm_sb_err se = shim_peek_super(sysio.pread, dfd, head, &sb);
+		if (fresh || (trunc && r->create && !blk &&
+		              !(se == CSM_SB_OK && sb.layout == CSM_LAYOUT_INTERLEAVED))) {
 			format = true;
-		} else if (n > 0 && csm_sb_decode(head, (size_t)n, &sb) == CSM_SB_OK &&
-		           sb.layout == CSM_LAYOUT_SEPARATE) {
+		} else if (se == CSM_SB_OK && sb.layout == CSM_LAYOUT_SEPARATE) {
 			shim_log("%s: is a csumshim metadata file, not a data file", path);
 			rc = -EMEDIUMTYPE;
 			goto fail;
-		} else if (n <= 0 || !csm_sb_has_magic(head, (size_t)n)) {
+		} else if (!csm_sb_has_magic(head, CSM_SB_SIZE)) {
 			shim_log("%s: not a csumshim file (existing data without a superblock); "
 			         "import it first with 'csumshim import'",
 			         path);

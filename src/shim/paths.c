@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "state_int.h"
@@ -273,17 +272,7 @@ int shim_path_size(int dirfd, const char *path, bool nofollow, uint64_t *size)
 		return 0;
 	uint8_t head[CSM_SB_SIZE];
 	struct csm_super sb;
-	enum csm_sb_err se = CSM_SB_BAD_CSUM;
-	/* A writer in another process may be rewriting it: a read that
-	 * fails its checksum may be torn, so it is read again (as the
-	 * engine's load_super does) — a torn read taken for "not a csumshim
-	 * file" would report the stored size, metadata included. */
-	for (int i = 0; i < 64 && se == CSM_SB_BAD_CSUM; i++) {
-		if (i > 0)
-			nanosleep(&(struct timespec){0, 20000}, NULL);
-		ssize_t n = csm_real.pread(fd, head, sizeof(head), 0);
-		se = n > 0 ? csm_sb_decode(head, (size_t)n, &sb) : CSM_SB_SHORT;
-	}
+	enum csm_sb_err se = shim_peek_super(csm_real.pread, fd, head, &sb);
 	csm_real.close(fd);
 	if (se != CSM_SB_OK)
 		return 0;

@@ -70,6 +70,11 @@ struct shim_stores {
 int open_meta_store(struct shim_inode *ino, const char *meta, int dfd, bool writable, bool create);
 /* Close descriptors of ours (-1: none; the same fd once). */
 void close_private(int dfd, int mfd);
+/* The superblock at the start of fd, read with `rd`, a torn read (another
+ * process rewriting it) read again: the decoder's verdict, the bytes in
+ * head (zeros past what could be read) and the fields in *sb. */
+enum csm_sb_err shim_peek_super(ssize_t (*rd)(int, void *, size_t, off_t), int fd,
+                                uint8_t head[CSM_SB_SIZE], struct csm_super *sb);
 
 /* dmcsum.c: attach's half for a `format = dm-csum` rule (same contract;
  * takes st->dfd; `sys`: the real-call table); the size of such a file not
