@@ -424,6 +424,29 @@ static void test_unseen_forks(void)
 	}
 }
 
+/* A child appending 16 bytes 40,000 times to p (many small growths:
+ * many superblock writes), from its own open. */
+static pid_t appender(const char *p, const unsigned char *blk)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(60);
+		int fd = open(p, O_WRONLY | O_APPEND);
+		bool ok = fd >= 0;
+		for (int i = 0; ok && i < 40000; i++)
+			ok = write(fd, blk, 16) == 16;
+		_exit(ok ? 0 : 1);
+	}
+	return pid;
+}
+
+static bool exited_ok(pid_t pid)
+{
+	int st;
+	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 /* Another process opens the file while its writer grows it: every growth
  * rewrites the superblock, and the opener read it without a lock, so it
  * could catch a write half done (a torn read) and fail the open ("damaged
@@ -438,24 +461,8 @@ static void test_open_while_growing(void)
 	static unsigned char blk[512];
 	memset(blk, 'G', sizeof(blk));
 	CASE("open while growing: prepare", put(p, blk, sizeof(blk)));
-	int go[2];
-	if (pipe(go) < 0)
-		return;
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(go[1]);
-		alarm(60);
-		int fd = open(p, O_WRONLY | O_APPEND);
-		char c;
-		bool ok = fd >= 0 && read(go[0], &c, 1) == 1;
-		/* Many small growths: many superblock writes. */
-		for (int i = 0; ok && i < 40000; i++)
-			ok = write(fd, blk, 16) == 16;
-		_exit(ok ? 0 : 1);
-	}
-	close(go[0]);
-	if (write(go[1], "g", 1) != 1)
+	pid_t pid = appender(p, blk);
+	if (pid < 0)
 		return;
 	int bad_open = 0, bad_read = 0, bad_stat = 0, opens = 0, err = 0;
 	unsigned char b[512];
@@ -478,9 +485,7 @@ static void test_open_while_growing(void)
 		}
 		close(fd);
 	}
-	close(go[1]);
-	int st;
-	bool child_ok = waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	bool child_ok = exited_ok(pid);
 	if (bad_open || bad_read || bad_stat)
 		printf("open while growing: %d of %d opens failed, %d reads, %d stats (last "
 		       "errno %d %s)\n",
@@ -492,22 +497,8 @@ static void test_open_while_growing(void)
 	/* O_TRUNC empties a csumshim file as it is, keeping its identity
 	 * for the other process's engine; a torn read taken for "not a
 	 * csumshim file" formatted it anew under the writer. */
-	if (pipe(go) < 0)
-		return;
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		close(go[1]);
-		alarm(60);
-		int fd = open(p, O_WRONLY | O_APPEND);
-		char c;
-		bool ok = fd >= 0 && read(go[0], &c, 1) == 1;
-		for (int i = 0; ok && i < 40000; i++)
-			ok = write(fd, blk, 16) == 16;
-		_exit(ok ? 0 : 1);
-	}
-	close(go[0]);
-	if (write(go[1], "g", 1) != 1)
+	pid = appender(p, blk);
+	if (pid < 0)
 		return;
 	int bad_trunc = 0;
 	for (int i = 0; i < 1000; i++) {
@@ -515,8 +506,7 @@ static void test_open_while_growing(void)
 		if (fd < 0 || close(fd) < 0)
 			bad_trunc++;
 	}
-	close(go[1]);
-	child_ok = waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	child_ok = exited_ok(pid);
 	CASE("truncate while growing: every open", bad_trunc == 0);
 	CASE("truncate while growing: the writer", child_ok);
 	/* What is left: whole appends of 'G' (the shim's stores are checked
