@@ -75,6 +75,8 @@ bool csm_geo_init_f(struct csm_geometry *g, unsigned version, uint32_t incompat,
 		return false;
 	if ((incompat & CSM_FEAT_ALIGNED) && (version < 2 || layout != CSM_LAYOUT_INTERLEAVED))
 		return false;
+	if ((incompat & CSM_FEAT_WGREC) && !(incompat & CSM_FEAT_ALIGNED))
+		return false;
 	uint32_t n = csm_per_group_for(block_size, algo);
 	if (n == 0 || csm_layout_name(layout) == NULL ||
 	    (version != CSM_VERSION && version != CSM_VERSION_1))
@@ -91,6 +93,7 @@ bool csm_geo_init_f(struct csm_geometry *g, unsigned version, uint32_t incompat,
 	g->algo = (uint8_t)algo;
 	g->header_size = CSM_HEADER_SIZE;
 	g->aligned = 0;
+	g->wgrec = (incompat & CSM_FEAT_WGREC) ? 1 : 0;
 	g->seg_groups = g->seg_stride = g->seg_blocks = 0;
 	if (incompat & CSM_FEAT_ALIGNED) {
 		uint64_t z = CSM_ALIGN_ZONE;
