@@ -113,6 +113,10 @@ int cmd_recover(int argc, char **argv)
 		       "failing\n",
 		       f.path, (unsigned long long)res.intact_size,
 		       (unsigned long long)csm_superblock(f.e)->logical_size - 1);
+	if (res.lost_groups)
+		printf("%s: %llu groups recorded written have their metadata and data punched out "
+		       "(lost); left failing\n",
+		       f.path, (unsigned long long)res.lost_groups);
 	if (res.boot_differs)
 		printf("%s: the machine restarted since the file was marked unclean\n", f.path);
 	if (was_unclean && !res.restarted && res.blocks_bad)
@@ -124,7 +128,8 @@ int cmd_recover(int argc, char **argv)
 	if (rc != EXIT_OK)
 		return rc;
 	return res.blocks_unverified || res.blocks_lost || res.blocks_bad || res.rebuilt_groups ||
-	                       res.broken_groups || res.stale_rebuilt || res.intact_size < ev.size
+	                       res.broken_groups || res.stale_rebuilt || res.lost_groups ||
+	                       res.intact_size < ev.size
 	               ? EXIT_BAD
 	               : EXIT_OK;
 }
@@ -205,7 +210,7 @@ static int upgrade_copy(struct cli_file *f, bool *renamed)
 	/* The copy, read back whole before it replaces anything. */
 	struct csm_scrub_result res;
 	if (csm_scrub(t, NULL, NULL, &res) < 0 || res.bad_blocks || res.bad_meta ||
-	    res.broken_groups || res.missing_blocks) {
+	    res.broken_groups || res.missing_blocks || res.bad_records) {
 		cli_err("%s: the copy does not verify", tmp);
 		goto out;
 	}
@@ -302,7 +307,7 @@ int cmd_upgrade(int argc, char **argv)
 		cli_close(&f);
 		return EXIT_ERR;
 	}
-	if (res.bad_blocks || res.bad_meta || res.broken_groups) {
+	if (res.bad_blocks || res.bad_meta || res.broken_groups || res.bad_records) {
 		cli_err("%s: %llu bad blocks, %llu damaged metadata blocks: not upgraded (nothing "
 		        "changed)",
 		        f.path, (unsigned long long)res.bad_blocks,

@@ -352,6 +352,19 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 	/* validated by decode */
 	csm_geo_init_f(&e->geo, sb.version, sb.incompat, sb.block_size, sb.algo, sb.layout);
 	e->v2 = sb.version >= 2;
+	/* The header's records (record.c), kept with the superblock. */
+	e->hdr = alloc_aligned(CSM_HEADER_SIZE);
+	rc = e->hdr ? 0 : -ENOMEM;
+	if (rc == 0) {
+		memset(e->hdr, 0, CSM_HEADER_SIZE);
+		rc = rec_load_hdr(e);
+	}
+	if (rc < 0) {
+		rc = csm_errf(err, errlen, rc, "cannot read the header: %s", strerror(-rc));
+		free(e->hdr);
+		free(e);
+		goto fail_be;
+	}
 	csm_hasher_init(&e->hasher, sb.algo, sb.uuid);
 	if (opts)
 		e->opts = *opts;
@@ -359,6 +372,7 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 		rc = capacity_of(be, &e->geo, &e->capacity);
 		if (rc < 0) {
 			csm_errf(err, errlen, rc, "cannot get the device size: %s", strerror(-rc));
+			free(e->hdr);
 			free(e);
 			goto fail_be;
 		}
@@ -367,6 +381,7 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 			              "device holds %llu bytes but was formatted for %llu",
 			              (unsigned long long)e->capacity,
 			              (unsigned long long)sb.logical_size);
+			free(e->hdr);
 			free(e);
 			goto fail_be;
 		}
@@ -573,6 +588,7 @@ static void engine_free(struct csm_engine *e)
 	free(e->win_cur.v);
 	free(e->win_prev.v);
 	csm_backend_destroy(&e->be); /* closes the descriptors: locks go with them */
+	free(e->hdr);
 	free(e);
 }
 

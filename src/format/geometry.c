@@ -65,7 +65,8 @@ bool csm_geo_init_v(struct csm_geometry *g, unsigned version, uint32_t block_siz
 
 uint32_t csm_default_incompat(unsigned version, unsigned layout)
 {
-	return version >= 2 && layout == CSM_LAYOUT_INTERLEAVED ? CSM_FEAT_ALIGNED : 0;
+	return version >= 2 && layout == CSM_LAYOUT_INTERLEAVED ? CSM_FEAT_ALIGNED | CSM_FEAT_WGREC
+	                                                        : 0;
 }
 
 bool csm_geo_init_f(struct csm_geometry *g, unsigned version, uint32_t incompat,

@@ -307,6 +307,9 @@ int main(void)
 	CHECK(csm_geo_init_f(&g, 2, CSM_FEAT_ALIGNED, 4096, CSM_ALGO_CRC32C,
 	                     CSM_LAYOUT_INTERLEAVED) &&
 	      !g.wgrec);
+	/* New interleaved files get it. */
+	CHECK(csm_geo_init(&g, 4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED) && g.wgrec);
+	CHECK(csm_geo_init(&g, 4096, CSM_ALGO_CRC32C, CSM_LAYOUT_SEPARATE) && !g.wgrec);
 	/* The table in docs/FORMAT.md. */
 	CHECK(csm_geo_init(&g, 4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED));
 	CHECK_EQ_U64(g.seg_groups, 255);
