@@ -67,6 +67,7 @@ contains out '1 groups were written but their metadata and data are holes'
 expect 1 "$CS" check --json p.img
 python3 -c "import json; d=json.load(open('out')); assert d['lost_groups']==1 and d['bad_blocks']==976 and not d['clean']" && ok || bad "check --json lost group"
 expect 1 "$CS" export p.img out.bin
+rm -f out.bin
 expect 1 "$CS" recover p.img
 contains out '1 groups recorded written'
 expect 1 "$CS" check p.img # still failing: the bit survives recovery
