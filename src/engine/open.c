@@ -436,6 +436,8 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 		}
 		if (rc == 0)
 			rc = read_super(be, &sb); /* maybe changed while we waited */
+		if (rc == 0)
+			rc = rec_load_hdr(e); /* and the header's records with it */
 		if (rc < 0) {
 			csm_errf(err, errlen, rc, "cannot lock the file: %s", strerror(-rc));
 			goto fail_engine;

@@ -186,11 +186,8 @@ int sb_begin(struct csm_engine *e)
 {
 	pthread_mutex_lock(&e->resize_mu);
 	e->sb_solo = solo_begin(e);
-	if (!e->xproc)
+	if (!e->xproc || e->sb_solo) /* solo: e->hdr read when it went solo */
 		return 0;
-	if (e->sb_solo) /* the header's records: another process may have
-	                 * written them before this engine went solo */
-		return e->opts.readonly ? 0 : rec_load_hdr(e);
 	int rc = xlock(e, CSM_LOCK_SUPER, e->opts.readonly ? F_RDLCK : F_WRLCK);
 	if (rc < 0)
 		return rc;
@@ -199,6 +196,7 @@ int sb_begin(struct csm_engine *e)
 	if (rc < 0)
 		return rc;
 	take_super(e, &sb);
+	/* The header's records: another process may have changed them. */
 	return e->opts.readonly ? 0 : rec_load_hdr(e);
 }
 

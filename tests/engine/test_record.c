@@ -18,7 +18,8 @@
  *     recovery at the next open.
  *  5. Two engines with their own descriptions of the file (as two
  *     processes) set bits in the same records without losing each
- *     other's, the header's included, while writing superblocks.
+ *     other's, the header's included, while writing superblocks; and an
+ *     engine left alone goes solo without losing the other's bits.
  *  6. A file with ALIGNED but without WGREC (written before the record)
  *     keeps today's behaviour: nothing recorded, a punched group zeros.
  */
@@ -45,13 +46,16 @@ static void on_event(void *arg, const struct csm_event *ev)
 		lost_seen[nlost++] = ev->group;
 }
 
+static unsigned solo_retry_ms;
+
 static struct csm_engine *open_file(bool no_recover)
 {
 	int fd = open(path, O_RDWR);
 	CHECK(fd >= 0);
 	struct csm_backend be;
 	CHECK(csm_backend_posix(&be, fd, fd, true, NULL) == 0);
-	struct csm_engine_opts o = {.report = on_event, .no_recover = no_recover};
+	struct csm_engine_opts o = {
+	        .report = on_event, .no_recover = no_recover, .solo_retry_ms = solo_retry_ms};
 	struct csm_engine *e;
 	char err[200];
 	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == 0, "open: %s", err);
@@ -344,6 +348,29 @@ int main(void)
 	CHECK(read_group(e, G + 100) == 1 && read_group(e, 2) == 0);
 	scrub_lost(e, NULL, 0);
 	CHECK(csm_close(e) == 0);
+
+	/* 5b. b records its groups and leaves; a, alone again, goes solo
+	 * and grows the file (superblock writes without the lock): b's bits
+	 * in the header survive. */
+	solo_retry_ms = 1;
+	a = open_file(false);
+	b = open_file(false);
+	write_group(a, 70);
+	write_group(b, 80);
+	write_group(b, G + 80);
+	CHECK(csm_close(b) == 0);
+	CHECK(stored_bit(80) && stored_bit(G + 80));
+	for (int i = 0; i < 200 && !csm_is_solo(a); i++) {
+		usleep(10000);
+		write_group(a, 71 + (uint64_t)i % 5);
+	}
+	CHECK(csm_is_solo(a));
+	write_group(a, 3 * G + 1); /* a growth, solo */
+	CHECK(csm_fsync(a, false) == 0);
+	CHECK(csm_truncate(a, csm_size(a) + 12345) == 0);
+	CHECK(csm_close(a) == 0);
+	CHECK(stored_bit(80) && stored_bit(G + 80) && stored_bit(70) && stored_bit(3 * G + 1));
+	solo_retry_ms = 0;
 
 	/* 6. ALIGNED without WGREC: as before the record. */
 	format(CSM_FEAT_ALIGNED);
