@@ -19,7 +19,8 @@
  *  5. Two engines with their own descriptions of the file (as two
  *     processes) set bits in the same records without losing each
  *     other's, the header's included, while writing superblocks; and an
- *     engine left alone goes solo without losing the other's bits.
+ *     engine left alone goes solo without losing the other's bits; two
+ *     processes recording at the same time lose none.
  *  6. A file with ALIGNED but without WGREC (written before the record)
  *     keeps today's behaviour: nothing recorded, a punched group zeros.
  */
@@ -348,6 +349,34 @@ int main(void)
 	CHECK(read_group(e, G + 100) == 1 && read_group(e, 2) == 0);
 	scrub_lost(e, NULL, 0);
 	CHECK(csm_close(e) == 0);
+
+	/* 5c. Two processes at once, each recording its own groups in the
+	 * header's records and in a reserved block, fsync after fsync. */
+	format(0);
+	pid_t kids[2];
+	for (int k = 0; k < 2; k++) {
+		kids[k] = fork();
+		CHECK(kids[k] >= 0);
+		if (kids[k] == 0) {
+			struct csm_engine *c = open_file(false);
+			for (uint64_t i = 0; i < 30; i++) {
+				write_group(c, 100 + 2 * i + (uint64_t)k);
+				write_group(c, G + 100 + 2 * i + (uint64_t)k);
+				write_group(c, 2 * G + 100 + 2 * i + (uint64_t)k);
+				CHECK(csm_fsync(c, false) == 0);
+			}
+			CHECK(csm_close(c) == 0);
+			_exit(0);
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		int st;
+		CHECK(waitpid(kids[k], &st, 0) == kids[k] && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	for (uint64_t i = 0; i < 60; i++)
+		for (uint64_t s = 0; s < 3; s++)
+			CHECK(stored_bit(s * G + 100 + i), "group %llu",
+			      (unsigned long long)(s * G + 100 + i));
 
 	/* 5b. b records its groups and leaves; a, alone again, goes solo
 	 * and grows the file (superblock writes without the lock): b's bits
