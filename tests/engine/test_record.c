@@ -15,7 +15,7 @@
  *  4. A shrink clears the bits of the groups it drops before their
  *     brothers go; grown back, those groups read zeros, scrub is clean.
  *     A bit left past the size (a shrink cut short) is cleared by the
- *     recovery at the next open.
+ *     recovery at the next open, or by the close that marks it clean.
  *  5. Two engines with their own descriptions of the file (as two
  *     processes) set bits in the same records without losing each
  *     other's, the header's included, while writing superblocks; and an
@@ -400,6 +400,30 @@ int main(void)
 	CHECK(csm_close(a) == 0);
 	CHECK(stored_bit(80) && stored_bit(G + 80) && stored_bit(70) && stored_bit(3 * G + 1));
 	solo_retry_ms = 0;
+
+	/* 4c. The same bit left while the file is open (a shrink whose
+	 * clearing failed): the last one out clears it before the clean
+	 * mark, so a clean file holds no bit past its size. */
+	format(0);
+	e = open_file(false);
+	write_group(e, G + 5); /* the store reaches segment 2's record */
+	{
+		int fd = open(path, O_RDWR);
+		uint8_t rec[CSM_REC_SIZE];
+		csm_rec_init(&geo, csm_superblock(e)->uuid, rec, 2);
+		csm_rec_set_bit(rec, 50, true);
+		csm_rec_seal(rec);
+		CHECK(pwrite(fd, rec, sizeof(rec), (off_t)csm_rec_offset(&geo, 2)) ==
+		      (ssize_t)sizeof(rec));
+		close(fd);
+	}
+	CHECK(stored_bit(2 * G + 50));
+	CHECK(csm_close(e) == 0);
+	CHECK(!stored_bit(2 * G + 50) && stored_bit(G + 5));
+	e = open_file(false);
+	CHECK(csm_truncate(e, (2 * G + 51) * group_bytes()) == 0);
+	CHECK(read_group(e, 2 * G + 50) == 1);
+	CHECK(csm_close(e) == 0);
 
 	/* 6. ALIGNED without WGREC: as before the record. */
 	format(CSM_FEAT_ALIGNED);
