@@ -225,7 +225,9 @@ int csm_recover(struct csm_engine *e, struct csm_recovery *res);
  * (extended to what the size needs) and then one superblock sector, the
  * only step that commits.  The file must be clean and no other process
  * may have it open (-1/EBUSY); the caller verifies it first (csm_scrub).
- * -1/EALREADY if it is version 2 already. */
+ * A version 2 aligned file without the written-group record (WGREC) gets
+ * it in place: the records built from the brothers on storage, then the
+ * superblock with the bit.  -1/EALREADY if there is nothing to do. */
 int csm_upgrade(struct csm_engine *e);
 
 /* Keep other processes from opening the file (on = true; -1/EBUSY if one

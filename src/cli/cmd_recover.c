@@ -285,7 +285,10 @@ int cmd_upgrade(int argc, char **argv)
 	ev.size = sb->logical_size;
 	bool copy = sb->layout == CSM_LAYOUT_INTERLEAVED && !(sb->incompat & CSM_FEAT_ALIGNED);
 	unsigned from = sb->version;
-	if (sb->version >= CSM_VERSION && !copy) {
+	/* An aligned file from before the written-group record gets it. */
+	bool rec = sb->version >= CSM_VERSION && (sb->incompat & CSM_FEAT_ALIGNED) &&
+	           !(sb->incompat & CSM_FEAT_WGREC);
+	if (sb->version >= CSM_VERSION && !copy && !rec) {
 		printf("%s: already format version %u\n", f.path, sb->version);
 		return cli_close(&f);
 	}
@@ -336,10 +339,15 @@ int cmd_upgrade(int argc, char **argv)
 	}
 	if (csm_upgrade(f.e) < 0) {
 		int err = errno;
-		cli_err("%s: upgrade failed: %s; the file is still version 1", f.path,
+		cli_err("%s: upgrade failed: %s; the file is as it was", f.path,
 		        err == EBUSY ? "another process has the file open" : strerror(err));
 		cli_close(&f);
 		return EXIT_ERR;
+	}
+	if (rec) {
+		printf("%s: upgraded: written groups are recorded (%llu blocks verified)\n", f.path,
+		       (unsigned long long)res.blocks);
+		return cli_close(&f);
 	}
 	printf("%s: upgraded from format version 1 to %u (%llu blocks verified)\n", f.path,
 	       csm_superblock(f.e)->version, (unsigned long long)res.blocks);

@@ -301,6 +301,7 @@ bool rec_lost(struct csm_engine *e, uint64_t gno);
 uint64_t rec_next_lost(struct csm_engine *e, uint64_t from, uint64_t to);
 int rec_mark(struct csm_engine *e, uint64_t *gnos, size_t n);
 int rec_clear_from(struct csm_engine *e, uint64_t size);
+int rec_upgrade(struct csm_engine *e);
 
 /* recover.c */
 int recover_locked(struct csm_engine *e, struct csm_recovery *res);

@@ -295,3 +295,81 @@ int rec_clear_from(struct csm_engine *e, uint64_t size)
 	free(blk);
 	return rc;
 }
+
+/* An aligned file without WGREC gets it (csm_upgrade): every segment's
+ * record built from the brothers on storage (the file is clean and
+ * synced, so every valid brother is durable), records past the last
+ * segment inside the stores emptied (an earlier upgrade cut short may
+ * have left some), all synced, then the superblock with the bit, written
+ * with the header's two records: the one sector that commits.  Under
+ * sb_begin, the file clean and no other process in it. */
+int rec_upgrade(struct csm_engine *e)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint64_t size = e->sb.logical_size;
+	uint64_t ngroups = csm_geo_groups(geo, size);
+	uint64_t end = csm_geo_data_store_size(geo, size);
+	struct csm_geometry ng;
+	if (!csm_geo_init_f(&ng, e->sb.version, e->sb.incompat | CSM_FEAT_WGREC, e->sb.block_size,
+	                    e->sb.algo, e->sb.layout))
+		return -EINVAL;
+	uint8_t *blk = alloc_aligned(ALIGN);
+	uint8_t *mb = alloc_aligned((size_t)2 * geo->block_size);
+	uint8_t *hdr = alloc_aligned(CSM_HEADER_SIZE);
+	int rc = blk && mb && hdr ? 0 : -ENOMEM;
+	if (rc == 0)
+		memcpy(hdr, e->hdr, CSM_HEADER_SIZE);
+	for (uint64_t seg = 0; rc == 0 && csm_rec_offset(&ng, seg) < end; seg++) {
+		uint8_t rec[CSM_REC_SIZE];
+		bool any = false;
+		csm_rec_init(&ng, e->sb.uuid, rec, seg);
+		uint64_t last = (seg + 1) * geo->seg_groups;
+		for (uint64_t gno = seg * geo->seg_groups;
+		     rc == 0 && gno < last && gno < ngroups;) {
+			uint64_t next;
+			if (group_is_hole(e, gno, ngroups < last ? ngroups : last, &next)) {
+				gno = next;
+				continue;
+			}
+			bool there;
+			rc = brothers_there(e, gno, mb, &there);
+			if (rc == 0 && there) {
+				csm_rec_set_bit(rec, gno % geo->seg_groups, true);
+				any = true;
+			}
+			gno++;
+		}
+		if (any)
+			csm_rec_seal(rec);
+		else
+			memset(rec, 0, sizeof(rec)); /* empty: no group recorded */
+		size_t in;
+		uint64_t at = rec_block(&ng, seg, &in);
+		if (rc == 0 && at == 0) {
+			memcpy(hdr + in, rec, CSM_REC_SIZE);
+		} else if (rc == 0) {
+			memset(blk, 0, ALIGN);
+			memcpy(blk + in, rec, CSM_REC_SIZE);
+			rc = store_write(e, CSM_META, blk, ALIGN, at);
+		}
+	}
+	if (rc == 0)
+		rc = sync_store(e, CSM_META);
+	if (rc == 0) {
+		uint32_t was = e->sb.incompat;
+		memcpy(e->hdr, hdr, CSM_HEADER_SIZE);
+		e->sb.incompat |= CSM_FEAT_WGREC;
+		e->geo.wgrec = 1;
+		rc = write_super(e);
+		if (rc == 0)
+			rc = sync_store(e, CSM_META);
+		if (rc < 0) {
+			e->sb.incompat = was;
+			e->geo.wgrec = 0;
+		}
+	}
+	free(blk);
+	free(mb);
+	free(hdr);
+	return rc;
+}

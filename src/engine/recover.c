@@ -423,7 +423,9 @@ int csm_upgrade(struct csm_engine *e)
 {
 	if (e->opts.readonly)
 		return (int)fail(-EBADF);
-	if (e->v2)
+	/* v2: only an aligned file without the written-group record. */
+	bool rec = e->v2 && e->geo.aligned && !e->geo.wgrec;
+	if (e->v2 && !rec)
 		return (int)fail(-EALREADY);
 	pthread_mutex_lock(&e->presence_mu);
 	bool excl = e->xproc && !atomic_load(&e->solo);
@@ -439,6 +441,12 @@ int csm_upgrade(struct csm_engine *e)
 		rc = -EUCLEAN; /* csumshim recover first */
 	if (rc == 0)
 		rc = sync_all(e, false);
+	if (rc == 0 && rec) {
+		rc = rec_upgrade(e);
+		if (rc == 0)
+			csm_drop_cache(e);
+		goto done;
+	}
 	if (rc == 0) {
 		/* The reach first (a v1 store may end short of its size where
 		 * nothing was written); then the superblock commits. */
@@ -463,6 +471,7 @@ int csm_upgrade(struct csm_engine *e)
 			e->sb.version = CSM_VERSION_1;
 		}
 	}
+done:
 	sb_end(e);
 	if (excl)
 		e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, F_RDLCK, false);

@@ -22,7 +22,8 @@
  *     engine left alone goes solo without losing the other's bits; two
  *     processes recording at the same time lose none.
  *  6. A file with ALIGNED but without WGREC (written before the record)
- *     keeps today's behaviour: nothing recorded, a punched group zeros.
+ *     keeps today's behaviour: nothing recorded, a punched group zeros;
+ *     csm_upgrade adds the record in place from the brothers there.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -437,6 +438,23 @@ int main(void)
 	e = open_file(false);
 	CHECK(read_group(e, 3) == 1 && read_group(e, G + 2) == 0);
 	scrub_lost(e, NULL, 0);
+	/* Upgraded in place: the groups with brothers get their bits (the
+	 * punched one cannot be told from a never-written one any more). */
+	write_group(e, 2 * G + 7);
+	CHECK(csm_close(e) == 0);
+	e = open_file(false);
+	CHECK(csm_upgrade(e) == 0, "upgrade: %s", strerror(errno));
+	CHECK(csm_geometry(e)->wgrec);
+	CHECK(csm_superblock(e)->incompat == (CSM_FEAT_ALIGNED | CSM_FEAT_WGREC));
+	errno = 0;
+	CHECK(csm_upgrade(e) == -1 && errno == EALREADY);
+	CHECK(csm_close(e) == 0);
+	CHECK(stored_bit(G + 2) && stored_bit(2 * G + 7) && !stored_bit(3) && !stored_bit(G + 1));
+	punch(G + 2, true);
+	e = open_file(false);
+	CHECK(read_group(e, G + 2) == -1 && read_group(e, 3) == 1 && read_group(e, 2 * G + 7) == 0);
+	const uint64_t want6[1] = {G + 2};
+	scrub_lost(e, want6, 1);
 	CHECK(csm_close(e) == 0);
 
 	unlink(path);
