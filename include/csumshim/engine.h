@@ -46,6 +46,12 @@ enum csm_event_kind {
 	/* v2: a brother's epoch is newer than the superblock's sequence: the
 	 * superblock is older than the metadata it describes (group). */
 	CSM_EV_STALE_SUPER,
+	/* WGREC: a group recorded written whose brothers read as a hole
+	 * (punched out): its blocks are lost (group, lblock, nblocks). */
+	CSM_EV_LOST,
+	/* WGREC: a segment's written-group record is damaged or foreign
+	 * (group: the segment's first; mb_status: enum csm_rec_status). */
+	CSM_EV_RECORD_DAMAGED,
 };
 
 const char *csm_event_name(enum csm_event_kind k);
@@ -55,7 +61,7 @@ struct csm_event {
 	uint64_t lblock; /* data events */
 	uint64_t group;
 	int slot;                     /* META_DAMAGED: 0 = A, 1 = B */
-	enum csm_mb_status mb_status; /* META_DAMAGED */
+	enum csm_mb_status mb_status; /* META_DAMAGED (RECORD_DAMAGED: csm_rec_status) */
 	int err;                      /* IO_ERROR: positive errno */
 	const char *detail;           /* or NULL: what the engine saw (UNVERIFIED) */
 	uint64_t nblocks;             /* MISSING: blocks from lblock on */
@@ -207,6 +213,9 @@ struct csm_recovery {
 	 * the last block a newer brother marks written (stale_size). */
 	bool stale_rebuilt;
 	uint64_t stale_size;
+	/* WGREC: groups recorded written whose brothers are a hole: left
+	 * failing, their bits kept. */
+	uint64_t lost_groups;
 };
 /* -1/EBUSY if another process has the file open. */
 int csm_recover(struct csm_engine *e, struct csm_recovery *res);
@@ -216,7 +225,9 @@ int csm_recover(struct csm_engine *e, struct csm_recovery *res);
  * (extended to what the size needs) and then one superblock sector, the
  * only step that commits.  The file must be clean and no other process
  * may have it open (-1/EBUSY); the caller verifies it first (csm_scrub).
- * -1/EALREADY if it is version 2 already. */
+ * A version 2 aligned file without the written-group record (WGREC) gets
+ * it in place: the records built from the brothers on storage, then the
+ * superblock with the bit.  -1/EALREADY if there is nothing to do. */
 int csm_upgrade(struct csm_engine *e);
 
 /* Keep other processes from opening the file (on = true; -1/EBUSY if one
@@ -277,6 +288,11 @@ struct csm_scrub_result {
 	 * shim refuses such a pair: DESIGN.md "Separate layout: the pair");
 	 * else 0. */
 	uint64_t data_past_size;
+	/* WGREC: groups recorded written whose brothers are a hole (their
+	 * blocks are counted in bad_blocks too), and segments whose record
+	 * is damaged or foreign (a loss there cannot be told). */
+	uint64_t lost_groups;
+	uint64_t bad_records;
 };
 typedef void (*csm_progress_fn)(void *arg, uint64_t done_bytes, uint64_t total_bytes);
 int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,

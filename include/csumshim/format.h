@@ -67,7 +67,12 @@ enum csm_state {
 /* ALIGNED (v2, interleaved only): 2 MiB-aligned data runs (docs/FORMAT.md,
  * "Layout"). */
 #define CSM_FEAT_ALIGNED 1u
-#define CSM_INCOMPAT_KNOWN CSM_FEAT_ALIGNED
+/* WGREC (v2, with ALIGNED only): the written-group record (docs/FORMAT.md,
+ * "The written-group record").  Incompatible: a writer that does not know
+ * it would shrink without clearing the record, and a group regrown later
+ * would read as lost. */
+#define CSM_FEAT_WGREC 2u
+#define CSM_INCOMPAT_KNOWN (CSM_FEAT_ALIGNED | CSM_FEAT_WGREC)
 /* The aligned layout's unit: metadata zones and data runs start on it. */
 #define CSM_ALIGN_ZONE (UINT64_C(2) << 20)
 
@@ -184,6 +189,7 @@ struct csm_geometry {
 	uint8_t algo;
 	uint8_t version; /* 1 or 2: v2 brothers carry an epoch */
 	uint8_t aligned; /* CSM_FEAT_ALIGNED: 2 MiB-aligned data runs */
+	uint8_t wgrec;   /* CSM_FEAT_WGREC: the written-group record */
 	uint64_t header_size;
 	/* Unaligned: bytes from one group's brothers to the next (interleaved:
 	 * brothers and data; separate: the pair).  Aligned: 2 x block_size,
@@ -292,6 +298,66 @@ uint64_t csm_geo_meta_store_size(const struct csm_geometry *g, uint64_t size);
  * devices); 0 if not even the header fits. */
 uint64_t csm_geo_capacity_for(const struct csm_geometry *g, uint64_t data_capacity,
                               uint64_t meta_capacity);
+
+/* ---- the written-group record (aligned, CSM_FEAT_WGREC) --------------- */
+
+/* One 512-byte sector per segment: bit i = group i of the segment was
+ * written and its brothers were durable.  Segment 0's lies in the header
+ * at 512, segment 1's at 1024; segment s >= 2's at the start of segment
+ * s - 1's reserved block, (s - 1) x T.  All zero: no group recorded. */
+#define CSM_REC_SIZE 512u
+#define CSM_REC_MAGIC "CSMWGREC" /* 8 bytes, no terminator on disk */
+enum {
+	CSM_REC_OFF_MAGIC = 0,
+	CSM_REC_OFF_UUID = 8,
+	CSM_REC_OFF_SEGMENT = 24,
+	CSM_REC_OFF_NGROUPS = 32, /* G */
+	CSM_REC_OFF_RESERVED = 36,
+	CSM_REC_OFF_BITMAP = 64,
+	CSM_REC_BITMAP_BYTES = 256, /* room for the largest G, 2044 */
+	CSM_REC_OFF_TAIL = 320,     /* zero up to the checksum */
+	CSM_REC_OFF_CSUM = 508,
+};
+
+enum csm_rec_status {
+	CSM_REC_EMPTY = 0, /* all zero: no group recorded */
+	CSM_REC_VALID,
+	CSM_REC_BAD_MAGIC,
+	CSM_REC_BAD_CSUM,
+	CSM_REC_BAD_UUID,    /* another file's */
+	CSM_REC_BAD_SEGMENT, /* another segment's */
+	CSM_REC_BAD_FIELD,   /* G, reserved bytes or spare bits */
+};
+
+const char *csm_rec_status_name(enum csm_rec_status s);
+
+/* Physical offset of segment seg's record sector (aligned geometries). */
+uint64_t csm_rec_offset(const struct csm_geometry *g, uint64_t seg);
+
+/* Check a record sector read for segment seg. */
+enum csm_rec_status csm_rec_check(const struct csm_geometry *g, const uint8_t uuid[CSM_UUID_SIZE],
+                                  const uint8_t *rec, uint64_t seg);
+
+/* A fresh record for segment seg, no group recorded (sealed). */
+void csm_rec_init(const struct csm_geometry *g, const uint8_t uuid[CSM_UUID_SIZE], uint8_t *rec,
+                  uint64_t seg);
+
+/* Recompute the checksum after changing bits. */
+void csm_rec_seal(uint8_t *rec);
+
+static inline bool csm_rec_bit(const uint8_t *rec, uint64_t i)
+{
+	return (rec[CSM_REC_OFF_BITMAP + (i >> 3)] >> (i & 7)) & 1;
+}
+
+static inline void csm_rec_set_bit(uint8_t *rec, uint64_t i, bool on)
+{
+	uint8_t m = (uint8_t)(1u << (i & 7));
+	if (on)
+		rec[CSM_REC_OFF_BITMAP + (i >> 3)] |= m;
+	else
+		rec[CSM_REC_OFF_BITMAP + (i >> 3)] &= (uint8_t)~m;
+}
 
 /* ---- metadata blocks ("brothers") ------------------------------------- */
 

@@ -79,7 +79,7 @@ int cmd_check(int argc, char **argv)
 		return EXIT_ERR;
 	}
 	bool bad = res.bad_blocks || res.bad_meta || res.broken_groups || res.missing_blocks ||
-	           res.stale_super || res.data_past_size;
+	           res.stale_super || res.data_past_size || res.lost_groups || res.bad_records;
 	if (json) {
 		printf("{\"file\":");
 		cli_json_str(f.path);
@@ -87,6 +87,7 @@ int cmd_check(int argc, char **argv)
 		       "\"blocks_written\":%llu,\"groups\":%llu,\"groups_skipped\":%llu,"
 		       "\"bad_blocks\":%llu,\"bad_metadata\":%llu,\"broken_groups\":%llu,"
 		       "\"missing_blocks\":%llu,\"intact_size\":%llu,\"stale_superblock\":%s,"
+		       "\"lost_groups\":%llu,\"bad_records\":%llu,"
 		       "\"state\":\"%s\",\"clean\":%s,\"events\":[",
 		       (unsigned long long)sb->logical_size, sb->block_size,
 		       (unsigned long long)res.blocks, (unsigned long long)res.blocks_written,
@@ -94,7 +95,8 @@ int cmd_check(int argc, char **argv)
 		       (unsigned long long)res.bad_blocks, (unsigned long long)res.bad_meta,
 		       (unsigned long long)res.broken_groups,
 		       (unsigned long long)res.missing_blocks, (unsigned long long)res.intact_size,
-		       res.stale_super ? "true" : "false", csm_state_name(sb->state),
+		       res.stale_super ? "true" : "false", (unsigned long long)res.lost_groups,
+		       (unsigned long long)res.bad_records, csm_state_name(sb->state),
 		       bad ? "false" : "true");
 		for (size_t i = 0; i < ev.n; i++) {
 			const struct csm_event *e = &ev.ev[i];
@@ -112,7 +114,7 @@ int cmd_check(int argc, char **argv)
 				       (unsigned long long)e->lblock, (unsigned long long)start,
 				       (unsigned long long)(end - start));
 			}
-			if (e->kind == CSM_EV_MISSING)
+			if (e->kind == CSM_EV_MISSING || e->kind == CSM_EV_LOST)
 				printf(",\"block\":%llu,\"blocks\":%llu",
 				       (unsigned long long)e->lblock,
 				       (unsigned long long)e->nblocks);
@@ -137,6 +139,14 @@ int cmd_check(int argc, char **argv)
 			       f.path, (unsigned long long)res.missing_blocks,
 			       (unsigned long long)res.intact_size,
 			       (unsigned long long)sb->logical_size - 1);
+		if (res.lost_groups)
+			printf("%s: %llu groups were written but their metadata and data are holes "
+			       "now (punched out): lost\n",
+			       f.path, (unsigned long long)res.lost_groups);
+		if (res.bad_records)
+			printf("%s: %llu written-group records damaged: a group punched out there "
+			       "cannot be told from one never written\n",
+			       f.path, (unsigned long long)res.bad_records);
 		if (res.data_past_size)
 			printf("%s: the data file holds %llu bytes but its metadata file describes "
 			       "%llu: the metadata of another file, or data written without "

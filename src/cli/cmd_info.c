@@ -62,7 +62,7 @@ int cmd_info(int argc, char **argv)
 	if (json) {
 		printf("{\"file\":\"%s\",\"metadata_file\":%s%s%s,\"version\":%u,\"uuid\":\"%s\","
 		       "\"logical_size\":%llu,\"block_size\":%u,\"checksum\":\"%s\",\"layout\":\"%"
-		       "s\",\"aligned\":%s,"
+		       "s\",\"aligned\":%s,\"written_group_record\":%s,"
 		       "\"state\":\"%s\",\"blocks\":%llu,\"blocks_per_group\":%u,\"groups\":%llu,"
 		       "\"data_store_bytes\":%llu,\"metadata_store_bytes\":%llu,\"sequence\":%llu,"
 		       "\"format_time\":%llu}\n",
@@ -70,8 +70,9 @@ int cmd_info(int argc, char **argv)
 		       f.meta_path ? "\"" : "", sb->version, uuid,
 		       (unsigned long long)sb->logical_size, sb->block_size,
 		       csm_algo_name(sb->algo), csm_layout_name(sb->layout),
-		       g->aligned ? "true" : "false", csm_state_name(sb->state),
-		       (unsigned long long)blocks, sb->per_group, (unsigned long long)groups,
+		       g->aligned ? "true" : "false", g->wgrec ? "true" : "false",
+		       csm_state_name(sb->state), (unsigned long long)blocks, sb->per_group,
+		       (unsigned long long)groups,
 		       (unsigned long long)csm_geo_data_store_size(g, sb->logical_size),
 		       (unsigned long long)csm_geo_meta_store_size(g, sb->logical_size),
 		       (unsigned long long)sb->sequence, (unsigned long long)sb->format_time);
@@ -86,6 +87,8 @@ int cmd_info(int argc, char **argv)
 		printf("checksum:         %s\n", csm_algo_name(sb->algo));
 		printf("layout:           %s%s\n", csm_layout_name(sb->layout),
 		       g->aligned ? " (aligned 2 MiB data runs)" : "");
+		if (g->wgrec)
+			printf("written groups:   recorded (a group punched out is reported)\n");
 		printf("state:            %s\n", csm_state_name(sb->state));
 		printf("blocks:           %llu\n", (unsigned long long)blocks);
 		printf("blocks per group: %u\n", sb->per_group);

@@ -113,6 +113,10 @@ int cmd_recover(int argc, char **argv)
 		       "failing\n",
 		       f.path, (unsigned long long)res.intact_size,
 		       (unsigned long long)csm_superblock(f.e)->logical_size - 1);
+	if (res.lost_groups)
+		printf("%s: %llu groups recorded written have their metadata and data punched out "
+		       "(lost); left failing\n",
+		       f.path, (unsigned long long)res.lost_groups);
 	if (res.boot_differs)
 		printf("%s: the machine restarted since the file was marked unclean\n", f.path);
 	if (was_unclean && !res.restarted && res.blocks_bad)
@@ -124,7 +128,8 @@ int cmd_recover(int argc, char **argv)
 	if (rc != EXIT_OK)
 		return rc;
 	return res.blocks_unverified || res.blocks_lost || res.blocks_bad || res.rebuilt_groups ||
-	                       res.broken_groups || res.stale_rebuilt || res.intact_size < ev.size
+	                       res.broken_groups || res.stale_rebuilt || res.lost_groups ||
+	                       res.intact_size < ev.size
 	               ? EXIT_BAD
 	               : EXIT_OK;
 }
@@ -205,7 +210,7 @@ static int upgrade_copy(struct cli_file *f, bool *renamed)
 	/* The copy, read back whole before it replaces anything. */
 	struct csm_scrub_result res;
 	if (csm_scrub(t, NULL, NULL, &res) < 0 || res.bad_blocks || res.bad_meta ||
-	    res.broken_groups || res.missing_blocks) {
+	    res.broken_groups || res.missing_blocks || res.bad_records) {
 		cli_err("%s: the copy does not verify", tmp);
 		goto out;
 	}
@@ -280,7 +285,10 @@ int cmd_upgrade(int argc, char **argv)
 	ev.size = sb->logical_size;
 	bool copy = sb->layout == CSM_LAYOUT_INTERLEAVED && !(sb->incompat & CSM_FEAT_ALIGNED);
 	unsigned from = sb->version;
-	if (sb->version >= CSM_VERSION && !copy) {
+	/* An aligned file from before the written-group record gets it. */
+	bool rec = sb->version >= CSM_VERSION && (sb->incompat & CSM_FEAT_ALIGNED) &&
+	           !(sb->incompat & CSM_FEAT_WGREC);
+	if (sb->version >= CSM_VERSION && !copy && !rec) {
 		printf("%s: already format version %u\n", f.path, sb->version);
 		return cli_close(&f);
 	}
@@ -302,7 +310,7 @@ int cmd_upgrade(int argc, char **argv)
 		cli_close(&f);
 		return EXIT_ERR;
 	}
-	if (res.bad_blocks || res.bad_meta || res.broken_groups) {
+	if (res.bad_blocks || res.bad_meta || res.broken_groups || res.bad_records) {
 		cli_err("%s: %llu bad blocks, %llu damaged metadata blocks: not upgraded (nothing "
 		        "changed)",
 		        f.path, (unsigned long long)res.bad_blocks,
@@ -331,10 +339,15 @@ int cmd_upgrade(int argc, char **argv)
 	}
 	if (csm_upgrade(f.e) < 0) {
 		int err = errno;
-		cli_err("%s: upgrade failed: %s; the file is still version 1", f.path,
+		cli_err("%s: upgrade failed: %s; the file is as it was", f.path,
 		        err == EBUSY ? "another process has the file open" : strerror(err));
 		cli_close(&f);
 		return EXIT_ERR;
+	}
+	if (rec) {
+		printf("%s: upgraded: written groups are recorded (%llu blocks verified)\n", f.path,
+		       (unsigned long long)res.blocks);
+		return cli_close(&f);
 	}
 	printf("%s: upgraded from format version 1 to %u (%llu blocks verified)\n", f.path,
 	       csm_superblock(f.e)->version, (unsigned long long)res.blocks);

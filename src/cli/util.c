@@ -268,6 +268,23 @@ void cli_event_text(const struct cli_events *c, const struct csm_event *ev, char
 		         csm_event_name(ev->kind));
 		break;
 	}
+	case CSM_EV_LOST: {
+		uint64_t start = ev->lblock * c->block_size;
+		uint64_t end = (ev->lblock + ev->nblocks) * c->block_size;
+		if (end > c->size)
+			end = c->size;
+		snprintf(buf, n, "group %llu (blocks %llu-%llu, bytes %llu-%llu): %s",
+		         (unsigned long long)ev->group, (unsigned long long)ev->lblock,
+		         (unsigned long long)(ev->lblock + ev->nblocks - 1),
+		         (unsigned long long)start, (unsigned long long)(end ? end - 1 : 0),
+		         csm_event_name(ev->kind));
+		break;
+	}
+	case CSM_EV_RECORD_DAMAGED:
+		snprintf(buf, n, "segment of group %llu: %s (%s)", (unsigned long long)ev->group,
+		         csm_event_name(ev->kind),
+		         csm_rec_status_name((enum csm_rec_status)ev->mb_status));
+		break;
 	case CSM_EV_STALE_SUPER:
 		snprintf(buf, n, "group %llu: %s (run 'csumshim recover')",
 		         (unsigned long long)ev->group, csm_event_name(ev->kind));

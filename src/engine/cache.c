@@ -236,7 +236,21 @@ static bool group_classify(struct csm_engine *e, struct group *g, bool quiet)
 	 * (restored from an old copy, or its last writes lost).  Nothing of
 	 * the group is trusted until csumshim recover. */
 	g->stale = e->v2 && group_epoch_stale(e, g);
-	if (g->stale) {
+	/* WGREC: both brothers a hole in a group recorded written below the
+	 * size is a loss (punched out), never a never-written group. */
+	g->lost =
+	        !g->stale && st[0] == CSM_MB_EMPTY && st[1] == CSM_MB_EMPTY && rec_lost(e, g->gno);
+	if (g->lost) {
+		damage = true;
+		g->pair.broken = true;
+		g->pair.newer = -1;
+		struct csm_event ev = {.kind = CSM_EV_LOST,
+		                       .group = g->gno,
+		                       .lblock = g->gno * geo->per_group,
+		                       .nblocks = geo->per_group};
+		if (!quiet)
+			report(e, &ev);
+	} else if (g->stale) {
 		damage = true;
 		g->pair.broken = true;
 		g->pair.newer = -1;

@@ -75,6 +75,7 @@ struct group {
 	struct csm_pair pair; /* group lock */
 	bool solo;            /* group lock: the update under way relies on solo */
 	bool stale;           /* group lock: v2, a brother newer than the superblock */
+	bool lost;            /* group lock: recorded written, brothers a hole */
 	uint8_t *slot[2];     /* raw brothers, block_size each */
 };
 
@@ -119,6 +120,10 @@ struct csm_engine {
 	_Atomic bool stale_super;
 	struct csm_engine_opts opts;
 	struct csm_super sb; /* resize_mu */
+	/* resize_mu: the header as last read or written; with WGREC its
+	 * bytes after the superblock hold segments 0 and 1's records, which
+	 * write_super writes with it (record.c). */
+	uint8_t *hdr;
 	struct csm_geometry geo;
 	/* Largest superblock sequence seen stored (note_size): the epoch v2
 	 * brothers are sealed with. */
@@ -292,6 +297,15 @@ bool group_is_hole(struct csm_engine *e, uint64_t gno, uint64_t ngroups, uint64_
  * 1 if so, 0 if not, or -errno.  Holes are skipped where the store can
  * tell. */
 int past_size_zero(struct csm_engine *e, uint64_t from, uint64_t to);
+
+/* record.c */
+int rec_load_hdr(struct csm_engine *e);
+int rec_read(struct csm_engine *e, uint64_t seg, uint8_t *rec, enum csm_rec_status *st);
+bool rec_lost(struct csm_engine *e, uint64_t gno);
+uint64_t rec_next_lost(struct csm_engine *e, uint64_t from, uint64_t to);
+int rec_mark(struct csm_engine *e, uint64_t *gnos, size_t n);
+int rec_clear_from(struct csm_engine *e, uint64_t size);
+int rec_upgrade(struct csm_engine *e);
 
 /* recover.c */
 int recover_locked(struct csm_engine *e, struct csm_recovery *res);

@@ -31,6 +31,10 @@ const char *csm_event_name(enum csm_event_kind k)
 		return "missing: stored past the end of the file (lost tail)";
 	case CSM_EV_STALE_SUPER:
 		return "superblock is older than this group's metadata";
+	case CSM_EV_LOST:
+		return "lost: written, but its metadata and data are gone (holes)";
+	case CSM_EV_RECORD_DAMAGED:
+		return "written-group record damaged";
 	}
 	return "unknown event";
 }
@@ -46,6 +50,8 @@ void report(struct csm_engine *e, const struct csm_event *ev)
 	case CSM_EV_GROUP_BROKEN:
 	case CSM_EV_MISSING:
 	case CSM_EV_STALE_SUPER:
+	case CSM_EV_LOST:
+	case CSM_EV_RECORD_DAMAGED:
 		atomic_fetch_add(&e->n_meta, 1);
 		break;
 	case CSM_EV_IO_ERROR:

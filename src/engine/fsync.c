@@ -115,6 +115,17 @@ int flush_windows(struct csm_engine *e, bool datasync, bool clean_all)
 	atomic_fetch_add(&e->window, 1);
 	pthread_mutex_unlock(&e->win_mu);
 
+	/* WGREC: every group of this pass, recorded written once the sync
+	 * below has made its brothers durable (rec_mark checks each). */
+	size_t nmark = 0;
+	uint64_t *mark = NULL;
+	if (e->geo.wgrec && cur.n + prev.n > 0) {
+		mark = malloc((cur.n + prev.n) * sizeof(*mark));
+		for (size_t i = 0; mark && i < cur.n; i++)
+			mark[nmark++] = cur.v[i].gno;
+		for (size_t i = 0; mark && i < prev.n; i++)
+			mark[nmark++] = prev.v[i].gno;
+	}
 	int rc = 0;
 	if (sync_first) {
 		/* Marks may follow only data the sync covered: remember what
@@ -152,6 +163,9 @@ int flush_windows(struct csm_engine *e, bool datasync, bool clean_all)
 		rc = sync_all(e, datasync);
 	else if (rc == 0 && (cur.n || prev.n))
 		rc = sync_store(e, CSM_META);
+	if (rc == 0 && nmark)
+		rc = rec_mark(e, mark, nmark);
+	free(mark);
 	cur.n = rc == 0 ? kept : 0;                      /* after an error the groups stay dirty */
 	for (size_t i = 0; rc == 0 && i < prev.n; i++) { /* still young: keep watching */
 		if (cur.n == cur.cap) {

@@ -349,6 +349,19 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 	/* validated by decode */
 	csm_geo_init_f(&e->geo, sb.version, sb.incompat, sb.block_size, sb.algo, sb.layout);
 	e->v2 = sb.version >= 2;
+	/* The header's records (record.c), kept with the superblock. */
+	e->hdr = alloc_aligned(CSM_HEADER_SIZE);
+	rc = e->hdr ? 0 : -ENOMEM;
+	if (rc == 0) {
+		memset(e->hdr, 0, CSM_HEADER_SIZE);
+		rc = rec_load_hdr(e);
+	}
+	if (rc < 0) {
+		rc = csm_errf(err, errlen, rc, "cannot read the header: %s", strerror(-rc));
+		free(e->hdr);
+		free(e);
+		goto fail_be;
+	}
 	csm_hasher_init(&e->hasher, sb.algo, sb.uuid);
 	if (opts)
 		e->opts = *opts;
@@ -356,6 +369,7 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 		rc = capacity_of(be, &e->geo, &e->capacity);
 		if (rc < 0) {
 			csm_errf(err, errlen, rc, "cannot get the device size: %s", strerror(-rc));
+			free(e->hdr);
 			free(e);
 			goto fail_be;
 		}
@@ -364,6 +378,7 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 			              "device holds %llu bytes but was formatted for %llu",
 			              (unsigned long long)e->capacity,
 			              (unsigned long long)sb.logical_size);
+			free(e->hdr);
 			free(e);
 			goto fail_be;
 		}
@@ -418,6 +433,8 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 		}
 		if (rc == 0)
 			rc = read_super(be, &sb); /* maybe changed while we waited */
+		if (rc == 0)
+			rc = rec_load_hdr(e); /* and the header's records with it */
 		if (rc < 0) {
 			csm_errf(err, errlen, rc, "cannot lock the file: %s", strerror(-rc));
 			goto fail_engine;
@@ -509,6 +526,10 @@ static int sign_off(struct csm_engine *e)
 		rc = sb_begin(e);
 		if (rc == 0 && e->sb.state != CSM_STATE_CLEAN) {
 			rc = trim_data_store(e);
+			/* WGREC: a shrink whose clearing failed left bits past
+			 * the size; a clean file holds none (record.c). */
+			if (rc == 0)
+				rc = rec_clear_from(e, e->sb.logical_size);
 			if (rc == 0)
 				rc = sync_all(e, false);
 			if (rc == 0) {
@@ -570,6 +591,7 @@ static void engine_free(struct csm_engine *e)
 	free(e->win_cur.v);
 	free(e->win_prev.v);
 	csm_backend_destroy(&e->be); /* closes the descriptors: locks go with them */
+	free(e->hdr);
 	free(e);
 }
 

@@ -310,6 +310,16 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 	for (uint64_t gno = 0; rc == 0 && gno < ngroups;) {
 		uint64_t next;
 		if (group_is_hole(e, gno, ngroups, &next)) {
+			/* WGREC: a hole recorded written is a loss; its bit
+			 * stays (only a shrink past it clears it). */
+			for (uint64_t x = gno; (x = rec_next_lost(e, x, next)) < next; x++) {
+				res->lost_groups++;
+				struct csm_event ev = {.kind = CSM_EV_LOST,
+				                       .group = x,
+				                       .lblock = x * geo->per_group,
+				                       .nblocks = geo->per_group};
+				report(e, &ev);
+			}
 			gno = next;
 			continue;
 		}
@@ -325,7 +335,12 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 			 * was ever written (a shrink's cut of the metadata landed,
 			 * the data's did not). */
 			bool bare = g->pair.newer < 0 && !g->pair.broken;
-			if (g->pair.broken && !res->restarted) {
+			if (g->lost) {
+				/* Durable brothers gone (reported at load): no
+				 * power cut explains it, so never rebuilt from
+				 * whatever data is left. */
+				res->lost_groups++;
+			} else if (g->pair.broken && !res->restarted) {
 				/* Brothers are written whole: only a power cut
 				 * tears both.  Left failing. */
 				res->broken_groups++;
@@ -357,8 +372,14 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 		ssize_t w = write_run(e, zeros, size, (size_t)(bend - size), bend);
 		rc = w < 0 ? (int)w : 0;
 	}
-	if (rc == 0 && e->be.resizable && !lost_tail)
-		rc = set_store_sizes(e, size);
+	if (rc == 0 && e->be.resizable && !lost_tail) {
+		/* Under the superblock lock: it also clears the written-group
+		 * bits past the size a crashed shrink may have left. */
+		rc = sb_begin(e);
+		if (rc == 0)
+			rc = set_store_sizes(e, size);
+		sb_end(e);
+	}
 	if (rc == 0)
 		rc = flush_windows(e, true, true);
 	if (rc == 0) {
@@ -402,7 +423,9 @@ int csm_upgrade(struct csm_engine *e)
 {
 	if (e->opts.readonly)
 		return (int)fail(-EBADF);
-	if (e->v2)
+	/* v2: only an aligned file without the written-group record. */
+	bool rec = e->v2 && e->geo.aligned && !e->geo.wgrec;
+	if (e->v2 && !rec)
 		return (int)fail(-EALREADY);
 	pthread_mutex_lock(&e->presence_mu);
 	bool excl = e->xproc && !atomic_load(&e->solo);
@@ -418,6 +441,12 @@ int csm_upgrade(struct csm_engine *e)
 		rc = -EUCLEAN; /* csumshim recover first */
 	if (rc == 0)
 		rc = sync_all(e, false);
+	if (rc == 0 && rec) {
+		rc = rec_upgrade(e);
+		if (rc == 0)
+			csm_drop_cache(e);
+		goto done;
+	}
 	if (rc == 0) {
 		/* The reach first (a v1 store may end short of its size where
 		 * nothing was written); then the superblock commits. */
@@ -442,6 +471,7 @@ int csm_upgrade(struct csm_engine *e)
 			e->sb.version = CSM_VERSION_1;
 		}
 	}
+done:
 	sb_end(e);
 	if (excl)
 		e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, F_RDLCK, false);

@@ -101,11 +101,44 @@ int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,
 		nblocks = kb;
 		ngroups = csm_geo_groups(geo, (uint64_t)kb << geo->block_shift);
 	}
+	/* WGREC: each segment's record; a refused one cannot tell a group
+	 * punched out from one never written. */
+	for (uint64_t seg = 0; geo->wgrec && ngroups && seg <= (ngroups - 1) / geo->seg_groups;
+	     seg++) {
+		uint8_t rec[CSM_REC_SIZE];
+		enum csm_rec_status st;
+		rc = rec_read(e, seg, rec, &st);
+		if (rc < 0) {
+			report_io(e, seg * geo->seg_groups, rc);
+			free(buf);
+			return (int)fail(rc);
+		}
+		if (st != CSM_REC_VALID && st != CSM_REC_EMPTY) {
+			res->bad_records++;
+			struct csm_event ev = {.kind = CSM_EV_RECORD_DAMAGED,
+			                       .group = seg * geo->seg_groups,
+			                       .mb_status = (enum csm_mb_status)st};
+			report(e, &ev);
+		}
+	}
 	for (uint64_t gno = 0; gno < ngroups;) {
 		uint64_t next;
 		if (group_is_hole(e, gno, ngroups, &next)) {
 			res->groups += next - gno;
 			res->groups_skipped += next - gno;
+			/* WGREC: a hole recorded written is a loss. */
+			for (uint64_t x = gno; (x = rec_next_lost(e, x, next)) < next; x++) {
+				uint64_t first = x * geo->per_group;
+				uint64_t nb = nblocks - first < geo->per_group ? nblocks - first
+				                                               : geo->per_group;
+				res->lost_groups++;
+				res->bad_blocks += nb;
+				struct csm_event ev = {.kind = CSM_EV_LOST,
+				                       .group = x,
+				                       .lblock = first,
+				                       .nblocks = nb};
+				report(e, &ev);
+			}
 			gno = next;
 			continue;
 		}
@@ -145,6 +178,9 @@ int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,
 				res->bad_meta++;
 		if (rc < 0) {
 			report_io(e, gno, rc);
+		} else if (g->lost) {
+			res->lost_groups++;
+			res->bad_blocks += last - first + 1;
 		} else if (g->pair.broken) {
 			res->broken_groups++;
 			res->bad_blocks += last - first + 1;

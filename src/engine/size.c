@@ -29,7 +29,12 @@ int set_store_sizes(struct csm_engine *e, uint64_t size)
 		 * later groups lie before it, in the zone, and must go too (a
 		 * regrown group would find them vouching for cut data). */
 		uint64_t ga = csm_geo_groups(geo, size), old = 0;
-		int r = e->be.ops->get_size(e->be.ctx, CSM_META, &old);
+		/* The dropped groups' bits go first, durably: a group regrown
+		 * later must not read as lost (record.c). */
+		int r = rec_clear_from(e, size);
+		if (r < 0)
+			return r;
+		r = e->be.ops->get_size(e->be.ctx, CSM_META, &old);
 		if (r == 0 && ga % geo->seg_groups != 0) {
 			uint64_t m0 = csm_geo_meta_offset(geo, ga, 0);
 			uint64_t m1 =

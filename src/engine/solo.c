@@ -213,7 +213,9 @@ void solo_try(struct csm_engine *e, bool have_excl)
 	pthread_mutex_lock(&e->resize_mu);
 	if (!have_excl) { /* (have_excl: csm_open has just read it) */
 		struct csm_super sb;
-		if (read_super(&e->be, &sb) < 0) {
+		/* The header's records too (record.c): sb_begin does not
+		 * re-read them while solo. */
+		if (read_super(&e->be, &sb) < 0 || rec_load_hdr(e) < 0) {
 			pthread_mutex_unlock(&e->resize_mu);
 			e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE, F_RDLCK, false);
 			goto out;

@@ -54,7 +54,15 @@ int write_super(struct csm_engine *e)
 	e->sb.sequence++;
 	if (e->sb.state == CSM_STATE_CLEAN)
 		memset(e->sb.boot_id, 0, sizeof(e->sb.boot_id));
-	int rc = write_header(&e->be, &e->sb);
+	int rc;
+	if (e->geo.wgrec) {
+		/* The header's records (record.c) go with the superblock. */
+		memset(e->hdr, 0, CSM_SB_SIZE);
+		csm_sb_encode(&e->sb, e->hdr);
+		rc = store_write(e, CSM_META, e->hdr, CSM_HEADER_SIZE, 0);
+	} else {
+		rc = write_header(&e->be, &e->sb);
+	}
 	if (rc == 0)
 		note_size(e, e->sb.logical_size, e->sb.sequence);
 	return rc;
@@ -202,7 +210,7 @@ int sb_begin(struct csm_engine *e)
 {
 	pthread_mutex_lock(&e->resize_mu);
 	e->sb_solo = solo_begin(e);
-	if (!e->xproc || e->sb_solo)
+	if (!e->xproc || e->sb_solo) /* solo: e->hdr read when it went solo */
 		return 0;
 	int rc = xlock(e, CSM_LOCK_SUPER, e->opts.readonly ? F_RDLCK : F_WRLCK);
 	if (rc < 0)
@@ -212,7 +220,8 @@ int sb_begin(struct csm_engine *e)
 	if (rc < 0)
 		return rc;
 	take_super(e, &sb);
-	return 0;
+	/* The header's records: another process may have changed them. */
+	return e->opts.readonly ? 0 : rec_load_hdr(e);
 }
 
 void sb_end(struct csm_engine *e)

@@ -65,7 +65,8 @@ bool csm_geo_init_v(struct csm_geometry *g, unsigned version, uint32_t block_siz
 
 uint32_t csm_default_incompat(unsigned version, unsigned layout)
 {
-	return version >= 2 && layout == CSM_LAYOUT_INTERLEAVED ? CSM_FEAT_ALIGNED : 0;
+	return version >= 2 && layout == CSM_LAYOUT_INTERLEAVED ? CSM_FEAT_ALIGNED | CSM_FEAT_WGREC
+	                                                        : 0;
 }
 
 bool csm_geo_init_f(struct csm_geometry *g, unsigned version, uint32_t incompat,
@@ -74,6 +75,8 @@ bool csm_geo_init_f(struct csm_geometry *g, unsigned version, uint32_t incompat,
 	if (incompat & ~CSM_INCOMPAT_KNOWN)
 		return false;
 	if ((incompat & CSM_FEAT_ALIGNED) && (version < 2 || layout != CSM_LAYOUT_INTERLEAVED))
+		return false;
+	if ((incompat & CSM_FEAT_WGREC) && !(incompat & CSM_FEAT_ALIGNED))
 		return false;
 	uint32_t n = csm_per_group_for(block_size, algo);
 	if (n == 0 || csm_layout_name(layout) == NULL ||
@@ -91,6 +94,7 @@ bool csm_geo_init_f(struct csm_geometry *g, unsigned version, uint32_t incompat,
 	g->algo = (uint8_t)algo;
 	g->header_size = CSM_HEADER_SIZE;
 	g->aligned = 0;
+	g->wgrec = (incompat & CSM_FEAT_WGREC) ? 1 : 0;
 	g->seg_groups = g->seg_stride = g->seg_blocks = 0;
 	if (incompat & CSM_FEAT_ALIGNED) {
 		uint64_t z = CSM_ALIGN_ZONE;

@@ -104,6 +104,9 @@ enum csm_sb_err csm_sb_decode(const uint8_t *buf, size_t len, struct csm_super *
 	if ((s.incompat & CSM_FEAT_ALIGNED) &&
 	    (s.version < 2 || s.layout != CSM_LAYOUT_INTERLEAVED))
 		return CSM_SB_BAD_INCOMPAT;
+	/* The record lives in the aligned layout's reserved blocks. */
+	if ((s.incompat & CSM_FEAT_WGREC) && !(s.incompat & CSM_FEAT_ALIGNED))
+		return CSM_SB_BAD_INCOMPAT;
 	s.state = buf[CSM_SB_OFF_STATE];
 	if (csm_state_name(s.state) == NULL)
 		return CSM_SB_BAD_STATE;

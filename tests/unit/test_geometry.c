@@ -265,6 +265,51 @@ int main(void)
 	CHECK(!csm_geo_init_f(&g, 2, CSM_FEAT_ALIGNED, 4096, CSM_ALGO_CRC32C, CSM_LAYOUT_SEPARATE));
 	CHECK(!csm_geo_init_f(&g, 2, 2, 4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED));
 	CHECK(csm_geo_init(&g, 4096, CSM_ALGO_CRC32C, CSM_LAYOUT_SEPARATE) && !g.aligned);
+	CHECK(!csm_geo_init_f(&g, 2, CSM_FEAT_WGREC, 4096, CSM_ALGO_CRC32C,
+	                      CSM_LAYOUT_INTERLEAVED));
+	/* The written-group record: each segment's sector lies in the header
+	 * (segments 0 and 1) or in the reserved block of the segment before,
+	 * never in its own segment or over a brother. */
+	for (uint32_t bs = 512; bs <= 4096; bs *= 2) {
+		for (unsigned algo = CSM_ALGO_CRC32C; algo <= CSM_ALGO_XXH3; algo++) {
+			CHECK(csm_geo_init_f(&g, 2, CSM_FEAT_ALIGNED | CSM_FEAT_WGREC, bs, algo,
+			                     CSM_LAYOUT_INTERLEAVED) &&
+			      g.wgrec);
+			CHECK(g.seg_groups <= (uint64_t)CSM_REC_BITMAP_BYTES * 8);
+			CHECK_EQ_U64(csm_rec_offset(&g, 0), 512);
+			CHECK_EQ_U64(csm_rec_offset(&g, 1), 1024);
+			for (uint64_t seg = 2; seg < 5; seg++) {
+				uint64_t o = csm_rec_offset(&g, seg);
+				CHECK_EQ_U64(o, (seg - 1) * g.seg_stride);
+				CHECK(o + CSM_REC_SIZE <=
+				      csm_geo_meta_offset(&g, (seg - 1) * g.seg_groups, 0));
+			}
+			uint8_t uuid[CSM_UUID_SIZE] = {1, 2, 3};
+			uint8_t other[CSM_UUID_SIZE] = {9};
+			uint8_t rec[CSM_REC_SIZE] = {0};
+			CHECK(csm_rec_check(&g, uuid, rec, 3) == CSM_REC_EMPTY);
+			csm_rec_init(&g, uuid, rec, 3);
+			CHECK(csm_rec_check(&g, uuid, rec, 3) == CSM_REC_VALID);
+			CHECK(csm_rec_check(&g, other, rec, 3) == CSM_REC_BAD_UUID);
+			CHECK(csm_rec_check(&g, uuid, rec, 4) == CSM_REC_BAD_SEGMENT);
+			csm_rec_set_bit(rec, g.seg_groups - 1, true);
+			CHECK(csm_rec_check(&g, uuid, rec, 3) == CSM_REC_BAD_CSUM);
+			csm_rec_seal(rec);
+			CHECK(csm_rec_check(&g, uuid, rec, 3) == CSM_REC_VALID);
+			CHECK(csm_rec_bit(rec, g.seg_groups - 1) && !csm_rec_bit(rec, 0));
+			csm_rec_set_bit(rec, g.seg_groups, true); /* a spare bit */
+			csm_rec_seal(rec);
+			CHECK(csm_rec_check(&g, uuid, rec, 3) == CSM_REC_BAD_FIELD);
+			rec[0] ^= 1;
+			CHECK(csm_rec_check(&g, uuid, rec, 3) == CSM_REC_BAD_MAGIC);
+		}
+	}
+	CHECK(csm_geo_init_f(&g, 2, CSM_FEAT_ALIGNED, 4096, CSM_ALGO_CRC32C,
+	                     CSM_LAYOUT_INTERLEAVED) &&
+	      !g.wgrec);
+	/* New interleaved files get it. */
+	CHECK(csm_geo_init(&g, 4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED) && g.wgrec);
+	CHECK(csm_geo_init(&g, 4096, CSM_ALGO_CRC32C, CSM_LAYOUT_SEPARATE) && !g.wgrec);
 	/* The table in docs/FORMAT.md. */
 	CHECK(csm_geo_init(&g, 4096, CSM_ALGO_CRC32C, CSM_LAYOUT_INTERLEAVED));
 	CHECK_EQ_U64(g.seg_groups, 255);

@@ -138,8 +138,15 @@ int main(void)
 		t.layout = CSM_LAYOUT_SEPARATE;
 		csm_sb_encode(&t, c);
 		expect(c, CSM_SB_BAD_INCOMPAT);
-		t.incompat = CSM_FEAT_ALIGNED | 2;
+		t.incompat = CSM_FEAT_ALIGNED | 4;
 		t.layout = CSM_LAYOUT_INTERLEAVED;
+		csm_sb_encode(&t, c);
+		expect(c, CSM_SB_BAD_INCOMPAT);
+		/* WGREC: only with ALIGNED. */
+		t.incompat = CSM_FEAT_ALIGNED | CSM_FEAT_WGREC;
+		csm_sb_encode(&t, c);
+		CHECK(csm_sb_decode(c, sizeof(c), &d) == CSM_SB_OK && d.incompat == 3);
+		t.incompat = CSM_FEAT_WGREC;
 		csm_sb_encode(&t, c);
 		expect(c, CSM_SB_BAD_INCOMPAT);
 	}
