@@ -233,6 +233,8 @@ int write_super(struct csm_engine *e);
 /* Reads of a superblock that fail their checksum, tried again in case
  * another process was rewriting it (load_super). */
 #define TORN_TRIES 64
+/* Before read number `attempt` (from 1) of something torn. */
+void torn_pause(int attempt);
 enum csm_sb_err load_super(struct csm_backend *be, struct csm_super *sb, int *io);
 int read_super(struct csm_backend *be, struct csm_super *sb);
 void take_super(struct csm_engine *e, const struct csm_super *sb);

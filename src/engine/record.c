@@ -21,7 +21,6 @@
 #include "engine_int.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,14 +58,15 @@ int rec_read(struct csm_engine *e, uint64_t seg, uint8_t *rec, enum csm_rec_stat
 	if (!buf)
 		return -ENOMEM;
 	int rc = 0;
-	for (int i = 0; i < 20; i++) {
+	for (int i = 0; i < TORN_TRIES; i++) {
+		if (i > 0)
+			torn_pause(i);
 		rc = store_read(e, CSM_META, buf, ALIGN, at);
 		if (rc < 0)
 			break;
 		*st = csm_rec_check(&e->geo, e->sb.uuid, buf + in, seg);
 		if (*st != CSM_REC_BAD_CSUM && *st != CSM_REC_BAD_MAGIC)
 			break;
-		sched_yield();
 	}
 	if (rc == 0)
 		memcpy(rec, buf + in, CSM_REC_SIZE);

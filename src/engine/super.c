@@ -75,6 +75,16 @@ int write_super(struct csm_engine *e)
  * microseconds, so a checksum failure is read again, a bounded number of
  * times, before it is believed.  Returns the decoder's verdict; -errno of
  * a failed read in *io (0 otherwise). */
+void torn_pause(int attempt)
+{
+	/* Let the writer finish: yield first, then sleep. */
+	struct timespec ts = {0, 20000};
+	if (attempt < 8)
+		sched_yield();
+	else
+		nanosleep(&ts, NULL);
+}
+
 enum csm_sb_err load_super(struct csm_backend *be, struct csm_super *sb, int *io)
 {
 	uint8_t raw[CSM_SB_SIZE];
@@ -82,14 +92,8 @@ enum csm_sb_err load_super(struct csm_backend *be, struct csm_super *sb, int *io
 	enum csm_sb_err se = CSM_SB_BAD_CSUM;
 	*io = 0;
 	for (int i = 0; i < TORN_TRIES && se == CSM_SB_BAD_CSUM; i++) {
-		if (i > 0) {
-			/* Let the writer finish: yield first, then sleep. */
-			struct timespec ts = {0, 20000};
-			if (i < 8)
-				sched_yield();
-			else
-				nanosleep(&ts, NULL);
-		}
+		if (i > 0)
+			torn_pause(i);
 		ssize_t got = be->ops->preadv(be->ctx, CSM_META, &v, 1, 0);
 		if (got < 0) {
 			*io = (int)got;
