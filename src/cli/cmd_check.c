@@ -140,9 +140,11 @@ int cmd_check(int argc, char **argv)
 			       (unsigned long long)res.intact_size,
 			       (unsigned long long)sb->logical_size - 1);
 		if (res.lost_groups)
-			printf("%s: %llu groups were written but their metadata and data are holes "
-			       "now (punched out): lost\n",
-			       f.path, (unsigned long long)res.lost_groups);
+			printf("%s: %llu %s written but %s metadata and data are holes now "
+			       "(punched out): lost\n",
+			       f.path, (unsigned long long)res.lost_groups,
+			       res.lost_groups == 1 ? "group was" : "groups were",
+			       res.lost_groups == 1 ? "its" : "their");
 		if (res.bad_records)
 			printf("%s: %llu written-group records damaged: a group punched out there "
 			       "cannot be told from one never written\n",

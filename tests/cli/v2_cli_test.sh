@@ -63,7 +63,7 @@ fallocate -p -o $((4096 + 2 * 4096)) -l 8192 p.img
 fallocate -p -o $((2097152 + 976 * 4096)) -l $((976 * 4096)) p.img
 expect 1 "$CS" check p.img
 contains out '^group 1 \(blocks 976-1951, bytes 3997696-7995391\): lost'
-contains out '1 groups were written but their metadata and data are holes'
+contains out '1 group was written but its metadata and data are holes'
 expect 1 "$CS" check --json p.img
 python3 -c "import json; d=json.load(open('out')); assert d['lost_groups']==1 and d['bad_blocks']==976 and not d['clean']" && ok || bad "check --json lost group"
 expect 1 "$CS" export p.img out.bin
