@@ -288,6 +288,8 @@ int flush_windows(struct csm_engine *e, bool datasync, bool clean_all);
 /* size.c */
 int set_store_sizes(struct csm_engine *e, uint64_t size);
 int extend_stores(struct csm_engine *e, uint64_t size);
+int cut_stale_stores(struct csm_engine *e);
+int grow_stores(struct csm_engine *e, uint64_t end);
 int grow_to(struct csm_engine *e, uint64_t off, uint64_t *end, uint64_t *was);
 void ungrow(struct csm_engine *e, uint64_t keep, uint64_t grown);
 void ungrow_locked(struct csm_engine *e, uint64_t keep, uint64_t grown);

@@ -496,21 +496,6 @@ void csm_abandon(struct csm_engine *e)
 	csm_backend_destroy(&e->be);
 }
 
-/* v2, separate layout: a clean data file is exactly the size (check_pair
- * refuses a longer one).  A growth whose size write failed leaves the
- * stores extended; the last one out cuts the data store back before the
- * clean mark, as recovery does. */
-static int trim_data_store(struct csm_engine *e)
-{
-	if (!e->v2 || !e->be.two_stores || !e->be.resizable)
-		return 0;
-	uint64_t have = 0, want = csm_geo_data_store_size(&e->geo, e->sb.logical_size);
-	int rc = e->be.ops->get_size(e->be.ctx, CSM_DATA, &have);
-	if (rc == 0 && have > want)
-		rc = e->be.ops->set_size(e->be.ctx, CSM_DATA, want);
-	return rc;
-}
-
 /* What closing leaves on storage: every update synced, the groups this
  * engine dirtied clean, and — by the last engine out — the file clean. */
 static int sign_off(struct csm_engine *e)
@@ -525,7 +510,10 @@ static int sign_off(struct csm_engine *e)
 	if (rc == 0 && last && !e->opts.readonly) {
 		rc = sb_begin(e);
 		if (rc == 0 && e->sb.state != CSM_STATE_CLEAN) {
-			rc = trim_data_store(e);
+			/* As recovery does: a killed shrink's stores cut (a
+			 * clean separate data file is exactly the size, which
+			 * check_pair relies on). */
+			rc = cut_stale_stores(e);
 			/* WGREC: a shrink whose clearing failed left bits past
 			 * the size; a clean file holds none (record.c). */
 			if (rc == 0)

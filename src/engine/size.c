@@ -105,6 +105,43 @@ int extend_stores(struct csm_engine *e, uint64_t size)
 	return 0;
 }
 
+/* v2, before the size grows or the file is marked clean, under
+ * sb_begin: a store longer than the stored size needs is what a shrink
+ * killed between storing the smaller size and cutting leaves behind, its
+ * brothers (and, aligned, those in the zone) still vouching for the cut
+ * data.  Growing into them would bring that data back; marking the file
+ * clean would keep it for good.  Cut as the shrink would have (a growth
+ * whose size write failed leaves the same, holes, harmless to cut). */
+int cut_stale_stores(struct csm_engine *e)
+{
+	if (!e->v2 || !e->be.resizable)
+		return 0;
+	const struct csm_geometry *geo = &e->geo;
+	uint64_t size = e->sb.logical_size, have = 0;
+	int rc = e->be.ops->get_size(e->be.ctx, CSM_DATA, &have);
+	bool longer = rc == 0 && have > csm_geo_data_store_size(geo, size);
+	if (rc == 0 && !longer && geo->layout == CSM_LAYOUT_SEPARATE) {
+		rc = e->be.ops->get_size(e->be.ctx, CSM_META, &have);
+		longer = rc == 0 && have > csm_geo_meta_store_size(geo, size);
+	}
+	if (rc == 0 && longer) {
+		if (e->opts.trace)
+			tracef(e, "cut stale stores to %llu", (unsigned long long)size);
+		cache_invalidate(e, csm_geo_groups(geo, size));
+		rc = set_store_sizes(e, size);
+		cache_invalidate(e, csm_geo_groups(geo, size));
+	}
+	return rc;
+}
+
+/* The stores for a growth to `end` under sb_begin: stale tails cut, then
+ * extended. */
+int grow_stores(struct csm_engine *e, uint64_t end)
+{
+	int rc = cut_stale_stores(e);
+	return rc < 0 ? rc : extend_stores(e, end);
+}
+
 /* Make the logical size at least *end (a fixed store's capacity lowers
  * *end; -ENOSPC if off is past it).  *was: the size found. */
 int grow_to(struct csm_engine *e, uint64_t off, uint64_t *end, uint64_t *was)
@@ -129,7 +166,7 @@ int grow_to(struct csm_engine *e, uint64_t off, uint64_t *end, uint64_t *was)
 		if (e->opts.trace)
 			tracef(e, "grow %llu -> %llu", (unsigned long long)size,
 			       (unsigned long long)*end);
-		rc = extend_stores(e, *end);
+		rc = grow_stores(e, *end);
 		if (rc == 0) {
 			e->sb.logical_size = *end;
 			rc = write_super(e);
@@ -334,9 +371,7 @@ int csm_truncate(struct csm_engine *e, uint64_t nsize)
 		if (e->opts.trace)
 			tracef(e, "extend %llu -> %llu", (unsigned long long)cur,
 			       (unsigned long long)nsize);
-		/* v2 never shortens a store here: a longer one past a lost
-		 * tail... cannot be, but extend_stores only ever grows. */
-		rc = e->v2 ? extend_stores(e, nsize) : set_store_sizes(e, nsize);
+		rc = e->v2 ? grow_stores(e, nsize) : set_store_sizes(e, nsize);
 		if (rc < 0)
 			goto out;
 		e->sb.logical_size = nsize;

@@ -533,7 +533,7 @@ ssize_t csm_append(struct csm_engine *e, const void *buf, size_t n, uint64_t *at
 		if (rc == 0) {
 			if (e->opts.trace)
 				tracef(e, "append at %llu, %zu bytes", (unsigned long long)off, n);
-			rc = extend_stores(e, end);
+			rc = grow_stores(e, end);
 			if (rc == 0) {
 				e->sb.logical_size = end;
 				rc = write_super(e);

@@ -1,0 +1,254 @@
+/*
+ * A shrink killed after it stored the smaller size and before it cut the
+ * stores, while another process holds the file.  On v2 a shrink publishes
+ * the size first, then drops the stores' tails (and, aligned, punches the
+ * dropped groups' brothers in the zone and clears their record bits): a
+ * process killed in between leaves the stores longer than the size, the
+ * cut groups' brothers still vouching for their old data.  Whatever
+ * happens next, no byte of the cut data may come back:
+ *
+ *   grow   the holder grows the file back by truncate: every byte past
+ *          the cut reads zeros, scrub is clean;
+ *   write  the holder grows it back by a write of one byte in the last
+ *          cut group: that byte, zeros around it;
+ *   close  the holder closes last (the file is marked clean), the stores
+ *          are cut to the size by then; a later opener grows it back and
+ *          reads zeros, scrub is clean.
+ *
+ * Engine B (the killed process) has its own open file of the path, so its
+ * locks are another process's; its backend forwards every call until the
+ * first superblock write of the shrink (the new size), then fails every
+ * write, resize, punch and sync as a dead process would, and B is closed
+ * (its descriptor and locks go, as at a kill).  For aligned and unaligned
+ * interleaved files and the separate layout.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "csumshim/backend.h"
+#include "csumshim/engine.h"
+#include "testlib.h"
+
+static struct csm_backend inner;
+static bool armed, dead;
+
+static ssize_t w_pwritev(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
+                         uint64_t off)
+{
+	(void)ctx;
+	if (dead)
+		return -EIO;
+	ssize_t r = inner.ops->pwritev(inner.ctx, st, iov, cnt, off);
+	if (armed && st == CSM_META && off == 0) /* the new size is stored */
+		dead = true;
+	return r;
+}
+
+static ssize_t w_pwritev_durable(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
+                                 uint64_t off)
+{
+	(void)ctx;
+	if (dead)
+		return -EIO;
+	ssize_t r = inner.ops->pwritev_durable(inner.ctx, st, iov, cnt, off);
+	if (armed && st == CSM_META && off == 0)
+		dead = true;
+	return r;
+}
+
+static int w_sync(void *ctx, enum csm_store st, bool datasync)
+{
+	(void)ctx;
+	return dead ? -EIO : inner.ops->sync(inner.ctx, st, datasync);
+}
+
+static int w_set_size(void *ctx, enum csm_store st, uint64_t size)
+{
+	(void)ctx;
+	return dead ? -EIO : inner.ops->set_size(inner.ctx, st, size);
+}
+
+static int w_zero_range(void *ctx, enum csm_store st, uint64_t off, uint64_t len)
+{
+	(void)ctx;
+	return dead ? -EIO : inner.ops->zero_range(inner.ctx, st, off, len);
+}
+
+enum layout { ALIGNED, UNALIGNED, SEPARATE };
+static const char *const layout_name[] = {"aligned", "unaligned", "separate"};
+enum ending { GROW, WRITE, CLOSE };
+static const char *const ending_name[] = {"grow", "write", "close"};
+
+static char dpath[128], mpath[140];
+static uint64_t gb; /* bytes of data per group */
+
+static struct csm_backend backend(enum layout l)
+{
+	int fd = open(dpath, O_RDWR | O_CLOEXEC);
+	CHECK(fd >= 0);
+	int mfd = fd;
+	if (l == SEPARATE) {
+		mfd = open(mpath, O_RDWR | O_CLOEXEC);
+		CHECK(mfd >= 0);
+	}
+	struct csm_backend be;
+	CHECK(csm_backend_posix(&be, fd, mfd, true, NULL) == 0);
+	return be;
+}
+
+static struct csm_engine *open_engine(struct csm_backend be)
+{
+	struct csm_engine_opts o = {.solo_retry_ms = 1};
+	struct csm_engine *e;
+	char err[200];
+	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == 0, "open: %s", err);
+	return e;
+}
+
+static uint8_t pattern(uint64_t off)
+{
+	return (uint8_t)(off / 512 * 13 + 1) | 1; /* never zero */
+}
+
+/* [off, off+len) reads as zeros except `mark` at `at` (if at < off+len). */
+static void expect_zeros(struct csm_engine *e, uint64_t off, uint64_t len, uint64_t at,
+                         char mark, const char *what)
+{
+	uint8_t *b = malloc(len);
+	CHECK(b);
+	errno = 0;
+	ssize_t r = csm_pread(e, b, len, off);
+	CHECK(r == (ssize_t)len, "%s: read %llu+%llu: %zd (%s)", what, (unsigned long long)off,
+	      (unsigned long long)len, r, strerror(errno));
+	for (uint64_t i = 0; i < len; i++) {
+		uint8_t want = off + i == at ? (uint8_t)mark : 0;
+		CHECK(b[i] == want, "%s: byte %llu is 0x%02x, not 0x%02x (cut data back)", what,
+		      (unsigned long long)(off + i), b[i], want);
+	}
+	free(b);
+}
+
+static void scrub_clean(struct csm_engine *e, const char *what)
+{
+	struct csm_scrub_result s;
+	CHECK(csm_scrub(e, NULL, NULL, &s) == 0, "%s: scrub: %s", what, strerror(errno));
+	CHECK(s.bad_blocks == 0 && s.bad_meta == 0 && s.lost_groups == 0 && s.missing_blocks == 0,
+	      "%s: scrub: %llu bad blocks, %llu bad meta, %llu lost groups, %llu missing", what,
+	      (unsigned long long)s.bad_blocks, (unsigned long long)s.bad_meta,
+	      (unsigned long long)s.lost_groups, (unsigned long long)s.missing_blocks);
+}
+
+static void empty(const char *p)
+{
+	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+}
+
+static void one(enum layout l, enum ending end)
+{
+	char what[64];
+	snprintf(what, sizeof(what), "%s/%s", layout_name[l], ending_name[end]);
+	empty(dpath);
+	if (l == SEPARATE)
+		empty(mpath);
+	struct csm_backend be = backend(l);
+	struct csm_format_opts fo = {.layout = l == SEPARATE ? CSM_LAYOUT_SEPARATE : 0,
+	                             .unaligned = l == UNALIGNED};
+	char err[200];
+	CHECK(csm_format(&be, &fo, err, sizeof(err)) == 0, "%s", err);
+	be.ops->destroy(be.ctx);
+
+	/* A writes groups 0-3 whole and syncs them (recorded where the file
+	 * keeps a record). */
+	struct csm_engine *a = open_engine(backend(l));
+	const struct csm_geometry *geo = csm_geometry(a);
+	gb = (uint64_t)geo->per_group * geo->block_size;
+	size_t n = (size_t)(4 * gb);
+	uint8_t *buf = malloc(n);
+	CHECK(buf);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = pattern(i);
+	CHECK(csm_pwrite(a, buf, n, 0) == (ssize_t)n);
+	CHECK(csm_fsync(a, false) == 0);
+
+	/* B opens, writes (its own unclean mark is behind it), then shrinks
+	 * to a group and a half and dies once the new size is stored. */
+	inner = backend(l);
+	static struct csm_backend_ops ops;
+	ops = *inner.ops;
+	ops.pwritev = w_pwritev;
+	if (ops.pwritev_durable)
+		ops.pwritev_durable = w_pwritev_durable;
+	ops.sync = w_sync;
+	ops.set_size = w_set_size;
+	ops.zero_range = w_zero_range;
+	struct csm_backend wb = inner;
+	wb.ops = &ops;
+	dead = armed = false;
+	struct csm_engine *b = open_engine(wb);
+	CHECK(csm_pwrite(b, "b", 1, 10) == 1);
+	uint64_t cut = gb + gb / 2;
+	armed = true;
+	(void)csm_truncate(b, cut);
+	CHECK(dead, "%s: the shrink stored its size", what);
+	(void)csm_close(b); /* a dead process: nothing more lands */
+	armed = dead = false;
+
+	if (end == CLOSE) {
+		CHECK(csm_close(a) == 0, "%s: A closes", what);
+		struct stat st;
+		CHECK(stat(dpath, &st) == 0);
+		CHECK((uint64_t)st.st_size <= csm_geo_data_store_size(geo, cut),
+		      "%s: the data store is %llu bytes after a clean close, past the %llu the "
+		      "size needs",
+		      what, (unsigned long long)st.st_size,
+		      (unsigned long long)csm_geo_data_store_size(geo, cut));
+		a = open_engine(backend(l));
+		geo = csm_geometry(a);
+	}
+	if (end == WRITE) {
+		uint64_t at = 3 * gb + 4096 + 100;
+		CHECK(csm_pwrite(a, "Z", 1, at) == 1, "%s: regrowing write: %s", what,
+		      strerror(errno));
+		expect_zeros(a, cut, at + 1 - cut, at, 'Z', what);
+	} else {
+		CHECK(csm_truncate(a, 4 * gb) == 0, "%s: regrow: %s", what, strerror(errno));
+		expect_zeros(a, cut, 4 * gb - cut, UINT64_MAX, 0, what);
+	}
+	CHECK(csm_pread(a, buf, 10, 0) == 10 && buf[0] == pattern(0) && buf[9] == pattern(9) &&
+	              csm_pread(a, buf, 1, 10) == 1 && buf[0] == 'b',
+	      "%s: the kept bytes", what);
+	scrub_clean(a, what);
+	CHECK(csm_close(a) == 0);
+	free(buf);
+	printf("  %s: nothing of the cut data came back\n", what);
+}
+
+/* argv[1]: run only the case named so ("separate/close"). */
+int main(int argc, char **argv)
+{
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	snprintf(dpath, sizeof(dpath), "%.40s/csm-ks.XXXXXX", tmp);
+	int fd = mkstemp(dpath);
+	CHECK(fd >= 0);
+	close(fd);
+	snprintf(mpath, sizeof(mpath), "%s.csum", dpath);
+	for (int l = ALIGNED; l <= SEPARATE; l++)
+		for (int end = GROW; end <= CLOSE; end++) {
+			char name[32];
+			snprintf(name, sizeof(name), "%s/%s", layout_name[l], ending_name[end]);
+			if (argc < 2 || !strcmp(argv[1], name))
+				one((enum layout)l, (enum ending)end);
+		}
+	unlink(dpath);
+	unlink(mpath);
+	printf("test_killed_shrink: a shrink killed before its cut never brings cut data back\n");
+	return 0;
+}
