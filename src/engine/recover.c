@@ -253,6 +253,16 @@ static bool tail_is_zero(struct csm_engine *e, uint64_t size)
 	return zero;
 }
 
+/* Whether brother mb marks any block written (a group whose brothers
+ * recovery sealed over zeros it found is not one anybody wrote). */
+static bool any_written(const struct csm_geometry *geo, const uint8_t *mb)
+{
+	for (uint32_t k = 0; k < geo->per_group; k++)
+		if (csm_mb_written(geo, mb, k))
+			return true;
+	return false;
+}
+
 /* Caller holds the presence lock exclusively (or has no other process). */
 int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 {
@@ -307,6 +317,12 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 	uint8_t *buf = alloc_aligned(SCRUB_CHUNK);
 	if (!buf)
 		return -ENOMEM;
+	/* WGREC: every group left with a valid brother, recorded written
+	 * after the final sync (rec_mark skips those recorded already): a
+	 * process that died before its first sync, or inside one before its
+	 * record write, wrote groups no one else will record. */
+	uint64_t *mark = NULL;
+	size_t nmark = 0, capmark = 0;
 	for (uint64_t gno = 0; rc == 0 && gno < ngroups;) {
 		uint64_t next;
 		if (group_is_hole(e, gno, ngroups, &next)) {
@@ -352,6 +368,19 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 				rc = recover_group(e, g, nblocks, buf,
 				                   res->restarted || (bare && unclean), res);
 			}
+			if (rc == 0 && geo->wgrec && !g->lost && !g->pair.broken &&
+			    g->pair.newer >= 0 && any_written(geo, g->slot[g->pair.newer])) {
+				if (nmark == capmark) {
+					capmark = capmark ? 2 * capmark : 256;
+					uint64_t *nm = realloc(mark, capmark * sizeof(*nm));
+					if (!nm)
+						rc = -ENOMEM;
+					else
+						mark = nm;
+				}
+				if (rc == 0)
+					mark[nmark++] = gno;
+			}
 			group_unlock_update(e, g);
 		}
 		group_put(e, g);
@@ -382,6 +411,9 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 	}
 	if (rc == 0)
 		rc = flush_windows(e, true, true);
+	if (rc == 0 && nmark)
+		rc = rec_mark(e, mark, nmark);
+	free(mark);
 	if (rc == 0) {
 		rc = sb_begin(e);
 		if (rc == 0) {
