@@ -103,6 +103,12 @@ struct csm_engine_opts {
 	 * the same boot (a process crash or exit) or none recorded, they are
 	 * corruption and stay failing.  `csumshim recover --after-power-loss`. */
 	bool after_power_loss;
+	/* WGREC: csm_recover accepts each lost group (recorded written, its
+	 * brothers gone): its data is zeroed and its bit cleared, so it reads
+	 * as never written (zeros) from then on; each is still reported
+	 * (CSM_EV_LOST) and counted in discarded_groups.  `csumshim recover
+	 * --discard-lost`. */
+	bool discard_lost;
 	/* Separate layout, at an open that finds nobody else with the file:
 	 * refuse (-EIO) a metadata file that does not describe the data file
 	 * (docs/DESIGN.md "Separate layout: the pair"): a clean version 2
@@ -216,6 +222,8 @@ struct csm_recovery {
 	/* WGREC: groups recorded written whose brothers are a hole: left
 	 * failing, their bits kept. */
 	uint64_t lost_groups;
+	/* opts.discard_lost: of those, accepted as zeros, their bits cleared. */
+	uint64_t discarded_groups;
 };
 /* -1/EBUSY if another process has the file open. */
 int csm_recover(struct csm_engine *e, struct csm_recovery *res);

@@ -1,5 +1,6 @@
 /*
  * csumshim recover FILE [--metadata-file PATH] [--after-power-loss]
+ *                  [--discard-lost]
  *
  * Recovery after an unclean shutdown (a crash or power cut while the file
  * was open for writing), the same the library runs by itself at the first
@@ -16,7 +17,10 @@
  * knows a restart happened without being told.  A stale superblock (older
  * than its metadata) is rebuilt: sequence past every epoch, size to the
  * end of the last block a newer brother marks written.  A lost tail is
- * reported and left failing unless a restart is proven.
+ * reported and left failing unless a restart is proven.  A lost group
+ * (recorded written, its brothers punched out) is left failing, unless
+ * --discard-lost accepts the loss: its data is zeroed and its bit
+ * cleared, and it reads as never written (zeros) from then on.
  * Exit 0 when every block verified, 1 when some could not be or fail
  * verification, 2 on error (for example another process has the file
  * open: EBUSY).
@@ -53,19 +57,22 @@ int cmd_recover(int argc, char **argv)
 	        {"metadata-file", required_argument, NULL, OPT_METAFILE},
 	        {"metadata", required_argument, NULL, OPT_METAFILE},
 	        {"after-power-loss", no_argument, NULL, OPT_POWER_LOSS},
+	        {"discard-lost", no_argument, NULL, OPT_DISCARD_LOST},
 	        {NULL, 0, NULL, 0},
 	};
 	const char *meta = NULL;
-	bool power_loss = false;
+	bool power_loss = false, discard = false;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (opt == OPT_POWER_LOSS) {
 			power_loss = true;
+		} else if (opt == OPT_DISCARD_LOST) {
+			discard = true;
 		} else if (opt == OPT_METAFILE) {
 			meta = optarg;
 		} else {
 			cli_err("recover: usage: csumshim recover FILE [--metadata-file PATH] "
-			        "[--after-power-loss]");
+			        "[--after-power-loss] [--discard-lost]");
 			return EXIT_ERR;
 		}
 	}
@@ -77,7 +84,10 @@ int cmd_recover(int argc, char **argv)
 	struct cli_open_opts oo = {
 	        .meta_path = meta,
 	        .writable = true,
-	        .engine = {.report = cli_event, .report_arg = &ev, .after_power_loss = power_loss}};
+	        .engine = {.report = cli_event,
+	                   .report_arg = &ev,
+	                   .after_power_loss = power_loss,
+	                   .discard_lost = discard}};
 	struct cli_file f;
 	int rc = cli_open(&f, argv[optind], &oo);
 	if (rc != EXIT_OK)
@@ -113,10 +123,16 @@ int cmd_recover(int argc, char **argv)
 		       "failing\n",
 		       f.path, (unsigned long long)res.intact_size,
 		       (unsigned long long)csm_superblock(f.e)->logical_size - 1);
-	if (res.lost_groups)
+	if (res.discarded_groups)
+		printf("%s: %llu lost group%s discarded (--discard-lost): %s as zeros from now on\n",
+		       f.path, (unsigned long long)res.discarded_groups,
+		       res.discarded_groups == 1 ? "" : "s",
+		       res.discarded_groups == 1 ? "it reads" : "they read");
+	if (res.lost_groups > res.discarded_groups)
 		printf("%s: %llu groups recorded written have their metadata and data punched out "
-		       "(lost); left failing\n",
-		       f.path, (unsigned long long)res.lost_groups);
+		       "(lost); left failing (restore the file, or accept the loss with 'csumshim "
+		       "recover --discard-lost %s')\n",
+		       f.path, (unsigned long long)(res.lost_groups - res.discarded_groups), f.path);
 	if (res.boot_differs)
 		printf("%s: the machine restarted since the file was marked unclean\n", f.path);
 	if (was_unclean && !res.restarted && res.blocks_bad)
@@ -128,7 +144,8 @@ int cmd_recover(int argc, char **argv)
 	if (rc != EXIT_OK)
 		return rc;
 	return res.blocks_unverified || res.blocks_lost || res.blocks_bad || res.rebuilt_groups ||
-	                       res.broken_groups || res.stale_rebuilt || res.lost_groups ||
+	                       res.broken_groups || res.stale_rebuilt ||
+	                       res.lost_groups > res.discarded_groups ||
 	                       res.intact_size < ev.size
 	               ? EXIT_BAD
 	               : EXIT_OK;

@@ -17,7 +17,7 @@ static const struct {
          "[--metadata PATH] [--checksum crc32c|xxh3] [--force]"},
         {"info", cmd_info, "info FILE [--json]"},
         {"check", cmd_check, "check FILE [--json]"},
-        {"recover", cmd_recover, "recover FILE"},
+        {"recover", cmd_recover, "recover FILE [--after-power-loss] [--discard-lost]"},
         {"upgrade", cmd_upgrade, "upgrade FILE [--metadata-file PATH]"},
         {"corrupt", cmd_corrupt, "corrupt FILE --offset BYTE [--bits K] [--seed S] [--metadata]"},
         {"dump", cmd_dump, "dump FILE --group G"},

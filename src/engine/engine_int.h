@@ -308,6 +308,7 @@ int rec_read(struct csm_engine *e, uint64_t seg, uint8_t *rec, enum csm_rec_stat
 bool rec_lost(struct csm_engine *e, uint64_t gno);
 uint64_t rec_next_lost(struct csm_engine *e, uint64_t from, uint64_t to);
 int rec_mark(struct csm_engine *e, uint64_t *gnos, size_t n);
+int rec_forget(struct csm_engine *e, const uint64_t *gnos, size_t n);
 int rec_clear_from(struct csm_engine *e, uint64_t size);
 int rec_upgrade(struct csm_engine *e);
 

@@ -9,7 +9,8 @@
  *     what it read durable before any bit is written.
  *   - rec_clear_from clears the bits of the groups a shrink drops, durably,
  *     before their brothers are punched or cut.
- *   - rec_lost and rec_next_lost say whether a group is a loss.
+ *   - rec_lost and rec_next_lost say whether a group is a loss; rec_forget
+ *     clears the bits of losses the user accepted (recover --discard-lost).
  * Bits change only under the superblock lock (sb_begin), a read-modify-
  * write of the stored record, so engines in several processes never lose
  * each other's bits.  Segment 0's and 1's records share the header with
@@ -182,19 +183,13 @@ static bool all_recorded(struct csm_engine *e, const uint64_t *gnos, size_t n)
 	return true;
 }
 
-/* Record groups gnos[0..n) written (sorted here; duplicates allowed),
- * each whose valid brother is on storage and which lies below the size.
- * Call after a completed sync that covered the brothers this engine
- * wrote; a brother another process wrote may not be durable yet, so one
- * more sync comes before the first bit is written.  No lock held. */
-int rec_mark(struct csm_engine *e, uint64_t *gnos, size_t n)
+/* Set (mark) or clear the bits of groups gnos[0..n), sorted and below
+ * the stored size.  Setting: each only if a valid brother of it is on
+ * storage, one sync before the first bit is written (rec_mark).  Under
+ * sb_begin. */
+static int rec_change(struct csm_engine *e, const uint64_t *gnos, size_t n, bool set)
 {
 	const struct csm_geometry *geo = &e->geo;
-	if (!geo->wgrec || e->opts.readonly || n == 0)
-		return 0;
-	qsort(gnos, n, sizeof(*gnos), cmp_u64);
-	if (all_recorded(e, gnos, n)) /* the usual case: no lock, no write */
-		return 0;
 	uint8_t *blk = alloc_aligned(ALIGN);
 	uint8_t *mb = alloc_aligned((size_t)2 * geo->block_size);
 	if (!blk || !mb) {
@@ -202,9 +197,9 @@ int rec_mark(struct csm_engine *e, uint64_t *gnos, size_t n)
 		free(mb);
 		return -ENOMEM;
 	}
-	int rc = sb_begin(e);
+	int rc = 0;
 	uint64_t ngroups = csm_geo_groups(geo, e->sb.logical_size);
-	bool synced = false, hdr = false;
+	bool synced = false, hdr = false, wrote = false;
 	for (size_t i = 0; rc == 0 && i < n;) {
 		uint64_t seg = gnos[i] / geo->seg_groups;
 		size_t j = i;
@@ -223,16 +218,17 @@ int rec_mark(struct csm_engine *e, uint64_t *gnos, size_t n)
 		bool more = false;
 		for (size_t k = i; rc == 0 && k < j; k++) {
 			uint64_t gno = gnos[k];
-			if (gno >= ngroups || csm_rec_bit(nrec, gno % geo->seg_groups))
+			if (gno >= ngroups || csm_rec_bit(nrec, gno % geo->seg_groups) == set)
 				continue;
-			bool there;
-			rc = brothers_there(e, gno, mb, &there);
+			bool there = true;
+			if (set)
+				rc = brothers_there(e, gno, mb, &there);
 			if (rc == 0 && there) {
-				csm_rec_set_bit(nrec, gno % geo->seg_groups, true);
+				csm_rec_set_bit(nrec, gno % geo->seg_groups, set);
 				more = true;
 			}
 		}
-		if (rc == 0 && more && !synced) {
+		if (rc == 0 && more && set && !synced) {
 			rc = sync_store(e, CSM_META); /* the brothers first */
 			synced = true;
 		}
@@ -240,17 +236,43 @@ int rec_mark(struct csm_engine *e, uint64_t *gnos, size_t n)
 			csm_rec_seal(nrec);
 			memcpy(rec, nrec, CSM_REC_SIZE);
 			rc = rec_store(e, seg, blk, &hdr);
+			wrote = true;
 		}
 		i = j;
 	}
 	if (rc == 0 && hdr)
 		rc = write_super(e);
-	if (rc == 0 && synced)
+	if (rc == 0 && wrote)
 		rc = sync_store(e, CSM_META);
-	sb_end(e);
 	free(blk);
 	free(mb);
 	return rc;
+}
+
+/* Record groups gnos[0..n) written (sorted here; duplicates allowed),
+ * each whose valid brother is on storage and which lies below the size.
+ * Call after a completed sync that covered the brothers this engine
+ * wrote; a brother another process wrote may not be durable yet, so one
+ * more sync comes before the first bit is written.  No lock held. */
+int rec_mark(struct csm_engine *e, uint64_t *gnos, size_t n)
+{
+	if (!e->geo.wgrec || e->opts.readonly || n == 0)
+		return 0;
+	qsort(gnos, n, sizeof(*gnos), cmp_u64);
+	if (all_recorded(e, gnos, n)) /* the usual case: no lock, no write */
+		return 0;
+	int rc = sb_begin(e);
+	if (rc == 0)
+		rc = rec_change(e, gnos, n, true);
+	sb_end(e);
+	return rc;
+}
+
+/* Forget that groups gnos[0..n) (sorted) were written: a loss the user
+ * accepted (csm_recover with opts.discard_lost).  Under sb_begin. */
+int rec_forget(struct csm_engine *e, const uint64_t *gnos, size_t n)
+{
+	return e->geo.wgrec && n ? rec_change(e, gnos, n, false) : 0;
 }
 
 /* A shrink to `size` (stored already) is about to punch or cut the

@@ -263,6 +263,60 @@ static bool any_written(const struct csm_geometry *geo, const uint8_t *mb)
 	return false;
 }
 
+struct u64vec {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int push(struct u64vec *a, uint64_t x)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 256;
+		uint64_t *nv = realloc(a->v, cap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		a->v = nv;
+		a->cap = cap;
+	}
+	a->v[a->n++] = x;
+	return 0;
+}
+
+/* opts.discard_lost: the lost groups in l (ascending) become never
+ * written — their data zeroed (a bare group's leftover data would fail
+ * as "not zero"), durably, then their bits cleared. */
+static int discard_lost(struct csm_engine *e, const struct u64vec *l, uint64_t size,
+                        struct csm_recovery *res)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint64_t dend = csm_geo_data_store_size(geo, size), have = 0;
+	int rc = e->be.ops->get_size(e->be.ctx, CSM_DATA, &have);
+	if (rc == 0 && have < dend)
+		dend = have;
+	for (size_t i = 0; rc == 0 && i < l->n; i++) {
+		uint64_t gno = l->v[i];
+		uint64_t from = csm_geo_data_offset(geo, gno * geo->per_group);
+		uint64_t to = from + ((uint64_t)geo->per_group << geo->block_shift);
+		if (to > dend)
+			to = dend;
+		if (from < to)
+			rc = e->be.ops->zero_range(e->be.ctx, CSM_DATA, from, to - from);
+	}
+	if (rc == 0)
+		rc = sync_store(e, CSM_DATA);
+	if (rc == 0) {
+		rc = sb_begin(e);
+		if (rc == 0)
+			rc = rec_forget(e, l->v, l->n);
+		sb_end(e);
+	}
+	if (rc == 0) {
+		res->discarded_groups = l->n;
+		csm_drop_cache(e); /* their `lost` marks */
+	}
+	return rc;
+}
+
 /* Caller holds the presence lock exclusively (or has no other process). */
 int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 {
@@ -321,8 +375,8 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 	 * after the final sync (rec_mark skips those recorded already): a
 	 * process that died before its first sync, or inside one before its
 	 * record write, wrote groups no one else will record. */
-	uint64_t *mark = NULL;
-	size_t nmark = 0, capmark = 0;
+	struct u64vec mark = {0};
+	struct u64vec lost = {0}; /* opts.discard_lost: the losses to accept */
 	for (uint64_t gno = 0; rc == 0 && gno < ngroups;) {
 		uint64_t next;
 		if (group_is_hole(e, gno, ngroups, &next)) {
@@ -330,6 +384,8 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 			 * stays (only a shrink past it clears it). */
 			for (uint64_t x = gno; (x = rec_next_lost(e, x, next)) < next; x++) {
 				res->lost_groups++;
+				if (e->opts.discard_lost && push(&lost, x) < 0)
+					rc = -ENOMEM;
 				struct csm_event ev = {.kind = CSM_EV_LOST,
 				                       .group = x,
 				                       .lblock = x * geo->per_group,
@@ -356,6 +412,8 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 				 * power cut explains it, so never rebuilt from
 				 * whatever data is left. */
 				res->lost_groups++;
+				if (e->opts.discard_lost && push(&lost, gno) < 0)
+					rc = -ENOMEM;
 			} else if (g->pair.broken && !res->restarted) {
 				/* Brothers are written whole: only a power cut
 				 * tears both.  Left failing. */
@@ -369,18 +427,8 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 				                   res->restarted || (bare && unclean), res);
 			}
 			if (rc == 0 && geo->wgrec && !g->lost && !g->pair.broken &&
-			    g->pair.newer >= 0 && any_written(geo, g->slot[g->pair.newer])) {
-				if (nmark == capmark) {
-					capmark = capmark ? 2 * capmark : 256;
-					uint64_t *nm = realloc(mark, capmark * sizeof(*nm));
-					if (!nm)
-						rc = -ENOMEM;
-					else
-						mark = nm;
-				}
-				if (rc == 0)
-					mark[nmark++] = gno;
-			}
+			    g->pair.newer >= 0 && any_written(geo, g->slot[g->pair.newer]))
+				rc = push(&mark, gno);
 			group_unlock_update(e, g);
 		}
 		group_put(e, g);
@@ -409,11 +457,14 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 			rc = set_store_sizes(e, size);
 		sb_end(e);
 	}
+	if (rc == 0 && lost.n)
+		rc = discard_lost(e, &lost, size, res);
+	free(lost.v);
 	if (rc == 0)
 		rc = flush_windows(e, true, true);
-	if (rc == 0 && nmark)
-		rc = rec_mark(e, mark, nmark);
-	free(mark);
+	if (rc == 0 && mark.n)
+		rc = rec_mark(e, mark.v, mark.n);
+	free(mark.v);
 	if (rc == 0) {
 		rc = sb_begin(e);
 		if (rc == 0) {

@@ -5,7 +5,9 @@
 #    and separate data and metadata files): check exits 1 naming the lost
 #    blocks, groups and byte range; export refuses; recover leaves it failing;
 #  - a written group punched out (brothers and data): check exits 1 naming
-#    the group and bytes, recover keeps it failing;
+#    the group and bytes, recover keeps it failing; recover --discard-lost
+#    accepts the loss (the group zeros, the rest as written, check clean),
+#    also with the brothers alone punched (the data left is zeroed);
 #  - the superblock from before the last growth put back: check exits 1 and
 #    says so; recover rebuilds it and every byte written exports again;
 #  - upgrade: a version 1 file (format --format-version 1) becomes version 2
@@ -28,6 +30,7 @@ expect() {
 	fi
 }
 contains() { if grep -qE -- "$2" "$1"; then ok; else bad "$1 lacks '$2'"; sed 's/^/    | /' "$1" >&2; fi; }
+notcontains() { if grep -qE -- "$2" "$1"; then bad "$1 has '$2'"; else ok; fi; }
 same() { if cmp -s "$1" "$2"; then ok; else bad "$1 and $2 differ"; fi; }
 
 head -c $((10 << 20)) /dev/urandom >src.bin # 10 MiB: 3 groups of 4 KiB blocks
@@ -70,7 +73,36 @@ expect 1 "$CS" export p.img out.bin
 rm -f out.bin
 expect 1 "$CS" recover p.img
 contains out '1 groups recorded written'
+contains out "accept the loss with 'csumshim recover --discard-lost"
 expect 1 "$CS" check p.img # still failing: the bit survives recovery
+# Accepting the loss: the group reads as zeros from then on, nothing else
+# changes; a second run finds nothing to discard.
+expect 0 "$CS" recover --discard-lost p.img
+contains out '^group 1 \(blocks 976-1951, bytes 3997696-7995391\): lost'
+contains out '1 lost group discarded \(--discard-lost\): it reads as zeros from now on'
+expect 0 "$CS" check p.img
+expect 0 "$CS" export p.img out.bin
+python3 -c "
+import sys
+a = bytearray(open('src.bin', 'rb').read()); b = open('out.bin', 'rb').read()
+a[3997696:7995392] = bytes(7995392 - 3997696)
+sys.exit(a != b)" && ok || bad "after --discard-lost: group 1 zeros, the rest as written"
+rm -f out.bin
+expect 0 "$CS" recover --discard-lost p.img
+notcontains out 'discarded'
+# Brothers alone punched, the data left: discarding zeroes the data too (it
+# would otherwise fail as never-written data that is not zero).
+expect 0 "$CS" import src.bin q.img
+fallocate -p -o $((4096 + 2 * 4096)) -l 8192 q.img
+expect 1 "$CS" check q.img
+expect 0 "$CS" recover --discard-lost q.img
+expect 0 "$CS" check q.img
+expect 0 "$CS" export q.img out.bin
+cmp -s out.bin <(python3 -c "
+import sys
+a = bytearray(open('src.bin', 'rb').read()); a[3997696:7995392] = bytes(7995392 - 3997696)
+sys.stdout.buffer.write(a)") && ok || bad "brothers punched, --discard-lost: group 1 zeros"
+rm -f out.bin q.img
 
 # --- lost tail, separate: the data file, then the metadata file --------------
 expect 0 "$CS" import src.bin s.img --layout separate --metadata s.img.csum
