@@ -265,6 +265,17 @@ void csm_abandon(struct csm_engine *e);
 void csm_forked(void);
 
 const struct csm_super *csm_superblock(const struct csm_engine *e);
+
+/* A superblock read from outside an engine, by anyone who may race a
+ * process rewriting it (a page-cache read is not atomic against a write
+ * of the same page): rd(arg, buf, n, off) reads bytes of the metadata
+ * store (-errno on failure).  A read that fails its checksum is read
+ * again, with short pauses, a bounded number of times, before it is
+ * believed.  head receives the bytes (zeros past a short read); *io the
+ * read's -errno, if one failed (then CSM_SB_SHORT). */
+typedef ssize_t (*csm_read_fn)(void *arg, void *buf, size_t n, uint64_t off);
+enum csm_sb_err csm_peek_super(csm_read_fn rd, void *arg, uint8_t head[CSM_SB_SIZE],
+                               struct csm_super *sb, int *io);
 const struct csm_geometry *csm_geometry(const struct csm_engine *e);
 
 struct csm_stats {

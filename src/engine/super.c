@@ -85,23 +85,38 @@ void torn_pause(int attempt)
 		nanosleep(&ts, NULL);
 }
 
-enum csm_sb_err load_super(struct csm_backend *be, struct csm_super *sb, int *io)
+enum csm_sb_err csm_peek_super(csm_read_fn rd, void *arg, uint8_t head[CSM_SB_SIZE],
+                               struct csm_super *sb, int *io)
 {
-	uint8_t raw[CSM_SB_SIZE];
-	struct iovec v = {raw, sizeof(raw)};
 	enum csm_sb_err se = CSM_SB_BAD_CSUM;
 	*io = 0;
 	for (int i = 0; i < TORN_TRIES && se == CSM_SB_BAD_CSUM; i++) {
 		if (i > 0)
 			torn_pause(i);
-		ssize_t got = be->ops->preadv(be->ctx, CSM_META, &v, 1, 0);
-		if (got < 0) {
-			*io = (int)got;
+		ssize_t got = rd(arg, head, CSM_SB_SIZE, 0);
+		if (got <= 0) {
+			memset(head, 0, CSM_SB_SIZE);
+			*io = got < 0 ? (int)got : 0;
 			return CSM_SB_SHORT;
 		}
-		se = csm_sb_decode(raw, (size_t)got, sb);
+		if (got < CSM_SB_SIZE)
+			memset(head + got, 0, CSM_SB_SIZE - (size_t)got);
+		se = csm_sb_decode(head, (size_t)got, sb);
 	}
 	return se;
+}
+
+static ssize_t be_read(void *arg, void *buf, size_t n, uint64_t off)
+{
+	struct csm_backend *be = arg;
+	struct iovec v = {buf, n};
+	return be->ops->preadv(be->ctx, CSM_META, &v, 1, off);
+}
+
+enum csm_sb_err load_super(struct csm_backend *be, struct csm_super *sb, int *io)
+{
+	uint8_t raw[CSM_SB_SIZE];
+	return csm_peek_super(be_read, be, raw, sb, io);
 }
 
 int read_super(struct csm_backend *be, struct csm_super *sb)

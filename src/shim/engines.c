@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -139,29 +138,28 @@ static int empty_backend(struct csm_backend *be, char *err, size_t errlen)
 	return rc;
 }
 
-/* Read and decode the superblock at the start of fd into head and *sb.
- * Another process may be rewriting it: the page cache gives no atomic
- * read against a write, so a checksum failure may be a torn read and is
- * read again (as the engine's load_super does) before it is believed —
- * taken as "not a csumshim file", it would format over a live file or
- * report its stored size. */
+struct fd_reader {
+	ssize_t (*rd)(int, void *, size_t, off_t);
+	int fd;
+};
+
+static ssize_t fd_read(void *arg, void *buf, size_t n, uint64_t off)
+{
+	const struct fd_reader *f = arg;
+	ssize_t r = f->rd(f->fd, buf, n, (off_t)off);
+	return r < 0 ? -errno : r;
+}
+
+/* Read and decode the superblock at the start of fd into head and *sb
+ * with the engine's torn-read policy (csm_peek_super): taken as "not a
+ * csumshim file", a torn read would format over a live file or report
+ * its stored size. */
 enum csm_sb_err shim_peek_super(ssize_t (*rd)(int, void *, size_t, off_t), int fd,
                                 uint8_t head[CSM_SB_SIZE], struct csm_super *sb)
 {
-	enum csm_sb_err se = CSM_SB_BAD_CSUM;
-	for (int i = 0; i < 64 && se == CSM_SB_BAD_CSUM; i++) {
-		if (i > 0)
-			nanosleep(&(struct timespec){0, 20000}, NULL);
-		ssize_t n = rd(fd, head, CSM_SB_SIZE, 0);
-		if (n <= 0) {
-			memset(head, 0, CSM_SB_SIZE);
-			return CSM_SB_SHORT;
-		}
-		if (n < CSM_SB_SIZE)
-			memset(head + n, 0, CSM_SB_SIZE - (size_t)n);
-		se = csm_sb_decode(head, (size_t)n, sb);
-	}
-	return se;
+	struct fd_reader f = {rd, fd};
+	int io;
+	return csm_peek_super(fd_read, &f, head, sb, &io);
 }
 
 /* Whether fd starts with a valid csumshim superblock of this layout. */
