@@ -38,28 +38,31 @@
 static struct csm_backend inner;
 static bool armed, dead;
 
+/* A write of the dead-to-be process: refused once dead; the superblock
+ * write (the new size) is the last that lands. */
+static ssize_t one_write(ssize_t (*wr)(void *, enum csm_store, const struct iovec *, int, uint64_t),
+                         enum csm_store st, const struct iovec *iov, int cnt, uint64_t off)
+{
+	if (dead)
+		return -EIO;
+	ssize_t r = wr(inner.ctx, st, iov, cnt, off);
+	if (armed && st == CSM_META && off == 0) /* the new size is stored */
+		dead = true;
+	return r;
+}
+
 static ssize_t w_pwritev(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
                          uint64_t off)
 {
 	(void)ctx;
-	if (dead)
-		return -EIO;
-	ssize_t r = inner.ops->pwritev(inner.ctx, st, iov, cnt, off);
-	if (armed && st == CSM_META && off == 0) /* the new size is stored */
-		dead = true;
-	return r;
+	return one_write(inner.ops->pwritev, st, iov, cnt, off);
 }
 
 static ssize_t w_pwritev_durable(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
                                  uint64_t off)
 {
 	(void)ctx;
-	if (dead)
-		return -EIO;
-	ssize_t r = inner.ops->pwritev_durable(inner.ctx, st, iov, cnt, off);
-	if (armed && st == CSM_META && off == 0)
-		dead = true;
-	return r;
+	return one_write(inner.ops->pwritev_durable, st, iov, cnt, off);
 }
 
 static int w_sync(void *ctx, enum csm_store st, bool datasync)
@@ -117,8 +120,8 @@ static uint8_t pattern(uint64_t off)
 }
 
 /* [off, off+len) reads as zeros except `mark` at `at` (if at < off+len). */
-static void expect_zeros(struct csm_engine *e, uint64_t off, uint64_t len, uint64_t at,
-                         char mark, const char *what)
+static void expect_zeros(struct csm_engine *e, uint64_t off, uint64_t len, uint64_t at, char mark,
+                         const char *what)
 {
 	uint8_t *b = malloc(len);
 	CHECK(b);
