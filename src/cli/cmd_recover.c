@@ -81,13 +81,12 @@ int cmd_recover(int argc, char **argv)
 		return EXIT_ERR;
 	}
 	struct cli_events ev = {0};
-	struct cli_open_opts oo = {
-	        .meta_path = meta,
-	        .writable = true,
-	        .engine = {.report = cli_event,
-	                   .report_arg = &ev,
-	                   .after_power_loss = power_loss,
-	                   .discard_lost = discard}};
+	struct cli_open_opts oo = {.meta_path = meta,
+	                           .writable = true,
+	                           .engine = {.report = cli_event,
+	                                      .report_arg = &ev,
+	                                      .after_power_loss = power_loss,
+	                                      .discard_lost = discard}};
 	struct cli_file f;
 	int rc = cli_open(&f, argv[optind], &oo);
 	if (rc != EXIT_OK)
@@ -124,7 +123,8 @@ int cmd_recover(int argc, char **argv)
 		       f.path, (unsigned long long)res.intact_size,
 		       (unsigned long long)csm_superblock(f.e)->logical_size - 1);
 	if (res.discarded_groups)
-		printf("%s: %llu lost group%s discarded (--discard-lost): %s as zeros from now on\n",
+		printf("%s: %llu lost group%s discarded (--discard-lost): %s as zeros from now "
+		       "on\n",
 		       f.path, (unsigned long long)res.discarded_groups,
 		       res.discarded_groups == 1 ? "" : "s",
 		       res.discarded_groups == 1 ? "it reads" : "they read");
@@ -132,7 +132,8 @@ int cmd_recover(int argc, char **argv)
 		printf("%s: %llu groups recorded written have their metadata and data punched out "
 		       "(lost); left failing (restore the file, or accept the loss with 'csumshim "
 		       "recover --discard-lost %s')\n",
-		       f.path, (unsigned long long)(res.lost_groups - res.discarded_groups), f.path);
+		       f.path, (unsigned long long)(res.lost_groups - res.discarded_groups),
+		       f.path);
 	if (res.boot_differs)
 		printf("%s: the machine restarted since the file was marked unclean\n", f.path);
 	if (was_unclean && !res.restarted && res.blocks_bad)
@@ -145,8 +146,7 @@ int cmd_recover(int argc, char **argv)
 		return rc;
 	return res.blocks_unverified || res.blocks_lost || res.blocks_bad || res.rebuilt_groups ||
 	                       res.broken_groups || res.stale_rebuilt ||
-	                       res.lost_groups > res.discarded_groups ||
-	                       res.intact_size < ev.size
+	                       res.lost_groups > res.discarded_groups || res.intact_size < ev.size
 	               ? EXIT_BAD
 	               : EXIT_OK;
 }
