@@ -171,8 +171,8 @@ static void one(enum layout l, enum ending end)
 	/* A writes groups 0-3 whole and syncs them (recorded where the file
 	 * keeps a record). */
 	struct csm_engine *a = open_engine(backend(l));
-	const struct csm_geometry *geo = csm_geometry(a);
-	gb = (uint64_t)geo->per_group * geo->block_size;
+	const struct csm_geometry geo = *csm_geometry(a); /* outlives a's close */
+	gb = (uint64_t)geo.per_group * geo.block_size;
 	size_t n = (size_t)(4 * gb);
 	uint8_t *buf = malloc(n);
 	CHECK(buf);
@@ -208,13 +208,12 @@ static void one(enum layout l, enum ending end)
 		CHECK(csm_close(a) == 0, "%s: A closes", what);
 		struct stat st;
 		CHECK(stat(dpath, &st) == 0);
-		CHECK((uint64_t)st.st_size <= csm_geo_data_store_size(geo, cut),
+		CHECK((uint64_t)st.st_size <= csm_geo_data_store_size(&geo, cut),
 		      "%s: the data store is %llu bytes after a clean close, past the %llu the "
 		      "size needs",
 		      what, (unsigned long long)st.st_size,
-		      (unsigned long long)csm_geo_data_store_size(geo, cut));
+		      (unsigned long long)csm_geo_data_store_size(&geo, cut));
 		a = open_engine(backend(l));
-		geo = csm_geometry(a);
 	}
 	if (end == WRITE) {
 		uint64_t at = 3 * gb + 4096 + 100;
