@@ -265,33 +265,42 @@ static int common_option(struct dmc_args *a, int opt, const char *arg)
 		"metadata", required_argument, NULL, OPT_METAFILE         \
 	}
 
+/* info and check: FILE, the common options and --json. */
+static int file_json_args(int argc, char **argv, const char *cmd, struct dmc_args *a)
+{
+	static const struct option longopts[] = {
+	        DMC_COMMON_LONGOPTS, {"json", no_argument, NULL, OPT_JSON}, {NULL, 0, NULL, 0}};
+	memset(a, 0, sizeof(*a));
+	int opt;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (opt == OPT_JSON) {
+			a->json = true;
+			continue;
+		}
+		int r = common_option(a, opt, optarg);
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			cli_err("%s: usage: csumshim %s FILE --format dm-csum [--layout L] "
+			        "[--metadata-file PATH] [--json]",
+			        cmd, cmd);
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		cli_err("%s: expected exactly one FILE", cmd);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- info ------------------------------------------------------------- */
 
 int cmd_dmc_info(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	        DMC_COMMON_LONGOPTS, {"json", no_argument, NULL, OPT_JSON}, {NULL, 0, NULL, 0}};
 	struct dmc_args a;
-	memset(&a, 0, sizeof(a));
-	int opt;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (opt == OPT_JSON) {
-			a.json = true;
-			continue;
-		}
-		int r = common_option(&a, opt, optarg);
-		if (r < 0)
-			return EXIT_ERR;
-		if (r == 0) {
-			cli_err("info: usage: csumshim info FILE --format dm-csum [--layout L] "
-			        "[--metadata-file PATH] [--json]");
-			return EXIT_ERR;
-		}
-	}
-	if (optind != argc - 1) {
-		cli_err("info: expected exactly one FILE");
+	if (file_json_args(argc, argv, "info", &a) < 0)
 		return EXIT_ERR;
-	}
 	struct cli_dmc f;
 	int rc = cli_dmc_open(&f, argv[optind], &a.oo);
 	if (rc != EXIT_OK)
@@ -407,29 +416,9 @@ static void print_check_json(const struct cli_dmc *f, const struct csm_dmc_check
 
 int cmd_dmc_check(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	        DMC_COMMON_LONGOPTS, {"json", no_argument, NULL, OPT_JSON}, {NULL, 0, NULL, 0}};
 	struct dmc_args a;
-	memset(&a, 0, sizeof(a));
-	int opt;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (opt == OPT_JSON) {
-			a.json = true;
-			continue;
-		}
-		int r = common_option(&a, opt, optarg);
-		if (r < 0)
-			return EXIT_ERR;
-		if (r == 0) {
-			cli_err("check: usage: csumshim check FILE --format dm-csum [--layout L] "
-			        "[--metadata-file PATH] [--json]");
-			return EXIT_ERR;
-		}
-	}
-	if (optind != argc - 1) {
-		cli_err("check: expected exactly one FILE");
+	if (file_json_args(argc, argv, "check", &a) < 0)
 		return EXIT_ERR;
-	}
 	struct dmc_events ev = {0};
 	a.oo.report = collect;
 	a.oo.report_arg = &ev;
