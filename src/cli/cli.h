@@ -38,6 +38,17 @@ struct cli_open_opts {
 
 /* Open and print a one-line error on failure.  Returns EXIT_OK or EXIT_ERR. */
 int cli_open(struct cli_file *f, const char *path, const struct cli_open_opts *o);
+
+/* A flag of cli_file_args: --name sets *on. */
+struct cli_flag {
+	const char *name;
+	bool *on;
+};
+/* The arguments of a command taking FILE [--metadata-file PATH] and flags
+ * (ended by {NULL}; at most 8): the FILE, or NULL after a one-line error
+ * naming cmd and its usage. */
+const char *cli_file_args(int argc, char **argv, const char *cmd, const char *usage,
+                          const struct cli_flag *flags, const char **meta);
 int cli_close(struct cli_file *f);
 /* Write the runs of blocks of buf that are not all zero (zero blocks stay
  * never-written); -1 with errno on failure. */
@@ -105,8 +116,6 @@ enum {
 	OPT_CSUM,
 	OPT_FORCE,
 	OPT_METAFILE,
-	OPT_POWER_LOSS,
-	OPT_DISCARD_LOST,
 	OPT_JSON,
 	OPT_GROUP,
 	OPT_OFFSET,

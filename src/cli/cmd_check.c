@@ -7,7 +7,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,35 +29,19 @@ void cli_json_str(const char *s)
 
 int cmd_check(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	        {"json", no_argument, NULL, OPT_JSON},
-	        {"metadata-file", required_argument, NULL, OPT_METAFILE},
-	        {"metadata", required_argument, NULL, OPT_METAFILE},
-	        {NULL, 0, NULL, 0},
-	};
 	bool json = false;
-	const char *meta = NULL;
-	int opt;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (opt == OPT_JSON) {
-			json = true;
-		} else if (opt == OPT_METAFILE) {
-			meta = optarg;
-		} else {
-			cli_err("check: usage: csumshim check FILE [--json] [--metadata-file "
-			        "PATH]");
-			return EXIT_ERR;
-		}
-	}
-	if (optind != argc - 1) {
-		cli_err("check: expected exactly one FILE");
+	const char *meta;
+	const struct cli_flag flags[] = {{"json", &json}, {NULL, NULL}};
+	const char *path =
+	        cli_file_args(argc, argv, "check",
+	                      "csumshim check FILE [--json] [--metadata-file PATH]", flags, &meta);
+	if (!path)
 		return EXIT_ERR;
-	}
 	struct cli_events ev = {.collect = json};
 	struct cli_open_opts oo = {.meta_path = meta,
 	                           .engine = {.report = cli_event, .report_arg = &ev}};
 	struct cli_file f;
-	int rc = cli_open(&f, argv[optind], &oo);
+	int rc = cli_open(&f, path, &oo);
 	if (rc != EXIT_OK)
 		return rc;
 	const struct csm_super *sb = csm_superblock(f.e);

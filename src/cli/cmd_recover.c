@@ -41,7 +41,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,33 +52,16 @@
 
 int cmd_recover(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	        {"metadata-file", required_argument, NULL, OPT_METAFILE},
-	        {"metadata", required_argument, NULL, OPT_METAFILE},
-	        {"after-power-loss", no_argument, NULL, OPT_POWER_LOSS},
-	        {"discard-lost", no_argument, NULL, OPT_DISCARD_LOST},
-	        {NULL, 0, NULL, 0},
-	};
-	const char *meta = NULL;
 	bool power_loss = false, discard = false;
-	int opt;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (opt == OPT_POWER_LOSS) {
-			power_loss = true;
-		} else if (opt == OPT_DISCARD_LOST) {
-			discard = true;
-		} else if (opt == OPT_METAFILE) {
-			meta = optarg;
-		} else {
-			cli_err("recover: usage: csumshim recover FILE [--metadata-file PATH] "
-			        "[--after-power-loss] [--discard-lost]");
-			return EXIT_ERR;
-		}
-	}
-	if (optind != argc - 1) {
-		cli_err("recover: expected exactly one FILE");
+	const char *meta;
+	const struct cli_flag flags[] = {
+	        {"after-power-loss", &power_loss}, {"discard-lost", &discard}, {NULL, NULL}};
+	const char *path = cli_file_args(argc, argv, "recover",
+	                                 "csumshim recover FILE [--metadata-file PATH] "
+	                                 "[--after-power-loss] [--discard-lost]",
+	                                 flags, &meta);
+	if (!path)
 		return EXIT_ERR;
-	}
 	struct cli_events ev = {0};
 	struct cli_open_opts oo = {.meta_path = meta,
 	                           .writable = true,
@@ -88,7 +70,7 @@ int cmd_recover(int argc, char **argv)
 	                                      .after_power_loss = power_loss,
 	                                      .discard_lost = discard}};
 	struct cli_file f;
-	int rc = cli_open(&f, argv[optind], &oo);
+	int rc = cli_open(&f, path, &oo);
 	if (rc != EXIT_OK)
 		return rc;
 	const struct csm_super *sb = csm_superblock(f.e);
@@ -269,32 +251,18 @@ out:
 
 int cmd_upgrade(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	        {"metadata-file", required_argument, NULL, OPT_METAFILE},
-	        {"metadata", required_argument, NULL, OPT_METAFILE},
-	        {NULL, 0, NULL, 0},
-	};
-	const char *meta = NULL;
-	int opt;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (opt == OPT_METAFILE) {
-			meta = optarg;
-		} else {
-			cli_err("upgrade: usage: csumshim upgrade FILE [--metadata-file PATH]");
-			return EXIT_ERR;
-		}
-	}
-	if (optind != argc - 1) {
-		cli_err("upgrade: expected exactly one FILE");
+	const char *meta;
+	const char *path = cli_file_args(
+	        argc, argv, "upgrade", "csumshim upgrade FILE [--metadata-file PATH]", NULL, &meta);
+	if (!path)
 		return EXIT_ERR;
-	}
 	struct cli_events ev = {0};
 	struct cli_open_opts oo = {
 	        .meta_path = meta,
 	        .writable = true,
 	        .engine = {.report = cli_event, .report_arg = &ev, .no_recover = true}};
 	struct cli_file f;
-	int rc = cli_open(&f, argv[optind], &oo);
+	int rc = cli_open(&f, path, &oo);
 	if (rc != EXIT_OK)
 		return rc;
 	const struct csm_super *sb = csm_superblock(f.e);

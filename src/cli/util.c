@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,4 +315,34 @@ void cli_event(void *arg, const struct csm_event *ev)
 		c->cap = cap;
 	}
 	c->ev[c->n++] = *ev;
+}
+
+const char *cli_file_args(int argc, char **argv, const char *cmd, const char *usage,
+                          const struct cli_flag *flags, const char **meta)
+{
+	enum { META = 1, FLAG0 = 2, MAXF = 8 };
+	struct option longopts[MAXF + 3] = {
+	        {"metadata-file", required_argument, NULL, META},
+	        {"metadata", required_argument, NULL, META},
+	};
+	int nf = 0;
+	for (; flags && flags[nf].name && nf < MAXF; nf++)
+		longopts[2 + nf] = (struct option){flags[nf].name, no_argument, NULL, FLAG0 + nf};
+	*meta = NULL;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (opt == META) {
+			*meta = optarg;
+		} else if (opt >= FLAG0 && opt < FLAG0 + nf) {
+			*flags[opt - FLAG0].on = true;
+		} else {
+			cli_err("%s: usage: %s", cmd, usage);
+			return NULL;
+		}
+	}
+	if (optind != argc - 1) {
+		cli_err("%s: expected exactly one FILE", cmd);
+		return NULL;
+	}
+	return argv[optind];
 }
