@@ -116,6 +116,8 @@ int cut_stale_stores(struct csm_engine *e)
 {
 	if (!e->v2 || !e->be.resizable)
 		return 0;
+	if (atomic_load(&e->stale_super))
+		return -EIO; /* the stored size is not the file's: recover first */
 	const struct csm_geometry *geo = &e->geo;
 	uint64_t size = e->sb.logical_size, have = 0;
 	int rc = e->be.ops->get_size(e->be.ctx, CSM_DATA, &have);
