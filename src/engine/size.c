@@ -105,6 +105,38 @@ int extend_stores(struct csm_engine *e, uint64_t size)
 	return 0;
 }
 
+/* The stores' sizes now: [CSM_DATA], and [CSM_META] when separate. */
+static int get_store_sizes(struct csm_engine *e, uint64_t have[2])
+{
+	have[CSM_META] = 0;
+	int rc = e->be.ops->get_size(e->be.ctx, CSM_DATA, &have[CSM_DATA]);
+	if (rc == 0 && e->geo.layout == CSM_LAYOUT_SEPARATE)
+		rc = e->be.ops->get_size(e->be.ctx, CSM_META, &have[CSM_META]);
+	return rc;
+}
+
+/* Whether a store of sizes `have` is longer than the stored size needs. */
+static bool stores_longer(struct csm_engine *e, const uint64_t have[2])
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint64_t size = e->sb.logical_size;
+	return have[CSM_DATA] > csm_geo_data_store_size(geo, size) ||
+	       (geo->layout == CSM_LAYOUT_SEPARATE &&
+	        have[CSM_META] > csm_geo_meta_store_size(geo, size));
+}
+
+static int cut_stores(struct csm_engine *e)
+{
+	const struct csm_geometry *geo = &e->geo;
+	uint64_t size = e->sb.logical_size;
+	if (e->opts.trace)
+		tracef(e, "cut stale stores to %llu", (unsigned long long)size);
+	cache_invalidate(e, csm_geo_groups(geo, size));
+	int rc = set_store_sizes(e, size);
+	cache_invalidate(e, csm_geo_groups(geo, size));
+	return rc;
+}
+
 /* v2, before the size grows or the file is marked clean, under
  * sb_begin: a store longer than the stored size needs is what a shrink
  * killed between storing the smaller size and cutting leaves behind, its
@@ -118,30 +150,36 @@ int cut_stale_stores(struct csm_engine *e)
 		return 0;
 	if (atomic_load(&e->stale_super))
 		return -EIO; /* the stored size is not the file's: recover first */
-	const struct csm_geometry *geo = &e->geo;
-	uint64_t size = e->sb.logical_size, have = 0;
-	int rc = e->be.ops->get_size(e->be.ctx, CSM_DATA, &have);
-	bool longer = rc == 0 && have > csm_geo_data_store_size(geo, size);
-	if (rc == 0 && !longer && geo->layout == CSM_LAYOUT_SEPARATE) {
-		rc = e->be.ops->get_size(e->be.ctx, CSM_META, &have);
-		longer = rc == 0 && have > csm_geo_meta_store_size(geo, size);
-	}
-	if (rc == 0 && longer) {
-		if (e->opts.trace)
-			tracef(e, "cut stale stores to %llu", (unsigned long long)size);
-		cache_invalidate(e, csm_geo_groups(geo, size));
-		rc = set_store_sizes(e, size);
-		cache_invalidate(e, csm_geo_groups(geo, size));
-	}
+	uint64_t have[2];
+	int rc = get_store_sizes(e, have);
+	if (rc == 0 && stores_longer(e, have))
+		rc = cut_stores(e);
 	return rc;
 }
 
 /* The stores for a growth to `end` under sb_begin: stale tails cut, then
- * extended. */
+ * extended.  The usual case (nothing stale) asks each store's size once,
+ * as extend_stores alone did. */
 int grow_stores(struct csm_engine *e, uint64_t end)
 {
-	int rc = cut_stale_stores(e);
-	return rc < 0 ? rc : extend_stores(e, end);
+	if (!e->v2 || !e->be.resizable)
+		return 0;
+	if (atomic_load(&e->stale_super))
+		return -EIO;
+	uint64_t have[2];
+	int rc = get_store_sizes(e, have);
+	if (rc == 0 && stores_longer(e, have)) {
+		rc = cut_stores(e);
+		return rc < 0 ? rc : extend_stores(e, end); /* rare: sizes asked again */
+	}
+	const struct csm_geometry *geo = &e->geo;
+	uint64_t need = csm_geo_data_store_size(geo, end);
+	if (rc == 0 && have[CSM_DATA] < need)
+		rc = e->be.ops->set_size(e->be.ctx, CSM_DATA, need);
+	need = csm_geo_meta_store_size(geo, end);
+	if (rc == 0 && geo->layout == CSM_LAYOUT_SEPARATE && have[CSM_META] < need)
+		rc = e->be.ops->set_size(e->be.ctx, CSM_META, need);
+	return rc;
 }
 
 /* Make the logical size at least *end (a fixed store's capacity lowers
