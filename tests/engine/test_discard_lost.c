@@ -14,7 +14,11 @@
  *     zeros, the rest as written, and a scrub finds nothing (no lost
  *     group left, no false EIO).
  * Also: a recovery without discard_lost changes nothing of the lost group
- * (still EIO), and discard_lost leaves a file with no lost group alone.
+ * (still EIO).  And the last group lost with bytes past the size in its
+ * last block that are not zero (what recovery would rewrite as zeros, but
+ * a lost group cannot be written), the file left unclean by a crash: the
+ * open's recovery still succeeds (the other groups read, the lost one
+ * fails), and discard_lost then accepts it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +27,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "csumshim/backend.h"
@@ -258,6 +263,46 @@ static void one(uint64_t lost)
 	}
 }
 
+static void dirty_tail(void)
+{
+	make(3);
+	struct csm_engine *e = open_engine(backend(), false);
+	const struct csm_geometry *geo = csm_geometry(e);
+	uint64_t lastb = (len - 1) / bs;
+	uint64_t junk = csm_geo_data_offset(geo, lastb) + len % bs + 10;
+	CHECK(csm_close(e) == 0);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK(pwrite(fd, "junk", 4, (off_t)junk) == 4);
+	close(fd);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) { /* a process that dies with the file open, unclean */
+		e = open_engine(backend(), false);
+		CHECK(csm_pwrite(e, data, 1, 0) == 1);
+		_exit(0);
+	}
+	int status;
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	struct csm_backend be = backend();
+	struct csm_engine_opts o = {.solo_retry_ms = 1};
+	char err[200];
+	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == 0,
+	      "last group lost, junk past the size: the open's recovery: %s", err);
+	expect(e, 3, true, "last group lost, junk past the size");
+	CHECK(csm_close(e) == 0);
+	e = open_engine(backend(), true);
+	struct csm_recovery rec;
+	CHECK(csm_recover(e, &rec) == 0 && rec.discarded_groups == 1,
+	      "last group lost, junk past the size: discard: %s", strerror(errno));
+	CHECK(csm_close(e) == 0);
+	e = open_engine(backend(), false);
+	expect(e, 3, false, "last group lost, junk past the size, discarded");
+	scrub_clean(e, "last group lost, junk past the size, discarded");
+	CHECK(csm_close(e) == 0);
+	printf("  last group lost, junk past the size: opens, then discarded\n");
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -268,6 +313,7 @@ int main(void)
 	snprintf(pristine, sizeof(pristine), "%s.orig", path);
 	one(1); /* a middle group */
 	one(3); /* the last, partial one */
+	dirty_tail();
 	unlink(path);
 	unlink(pristine);
 	free(data);
