@@ -143,6 +143,30 @@ wait $holder
 same q.before q.img
 rm -f q.img q.before held done
 truncate -s $((10 << 20)) src.bin
+# A lost group whose data runs past the stored file (a lost tail inside
+# it, block 1200): the group is zeroed as far as the file goes and its
+# bit cleared; the tail stays missing (EIO, never zeros), exit 1.
+expect 0 "$CS" import src.bin q.img
+fallocate -p -o $((4096 + 2 * 4096)) -l 8192 q.img
+truncate -s $((2097152 + 1200 * 4096 + 100)) q.img
+expect 1 "$CS" recover --discard-lost q.img
+contains out '1 lost group discarded'
+contains out 'lost tail: bytes 4915200-10485759'
+expect 1 "$CS" check q.img
+notcontains out 'lost:'
+"$CS" run --config "$T/conf" -- python3 -c "
+import os, sys
+fd = os.open('q.img', os.O_RDONLY)
+src = open('src.bin', 'rb').read()
+def rd(b):
+    try:
+        return os.pread(fd, 4096, b * 4096)
+    except OSError:
+        return None
+ok = rd(975) == src[975 * 4096:976 * 4096] and rd(976) == bytes(4096) and rd(1199) == bytes(4096)
+ok = ok and rd(1200) is None and rd(1952) is None
+sys.exit(0 if ok else 1)" && ok || bad "lost group past the store's end: zeros to the cut, EIO past it"
+rm -f q.img
 
 # --- lost tail, separate: the data file, then the metadata file --------------
 expect 0 "$CS" import src.bin s.img --layout separate --metadata s.img.csum
