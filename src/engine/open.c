@@ -507,6 +507,12 @@ static int sign_off(struct csm_engine *e)
 	 * died holding it may have left writes in the page cache). */
 	bool last = !e->opts.readonly && (!e->xproc || e->be.ops->lock(e->be.ctx, CSM_LOCK_PRESENCE,
 	                                                               F_WRLCK, false) == 0);
+	/* v2, a superblock older than its metadata: every I/O was refused,
+	 * and its size is not the file's.  Left as found for csumshim
+	 * recover: a clean mark would bury the staleness (the size as stored
+	 * taken for the file's), a cut would drop the data past it. */
+	if (atomic_load(&e->stale_super))
+		last = false;
 	if (rc == 0 && last && !e->opts.readonly) {
 		rc = sb_begin(e);
 		if (rc == 0 && e->sb.state != CSM_STATE_CLEAN) {

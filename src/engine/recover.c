@@ -377,6 +377,10 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 	 * record write, wrote groups no one else will record. */
 	struct u64vec mark = {0};
 	struct u64vec lost = {0}; /* opts.discard_lost: the losses to accept */
+	/* The group of the last block: lost, it cannot be written (its bytes
+	 * past the size are not rewritten below, its reads fail anyway). */
+	uint64_t glast = nblocks ? (nblocks - 1) / geo->per_group : UINT64_MAX;
+	bool last_lost = false;
 	for (uint64_t gno = 0; rc == 0 && gno < ngroups;) {
 		uint64_t next;
 		if (group_is_hole(e, gno, ngroups, &next)) {
@@ -384,6 +388,7 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 			 * stays (only a shrink past it clears it). */
 			for (uint64_t x = gno; (x = rec_next_lost(e, x, next)) < next; x++) {
 				res->lost_groups++;
+				last_lost = last_lost || x == glast;
 				if (e->opts.discard_lost && push(&lost, x) < 0)
 					rc = -ENOMEM;
 				struct csm_event ev = {.kind = CSM_EV_LOST,
@@ -412,6 +417,7 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 				 * power cut explains it, so never rebuilt from
 				 * whatever data is left. */
 				res->lost_groups++;
+				last_lost = last_lost || gno == glast;
 				if (e->opts.discard_lost && push(&lost, gno) < 0)
 					rc = -ENOMEM;
 			} else if (g->pair.broken && !res->restarted) {
@@ -435,13 +441,24 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 		gno++;
 	}
 	free(buf);
+	/* Accepted losses first: a discarded last group's bytes past the
+	 * size are zeros by then. */
+	if (rc == 0 && lost.n) {
+		rc = discard_lost(e, &lost, size, res);
+		last_lost = false; /* every loss was accepted */
+	}
+	free(lost.v);
 	/* Bytes past the size may have landed while the size did not: make
 	 * them zero and unwritten again (the invariant of size changes). */
 	uint64_t bend = nblocks << geo->block_shift;
-	if (rc == 0 && e->be.resizable && bend > size && !lost_tail && tail_is_zero(e, size)) {
+	if (rc == 0 && e->be.resizable && bend > size && !lost_tail &&
+	    (last_lost || tail_is_zero(e, size))) {
 		/* Already so (what a process crash leaves): rewriting them
 		 * would verify the block first, and a rotten one would fail
-		 * every recovery, the whole file refused for one block. */
+		 * every recovery, the whole file refused for one block.  So
+		 * would a lost last group's, which cannot be written: left
+		 * as they are, its reads fail until it is discarded (zeroed)
+		 * or cut. */
 		bend = size;
 	}
 	if (rc == 0 && e->be.resizable && bend > size && !lost_tail) {
@@ -457,9 +474,6 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 			rc = set_store_sizes(e, size);
 		sb_end(e);
 	}
-	if (rc == 0 && lost.n)
-		rc = discard_lost(e, &lost, size, res);
-	free(lost.v);
 	if (rc == 0)
 		rc = flush_windows(e, true, true);
 	if (rc == 0 && mark.n)

@@ -7,9 +7,12 @@
 #  - a written group punched out (brothers and data): check exits 1 naming
 #    the group and bytes, recover keeps it failing; recover --discard-lost
 #    accepts the loss (the group zeros, the rest as written, check clean),
-#    also with the brothers alone punched (the data left is zeroed);
+#    also with the brothers alone punched (the data left is zeroed), and for
+#    the last, partial group; refused (exit 2, file unchanged) while another
+#    process has the file open;
 #  - the superblock from before the last growth put back: check exits 1 and
-#    says so; recover rebuilds it and every byte written exports again;
+#    says so; recover rebuilds it and every byte written exports again; also
+#    an unclean one after a writable open and close through the shim;
 #  - upgrade: a version 1 file (format --format-version 1) becomes version 2
 #    with its content and uuid, a damaged one is refused and left version 1.
 # Usage: v2_cli_test.sh PATH/TO/csumshim
@@ -103,6 +106,67 @@ import sys
 a = bytearray(open('src.bin', 'rb').read()); a[3997696:7995392] = bytes(7995392 - 3997696)
 sys.stdout.buffer.write(a)") && ok || bad "brothers punched, --discard-lost: group 1 zeros"
 rm -f out.bin q.img
+# The last group, partial (size not a whole block), brothers punched: only
+# it is zeroed, up to the end; nothing else changes.
+head -c 100 /dev/urandom >>src.bin
+expect 0 "$CS" import src.bin q.img
+fallocate -p -o $((4096 + 2 * 2 * 4096)) -l 8192 q.img
+expect 0 "$CS" recover --discard-lost q.img
+contains out '^group 2 \(blocks 1952-'
+contains out '1 lost group discarded'
+expect 0 "$CS" check q.img
+expect 0 "$CS" export q.img out.bin
+cmp -s out.bin <(python3 -c "
+import sys
+a = bytearray(open('src.bin', 'rb').read()); a[7995392:] = bytes(len(a) - 7995392)
+sys.stdout.buffer.write(a)") && ok || bad "last group punched, --discard-lost: it zeros, the rest as written"
+rm -f out.bin
+# Busy (another process has it open through the shim): refused, unchanged.
+cat >conf <<CONF
+[global]
+log = $T/shim.log
+
+[$T/*.img]
+CONF
+fallocate -p -o $((4096 + 2 * 4096)) -l 8192 q.img
+cp --sparse=always q.img q.before
+"$CS" run --config "$T/conf" -- python3 -c "
+import os, time
+fd = os.open('q.img', os.O_RDONLY)
+open('held', 'w').close()
+while not os.path.exists('done'): time.sleep(0.02)" &
+holder=$!
+while [ ! -e held ] && kill -0 $holder 2>/dev/null; do sleep 0.02; done
+expect 2 "$CS" recover --discard-lost q.img
+touch done
+wait $holder
+same q.before q.img
+rm -f q.img q.before held done
+truncate -s $((10 << 20)) src.bin
+# A lost group whose data runs past the stored file (a lost tail inside
+# it, block 1200): the group is zeroed as far as the file goes and its
+# bit cleared; the tail stays missing (EIO, never zeros), exit 1.
+expect 0 "$CS" import src.bin q.img
+fallocate -p -o $((4096 + 2 * 4096)) -l 8192 q.img
+truncate -s $((2097152 + 1200 * 4096 + 100)) q.img
+expect 1 "$CS" recover --discard-lost q.img
+contains out '1 lost group discarded'
+contains out 'lost tail: bytes 4915200-10485759'
+expect 1 "$CS" check q.img
+notcontains out 'lost:'
+"$CS" run --config "$T/conf" -- python3 -c "
+import os, sys
+fd = os.open('q.img', os.O_RDONLY)
+src = open('src.bin', 'rb').read()
+def rd(b):
+    try:
+        return os.pread(fd, 4096, b * 4096)
+    except OSError:
+        return None
+ok = rd(975) == src[975 * 4096:976 * 4096] and rd(976) == bytes(4096) and rd(1199) == bytes(4096)
+ok = ok and rd(1200) is None and rd(1952) is None
+sys.exit(0 if ok else 1)" && ok || bad "lost group past the store's end: zeros to the cut, EIO past it"
+rm -f q.img
 
 # --- lost tail, separate: the data file, then the metadata file --------------
 expect 0 "$CS" import src.bin s.img --layout separate --metadata s.img.csum
@@ -138,6 +202,40 @@ expect 0 "$CS" export st.img out.bin
 cat small.bin more.bin >want.bin
 same want.bin out.bin
 rm -f out.bin
+# The same with the superblock taken while the file was open for writing
+# (unclean, as a power cut during a growth leaves it), then a program that
+# opens it for writing through the shim and closes it: every I/O fails,
+# and the close leaves the file to recover (no clean mark over the stale
+# size, no cut of the data past it).
+expect 0 "$CS" import small.bin su.img
+ln su.img su.raw # not protected: the raw bytes
+"$CS" run --config "$T/conf" -- python3 -c "
+import os
+fd = os.open('su.img', os.O_RDWR)
+os.pwrite(fd, open('small.bin', 'rb').read(4096), 0) # marks it unclean
+open('sb.unclean', 'wb').write(open('su.raw', 'rb').read(512))
+os.lseek(fd, 0, os.SEEK_END)
+os.write(fd, open('more.bin', 'rb').read())
+os.fsync(fd)
+os.close(fd)" || bad "append through the shim"
+dd if=sb.unclean of=su.img bs=512 count=1 conv=notrunc status=none
+"$CS" run --config "$T/conf" -- python3 -c "
+import os
+fd = os.open('su.img', os.O_RDWR)
+try:
+    os.pread(fd, 10, 0)
+    print('read')
+except OSError:
+    pass
+os.close(fd)" >out 2>&1
+notcontains out '^read'
+expect 1 "$CS" check su.img
+contains out 'superblock is older than the metadata'
+expect 1 "$CS" recover su.img
+contains out 'rebuilt, size now 6291456'
+expect 0 "$CS" export su.img out.bin
+same want.bin out.bin
+rm -f out.bin su.img su.raw sb.unclean
 
 # --- upgrade ------------------------------------------------------------------
 expect 0 "$CS" import src.bin v1.img --format-version 1

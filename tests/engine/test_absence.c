@@ -15,6 +15,12 @@
  *     put back.  The file refuses I/O (EIO), a scrub says so, and
  *     csm_recover rebuilds the size from the newer brothers so that every
  *     byte written reads back.
+ *     3b. The same with the superblock put back from while the file was
+ *     open for writing (state unclean, as a power cut during a growth
+ *     leaves it): an engine that opens it for writing and closes last
+ *     refused every I/O, so its close must not touch the file (no cut of
+ *     the stores past the stale size, no clean mark): recovery still
+ *     rebuilds every byte.
  *  4. Separate layout, another file's metadata file: opts.check_pair
  *     refuses it at open (EIO), not one rotten block.
  */
@@ -248,6 +254,70 @@ static void stale_super(const struct cfg *c)
 	mem_backend_free(&mb);
 }
 
+/* 3b. The superblock from before the last growth, taken while the file
+ * was open for writing (unclean), put back; an engine opens the file for
+ * writing and closes it last.  Its close must leave the file to recovery. */
+static void stale_unclean_close(const struct cfg *c)
+{
+	struct mem_backend mb;
+	struct csm_geometry g;
+	uint32_t per = csm_per_group_for(c->bs, c->algo);
+	uint64_t len1 = (uint64_t)per * c->bs + 1000; /* into group 1 */
+	uint8_t *data = make_file(&mb, c, len1, &g);
+	uint64_t len = len1 + (uint64_t)per * 2 * c->bs + 77;
+	uint8_t *more = malloc(len);
+	CHECK(more);
+	memcpy(more, data, len1);
+	struct rng r = {98};
+	rng_fill(&r, more + len1, len - len1);
+	struct csm_engine *e = open_mem(&mb);
+	CHECK(csm_pwrite(e, data, 1, 0) == 1); /* the unclean mark */
+	uint8_t old[CSM_SB_SIZE];
+	memcpy(old, mem_store_of(&mb, CSM_META)->buf, sizeof(old));
+	CHECK(csm_pwrite(e, more + len1, len - len1, len1) == (ssize_t)(len - len1));
+	CHECK(csm_fsync(e, false) == 0);
+	CHECK(csm_close(e) == 0);
+	memcpy(mem_store_of(&mb, CSM_META)->buf, old, sizeof(old));
+
+	char what[100];
+	snprintf(what, sizeof(what), "stale unclean superblock, closed, bs %u %s", c->bs,
+	         csm_layout_name(c->layout));
+	uint64_t dsz = mem_store_of(&mb, CSM_DATA)->size;
+	uint64_t msz = mem_store_of(&mb, CSM_META)->size;
+	ev_reset();
+	e = open_mem(&mb); /* alone, unclean, stale: no recovery */
+	uint8_t buf[64];
+	errno = 0;
+	CHECK(csm_pread(e, buf, sizeof(buf), 0) == -1 && errno == EIO, "%s: the file reads", what);
+	CHECK(csm_close(e) == 0, "%s: close: %s", what, strerror(errno));
+	CHECK(mem_store_of(&mb, CSM_DATA)->size == dsz && mem_store_of(&mb, CSM_META)->size == msz,
+	      "%s: the close cut the stores (data %" PRIu64 " of %" PRIu64 ", metadata %" PRIu64
+	      " of %" PRIu64 ")",
+	      what, mem_store_of(&mb, CSM_DATA)->size, dsz, mem_store_of(&mb, CSM_META)->size, msz);
+	CHECK(memcmp(mem_store_of(&mb, CSM_META)->buf, old, sizeof(old)) == 0,
+	      "%s: the close rewrote the stale superblock", what);
+
+	e = open_mem(&mb);
+	errno = 0;
+	CHECK(csm_pread(e, buf, sizeof(buf), 0) == -1 && errno == EIO,
+	      "%s: reads after the close (size %" PRIu64 " of %" PRIu64 ")", what, csm_size(e),
+	      len);
+	struct csm_recovery rec;
+	CHECK(csm_recover(e, &rec) == 0, "%s: recover: %s", what, strerror(errno));
+	uint64_t want = csm_geo_blocks(&g, len) * c->bs;
+	CHECK(rec.stale_rebuilt && csm_size(e) == want,
+	      "%s: rebuilt size %" PRIu64 ", want %" PRIu64, what, csm_size(e), want);
+	uint8_t *got = malloc(want);
+	CHECK(got);
+	CHECK(csm_pread(e, got, want, 0) == (ssize_t)want && memcmp(got, more, len) == 0,
+	      "%s: after recovery, not every byte written reads back", what);
+	CHECK(csm_close(e) == 0);
+	free(got);
+	free(more);
+	free(data);
+	mem_backend_free(&mb);
+}
+
 /* 4. Separate layout: another file's metadata file (opts.check_pair;
  * docs/DESIGN.md "Separate layout: the pair").  Refused at open where the
  * first and last blocks both fail, or a clean v2 data file is longer than
@@ -356,6 +426,8 @@ int main(void)
 			lost_tail(c, CSM_META);
 		punched(c);
 		stale_super(c);
+		if (version != 1)
+			stale_unclean_close(c);
 		if (c->layout == CSM_LAYOUT_SEPARATE)
 			foreign_pair(c);
 		printf("  bs %u %s %s: lost tail, punched data, stale superblock\n", c->bs,

@@ -13,7 +13,10 @@
  *          cut group: that byte, zeros around it;
  *   close  the holder closes last (the file is marked clean), the stores
  *          are cut to the size by then; a later opener grows it back and
- *          reads zeros, scrub is clean.
+ *          reads zeros, scrub is clean;
+ *   other  a third process grows it a little while the holder keeps
+ *          its stale size and cached metadata: the holder's reads past
+ *          the cut give zeros (or stop short), never EIO or cut data.
  *
  * Engine B (the killed process) has its own open file of the path, so its
  * locks are another process's; its backend forwards every call until the
@@ -85,8 +88,8 @@ static int w_zero_range(void *ctx, enum csm_store st, uint64_t off, uint64_t len
 
 enum layout { ALIGNED, UNALIGNED, SEPARATE };
 static const char *const layout_name[] = {"aligned", "unaligned", "separate"};
-enum ending { GROW, WRITE, CLOSE };
-static const char *const ending_name[] = {"grow", "write", "close"};
+enum ending { GROW, WRITE, CLOSE, OTHER };
+static const char *const ending_name[] = {"grow", "write", "close", "other"};
 
 static char dpath[128], mpath[140];
 static uint64_t gb; /* bytes of data per group */
@@ -215,7 +218,33 @@ static void one(enum layout l, enum ending end)
 		      (unsigned long long)csm_geo_data_store_size(&geo, cut));
 		a = open_engine(backend(l));
 	}
-	if (end == WRITE) {
+	if (end == OTHER) {
+		/* A holds the old size and metadata cached (it read the
+		 * file); C, a third process, grows the file a little. A reads
+		 * on with its stale size: never EIO, never the cut data (past
+		 * C's end it may still read zeros up to its stale size). */
+		struct csm_engine *c = open_engine(backend(l));
+		uint64_t grown = cut + gb / 4;
+		CHECK(csm_truncate(c, grown) == 0, "%s: C grows: %s", what, strerror(errno));
+		CHECK(csm_close(c) == 0);
+		uint8_t *r = malloc(gb);
+		CHECK(r);
+		for (uint64_t off = cut - cut % 4096; off < 4 * gb; off += gb / 2) {
+			errno = 0;
+			ssize_t got = csm_pread(a, r, gb / 2, off);
+			CHECK(got >= 0 && got <= (ssize_t)(gb / 2),
+			      "%s: A's read at %llu: %zd (%s)", what, (unsigned long long)off, got,
+			      strerror(errno));
+			for (ssize_t i = 0; i < got; i++)
+				CHECK(off + (uint64_t)i < cut ? r[i] == pattern(off + (uint64_t)i)
+				                              : r[i] == 0,
+				      "%s: A read byte %llu as 0x%02x (cut data back)", what,
+				      (unsigned long long)(off + (uint64_t)i), r[i]);
+		}
+		free(r);
+		CHECK(csm_truncate(a, 4 * gb) == 0, "%s: regrow: %s", what, strerror(errno));
+		expect_zeros(a, cut, 4 * gb - cut, UINT64_MAX, 0, what);
+	} else if (end == WRITE) {
 		uint64_t at = 3 * gb + 4096 + 100;
 		CHECK(csm_pwrite(a, "Z", 1, at) == 1, "%s: regrowing write: %s", what,
 		      strerror(errno));
@@ -243,7 +272,7 @@ int main(int argc, char **argv)
 	close(fd);
 	snprintf(mpath, sizeof(mpath), "%s.csum", dpath);
 	for (int l = ALIGNED; l <= SEPARATE; l++)
-		for (int end = GROW; end <= CLOSE; end++) {
+		for (int end = GROW; end <= OTHER; end++) {
 			char name[32];
 			snprintf(name, sizeof(name), "%s/%s", layout_name[l], ending_name[end]);
 			if (argc < 2 || !strcmp(argv[1], name))
