@@ -33,52 +33,9 @@
 #include "csumshim/backend.h"
 #include "csumshim/engine.h"
 #include "csumshim/format.h"
+#include "dying.h"
+#include "enginecheck.h"
 #include "testlib.h"
-
-static struct csm_backend inner;
-static long budget; /* storage changes left before the process dies; <0: never */
-static bool dead;
-
-static bool step(void)
-{
-	if (dead)
-		return false;
-	if (budget >= 0 && budget-- == 0)
-		dead = true;
-	return !dead;
-}
-
-static ssize_t w_pwritev(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
-                         uint64_t off)
-{
-	(void)ctx;
-	return step() ? inner.ops->pwritev(inner.ctx, st, iov, cnt, off) : -EIO;
-}
-
-static ssize_t w_pwritev_durable(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
-                                 uint64_t off)
-{
-	(void)ctx;
-	return step() ? inner.ops->pwritev_durable(inner.ctx, st, iov, cnt, off) : -EIO;
-}
-
-static int w_sync(void *ctx, enum csm_store st, bool datasync)
-{
-	(void)ctx;
-	return step() ? inner.ops->sync(inner.ctx, st, datasync) : -EIO;
-}
-
-static int w_set_size(void *ctx, enum csm_store st, uint64_t size)
-{
-	(void)ctx;
-	return step() ? inner.ops->set_size(inner.ctx, st, size) : -EIO;
-}
-
-static int w_zero_range(void *ctx, enum csm_store st, uint64_t off, uint64_t len)
-{
-	(void)ctx;
-	return step() ? inner.ops->zero_range(inner.ctx, st, off, len) : -EIO;
-}
 
 static char path[128], pristine[140];
 static uint8_t *data;
@@ -150,16 +107,6 @@ static void expect(struct csm_engine *e, uint64_t lost, bool eio_ok, const char 
 	free(b);
 }
 
-static void scrub_clean(struct csm_engine *e, const char *what)
-{
-	struct csm_scrub_result s;
-	CHECK(csm_scrub(e, NULL, NULL, &s) == 0, "%s: scrub: %s", what, strerror(errno));
-	CHECK(s.bad_blocks == 0 && s.bad_meta == 0 && s.lost_groups == 0 && s.missing_blocks == 0,
-	      "%s: scrub: %llu bad blocks, %llu bad meta, %llu lost groups, %llu missing", what,
-	      (unsigned long long)s.bad_blocks, (unsigned long long)s.bad_meta,
-	      (unsigned long long)s.lost_groups, (unsigned long long)s.missing_blocks);
-}
-
 /* Build the file with group `lost`'s brothers punched, as `pristine`. */
 static void make(uint64_t lost)
 {
@@ -216,26 +163,11 @@ static void one(uint64_t lost)
 		snprintf(what, sizeof(what), "group %llu, killed at change %ld",
 		         (unsigned long long)lost, k);
 		copy_file(pristine, path);
-		inner = backend();
-		static struct csm_backend_ops ops;
-		ops = *inner.ops;
-		ops.pwritev = w_pwritev;
-		if (ops.pwritev_durable)
-			ops.pwritev_durable = w_pwritev_durable;
-		ops.sync = w_sync;
-		ops.set_size = w_set_size;
-		ops.zero_range = w_zero_range;
-		struct csm_backend wb = inner;
-		wb.ops = &ops;
-		budget = -1;
-		dead = false;
-		struct csm_engine *d = open_engine(wb, true);
-		budget = k;
+		struct csm_engine *d = open_engine(dying_wrap(backend()), true);
+		dying.budget = k;
 		int rc = csm_recover(d, &rec);
-		bool died = dead;
+		bool died = dying.dead;
 		(void)csm_close(d);
-		budget = -1;
-		dead = false;
 		if (!died) {
 			CHECK(rc == 0 && rec.discarded_groups == 1, "%s: discard: %d, %llu", what,
 			      rc, (unsigned long long)rec.discarded_groups);

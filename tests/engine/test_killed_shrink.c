@@ -36,55 +36,9 @@
 
 #include "csumshim/backend.h"
 #include "csumshim/engine.h"
+#include "dying.h"
+#include "enginecheck.h"
 #include "testlib.h"
-
-static struct csm_backend inner;
-static bool armed, dead;
-
-/* A write of the dead-to-be process: refused once dead; the superblock
- * write (the new size) is the last that lands. */
-static ssize_t one_write(ssize_t (*wr)(void *, enum csm_store, const struct iovec *, int, uint64_t),
-                         enum csm_store st, const struct iovec *iov, int cnt, uint64_t off)
-{
-	if (dead)
-		return -EIO;
-	ssize_t r = wr(inner.ctx, st, iov, cnt, off);
-	if (armed && st == CSM_META && off == 0) /* the new size is stored */
-		dead = true;
-	return r;
-}
-
-static ssize_t w_pwritev(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
-                         uint64_t off)
-{
-	(void)ctx;
-	return one_write(inner.ops->pwritev, st, iov, cnt, off);
-}
-
-static ssize_t w_pwritev_durable(void *ctx, enum csm_store st, const struct iovec *iov, int cnt,
-                                 uint64_t off)
-{
-	(void)ctx;
-	return one_write(inner.ops->pwritev_durable, st, iov, cnt, off);
-}
-
-static int w_sync(void *ctx, enum csm_store st, bool datasync)
-{
-	(void)ctx;
-	return dead ? -EIO : inner.ops->sync(inner.ctx, st, datasync);
-}
-
-static int w_set_size(void *ctx, enum csm_store st, uint64_t size)
-{
-	(void)ctx;
-	return dead ? -EIO : inner.ops->set_size(inner.ctx, st, size);
-}
-
-static int w_zero_range(void *ctx, enum csm_store st, uint64_t off, uint64_t len)
-{
-	(void)ctx;
-	return dead ? -EIO : inner.ops->zero_range(inner.ctx, st, off, len);
-}
 
 enum layout { ALIGNED, UNALIGNED, SEPARATE };
 static const char *const layout_name[] = {"aligned", "unaligned", "separate"};
@@ -140,16 +94,6 @@ static void expect_zeros(struct csm_engine *e, uint64_t off, uint64_t len, uint6
 	free(b);
 }
 
-static void scrub_clean(struct csm_engine *e, const char *what)
-{
-	struct csm_scrub_result s;
-	CHECK(csm_scrub(e, NULL, NULL, &s) == 0, "%s: scrub: %s", what, strerror(errno));
-	CHECK(s.bad_blocks == 0 && s.bad_meta == 0 && s.lost_groups == 0 && s.missing_blocks == 0,
-	      "%s: scrub: %llu bad blocks, %llu bad meta, %llu lost groups, %llu missing", what,
-	      (unsigned long long)s.bad_blocks, (unsigned long long)s.bad_meta,
-	      (unsigned long long)s.lost_groups, (unsigned long long)s.missing_blocks);
-}
-
 static void empty(const char *p)
 {
 	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -186,26 +130,13 @@ static void one(enum layout l, enum ending end)
 
 	/* B opens, writes (its own unclean mark is behind it), then shrinks
 	 * to a group and a half and dies once the new size is stored. */
-	inner = backend(l);
-	static struct csm_backend_ops ops;
-	ops = *inner.ops;
-	ops.pwritev = w_pwritev;
-	if (ops.pwritev_durable)
-		ops.pwritev_durable = w_pwritev_durable;
-	ops.sync = w_sync;
-	ops.set_size = w_set_size;
-	ops.zero_range = w_zero_range;
-	struct csm_backend wb = inner;
-	wb.ops = &ops;
-	dead = armed = false;
-	struct csm_engine *b = open_engine(wb);
+	struct csm_engine *b = open_engine(dying_wrap(backend(l)));
 	CHECK(csm_pwrite(b, "b", 1, 10) == 1);
 	uint64_t cut = gb + gb / 2;
-	armed = true;
+	dying.after_super = true;
 	(void)csm_truncate(b, cut);
-	CHECK(dead, "%s: the shrink stored its size", what);
+	CHECK(dying.dead, "%s: the shrink stored its size", what);
 	(void)csm_close(b); /* a dead process: nothing more lands */
-	armed = dead = false;
 
 	if (end == CLOSE) {
 		CHECK(csm_close(a) == 0, "%s: A closes", what);
