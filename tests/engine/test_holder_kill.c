@@ -18,6 +18,8 @@
  *
  * Each case is run again with A closing right after the kill (last out,
  * it marks the file clean) and a fresh opener regrowing and reading.
+ * Once B is gone A may go solo (docs/DESIGN.md "Solo mode"); for k = 2, 3,
+ * 6, 7, ... it may not, as with a third process in the file.
  * Operations: shrinking truncate (into a block in the middle of a group,
  * and to a group boundary), extending truncate, a write growing the file
  * across a group boundary, a write inside the size across two groups,
@@ -170,6 +172,10 @@ static void on_event(void *arg, const struct csm_event *ev)
 		first_event = *ev;
 }
 
+/* A, holding on, never goes solo once B is gone: the cross-process
+ * paths, as with a third process in the file (else the solo ones). */
+static bool holder_no_solo;
+
 static void no_events(const char *when)
 {
 	CHECK(nevents == 0, "%s: %u events, the first %s (block %llu, group %llu, err %d)", when,
@@ -184,6 +190,7 @@ static struct csm_engine *open_engine(struct csm_backend be, bool watched)
 		o.report = on_event;
 	else
 		o.clean_eagerly = true; /* B: its fsync marks groups clean too */
+	o.no_solo = watched && holder_no_solo;
 	struct csm_engine *e;
 	char err[200];
 	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == 0, "open: %s", err);
@@ -315,6 +322,18 @@ static void grow_back(struct csm_engine *e, uint64_t sk, bool write_first, const
 	}
 	expect_file(e, who);
 	scrub_clean(e, who);
+	/* And the file goes on working: a few bytes rewritten where B's
+	 * operations wrote, zeroed or cut (partial blocks, read, verified
+	 * and merged; one across the groups' boundary), then synced. */
+	const uint64_t at[] = {90,         gb / 2 - 37,      gb - bsz - 37,
+	                       gb - 37,    gb + 3 * bsz + 7, osize - bsz - 20,
+	                       2 * gb - 37};
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		CHECK(at[i] + 75 <= fsize);
+		put(e, at[i], at[i] + 75, 6, exp_, NULL);
+	}
+	CHECK(csm_fsync(e, false) == 0, "%s: fsync: %s", who, strerror(errno));
+	expect_file(e, who);
 	no_events(who);
 }
 
@@ -388,8 +407,10 @@ struct cfg {
  * inside the operation (else it completed, and B died just after). */
 static bool one(const struct cfg *c, enum op op, unsigned k, bool tear, enum ending end)
 {
-	snprintf(csm_test_context, sizeof(csm_test_context), "%s/%u/%s/k%u%s/%s", layout_name[c->l],
-	         c->bs, op_name[op], k, tear ? "-torn" : "", ending_name[end]);
+	holder_no_solo = (end == HOLD_TRUNCATE || end == HOLD_WRITE) && k / 2 % 2;
+	snprintf(csm_test_context, sizeof(csm_test_context), "%s/%u/%s/k%u%s/%s%s",
+	         layout_name[c->l], c->bs, op_name[op], k, tear ? "-torn" : "", ending_name[end],
+	         holder_no_solo ? "-nosolo" : "");
 	const char *who = csm_test_context;
 	empty(dpath);
 	if (c->l == SEPARATE)
@@ -406,6 +427,7 @@ static bool one(const struct cfg *c, enum op op, unsigned k, bool tear, enum end
 	/* A writes pieces of groups 0 and 1 (the rest never written, zeros),
 	 * syncs them, writes one more piece and reads it all (cached). */
 	struct csm_engine *a = open_engine(backend(c->l), true);
+	holder_no_solo = false;
 	const struct csm_geometry *geo = csm_geometry(a);
 	bsz = geo->block_size;
 	gb = (uint64_t)geo->per_group * bsz;
