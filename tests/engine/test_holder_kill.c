@@ -27,9 +27,11 @@
  * writes.  Layouts: aligned and unaligned interleaved, separate; block size
  * 4096, and 512 aligned, once at the file's start and once with the groups
  * at hand straddling segments 1 and 2 ("aligned-seg": segment 2's record
- * is in segment 1's zone, its brothers past the cut).  CSM_HOLDER_MORE=1
- * also runs both growth orders for every k and block size 512 for the
- * other layouts.
+ * is in segment 1's zone, its brothers past the cut).  At 512, aligned
+ * and separate files are also run "clean": A closes (the file is marked
+ * clean) and reopens before B comes, so B's operation begins with the
+ * unclean mark.  CSM_HOLDER_MORE=1 also runs both growth orders for every
+ * k and block size 512 for the other layouts.
  * argv[1] runs the cases whose name starts so ("aligned/4096/zero").
  */
 #define _GNU_SOURCE
@@ -413,16 +415,24 @@ static bool operate(struct csm_engine **bp, enum op op)
 struct cfg {
 	enum layout l;
 	uint32_t bs;
-	bool seg; /* aligned: the groups at hand straddle segments 1 and 2 */
+	bool seg;   /* aligned: the groups at hand straddle segments 1 and 2 */
+	bool clean; /* A closed and reopened: B's operation marks it unclean */
 };
+
+static void cfg_name(char *out, size_t len, const struct cfg *c)
+{
+	snprintf(out, len, "%s%s%s/%u", layout_name[c->l], c->seg ? "-seg" : "",
+	         c->clean ? "-clean" : "", c->bs);
+}
 
 /* One case: B dies at mutation k (torn if tear).  Returns whether B died
  * inside the operation (else it completed, and B died just after). */
 static bool one(const struct cfg *c, enum op op, unsigned k, bool tear, enum ending end)
 {
 	holder_no_solo = (end == HOLD_TRUNCATE || end == HOLD_WRITE) && k / 2 % 2;
-	snprintf(csm_test_context, sizeof(csm_test_context), "%s%s/%u/%s/k%u%s/%s%s",
-	         layout_name[c->l], c->seg ? "-seg" : "", c->bs, op_name[op], k,
+	char cn[48];
+	cfg_name(cn, sizeof(cn), c);
+	snprintf(csm_test_context, sizeof(csm_test_context), "%s/%s/k%u%s/%s%s", cn, op_name[op], k,
 	         tear ? "-torn" : "", ending_name[end], holder_no_solo ? "-nosolo" : "");
 	const char *who = csm_test_context;
 	empty(dpath);
@@ -453,6 +463,10 @@ static bool one(const struct cfg *c, enum op op, unsigned k, bool tear, enum end
 	put(a, osize - 5 * bsz, osize, 1, oldm, NULL);
 	CHECK(csm_fsync(a, false) == 0);
 	put(a, gb + 7, gb + 7 + bsz, 5, oldm, NULL);
+	if (c->clean) { /* A alone, closing last: clean; then open again */
+		CHECK(csm_close(a) == 0);
+		a = open_engine(backend(c->l), true);
+	}
 	/* A block of each group read: A has their brothers cached. */
 	const uint64_t cached[] = {0, gb / 2, gb + 7, osize - bsz};
 	for (size_t i = 0; i < sizeof(cached) / sizeof(cached[0]); i++) {
@@ -543,17 +557,21 @@ int main(int argc, char **argv)
 	exp_ = malloc(cap);
 	CHECK(oldm && newm && got && buf && exp_);
 	bool more = env_u64("CSM_HOLDER_MORE", 0) != 0;
-	const struct cfg cfgs[] = {{ALIGNED, 4096, false},  {UNALIGNED, 4096, false},
-	                           {SEPARATE, 4096, false}, {ALIGNED, 512, false},
-	                           {ALIGNED, 512, true},    {UNALIGNED, 512, false},
-	                           {SEPARATE, 512, false}};
-	size_t ncfg = more ? 7 : 5;
+	const struct cfg cfgs[] = {
+	        {ALIGNED, 4096, false, false},  {UNALIGNED, 4096, false, false},
+	        {SEPARATE, 4096, false, false}, {ALIGNED, 512, false, false},
+	        {ALIGNED, 512, true, false},    {ALIGNED, 512, false, true},
+	        {SEPARATE, 512, false, true},   {UNALIGNED, 512, false, false},
+	        {SEPARATE, 512, false, false},  {UNALIGNED, 512, false, true},
+	};
+	size_t ncfg = more ? 10 : 7;
 	unsigned long long cases = 0;
 	for (size_t i = 0; i < ncfg; i++) {
 		for (int op = 0; op < NOPS; op++) {
 			char name[64];
-			snprintf(name, sizeof(name), "%s%s/%u/%s", layout_name[cfgs[i].l],
-			         cfgs[i].seg ? "-seg" : "", cfgs[i].bs, op_name[op]);
+			char cn[48];
+			cfg_name(cn, sizeof(cn), &cfgs[i]);
+			snprintf(name, sizeof(name), "%s/%s", cn, op_name[op]);
 			if (argc > 1 && strncmp(name, argv[1], strlen(argv[1])) != 0)
 				continue;
 			unsigned k = 1, torn = 0;
