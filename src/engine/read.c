@@ -121,6 +121,8 @@ static ssize_t read_run(struct csm_engine *e, uint8_t *buf, uint64_t pos, size_t
 	bool xlocked = false;
 	for (int attempt = 0;; attempt++) {
 		bool final = attempt > 0 || e->opts.log_only;
+		/* Blocks from here on lie past the stored size (asked once). */
+		uint64_t past = UINT64_MAX;
 		bad = UINT64_MAX;
 		if (g->pair.broken) {
 			rc = -EIO;
@@ -141,9 +143,24 @@ static ssize_t read_run(struct csm_engine *e, uint8_t *buf, uint64_t pos, size_t
 			goto out;
 		}
 		for (uint64_t k = r.first; k <= r.last; k++) {
-			int kind = verify_block(e, g, k, run_block_ptr(geo, &r, k, buf, b0, b1));
+			uint8_t *p = run_block_ptr(geo, &r, k, buf, b0, b1);
+			int kind = verify_block(e, g, k, p);
 			if (!kind)
 				continue;
+			/* A cached size older than another process's shrink
+			 * reads past the stored one; a shrink killed between
+			 * cutting brothers and data (the zone's, or a separate
+			 * metadata file first) left data there with no brother
+			 * to vouch for it.  Past the end nothing is verified:
+			 * it reads as zeros, as once the shrink cut it.  Only
+			 * with the group's lock (final), so a live shrink has
+			 * finished. */
+			if (final && e->xproc && past == UINT64_MAX)
+				past = csm_geo_blocks(geo, stored_size(e));
+			if (final && e->xproc && k >= past) {
+				memset(p, 0, geo->block_size);
+				continue;
+			}
 			if (final)
 				report_block(e, kind, k);
 			if (!e->opts.log_only) {
