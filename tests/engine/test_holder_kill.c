@@ -45,6 +45,7 @@
 
 #include "csumshim/backend.h"
 #include "csumshim/engine.h"
+#include "enginecheck.h"
 #include "testlib.h"
 
 /* ---- B's backend: a process that dies at its k-th mutation ------------ */
@@ -154,16 +155,7 @@ static char dpath[128], mpath[140];
 
 static struct csm_backend backend(enum layout l)
 {
-	int fd = open(dpath, O_RDWR | O_CLOEXEC);
-	CHECK(fd >= 0);
-	int mfd = fd;
-	if (l == SEPARATE) {
-		mfd = open(mpath, O_RDWR | O_CLOEXEC);
-		CHECK(mfd >= 0);
-	}
-	struct csm_backend be;
-	CHECK(csm_backend_posix(&be, fd, mfd, true, NULL) == 0);
-	return be;
+	return posix_open(dpath, l == SEPARATE ? mpath : NULL);
 }
 
 /* Events seen by the engines that must see none (all but B). */
@@ -271,19 +263,6 @@ static void read_all(struct csm_engine *e, uint64_t off, uint64_t len, const cha
 	ssize_t r = csm_pread(e, got + off, (size_t)len, base + off);
 	CHECK(r == (ssize_t)len, "%s: read %llu+%llu: %zd (%s)", who, (unsigned long long)off,
 	      (unsigned long long)len, r, strerror(errno));
-}
-
-static void scrub_clean(struct csm_engine *e, const char *who)
-{
-	struct csm_scrub_result s;
-	CHECK(csm_scrub(e, NULL, NULL, &s) == 0, "%s: scrub: %s", who, strerror(errno));
-	CHECK(s.bad_blocks == 0 && s.bad_meta == 0 && s.lost_groups == 0 && s.missing_blocks == 0 &&
-	              s.broken_groups == 0 && s.bad_records == 0,
-	      "%s: scrub: %llu bad blocks, %llu bad meta, %llu broken, %llu lost groups, %llu "
-	      "missing, %llu bad records",
-	      who, (unsigned long long)s.bad_blocks, (unsigned long long)s.bad_meta,
-	      (unsigned long long)s.broken_groups, (unsigned long long)s.lost_groups,
-	      (unsigned long long)s.missing_blocks, (unsigned long long)s.bad_records);
 }
 
 /* What the file must hold after the growth: exp[0, fsize). */

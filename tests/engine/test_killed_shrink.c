@@ -50,16 +50,7 @@ static uint64_t gb; /* bytes of data per group */
 
 static struct csm_backend backend(enum layout l)
 {
-	int fd = open(dpath, O_RDWR | O_CLOEXEC);
-	CHECK(fd >= 0);
-	int mfd = fd;
-	if (l == SEPARATE) {
-		mfd = open(mpath, O_RDWR | O_CLOEXEC);
-		CHECK(mfd >= 0);
-	}
-	struct csm_backend be;
-	CHECK(csm_backend_posix(&be, fd, mfd, true, NULL) == 0);
-	return be;
+	return posix_open(dpath, l == SEPARATE ? mpath : NULL);
 }
 
 static struct csm_engine *open_engine(struct csm_backend be)
