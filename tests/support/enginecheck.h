@@ -13,7 +13,8 @@
 #include "testlib.h"
 
 /* A scrub of e finds nothing wrong: no bad block or brother, no broken
- * or lost group, no lost tail, no damaged record.  `what` names the case in a failure. */
+ * or lost group, no lost tail, no damaged record.  `what` names the case
+ * in a failure. */
 static inline void scrub_clean(struct csm_engine *e, const char *what)
 {
 	struct csm_scrub_result s;
