@@ -208,7 +208,7 @@ static uint8_t *oldm, *newm, *got, *buf;
 static size_t cap;
 static uint64_t osize, nsize;
 static uint64_t gb;  /* data bytes per group */
-static uint32_t bsz; /* block size */
+static uint64_t bsz; /* block size (64 bits: offsets are computed with it) */
 /* Logical offset of the groups at hand: 0, or (aligned, seg) that of the
  * last group of segment 1, so that they straddle segments 1 and 2 (whose
  * record lies in segment 1's reserved block, not in the header).  The
