@@ -246,13 +246,15 @@ static int check_pair_once(struct csm_engine *e, char *err, size_t errlen)
 			                "written without csumshim; refused",
 			                (unsigned long long)dsize, (unsigned long long)size);
 	}
-	/* Unclean: a grow or a shrink cut short leaves the data store longer
-	 * than the size, but every byte past the size zero (the size is
-	 * stored before data lands past it, and a shrink zeroes before it
-	 * cuts); only a power cut can leave data there.  Anything else there
-	 * is data the metadata never knew of (metadata copied while the file
-	 * was open, then restored over a grown file): recovery would cut it
-	 * away. */
+	/* Unclean: a growth cut short leaves the data store longer than the
+	 * size with zeros past it (the size is stored before data lands past
+	 * it).  Data there is either what a shrink killed between storing the
+	 * smaller size and cutting the data file left (the metadata file, cut
+	 * first, no longer covers it), or data the metadata never knew of
+	 * (metadata copied while the file was open, then restored over a
+	 * grown file) — the two look the same here, and recovery would cut
+	 * the second away.  Refused; the message says how to finish the
+	 * first (`csumshim recover` cuts the data file to the size). */
 	if (e->v2 && e->sb.state == CSM_STATE_UNCLEAN && dsize > size &&
 	    !e->opts.after_power_loss && !booted_since(e, e->sb.boot_id)) {
 		rc = past_size_zero(e, size, dsize);
@@ -263,9 +265,10 @@ static int check_pair_once(struct csm_engine *e, char *err, size_t errlen)
 			return csm_errf(
 			        err, errlen, -EIO,
 			        "the data file holds %llu bytes, data past the %llu its "
-			        "metadata file describes (not closed cleanly, but no "
-			        "interrupted write leaves data there): the metadata of another "
-			        "file or an older copy of this one; refused",
+			        "metadata file describes (not closed cleanly): a truncate "
+			        "killed before it cut the data file, or the metadata of "
+			        "another file or an older copy of this one; refused (if "
+			        "the first, 'csumshim recover' finishes the truncate)",
 			        (unsigned long long)dsize, (unsigned long long)size);
 	}
 	/* The last block the data file holds whole (a shorter one is a lost

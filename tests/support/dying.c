@@ -45,7 +45,12 @@ static int d_sync(void *ctx, enum csm_store st, bool datasync)
 
 static int d_set_size(void *ctx, enum csm_store st, uint64_t size)
 {
-	return step() ? dying.inner.ops->set_size(ctx, st, size) : -EIO;
+	if (!step())
+		return -EIO;
+	int r = dying.inner.ops->set_size(ctx, st, size);
+	if (r == 0 && dying.after_meta_size && st == CSM_META)
+		dying.dead = true;
+	return r;
 }
 
 static int d_zero_range(void *ctx, enum csm_store st, uint64_t off, uint64_t len)
@@ -65,6 +70,7 @@ struct csm_backend dying_wrap(struct csm_backend inner)
 	dying.ops.zero_range = d_zero_range;
 	dying.budget = -1;
 	dying.after_super = false;
+	dying.after_meta_size = false;
 	dying.dead = false;
 	struct csm_backend wb = inner;
 	wb.ops = &dying.ops;

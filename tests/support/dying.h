@@ -8,7 +8,9 @@
  *   - when `budget` (>= 0) storage changes have landed: the next one is
  *     refused (budget < 0: no limit);
  *   - after a superblock write (offset 0 of the metadata store) lands,
- *     while `after_super` is set.
+ *     while `after_super` is set;
+ *   - after a resize of the metadata store lands (the separate layout's
+ *     metadata file cut or grown), while `after_meta_size` is set.
  */
 #ifndef CSM_DYING_H
 #define CSM_DYING_H
@@ -22,6 +24,7 @@ struct dying {
 	struct csm_backend_ops ops;
 	long budget;
 	bool after_super;
+	bool after_meta_size;
 	bool dead;
 };
 
