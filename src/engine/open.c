@@ -262,14 +262,13 @@ static int check_pair_once(struct csm_engine *e, char *err, size_t errlen)
 			return csm_errf(err, errlen, rc, "cannot read the data file: %s",
 			                strerror(-rc));
 		if (rc == 0)
-			return csm_errf(
-			        err, errlen, -EIO,
-			        "the data file holds %llu bytes, data past the %llu its "
-			        "metadata file describes (not closed cleanly): a truncate "
-			        "killed before it cut the data file, or the metadata of "
-			        "another file or an older copy of this one; refused (if "
-			        "the first, 'csumshim recover' finishes the truncate)",
-			        (unsigned long long)dsize, (unsigned long long)size);
+			return csm_errf(err, errlen, -EIO,
+			                "the data file holds %llu bytes, data past the %llu its "
+			                "metadata file describes (not closed cleanly): a truncate "
+			                "killed before it cut the data file, or the metadata of "
+			                "another file or an older copy of this one; refused (if "
+			                "the first, 'csumshim recover' finishes the truncate)",
+			                (unsigned long long)dsize, (unsigned long long)size);
 	}
 	/* The last block the data file holds whole (a shorter one is a lost
 	 * tail, which its reads report). */

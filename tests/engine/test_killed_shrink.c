@@ -92,10 +92,9 @@ static void empty(const char *p)
 	close(fd);
 }
 
-static void one(enum layout l, enum ending end)
+/* New empty file(s) of layout l, formatted. */
+static void make(enum layout l)
 {
-	char what[64];
-	snprintf(what, sizeof(what), "%s/%s", layout_name[l], ending_name[end]);
 	empty(dpath);
 	if (l == SEPARATE)
 		empty(mpath);
@@ -105,19 +104,35 @@ static void one(enum layout l, enum ending end)
 	char err[200];
 	CHECK(csm_format(&be, &fo, err, sizeof(err)) == 0, "%s", err);
 	be.ops->destroy(be.ctx);
+}
 
+/* Groups 0-3 of e written whole with pattern() and synced (recorded
+ * where the file keeps a record); sets gb.  Returns the bytes (*n). */
+static uint8_t *fill(struct csm_engine *e, size_t *n)
+{
+	const struct csm_geometry *geo = csm_geometry(e);
+	gb = (uint64_t)geo->per_group * geo->block_size;
+	*n = (size_t)(4 * gb);
+	uint8_t *buf = malloc(*n);
+	CHECK(buf);
+	for (size_t i = 0; i < *n; i++)
+		buf[i] = pattern(i);
+	CHECK(csm_pwrite(e, buf, *n, 0) == (ssize_t)*n);
+	CHECK(csm_fsync(e, false) == 0);
+	return buf;
+}
+
+static void one(enum layout l, enum ending end)
+{
+	char what[64];
+	snprintf(what, sizeof(what), "%s/%s", layout_name[l], ending_name[end]);
+	make(l);
 	/* A writes groups 0-3 whole and syncs them (recorded where the file
 	 * keeps a record). */
 	struct csm_engine *a = open_engine(backend(l));
 	const struct csm_geometry geo = *csm_geometry(a); /* outlives a's close */
-	gb = (uint64_t)geo.per_group * geo.block_size;
-	size_t n = (size_t)(4 * gb);
-	uint8_t *buf = malloc(n);
-	CHECK(buf);
-	for (size_t i = 0; i < n; i++)
-		buf[i] = pattern(i);
-	CHECK(csm_pwrite(a, buf, n, 0) == (ssize_t)n);
-	CHECK(csm_fsync(a, false) == 0);
+	size_t n;
+	uint8_t *buf = fill(a, &n);
 
 	/* B opens, writes (its own unclean mark is behind it), then shrinks
 	 * to a group and a half and dies once the new size is stored. */
@@ -193,23 +208,12 @@ static void one(enum layout l, enum ending end)
 static void separate_alone(void)
 {
 	const char *what = "separate/alone";
-	empty(dpath);
-	empty(mpath);
-	struct csm_backend be = backend(SEPARATE);
-	struct csm_format_opts fo = {.layout = CSM_LAYOUT_SEPARATE};
-	char err[300];
-	CHECK(csm_format(&be, &fo, err, sizeof(err)) == 0, "%s", err);
-	be.ops->destroy(be.ctx);
+	make(SEPARATE);
 	struct csm_engine *b = open_engine(dying_wrap(backend(SEPARATE)));
-	const struct csm_geometry geo = *csm_geometry(b);
-	gb = (uint64_t)geo.per_group * geo.block_size;
-	size_t n = (size_t)(4 * gb);
-	uint8_t *buf = malloc(n);
-	CHECK(buf);
-	for (size_t i = 0; i < n; i++)
-		buf[i] = pattern(i);
-	CHECK(csm_pwrite(b, buf, n, 0) == (ssize_t)n);
-	CHECK(csm_fsync(b, false) == 0);
+	size_t n;
+	uint8_t *buf = fill(b, &n);
+	char err[300];
+	struct csm_backend be;
 	uint64_t cut = gb + gb / 2;
 	dying.after_meta_size = true;
 	(void)csm_truncate(b, cut);
