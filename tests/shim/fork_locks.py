@@ -17,11 +17,25 @@ def worker():
 ts = [threading.Thread(target=worker) for _ in range(3)]
 for t in ts: t.start()
 waiting = None
+def where(pid):
+    # What a hung child waits in, from /proc (a lock wait on the file, a
+    # futex, ...): enough to tell a deadlock from starvation next time.
+    out = []
+    for name in ("wchan", "syscall", "stack"):
+        try:
+            with open("/proc/%d/%s" % (pid, name)) as f:
+                out.append("%s: %s" % (name, f.read().strip().replace("\n", " | ")))
+        except OSError as e:
+            out.append("%s: %s" % (name, e.strerror))
+    return "; ".join(out)
 def on_term(sig, frame):
     if waiting:
+        info = where(waiting[1])
         os.kill(waiting[1], signal.SIGKILL)
         print("child %d (pid %d) hung: still running when the test was stopped" % waiting,
               flush=True)
+        print("  it waited in %s" % info, flush=True)
+        print("  the parent waited in %s" % where(os.getpid()), flush=True)
     os._exit(1)
 signal.signal(signal.SIGTERM, on_term)
 for i in range(200):
