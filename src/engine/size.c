@@ -82,29 +82,6 @@ int set_store_sizes(struct csm_engine *e, uint64_t size)
 	return r;
 }
 
-/* v2, before a larger size is stored: the stores reach at least as far
- * as it needs, so a store shorter than the stored size is always a loss
- * (docs/FORMAT.md, "Reach").  Never shortens anything. */
-int extend_stores(struct csm_engine *e, uint64_t size)
-{
-	if (!e->v2 || !e->be.resizable)
-		return 0;
-	const struct csm_geometry *geo = &e->geo;
-	int n = geo->layout == CSM_LAYOUT_SEPARATE ? 2 : 1;
-	for (int i = 0; i < n; i++) {
-		enum csm_store st = i == 0 ? CSM_DATA : CSM_META;
-		uint64_t need = st == CSM_DATA ? csm_geo_data_store_size(geo, size)
-		                               : csm_geo_meta_store_size(geo, size);
-		uint64_t cur = 0;
-		int rc = e->be.ops->get_size(e->be.ctx, st, &cur);
-		if (rc == 0 && cur < need)
-			rc = e->be.ops->set_size(e->be.ctx, st, need);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
 /* The stores' sizes now: [CSM_DATA], and [CSM_META] when separate. */
 static int get_store_sizes(struct csm_engine *e, uint64_t have[2])
 {
@@ -113,6 +90,32 @@ static int get_store_sizes(struct csm_engine *e, uint64_t have[2])
 	if (rc == 0 && e->geo.layout == CSM_LAYOUT_SEPARATE)
 		rc = e->be.ops->get_size(e->be.ctx, CSM_META, &have[CSM_META]);
 	return rc;
+}
+
+/* Stores of sizes `have` made to reach as far as `size` needs. */
+static int extend_from(struct csm_engine *e, uint64_t size, const uint64_t have[2])
+{
+	const struct csm_geometry *geo = &e->geo;
+	int rc = 0;
+	uint64_t need = csm_geo_data_store_size(geo, size);
+	if (have[CSM_DATA] < need)
+		rc = e->be.ops->set_size(e->be.ctx, CSM_DATA, need);
+	need = csm_geo_meta_store_size(geo, size);
+	if (rc == 0 && geo->layout == CSM_LAYOUT_SEPARATE && have[CSM_META] < need)
+		rc = e->be.ops->set_size(e->be.ctx, CSM_META, need);
+	return rc;
+}
+
+/* v2, before a larger size is stored: the stores reach at least as far
+ * as it needs, so a store shorter than the stored size is always a loss
+ * (docs/FORMAT.md, "Reach").  Never shortens anything. */
+int extend_stores(struct csm_engine *e, uint64_t size)
+{
+	if (!e->v2 || !e->be.resizable)
+		return 0;
+	uint64_t have[2];
+	int rc = get_store_sizes(e, have);
+	return rc < 0 ? rc : extend_from(e, size, have);
 }
 
 /* Whether a store of sizes `have` is longer than the stored size needs. */
@@ -125,61 +128,48 @@ static bool stores_longer(struct csm_engine *e, const uint64_t have[2])
 	        have[CSM_META] > csm_geo_meta_store_size(geo, size));
 }
 
-static int cut_stores(struct csm_engine *e)
-{
-	const struct csm_geometry *geo = &e->geo;
-	uint64_t size = e->sb.logical_size;
-	if (e->opts.trace)
-		tracef(e, "cut stale stores to %llu", (unsigned long long)size);
-	cache_invalidate(e, csm_geo_groups(geo, size));
-	int rc = set_store_sizes(e, size);
-	cache_invalidate(e, csm_geo_groups(geo, size));
-	return rc;
-}
-
 /* v2, before the size grows or the file is marked clean, under
  * sb_begin: a store longer than the stored size needs is what a shrink
  * killed between storing the smaller size and cutting leaves behind, its
  * brothers (and, aligned, those in the zone) still vouching for the cut
  * data.  Growing into them would bring that data back; marking the file
  * clean would keep it for good.  Cut as the shrink would have (a growth
- * whose size write failed leaves the same, holes, harmless to cut). */
+ * whose size write failed leaves the same, holes, harmless to cut).
+ * have: the stores' sizes afterwards (asked once when nothing is cut). */
+static int cut_stale(struct csm_engine *e, uint64_t have[2])
+{
+	if (atomic_load(&e->stale_super))
+		return -EIO; /* the stored size is not the file's: recover first */
+	int rc = get_store_sizes(e, have);
+	if (rc < 0 || !stores_longer(e, have))
+		return rc;
+	const struct csm_geometry *geo = &e->geo;
+	uint64_t size = e->sb.logical_size;
+	if (e->opts.trace)
+		tracef(e, "cut stale stores to %llu", (unsigned long long)size);
+	cache_invalidate(e, csm_geo_groups(geo, size));
+	rc = set_store_sizes(e, size);
+	cache_invalidate(e, csm_geo_groups(geo, size));
+	return rc < 0 ? rc : get_store_sizes(e, have); /* rare: asked again */
+}
+
 int cut_stale_stores(struct csm_engine *e)
 {
 	if (!e->v2 || !e->be.resizable)
 		return 0;
-	if (atomic_load(&e->stale_super))
-		return -EIO; /* the stored size is not the file's: recover first */
 	uint64_t have[2];
-	int rc = get_store_sizes(e, have);
-	if (rc == 0 && stores_longer(e, have))
-		rc = cut_stores(e);
-	return rc;
+	return cut_stale(e, have);
 }
 
 /* The stores for a growth to `end` under sb_begin: stale tails cut, then
- * extended.  The usual case (nothing stale) asks each store's size once,
- * as extend_stores alone did. */
+ * extended. */
 int grow_stores(struct csm_engine *e, uint64_t end)
 {
 	if (!e->v2 || !e->be.resizable)
 		return 0;
-	if (atomic_load(&e->stale_super))
-		return -EIO;
 	uint64_t have[2];
-	int rc = get_store_sizes(e, have);
-	if (rc == 0 && stores_longer(e, have)) {
-		rc = cut_stores(e);
-		return rc < 0 ? rc : extend_stores(e, end); /* rare: sizes asked again */
-	}
-	const struct csm_geometry *geo = &e->geo;
-	uint64_t need = csm_geo_data_store_size(geo, end);
-	if (rc == 0 && have[CSM_DATA] < need)
-		rc = e->be.ops->set_size(e->be.ctx, CSM_DATA, need);
-	need = csm_geo_meta_store_size(geo, end);
-	if (rc == 0 && geo->layout == CSM_LAYOUT_SEPARATE && have[CSM_META] < need)
-		rc = e->be.ops->set_size(e->be.ctx, CSM_META, need);
-	return rc;
+	int rc = cut_stale(e, have);
+	return rc < 0 ? rc : extend_from(e, end, have);
 }
 
 /* Make the logical size at least *end (a fixed store's capacity lowers
