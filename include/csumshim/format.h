@@ -108,6 +108,10 @@ struct csm_super {
 	/* v2: boot id of the kernel that wrote the unclean mark; zero when
 	 * clean or unknown (v1: always zero). */
 	uint8_t boot_id[CSM_UUID_SIZE];
+	/* v2: the logical size before the shrink that wrote this superblock
+	 * (a shrink stores the smaller size before it cuts the stores); 0
+	 * when the last superblock write was no shrink. */
+	uint64_t shrunk_from;
 };
 
 /* Superblock field offsets (see docs/FORMAT.md). */
@@ -130,7 +134,8 @@ enum {
 	CSM_SB_OFF_FORMAT_TIME = 72,
 	CSM_SB_OFF_RESERVED = 80, /* v1: reserved from here */
 	CSM_SB_OFF_BOOT_ID = 80,  /* v2 */
-	CSM_SB_OFF_RESERVED_V2 = 96,
+	CSM_SB_OFF_SHRUNK_FROM = 96, /* v2 */
+	CSM_SB_OFF_RESERVED_V2 = 104,
 	CSM_SB_OFF_CSUM = 508,
 };
 
@@ -152,6 +157,7 @@ enum csm_sb_err {
 	CSM_SB_BAD_PER_GROUP,
 	CSM_SB_BAD_LOGICAL_SIZE,
 	CSM_SB_BAD_RESERVED,
+	CSM_SB_BAD_SHRUNK_FROM, /* not above the logical size */
 	CSM_SB_ERR_COUNT
 };
 

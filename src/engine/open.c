@@ -249,13 +249,15 @@ static int check_pair_once(struct csm_engine *e, char *err, size_t errlen)
 	/* Unclean: a growth cut short leaves the data store longer than the
 	 * size with zeros past it (the size is stored before data lands past
 	 * it).  Data there is either what a shrink killed between storing the
-	 * smaller size and cutting the data file left (the metadata file, cut
-	 * first, no longer covers it), or data the metadata never knew of
-	 * (metadata copied while the file was open, then restored over a
-	 * grown file) — the two look the same here, and recovery would cut
-	 * the second away.  Refused; the message says how to finish the
-	 * first (`csumshim recover` cuts the data file to the size). */
-	if (e->v2 && e->sb.state == CSM_STATE_UNCLEAN && dsize > size &&
+	 * smaller size and cutting the data file left, or data the metadata
+	 * never knew of (metadata copied while the file was open, then
+	 * restored over a grown file), which recovery would cut away.  The
+	 * shrink's superblock names the size it shrank from: a data file no
+	 * longer than that is the shrink's to finish (recovery cuts it).  The
+	 * rest is refused (`csumshim recover` would cut it, the message says). */
+	bool shrink_left =
+	        e->sb.shrunk_from && dsize <= csm_geo_data_store_size(geo, e->sb.shrunk_from);
+	if (e->v2 && e->sb.state == CSM_STATE_UNCLEAN && dsize > size && !shrink_left &&
 	    !e->opts.after_power_loss && !booted_since(e, e->sb.boot_id)) {
 		rc = past_size_zero(e, size, dsize);
 		if (rc < 0)
@@ -264,10 +266,11 @@ static int check_pair_once(struct csm_engine *e, char *err, size_t errlen)
 		if (rc == 0)
 			return csm_errf(err, errlen, -EIO,
 			                "the data file holds %llu bytes, data past the %llu its "
-			                "metadata file describes (not closed cleanly): a truncate "
-			                "killed before it cut the data file, or the metadata of "
-			                "another file or an older copy of this one; refused (if "
-			                "the first, 'csumshim recover' finishes the truncate)",
+			                "metadata file describes (not closed cleanly), and no "
+			                "truncate from a size that far was under way: the metadata "
+			                "of another file or an older copy of this one; refused "
+			                "('csumshim recover' would cut the data file to that size, "
+			                "losing what lies past it)",
 			                (unsigned long long)dsize, (unsigned long long)size);
 	}
 	/* The last block the data file holds whole (a shorter one is a lost

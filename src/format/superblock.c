@@ -28,6 +28,7 @@ static const char *const sb_messages[CSM_SB_ERR_COUNT] = {
                 "damaged superblock (blocks per group does not match the geometry)",
         [CSM_SB_BAD_LOGICAL_SIZE] = "damaged superblock (logical size too large)",
         [CSM_SB_BAD_RESERVED] = "damaged superblock (reserved bytes not zero)",
+        [CSM_SB_BAD_SHRUNK_FROM] = "damaged superblock (size before a shrink not above the size)",
 };
 
 const char *csm_sb_strerror(enum csm_sb_err e)
@@ -60,8 +61,10 @@ void csm_sb_encode(const struct csm_super *sb, uint8_t out[CSM_SB_SIZE])
 	csm_put_le64(out + CSM_SB_OFF_LOGICAL_SIZE, sb->logical_size);
 	csm_put_le64(out + CSM_SB_OFF_SEQUENCE, sb->sequence);
 	csm_put_le64(out + CSM_SB_OFF_FORMAT_TIME, sb->format_time);
-	if (sb->version >= 2)
+	if (sb->version >= 2) {
 		memcpy(out + CSM_SB_OFF_BOOT_ID, sb->boot_id, CSM_UUID_SIZE);
+		csm_put_le64(out + CSM_SB_OFF_SHRUNK_FROM, sb->shrunk_from);
+	}
 	csm_put_le32(out + CSM_SB_OFF_CSUM, csm_crc32c(0, out, CSM_SB_OFF_CSUM));
 }
 
@@ -126,11 +129,15 @@ enum csm_sb_err csm_sb_decode(const uint8_t *buf, size_t len, struct csm_super *
 	size_t reserved = CSM_SB_OFF_RESERVED;
 	if (s.version >= 2) {
 		memcpy(s.boot_id, buf + CSM_SB_OFF_BOOT_ID, CSM_UUID_SIZE);
+		s.shrunk_from = csm_get_le64(buf + CSM_SB_OFF_SHRUNK_FROM);
 		reserved = CSM_SB_OFF_RESERVED_V2;
 	}
 	for (size_t i = reserved; i < CSM_SB_OFF_CSUM; i++)
 		if (buf[i] != 0)
 			return CSM_SB_BAD_RESERVED;
+	if (s.shrunk_from &&
+	    (s.shrunk_from <= s.logical_size || s.shrunk_from > CSM_MAX_LOGICAL_SIZE))
+		return CSM_SB_BAD_SHRUNK_FROM;
 	*sb = s;
 	return CSM_SB_OK;
 }

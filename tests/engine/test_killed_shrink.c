@@ -200,14 +200,15 @@ static void one(enum layout l, enum ending end)
 }
 
 /* Separate layout, alone: a shrink killed after it cut the metadata file
- * and before it cut the data file, nobody else there.  The next open that
- * checks the pair (as the shim's do) cannot tell the data left past the
- * size from data the metadata never knew of: refused, saying that
- * `csumshim recover` finishes a killed truncate; recovery does (the data
- * file cut to the size), and the pair opens with the kept bytes. */
-static void separate_alone(void)
+ * and before it cut the data file, nobody else there.  The shrink's
+ * superblock names the size it shrank from, so the next open that checks
+ * the pair (as the shim's do) knows the data left past the size for the
+ * shrink's: it recovers (the data file cut to the size) and reads the kept
+ * bytes.  Data past the size beyond what the shrink started from is no
+ * shrink's (appended without csumshim since): refused, nothing cut. */
+static void separate_alone(bool appended)
 {
-	const char *what = "separate/alone";
+	const char *what = appended ? "separate/alone, appended since" : "separate/alone";
 	make(SEPARATE);
 	struct csm_engine *b = open_engine(dying_wrap(backend(SEPARATE)));
 	size_t n;
@@ -225,22 +226,31 @@ static void separate_alone(void)
 	struct csm_engine_opts o = {.check_pair = true};
 	struct csm_engine *e;
 	be = backend(SEPARATE);
-	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == -EIO, "%s: the pair check refuses", what);
-	CHECK(strstr(err, "csumshim recover") != NULL, "%s: the message names the remedy: %s", what,
+	if (appended) {
+		CHECK(truncate(dpath, (off_t)n + 4096) == 0);
+		CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == -EIO, "%s: refused", what);
+		CHECK(strstr(err, "no truncate from a size that far") != NULL,
+		      "%s: the message says why: %s", what, err);
+		CHECK(stat(dpath, &st) == 0 && (uint64_t)st.st_size == n + 4096, "%s: nothing cut",
+		      what);
+		free(buf);
+		printf("  %s: refused, nothing cut\n", what);
+		return;
+	}
+	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == 0, "%s: the pair check takes it: %s", what,
 	      err);
-	e = open_engine(backend(SEPARATE)); /* recovers, as csumshim recover does */
-	CHECK(csm_close(e) == 0);
 	CHECK(stat(dpath, &st) == 0 && (uint64_t)st.st_size == cut, "%s: the data file cut", what);
-	be = backend(SEPARATE);
-	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == 0, "%s: reopened: %s", what, err);
 	uint8_t *got = malloc(cut);
 	CHECK(got && csm_pread(e, got, cut, 0) == (ssize_t)cut);
 	CHECK(memcmp(got, buf, cut) == 0, "%s: the kept bytes", what);
+	CHECK(csm_truncate(e, 4 * gb) == 0, "%s: regrow: %s", what, strerror(errno));
+	CHECK(csm_pread(e, got, cut, cut) == (ssize_t)cut && csm_is_zero(got, cut),
+	      "%s: zeros past the cut after a regrowth", what);
 	scrub_clean(e, what);
 	CHECK(csm_close(e) == 0);
 	free(got);
 	free(buf);
-	printf("  %s: refused with the remedy named; recovered, the kept bytes exact\n", what);
+	printf("  %s: finished at open, the kept bytes exact, zeros past them\n", what);
 }
 
 /* argv[1]: run only the case named so ("separate/close"). */
@@ -260,7 +270,9 @@ int main(int argc, char **argv)
 				one((enum layout)l, (enum ending)end);
 		}
 	if (argc < 2 || !strcmp(argv[1], "separate/alone"))
-		separate_alone();
+		separate_alone(false);
+	if (argc < 2 || !strcmp(argv[1], "separate/alone-appended"))
+		separate_alone(true);
 	unlink(dpath);
 	unlink(mpath);
 	printf("test_killed_shrink: a shrink killed before its cut never brings cut data back\n");

@@ -41,7 +41,8 @@ static bool sb_equal(const struct csm_super *a, const struct csm_super *b)
 	       a->state == b->state && a->header_size == b->header_size &&
 	       a->logical_size == b->logical_size && a->sequence == b->sequence &&
 	       a->format_time == b->format_time &&
-	       memcmp(a->boot_id, b->boot_id, sizeof(a->boot_id)) == 0;
+	       memcmp(a->boot_id, b->boot_id, sizeof(a->boot_id)) == 0 &&
+	       a->shrunk_from == b->shrunk_from;
 }
 
 static void expect(const uint8_t *b, enum csm_sb_err want)
@@ -95,6 +96,7 @@ int main(void)
 	        {CSM_SB_OFF_HEADER_SIZE, 1, CSM_SB_BAD_HEADER_SIZE},
 	        {CSM_SB_OFF_PER_GROUP, 1, CSM_SB_BAD_PER_GROUP},
 	        {CSM_SB_OFF_LOGICAL_SIZE + 7, 0x20, CSM_SB_BAD_LOGICAL_SIZE},
+	        {CSM_SB_OFF_SHRUNK_FROM, 1, CSM_SB_BAD_SHRUNK_FROM}, /* 1 <= the size */
 	        {CSM_SB_OFF_RESERVED_V2, 1, CSM_SB_BAD_RESERVED},
 	        {CSM_SB_OFF_CSUM - 1, 1, CSM_SB_BAD_RESERVED},
 	};
@@ -120,6 +122,31 @@ int main(void)
 		/* v2: the boot id round-trips (checked by sb_equal above) */
 		csm_sb_encode(&s, c);
 		CHECK(c[CSM_SB_OFF_BOOT_ID] == 0x50 && c[CSM_SB_OFF_BOOT_ID + 15] == 0x5f);
+	}
+	/* v2: the size before a shrink round-trips; it must lie above the
+	 * size and within the largest; version 1 has no such field. */
+	{
+		struct csm_super t = sample();
+		t.shrunk_from = t.logical_size + 1;
+		csm_sb_encode(&t, c);
+		CHECK(csm_sb_decode(c, sizeof(c), &d) == CSM_SB_OK && sb_equal(&t, &d));
+		CHECK(csm_get_le64(c + CSM_SB_OFF_SHRUNK_FROM) == t.logical_size + 1);
+		t.shrunk_from = t.logical_size;
+		csm_sb_encode(&t, c);
+		expect(c, CSM_SB_BAD_SHRUNK_FROM);
+		t.shrunk_from = CSM_MAX_LOGICAL_SIZE + 1;
+		csm_sb_encode(&t, c);
+		expect(c, CSM_SB_BAD_SHRUNK_FROM);
+		t = sample();
+		t.version = CSM_VERSION_1;
+		memset(t.boot_id, 0, sizeof(t.boot_id));
+		t.shrunk_from = t.logical_size + 1;
+		csm_sb_encode(&t, c);
+		CHECK(csm_sb_decode(c, sizeof(c), &d) == CSM_SB_OK && d.shrunk_from == 0,
+		      "v1 keeps no shrink origin");
+		c[CSM_SB_OFF_SHRUNK_FROM] = 1;
+		reseal(c);
+		expect(c, CSM_SB_BAD_RESERVED);
 	}
 	/* ALIGNED: version 2 and the interleaved layout only. */
 	{
