@@ -219,6 +219,22 @@ int main(int argc, char **argv)
 			memcpy(pre + 24, buf, 4096);
 			CHECK_EQ_U64(c, csm_crc32c(0, pre, sizeof(pre)));
 			CHECK(c <= UINT32_MAX);
+			/* The same against the portable crc, every block size,
+			 * block numbers using all eight bytes, and the copying
+			 * form (the folding path hashes the number inline). */
+			static const uint64_t nums[] = {0, 1, 0x0102030405060708ull,
+			                                0x0fedcba987654321ull, UINT64_MAX};
+			for (size_t n = 0; n < sizeof(nums) / sizeof(nums[0]); n++)
+				for (size_t bs = 512; bs <= 4096; bs *= 2) {
+					csm_put_le64(pre + 16, nums[n]);
+					memcpy(pre + 24, buf, bs);
+					uint64_t want = csm_crc32c_sw(0, pre, 24 + bs);
+					CHECK_EQ_U64(csm_block_csum(&h1, nums[n], buf, bs), want);
+					CHECK_EQ_U64(
+					        csm_block_csum_copy(&h1, nums[n], copy, buf, bs),
+					        want);
+					CHECK(memcmp(copy, buf, bs) == 0);
+				}
 		}
 		for (int bit = 0; bit < 4096 * 8; bit += 97) {
 			buf[bit / 8] ^= (uint8_t)(1 << (bit % 8));
