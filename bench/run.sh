@@ -9,8 +9,10 @@
 #      side per repeat, alternating which goes first), LAYOUT (interleaved
 #      or separate, for the shim's files), UPDATE_DOC (1:
 #      rewrite the results section of BENCHMARKS.md), OUT (bench-results:
-#      CSV, PNG, table), ONLY (all, or libaio: the Linux AIO pairs alone,
-#      nothing else run and BENCHMARKS.md left as it is)
+#      CSV, PNG, table), ONLY (all; libaio: the Linux AIO pairs alone;
+#      hot1: the hot psync pairs at numjobs=1 alone — issue 14's two speed
+#      lines among them; with anything but all, nothing else runs and
+#      BENCHMARKS.md is left as it is)
 #
 # fio (ioengine=psync): sequential read and write of 1 MiB, random read and
 # write of 4 KiB, numjobs 1 and 2, and random read and write of 4 KiB with
@@ -34,7 +36,7 @@ COLD=${COLD_PAIRS:-5}
 LAYOUT=${LAYOUT:-interleaved}
 OUT=$(readlink -f "${OUT:-bench-results}")
 ONLY=${ONLY:-all}
-case $ONLY in all | libaio) ;; *) echo "bench: ONLY=$ONLY: all or libaio" >&2; exit 1 ;; esac
+case $ONLY in all | libaio | hot1) ;; *) echo "bench: ONLY=$ONLY: all, libaio or hot1" >&2; exit 1 ;; esac
 [ "$ONLY" = all ] || UPDATE_DOC=0
 CS=$B/csumshim
 for tool in fio sqlite3 gnuplot python3; do
@@ -106,7 +108,7 @@ print("%s,%s,%s,%s,%s,%.3f" % (*sys.argv[1:6], s / r if r else 0))' "$@" >>"$CSV
 echo "bench: fio, $REP repeats of ${SECS} s per run, $SIZE per file" >&2
 for r in $(seq "$REP"); do
 	for jobs in 1 2; do
-		[ "$ONLY" = all ] || break
+		[ "$ONLY" = all ] || { [ "$ONLY" = hot1 ] && [ "$jobs" = 1 ]; } || break
 		for w in "read 1m MB/s" "write 1m MB/s" "randread 4k IOPS" "randwrite 4k IOPS"; do
 			# shellcheck disable=SC2086 # split on purpose
 			set -- $w
@@ -117,6 +119,7 @@ for r in $(seq "$REP"); do
 	done
 	# Linux AIO: the shim carries protected iocbs out inside io_submit.
 	for rw in randread randwrite; do
+		[ "$ONLY" = hot1 ] && break
 		raw=$(fio_run "$W/raw" $rw 4k 1 hot libaio 32)
 		shim=$(fio_run "$W/p" $rw 4k 1 hot libaio 32)
 		record "fio $rw 4k libaio iodepth=32 hot" IOPS "$r" "$raw" "$shim"
