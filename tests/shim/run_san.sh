@@ -13,7 +13,7 @@ printf '[global]\nlog = %s/log\n\n[%s/p/*]\n\n[%s/s/*.dat]\nlayout = separate\n'
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 rc=0
 CSUMSHIM_CONFIG=$T/conf LD_PRELOAD="$ASAN $LIB" "$BIN" "$T" || rc=1
-CSUMSHIM_CONFIG=$T/conf LD_PRELOAD="$ASAN $LIB" timeout 600 python3 "$SRC/tests/shim/fork_locks.py" "$T/p/fl.img" || rc=1
+CSUMSHIM_CONFIG=$T/conf LD_PRELOAD="$ASAN $LIB" timeout 600 python3 "$SRC/tests/shim/fork_locks.py" --quiesce "$T/p/fl.img" || rc=1
 CSUMSHIM_CONFIG=$T/conf LD_PRELOAD="$ASAN $LIB" sh -c "cat '$SRC/README.md' > '$T/p/r.img' && cmp '$SRC/README.md' '$T/p/r.img'" || rc=1
 echo "shim under ASan+UBSan: $([ $rc = 0 ] && echo '3 passed, 0 failed' || echo 'failures above')"
 exit $rc
