@@ -132,8 +132,8 @@ enum {
 	CSM_SB_OFF_LOGICAL_SIZE = 56,
 	CSM_SB_OFF_SEQUENCE = 64,
 	CSM_SB_OFF_FORMAT_TIME = 72,
-	CSM_SB_OFF_RESERVED = 80, /* v1: reserved from here */
-	CSM_SB_OFF_BOOT_ID = 80,  /* v2 */
+	CSM_SB_OFF_RESERVED = 80,    /* v1: reserved from here */
+	CSM_SB_OFF_BOOT_ID = 80,     /* v2 */
 	CSM_SB_OFF_SHRUNK_FROM = 96, /* v2 */
 	CSM_SB_OFF_RESERVED_V2 = 104,
 	CSM_SB_OFF_CSUM = 508,
