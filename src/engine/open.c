@@ -363,9 +363,7 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 	}
 	if (rc < 0) {
 		rc = csm_errf(err, errlen, rc, "cannot read the header: %s", strerror(-rc));
-		free(e->hdr);
-		free(e);
-		goto fail_be;
+		goto fail_early;
 	}
 	csm_hasher_init(&e->hasher, sb.algo, sb.uuid);
 	if (opts)
@@ -374,18 +372,14 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 		rc = capacity_of(be, &e->geo, &e->capacity);
 		if (rc < 0) {
 			csm_errf(err, errlen, rc, "cannot get the device size: %s", strerror(-rc));
-			free(e->hdr);
-			free(e);
-			goto fail_be;
+			goto fail_early;
 		}
 		if (sb.logical_size > e->capacity) {
 			rc = csm_errf(err, errlen, -EUCLEAN,
 			              "device holds %llu bytes but was formatted for %llu",
 			              (unsigned long long)e->capacity,
 			              (unsigned long long)sb.logical_size);
-			free(e->hdr);
-			free(e);
-			goto fail_be;
+			goto fail_early;
 		}
 		e->capacity = sb.logical_size;
 	}
@@ -491,6 +485,9 @@ int csm_open(struct csm_backend *be, const struct csm_engine_opts *opts, struct 
 fail_engine:
 	engine_free(e);
 	return rc;
+fail_early: /* before the engine's locks and lists were made */
+	free(e->hdr);
+	free(e);
 fail_be:
 	csm_backend_destroy(be);
 	return rc;
