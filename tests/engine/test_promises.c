@@ -97,6 +97,14 @@ static void limits(void)
 	CHECK(csm_pread(e, got, sizeof(got), cap - 4096) == 4096 && memcmp(got, buf, 4096) == 0);
 	CHECK(csm_pread(e, got, sizeof(got), cap) == 0, "a read at the end is not empty");
 	CHECK(csm_close(e) == 0);
+	/* The device shrank under the file: refused, naming both sizes. */
+	CHECK(be.ops->set_size(be.ctx, CSM_DATA, (uint64_t)sizeof(zero) - (1 << 20)) == 0);
+	be = mem_backend_view(&m);
+	be.resizable = false;
+	struct csm_engine_opts o = {0};
+	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == -EUCLEAN &&
+	              strstr(err, "was formatted for") != NULL,
+	      "a shrunk device: %s", err);
 	mem_backend_free(&m);
 
 	/* Past 2^60 on a growable store. */
