@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "csumshim/backend.h"
@@ -253,6 +254,95 @@ static void separate_alone(bool appended)
 	printf("  %s: finished at open, the kept bytes exact, zeros past them\n", what);
 }
 
+/* In a child process: open the pair (no solo: a forked child has no
+ * watcher thread), say so on `ready`, wait for a byte on `go`, then shrink
+ * to `size` and die once the metadata file is cut (before the data file
+ * is) or, `at_super`, once the smaller size is stored: _exit, no close, as
+ * a kill leaves it. */
+static pid_t shrinker(uint64_t size, bool at_super, int ready, int go)
+{
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid > 0)
+		return pid;
+	struct csm_engine_opts o = {.no_solo = true};
+	struct csm_engine *e;
+	char err[200], c = 0;
+	struct csm_backend be = dying_wrap(backend(SEPARATE));
+	if (csm_open(&be, &o, &e, err, sizeof(err)) < 0)
+		_exit(2);
+	if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
+		_exit(3);
+	dying.after_meta_size = !at_super;
+	dying.after_super = at_super;
+	(void)csm_truncate(e, size);
+	_exit(dying.dead ? 0 : 4);
+}
+
+static void reap(pid_t pid, const char *what)
+{
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "%s: child %d ended with status 0x%x", what, (int)pid, st);
+}
+
+/* Separate layout: a shrink killed before its data cut while another
+ * process holds the file, which then shrinks further and is killed once
+ * it stored its size.  The second's superblock names only the size it
+ * shrank from, so it must not leave the data file longer than that
+ * size's store (the first's tail).  The next open finishes the shrink
+ * (nothing past the size is anyone's but theirs): no refusal. */
+static void separate_twice(void)
+{
+	const char *what = "separate/twice";
+	make(SEPARATE);
+	struct csm_engine *a = open_engine(backend(SEPARATE));
+	size_t n;
+	uint8_t *buf = fill(a, &n);
+	CHECK(csm_close(a) == 0);
+	uint64_t cut1 = 2 * gb + gb / 2, cut2 = gb / 2 + 1000;
+	int p1[2], p2[2], q1[2], q2[2];
+	CHECK(pipe(p1) == 0 && pipe(p2) == 0 && pipe(q1) == 0 && pipe(q2) == 0);
+	char c;
+	/* H, the holder, opens first; B shrinks and dies while H is in. */
+	pid_t h = shrinker(cut2, true, p1[1], q1[0]);
+	CHECK(read(p1[0], &c, 1) == 1, "%s: the holder opened", what);
+	pid_t b = shrinker(cut1, false, p2[1], q2[0]);
+	CHECK(read(p2[0], &c, 1) == 1 && write(q2[1], "g", 1) == 1);
+	reap(b, what);
+	CHECK(write(q1[1], "g", 1) == 1);
+	reap(h, what);
+	for (int i = 0; i < 2; i++) {
+		close(p1[i]);
+		close(p2[i]);
+		close(q1[i]);
+		close(q2[i]);
+	}
+	struct stat st;
+	CHECK(stat(dpath, &st) == 0 && (uint64_t)st.st_size > cut2, "%s: the data file uncut", what);
+
+	struct csm_engine_opts o = {.check_pair = true};
+	struct csm_engine *e;
+	char err[300];
+	struct csm_backend be = backend(SEPARATE);
+	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == 0, "%s: the pair check takes it: %s", what,
+	      err);
+	CHECK(csm_size(e) == cut2, "%s: the size", what);
+	CHECK(stat(dpath, &st) == 0 && (uint64_t)st.st_size == cut2, "%s: the data file cut", what);
+	uint8_t *got = malloc(n);
+	CHECK(got && csm_pread(e, got, cut2, 0) == (ssize_t)cut2);
+	CHECK(memcmp(got, buf, cut2) == 0, "%s: the kept bytes", what);
+	CHECK(csm_truncate(e, n) == 0, "%s: regrow: %s", what, strerror(errno));
+	CHECK(csm_pread(e, got, n - cut2, cut2) == (ssize_t)(n - cut2) &&
+	              csm_is_zero(got, n - cut2),
+	      "%s: zeros past the cut after a regrowth", what);
+	scrub_clean(e, what);
+	CHECK(csm_close(e) == 0);
+	free(got);
+	free(buf);
+	printf("  %s: finished at open, the kept bytes exact, zeros past them\n", what);
+}
+
 /* argv[1]: run only the case named so ("separate/close"). */
 int main(int argc, char **argv)
 {
@@ -273,6 +363,8 @@ int main(int argc, char **argv)
 		separate_alone(false);
 	if (argc < 2 || !strcmp(argv[1], "separate/alone-appended"))
 		separate_alone(true);
+	if (argc < 2 || !strcmp(argv[1], "separate/twice"))
+		separate_twice();
 	unlink(dpath);
 	unlink(mpath);
 	printf("test_killed_shrink: a shrink killed before its cut never brings cut data back\n");
