@@ -343,6 +343,70 @@ static void separate_twice(void)
 	printf("  %s: finished at open, the kept bytes exact, zeros past them\n", what);
 }
 
+/* A backend whose first try at the presence lock lets another process
+ * shrink the file and die before it (a kill between an opener's first
+ * look at the superblock and its lock). */
+static struct csm_backend_ops race_ops;
+static const struct csm_backend_ops *race_inner;
+static uint64_t race_cut;
+
+static int race_lock(void *ctx, uint64_t id, int type, bool wait)
+{
+	if (race_cut && id == CSM_LOCK_PRESENCE && type == F_WRLCK) {
+		int p[2], q[2];
+		char c;
+		CHECK(pipe(p) == 0 && pipe(q) == 0);
+		pid_t pid = shrinker(race_cut, false, p[1], q[0]);
+		race_cut = 0;
+		CHECK(read(p[0], &c, 1) == 1 && write(q[1], "g", 1) == 1);
+		reap(pid, "separate/open-race");
+		for (int i = 0; i < 2; i++) {
+			close(p[i]);
+			close(q[i]);
+		}
+	}
+	return race_inner->lock(ctx, id, type, wait);
+}
+
+/* Separate layout: an opener reads the superblock of a clean file, then
+ * another process shrinks it and is killed before its data cut, then the
+ * opener gets the file to itself.  It must judge the pair by the
+ * superblock as it is then (the shrink's, which names the size it shrank
+ * from), not by what it first read: the shrink finished, no refusal. */
+static void separate_open_race(void)
+{
+	const char *what = "separate/open-race";
+	make(SEPARATE);
+	struct csm_engine *a = open_engine(backend(SEPARATE));
+	size_t n;
+	uint8_t *buf = fill(a, &n);
+	CHECK(csm_close(a) == 0);
+	uint64_t cut = gb + gb / 2;
+	struct csm_backend be = backend(SEPARATE);
+	race_inner = be.ops;
+	race_ops = *be.ops;
+	race_ops.lock = race_lock;
+	be.ops = &race_ops;
+	race_cut = cut;
+	struct csm_engine_opts o = {.check_pair = true};
+	struct csm_engine *e;
+	char err[300];
+	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == 0, "%s: the pair check takes it: %s", what,
+	      err);
+	CHECK(race_cut == 0, "%s: the shrink came in between", what);
+	CHECK(csm_size(e) == cut, "%s: the size", what);
+	struct stat st;
+	CHECK(stat(dpath, &st) == 0 && (uint64_t)st.st_size == cut, "%s: the data file cut", what);
+	uint8_t *got = malloc(n);
+	CHECK(got && csm_pread(e, got, cut, 0) == (ssize_t)cut);
+	CHECK(memcmp(got, buf, cut) == 0, "%s: the kept bytes", what);
+	scrub_clean(e, what);
+	CHECK(csm_close(e) == 0);
+	free(got);
+	free(buf);
+	printf("  %s: judged by the superblock it locked, the shrink finished\n", what);
+}
+
 /* argv[1]: run only the case named so ("separate/close"). */
 int main(int argc, char **argv)
 {
@@ -365,6 +429,8 @@ int main(int argc, char **argv)
 		separate_alone(true);
 	if (argc < 2 || !strcmp(argv[1], "separate/twice"))
 		separate_twice();
+	if (argc < 2 || !strcmp(argv[1], "separate/open-race"))
+		separate_open_race();
 	unlink(dpath);
 	unlink(mpath);
 	printf("test_killed_shrink: a shrink killed before its cut never brings cut data back\n");
