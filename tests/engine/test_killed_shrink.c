@@ -16,7 +16,12 @@
  *          reads zeros, scrub is clean;
  *   other  a third process grows it a little while the holder keeps
  *          its stale size and cached metadata: the holder's reads past
- *          the cut give zeros (or stop short), never EIO or cut data.
+ *          the cut give zeros (or stop short), never EIO or cut data;
+ *   settle the holder writes a byte inside the kept part of the new last
+ *          group first (taking over the dead shrink's brothers, whose
+ *          newer one has the dropped blocks unmarked while the data is
+ *          still there), then grows it back by truncate: zeros, scrub
+ *          clean (the dropped blocks are not marked written again).
  *
  * Engine B (the killed process) has its own open file of the path, so its
  * locks are another process's; its backend forwards every call until the
@@ -43,8 +48,8 @@
 
 enum layout { ALIGNED, UNALIGNED, SEPARATE };
 static const char *const layout_name[] = {"aligned", "unaligned", "separate"};
-enum ending { GROW, WRITE, CLOSE, OTHER };
-static const char *const ending_name[] = {"grow", "write", "close", "other"};
+enum ending { GROW, WRITE, CLOSE, OTHER, SETTLE };
+static const char *const ending_name[] = {"grow", "write", "close", "other", "settle"};
 
 static char dpath[128], mpath[140];
 static uint64_t gb; /* bytes of data per group */
@@ -182,6 +187,13 @@ static void one(enum layout l, enum ending end)
 		free(r);
 		CHECK(csm_truncate(a, 4 * gb) == 0, "%s: regrow: %s", what, strerror(errno));
 		expect_zeros(a, cut, 4 * gb - cut, UINT64_MAX, 0, what);
+	} else if (end == SETTLE) {
+		CHECK(csm_pwrite(a, "s", 1, gb + 20) == 1, "%s: a write in the last group: %s",
+		      what, strerror(errno));
+		CHECK(csm_fsync(a, false) == 0);
+		CHECK(csm_truncate(a, 4 * gb) == 0, "%s: regrow: %s", what, strerror(errno));
+		expect_zeros(a, cut, 4 * gb - cut, UINT64_MAX, 0, what);
+		CHECK(csm_pread(a, buf, 1, gb + 20) == 1 && buf[0] == 's', "%s: the byte", what);
 	} else if (end == WRITE) {
 		uint64_t at = 3 * gb + 4096 + 100;
 		CHECK(csm_pwrite(a, "Z", 1, at) == 1, "%s: regrowing write: %s", what,
@@ -319,7 +331,8 @@ static void separate_twice(void)
 		close(q2[i]);
 	}
 	struct stat st;
-	CHECK(stat(dpath, &st) == 0 && (uint64_t)st.st_size > cut2, "%s: the data file uncut", what);
+	CHECK(stat(dpath, &st) == 0 && (uint64_t)st.st_size > cut2, "%s: the data file uncut",
+	      what);
 
 	struct csm_engine_opts o = {.check_pair = true};
 	struct csm_engine *e;
@@ -417,7 +430,7 @@ int main(int argc, char **argv)
 	close(fd);
 	snprintf(mpath, sizeof(mpath), "%s.csum", dpath);
 	for (int l = ALIGNED; l <= SEPARATE; l++)
-		for (int end = GROW; end <= OTHER; end++) {
+		for (int end = GROW; end <= SETTLE; end++) {
 			char name[32];
 			snprintf(name, sizeof(name), "%s/%s", layout_name[l], ending_name[end]);
 			if (argc < 2 || !strcmp(argv[1], name))
