@@ -274,7 +274,8 @@ int verify_block(struct csm_engine *e, const struct group *g, uint64_t lblock, c
 void run_init(const struct csm_geometry *geo, struct run *r, uint64_t pos, size_t len);
 int run_iov(const struct csm_geometry *geo, const struct run *r, struct iovec *iov, uint8_t *user,
             uint8_t *b0, uint8_t *b1);
-int settle_group(struct csm_engine *e, struct group *g, uint64_t skip_first, uint64_t skip_last);
+int settle_group(struct csm_engine *e, struct group *g, uint64_t skip_first, uint64_t skip_last,
+                 uint64_t size);
 void begin_meta(struct csm_engine *e, struct group *g, uint8_t **mb_out, int *slot_out);
 int publish_meta(struct csm_engine *e, struct group *g, int o);
 ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos, size_t len,

@@ -53,7 +53,7 @@ static int64_t rewrite_brother(struct csm_engine *e, uint64_t gno, uint64_t gen,
 	}
 	int n = g->pair.newer;
 	if (n >= 0 && !g->pair.broken && (gen == 0 || g->pair.gen[n] == gen) && group_dirty(g) &&
-	    settle_group(e, g, 1, 0) == 0) {
+	    settle_group(e, g, 1, 0, UINT64_MAX) == 0) {
 		uint8_t *m;
 		int o;
 		begin_meta(e, g, &m, &o);

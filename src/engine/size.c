@@ -307,6 +307,16 @@ static int shrink_locked(struct csm_engine *e, uint64_t nsize, uint64_t cur)
 	int rc = xlock(e, tail, F_WRLCK);
 	if (rc < 0)
 		goto done;
+	/* v2: stores left longer by an earlier shrink killed before its cut
+	 * are cut first, as a growth does.  This shrink's superblock names
+	 * only the size it shrinks from (shrunk_from): killed before its own
+	 * cut, it must leave no store longer than that size's, or the next
+	 * open takes the rest for data no shrink explains and refuses it. */
+	rc = cut_stale_stores(e);
+	if (rc < 0) {
+		xunlock(e, tail);
+		goto done;
+	}
 	tl_shrinker = e;
 	tl_shrink_size = cur;
 	if (e->opts.trace)

@@ -136,14 +136,16 @@ int read_super(struct csm_backend *be, struct csm_super *sb)
 }
 
 /* Take what another process may have changed in the stored superblock:
- * size, state and sequence.  resize_mu held (or the engine not shared
- * yet). */
+ * size, state, sequence, boot id and shrunk_from (open.c's check of the
+ * pair reads it with the size it goes with; write_super sets its own).
+ * resize_mu held (or the engine not shared yet). */
 void take_super(struct csm_engine *e, const struct csm_super *sb)
 {
 	e->sb.logical_size = sb->logical_size;
 	e->sb.state = sb->state;
 	e->sb.sequence = sb->sequence;
 	memcpy(e->sb.boot_id, sb->boot_id, sizeof(e->sb.boot_id));
+	e->sb.shrunk_from = sb->shrunk_from;
 	note_size(e, sb->logical_size, sb->sequence);
 }
 

@@ -84,7 +84,7 @@ int run_iov(const struct csm_geometry *geo, const struct run *r, struct iovec *i
 }
 
 /* Read block k into b and verify it (read-modify-write).  Group locked. */
-static int rmw_load(struct csm_engine *e, struct group *g, uint64_t k, uint8_t *b)
+static int rmw_load(struct csm_engine *e, struct group *g, uint64_t k, uint8_t *b, uint64_t size)
 {
 	int rc = store_read(e, CSM_DATA, b, e->geo.block_size, csm_geo_data_offset(&e->geo, k));
 	if (rc < 0) {
@@ -99,7 +99,7 @@ static int rmw_load(struct csm_engine *e, struct group *g, uint64_t k, uint8_t *
 			return rc;
 		if (g->pair.broken)
 			return -EIO;
-		rc = settle_group(e, g, k, k); /* a fresh load may hold a cut-off update */
+		rc = settle_group(e, g, k, k, size); /* a fresh load may hold a cut-off update */
 		if (rc < 0)
 			return rc;
 		kind = verify_block(e, g, k, b);
@@ -119,17 +119,32 @@ static int rmw_load(struct csm_engine *e, struct group *g, uint64_t k, uint8_t *
  * data, and if only the older brother's tuple matches, adopt it in memory.
  * Without this, the next update would copy the unlanded tuple forward and
  * the older brother, overwritten, could no longer vouch for the old data.
+ * Blocks past the size are left as the newer has them: a shrink unmarks
+ * the dropped blocks of its new last group before it stores the size and
+ * cuts the stores, so killed in between it leaves the older brother
+ * vouching for data still there, which the cut then takes away (adopted,
+ * a regrowth would read them as a mismatch, not zeros).  size: the
+ * current size (current_size), or UINT64_MAX to ask for it here.
  * Group locked exclusive. */
-int settle_group(struct csm_engine *e, struct group *g, uint64_t skip_first, uint64_t skip_last)
+int settle_group(struct csm_engine *e, struct group *g, uint64_t skip_first, uint64_t skip_last,
+                 uint64_t size)
 {
 	if (g->settled)
 		return 0;
 	const struct csm_geometry *geo = &e->geo;
 	uint8_t b[CSM_MAX_BLOCK] __attribute__((aligned(ALIGN)));
 	uint8_t *nw = g->slot[g->pair.newer], *od = g->slot[1 - g->pair.newer];
+	bool asked = size != UINT64_MAX;
 	for (uint32_t idx = 0; idx < geo->per_group; idx++) {
 		uint64_t k = g->gno * geo->per_group + idx;
 		if ((k >= skip_first && k <= skip_last) || csm_mb_same(geo, nw, od, idx))
+			continue;
+		if (!asked) { /* at the first block that differs */
+			asked = true;
+			if (current_size(e, g, &size) < 0)
+				size = UINT64_MAX; /* unknown: every block, as before */
+		}
+		if (size != UINT64_MAX && k >= csm_geo_blocks(geo, size))
 			continue;
 		int rc = store_read(e, CSM_DATA, b, geo->block_size, csm_geo_data_offset(geo, k));
 		if (rc < 0) {
@@ -318,11 +333,11 @@ ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos, size_t
 		rc = -EIO;
 		goto out;
 	}
-	rc = settle_group(e, g, r.first, r.last);
+	rc = settle_group(e, g, r.first, r.last, size);
 	if (rc < 0)
 		goto out;
 	if (r.head_bounce) {
-		rc = rmw_load(e, g, r.first, b0);
+		rc = rmw_load(e, g, r.first, b0, size);
 		if (rc < 0)
 			goto out;
 		size_t n = bs - r.head;
@@ -330,7 +345,7 @@ ssize_t write_run(struct csm_engine *e, const uint8_t *buf, uint64_t pos, size_t
 		csums[0] = csm_block_csum(&e->hasher, r.first, b0, bs);
 	}
 	if (r.tail_bounce) {
-		rc = rmw_load(e, g, r.last, b1);
+		rc = rmw_load(e, g, r.last, b1, size);
 		if (rc < 0)
 			goto out;
 		memcpy(b1, buf + ((r.last << geo->block_shift) - pos), r.endoff);
@@ -397,7 +412,7 @@ int clear_run(struct csm_engine *e, uint64_t first, uint64_t last, bool zero_dat
 		rc = -EIO;
 		goto out;
 	}
-	rc = settle_group(e, g, first, last);
+	rc = settle_group(e, g, first, last, size);
 	if (rc < 0)
 		goto out;
 	int n = g->pair.newer;

@@ -16,7 +16,12 @@
  *          reads zeros, scrub is clean;
  *   other  a third process grows it a little while the holder keeps
  *          its stale size and cached metadata: the holder's reads past
- *          the cut give zeros (or stop short), never EIO or cut data.
+ *          the cut give zeros (or stop short), never EIO or cut data;
+ *   settle the holder writes a byte inside the kept part of the new last
+ *          group first (taking over the dead shrink's brothers, whose
+ *          newer one has the dropped blocks unmarked while the data is
+ *          still there), then grows it back by truncate: zeros, scrub
+ *          clean (the dropped blocks are not marked written again).
  *
  * Engine B (the killed process) has its own open file of the path, so its
  * locks are another process's; its backend forwards every call until the
@@ -32,6 +37,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "csumshim/backend.h"
@@ -42,8 +48,8 @@
 
 enum layout { ALIGNED, UNALIGNED, SEPARATE };
 static const char *const layout_name[] = {"aligned", "unaligned", "separate"};
-enum ending { GROW, WRITE, CLOSE, OTHER };
-static const char *const ending_name[] = {"grow", "write", "close", "other"};
+enum ending { GROW, WRITE, CLOSE, OTHER, SETTLE };
+static const char *const ending_name[] = {"grow", "write", "close", "other", "settle"};
 
 static char dpath[128], mpath[140];
 static uint64_t gb; /* bytes of data per group */
@@ -181,6 +187,13 @@ static void one(enum layout l, enum ending end)
 		free(r);
 		CHECK(csm_truncate(a, 4 * gb) == 0, "%s: regrow: %s", what, strerror(errno));
 		expect_zeros(a, cut, 4 * gb - cut, UINT64_MAX, 0, what);
+	} else if (end == SETTLE) {
+		CHECK(csm_pwrite(a, "s", 1, gb + 20) == 1, "%s: a write in the last group: %s",
+		      what, strerror(errno));
+		CHECK(csm_fsync(a, false) == 0);
+		CHECK(csm_truncate(a, 4 * gb) == 0, "%s: regrow: %s", what, strerror(errno));
+		expect_zeros(a, cut, 4 * gb - cut, UINT64_MAX, 0, what);
+		CHECK(csm_pread(a, buf, 1, gb + 20) == 1 && buf[0] == 's', "%s: the byte", what);
 	} else if (end == WRITE) {
 		uint64_t at = 3 * gb + 4096 + 100;
 		CHECK(csm_pwrite(a, "Z", 1, at) == 1, "%s: regrowing write: %s", what,
@@ -253,6 +266,160 @@ static void separate_alone(bool appended)
 	printf("  %s: finished at open, the kept bytes exact, zeros past them\n", what);
 }
 
+/* In a child process: open the pair (no solo: a forked child has no
+ * watcher thread), say so on `ready`, wait for a byte on `go`, then shrink
+ * to `size` and die once the metadata file is cut (before the data file
+ * is) or, `at_super`, once the smaller size is stored: _exit, no close, as
+ * a kill leaves it. */
+static pid_t shrinker(uint64_t size, bool at_super, int ready, int go)
+{
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid > 0)
+		return pid;
+	struct csm_engine_opts o = {.no_solo = true};
+	struct csm_engine *e;
+	char err[200], c = 0;
+	struct csm_backend be = dying_wrap(backend(SEPARATE));
+	if (csm_open(&be, &o, &e, err, sizeof(err)) < 0)
+		_exit(2);
+	if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
+		_exit(3);
+	dying.after_meta_size = !at_super;
+	dying.after_super = at_super;
+	(void)csm_truncate(e, size);
+	_exit(dying.dead ? 0 : 4);
+}
+
+static void reap(pid_t pid, const char *what)
+{
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "%s: child %d ended with status 0x%x", what, (int)pid, st);
+}
+
+/* Separate layout: a shrink killed before its data cut while another
+ * process holds the file, which then shrinks further and is killed once
+ * it stored its size.  The second's superblock names only the size it
+ * shrank from, so it must not leave the data file longer than that
+ * size's store (the first's tail).  The next open finishes the shrink
+ * (nothing past the size is anyone's but theirs): no refusal. */
+static void separate_twice(void)
+{
+	const char *what = "separate/twice";
+	make(SEPARATE);
+	struct csm_engine *a = open_engine(backend(SEPARATE));
+	size_t n;
+	uint8_t *buf = fill(a, &n);
+	CHECK(csm_close(a) == 0);
+	uint64_t cut1 = 2 * gb + gb / 2, cut2 = gb / 2 + 1000;
+	int p1[2], p2[2], q1[2], q2[2];
+	CHECK(pipe(p1) == 0 && pipe(p2) == 0 && pipe(q1) == 0 && pipe(q2) == 0);
+	char c;
+	/* H, the holder, opens first; B shrinks and dies while H is in. */
+	pid_t h = shrinker(cut2, true, p1[1], q1[0]);
+	CHECK(read(p1[0], &c, 1) == 1, "%s: the holder opened", what);
+	pid_t b = shrinker(cut1, false, p2[1], q2[0]);
+	CHECK(read(p2[0], &c, 1) == 1 && write(q2[1], "g", 1) == 1);
+	reap(b, what);
+	CHECK(write(q1[1], "g", 1) == 1);
+	reap(h, what);
+	for (int i = 0; i < 2; i++) {
+		close(p1[i]);
+		close(p2[i]);
+		close(q1[i]);
+		close(q2[i]);
+	}
+	struct stat st;
+	CHECK(stat(dpath, &st) == 0 && (uint64_t)st.st_size > cut2, "%s: the data file uncut",
+	      what);
+
+	struct csm_engine_opts o = {.check_pair = true};
+	struct csm_engine *e;
+	char err[300];
+	struct csm_backend be = backend(SEPARATE);
+	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == 0, "%s: the pair check takes it: %s", what,
+	      err);
+	CHECK(csm_size(e) == cut2, "%s: the size", what);
+	CHECK(stat(dpath, &st) == 0 && (uint64_t)st.st_size == cut2, "%s: the data file cut", what);
+	uint8_t *got = malloc(n);
+	CHECK(got && csm_pread(e, got, cut2, 0) == (ssize_t)cut2);
+	CHECK(memcmp(got, buf, cut2) == 0, "%s: the kept bytes", what);
+	CHECK(csm_truncate(e, n) == 0, "%s: regrow: %s", what, strerror(errno));
+	CHECK(csm_pread(e, got, n - cut2, cut2) == (ssize_t)(n - cut2) &&
+	              csm_is_zero(got, n - cut2),
+	      "%s: zeros past the cut after a regrowth", what);
+	scrub_clean(e, what);
+	CHECK(csm_close(e) == 0);
+	free(got);
+	free(buf);
+	printf("  %s: finished at open, the kept bytes exact, zeros past them\n", what);
+}
+
+/* A backend whose first try at the presence lock lets another process
+ * shrink the file and die before it (a kill between an opener's first
+ * look at the superblock and its lock). */
+static struct csm_backend_ops race_ops;
+static const struct csm_backend_ops *race_inner;
+static uint64_t race_cut;
+
+static int race_lock(void *ctx, uint64_t id, int type, bool wait)
+{
+	if (race_cut && id == CSM_LOCK_PRESENCE && type == F_WRLCK) {
+		int p[2], q[2];
+		char c;
+		CHECK(pipe(p) == 0 && pipe(q) == 0);
+		pid_t pid = shrinker(race_cut, false, p[1], q[0]);
+		race_cut = 0;
+		CHECK(read(p[0], &c, 1) == 1 && write(q[1], "g", 1) == 1);
+		reap(pid, "separate/open-race");
+		for (int i = 0; i < 2; i++) {
+			close(p[i]);
+			close(q[i]);
+		}
+	}
+	return race_inner->lock(ctx, id, type, wait);
+}
+
+/* Separate layout: an opener reads the superblock of a clean file, then
+ * another process shrinks it and is killed before its data cut, then the
+ * opener gets the file to itself.  It must judge the pair by the
+ * superblock as it is then (the shrink's, which names the size it shrank
+ * from), not by what it first read: the shrink finished, no refusal. */
+static void separate_open_race(void)
+{
+	const char *what = "separate/open-race";
+	make(SEPARATE);
+	struct csm_engine *a = open_engine(backend(SEPARATE));
+	size_t n;
+	uint8_t *buf = fill(a, &n);
+	CHECK(csm_close(a) == 0);
+	uint64_t cut = gb + gb / 2;
+	struct csm_backend be = backend(SEPARATE);
+	race_inner = be.ops;
+	race_ops = *be.ops;
+	race_ops.lock = race_lock;
+	be.ops = &race_ops;
+	race_cut = cut;
+	struct csm_engine_opts o = {.check_pair = true};
+	struct csm_engine *e;
+	char err[300];
+	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == 0, "%s: the pair check takes it: %s", what,
+	      err);
+	CHECK(race_cut == 0, "%s: the shrink came in between", what);
+	CHECK(csm_size(e) == cut, "%s: the size", what);
+	struct stat st;
+	CHECK(stat(dpath, &st) == 0 && (uint64_t)st.st_size == cut, "%s: the data file cut", what);
+	uint8_t *got = malloc(n);
+	CHECK(got && csm_pread(e, got, cut, 0) == (ssize_t)cut);
+	CHECK(memcmp(got, buf, cut) == 0, "%s: the kept bytes", what);
+	scrub_clean(e, what);
+	CHECK(csm_close(e) == 0);
+	free(got);
+	free(buf);
+	printf("  %s: judged by the superblock it locked, the shrink finished\n", what);
+}
+
 /* argv[1]: run only the case named so ("separate/close"). */
 int main(int argc, char **argv)
 {
@@ -263,7 +430,7 @@ int main(int argc, char **argv)
 	close(fd);
 	snprintf(mpath, sizeof(mpath), "%s.csum", dpath);
 	for (int l = ALIGNED; l <= SEPARATE; l++)
-		for (int end = GROW; end <= OTHER; end++) {
+		for (int end = GROW; end <= SETTLE; end++) {
 			char name[32];
 			snprintf(name, sizeof(name), "%s/%s", layout_name[l], ending_name[end]);
 			if (argc < 2 || !strcmp(argv[1], name))
@@ -273,6 +440,10 @@ int main(int argc, char **argv)
 		separate_alone(false);
 	if (argc < 2 || !strcmp(argv[1], "separate/alone-appended"))
 		separate_alone(true);
+	if (argc < 2 || !strcmp(argv[1], "separate/twice"))
+		separate_twice();
+	if (argc < 2 || !strcmp(argv[1], "separate/open-race"))
+		separate_open_race();
 	unlink(dpath);
 	unlink(mpath);
 	printf("test_killed_shrink: a shrink killed before its cut never brings cut data back\n");
