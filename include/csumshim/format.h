@@ -112,6 +112,11 @@ struct csm_super {
 	 * (a shrink stores the smaller size before it cuts the stores); 0
 	 * when the last superblock write was no shrink. */
 	uint64_t shrunk_from;
+	/* v2: engines that changed the file since it was last marked clean
+	 * and have not signed off (closed, or exited normally) since; 0 when
+	 * clean.  The last one out leaves the file unclean while it is not 0:
+	 * a writer died, and only recovery finds and records what it left. */
+	uint32_t writers;
 };
 
 /* Superblock field offsets (see docs/FORMAT.md). */
@@ -135,7 +140,8 @@ enum {
 	CSM_SB_OFF_RESERVED = 80,    /* v1: reserved from here */
 	CSM_SB_OFF_BOOT_ID = 80,     /* v2 */
 	CSM_SB_OFF_SHRUNK_FROM = 96, /* v2 */
-	CSM_SB_OFF_RESERVED_V2 = 104,
+	CSM_SB_OFF_WRITERS = 104,    /* v2 */
+	CSM_SB_OFF_RESERVED_V2 = 108,
 	CSM_SB_OFF_CSUM = 508,
 };
 

@@ -65,7 +65,7 @@ int cmd_info(int argc, char **argv)
 		       "s\",\"aligned\":%s,\"written_group_record\":%s,"
 		       "\"state\":\"%s\",\"blocks\":%llu,\"blocks_per_group\":%u,\"groups\":%llu,"
 		       "\"data_store_bytes\":%llu,\"metadata_store_bytes\":%llu,\"sequence\":%llu,"
-		       "\"format_time\":%llu,\"shrunk_from\":%llu}\n",
+		       "\"format_time\":%llu,\"shrunk_from\":%llu,\"writers\":%u}\n",
 		       f.path, f.meta_path ? "\"" : "", f.meta_path ? f.meta_path : "null",
 		       f.meta_path ? "\"" : "", sb->version, uuid,
 		       (unsigned long long)sb->logical_size, sb->block_size,
@@ -76,7 +76,7 @@ int cmd_info(int argc, char **argv)
 		       (unsigned long long)csm_geo_data_store_size(g, sb->logical_size),
 		       (unsigned long long)csm_geo_meta_store_size(g, sb->logical_size),
 		       (unsigned long long)sb->sequence, (unsigned long long)sb->format_time,
-		       (unsigned long long)sb->shrunk_from);
+		       (unsigned long long)sb->shrunk_from, sb->writers);
 	} else {
 		printf("file:             %s\n", f.path);
 		if (f.meta_path)
@@ -91,6 +91,10 @@ int cmd_info(int argc, char **argv)
 		if (g->wgrec)
 			printf("written groups:   recorded (a group punched out is reported)\n");
 		printf("state:            %s\n", csm_state_name(sb->state));
+		if (sb->state != CSM_STATE_CLEAN && sb->version >= 2)
+			printf("writers:          %u not signed off (a process writing it, or one "
+			       "that died)\n",
+			       sb->writers);
 		if (sb->shrunk_from)
 			printf("shrunk from:      %llu bytes (the last superblock write was a "
 			       "truncate)\n",

@@ -499,8 +499,10 @@ void csm_abandon(struct csm_engine *e)
 }
 
 /* What closing leaves on storage: every update synced, the groups this
- * engine dirtied clean, and — by the last engine out — the file clean. */
-static int sign_off(struct csm_engine *e)
+ * engine dirtied clean, and — by the last engine out — the file clean.
+ * closing: no other thread uses the engine (csm_close, not csm_exit), so
+ * the last one out may run a recovery. */
+static int sign_off(struct csm_engine *e, bool closing)
 {
 	int rc = 0;
 	if (!e->opts.readonly && atomic_load(&e->unclean))
@@ -515,9 +517,29 @@ static int sign_off(struct csm_engine *e)
 	 * taken for the file's), a cut would drop the data past it. */
 	if (atomic_load(&e->stale_super))
 		last = false;
-	if (rc == 0 && last && !e->opts.readonly) {
+	/* v2: this engine's changes are signed off (synced above): one writer
+	 * fewer on storage.  A count left above zero by the last one out is a
+	 * writer that died with changes nobody has judged or recorded (a group
+	 * it wrote before any sync is in no record): recovered here, alone, as
+	 * the next open alone would (which is left to do it when this is a
+	 * process's exit, other threads perhaps still running). */
+	bool mine = rc == 0 && e->v2 && !e->opts.readonly && atomic_load(&e->unclean) &&
+	            !atomic_load(&e->stale_super);
+	if (rc == 0 && (last || mine)) {
 		rc = sb_begin(e);
-		if (rc == 0 && e->sb.state != CSM_STATE_CLEAN) {
+		if (rc == 0 && mine && e->sb.writers > 0)
+			e->sb.writers--;
+		bool orphaned = e->v2 && e->sb.writers > 0;
+		bool recover = rc == 0 && last && orphaned && e->sb.state != CSM_STATE_CLEAN;
+		if (recover && e->opts.trace)
+			tracef(e, "last out, %u writer(s) never signed off: %s", e->sb.writers,
+			       closing ? "recovering" : "left unclean");
+		if (rc == 0 && (!last || orphaned || e->sb.state == CSM_STATE_CLEAN)) {
+			if (mine && e->sb.state != CSM_STATE_CLEAN)
+				rc = write_super(e); /* the count, one less */
+			if (rc == 0 && mine)         /* a write after this counts again */
+				atomic_store(&e->unclean, false);
+		} else if (rc == 0) {
 			/* As recovery does: a killed shrink's stores cut (a
 			 * clean separate data file is exactly the size, which
 			 * check_pair relies on). */
@@ -538,6 +560,8 @@ static int sign_off(struct csm_engine *e)
 				atomic_store(&e->unclean, false);
 		}
 		sb_end(e);
+		if (recover && closing && rc == 0)
+			rc = recover_locked(e, &e->recovery);
 	}
 	return rc;
 }
@@ -552,14 +576,14 @@ int csm_close(struct csm_engine *e)
 		e->w_closing = true;
 		pthread_mutex_unlock(&watch.mu);
 	}
-	rc = sign_off(e);
+	rc = sign_off(e, true);
 	engine_free(e);
 	return rc < 0 ? (int)fail(rc) : 0;
 }
 
 int csm_exit(struct csm_engine *e)
 {
-	int rc = sign_off(e);
+	int rc = sign_off(e, false);
 	return rc < 0 ? (int)fail(rc) : 0;
 }
 

@@ -146,6 +146,7 @@ void take_super(struct csm_engine *e, const struct csm_super *sb)
 	e->sb.sequence = sb->sequence;
 	memcpy(e->sb.boot_id, sb->boot_id, sizeof(e->sb.boot_id));
 	e->sb.shrunk_from = sb->shrunk_from;
+	e->sb.writers = sb->writers;
 	note_size(e, sb->logical_size, sb->sequence);
 }
 
@@ -306,18 +307,26 @@ int mark_unclean(struct csm_engine *e)
 		return 0;
 	int rc = sb_begin(e);
 	if (rc == 0 && !atomic_load(&e->unclean)) {
-		if (e->sb.state != CSM_STATE_UNCLEAN) {
+		bool flip = e->sb.state != CSM_STATE_UNCLEAN;
+		if (flip) {
 			e->sb.state = CSM_STATE_UNCLEAN;
+			e->sb.writers = 0;
 			/* v2: which boot this is, so recovery can tell a
 			 * process crash (same boot) from a power cut. */
 			memset(e->sb.boot_id, 0, sizeof(e->sb.boot_id));
 			if (e->v2 && e->be.ops->boot_id &&
 			    e->be.ops->boot_id(e->be.ctx, e->sb.boot_id) < 0)
 				memset(e->sb.boot_id, 0, sizeof(e->sb.boot_id));
-			rc = write_super(e);
-			if (rc == 0)
-				rc = sync_store(e, CSM_META);
 		}
+		/* v2: one more writer to sign off (sign_off); no sync needed
+		 * when the file was unclean already: a power cut leaves it to
+		 * recovery whatever the count says. */
+		if (e->v2 && e->sb.writers < UINT32_MAX)
+			e->sb.writers++;
+		if (flip || e->v2)
+			rc = write_super(e);
+		if (rc == 0 && flip)
+			rc = sync_store(e, CSM_META);
 		if (rc == 0)
 			atomic_store_explicit(&e->unclean, true, memory_order_release);
 	}

@@ -64,6 +64,7 @@ void csm_sb_encode(const struct csm_super *sb, uint8_t out[CSM_SB_SIZE])
 	if (sb->version >= 2) {
 		memcpy(out + CSM_SB_OFF_BOOT_ID, sb->boot_id, CSM_UUID_SIZE);
 		csm_put_le64(out + CSM_SB_OFF_SHRUNK_FROM, sb->shrunk_from);
+		csm_put_le32(out + CSM_SB_OFF_WRITERS, sb->writers);
 	}
 	csm_put_le32(out + CSM_SB_OFF_CSUM, csm_crc32c(0, out, CSM_SB_OFF_CSUM));
 }
@@ -130,6 +131,7 @@ enum csm_sb_err csm_sb_decode(const uint8_t *buf, size_t len, struct csm_super *
 	if (s.version >= 2) {
 		memcpy(s.boot_id, buf + CSM_SB_OFF_BOOT_ID, CSM_UUID_SIZE);
 		s.shrunk_from = csm_get_le64(buf + CSM_SB_OFF_SHRUNK_FROM);
+		s.writers = csm_get_le32(buf + CSM_SB_OFF_WRITERS);
 		reserved = CSM_SB_OFF_RESERVED_V2;
 	}
 	for (size_t i = reserved; i < CSM_SB_OFF_CSUM; i++)

@@ -13,7 +13,10 @@
  *  3. A group written by a process that dies before any sync has no bit:
  *     punched out, it reads zeros as before; recovered first, it is
  *     recorded by the recovery (after its sync), and a punch after that
- *     reads EIO.
+ *     reads EIO.  3c: the same while another engine holds the file: the
+ *     writer count on the superblock tells the last one out that a writer
+ *     died; closing, it recovers the file (the group recorded); exiting,
+ *     it leaves the file unclean for the next open.
  *  4. A shrink clears the bits of the groups it drops before their
  *     brothers go; grown back, those groups read zeros, scrub is clean.
  *     A bit left past the size (a shrink cut short) is cleared by the
@@ -160,6 +163,17 @@ static bool stored_bit(uint64_t gno)
 	return st == CSM_REC_VALID && csm_rec_bit(rec, gno % geo.seg_groups);
 }
 
+static struct csm_super stored_super(void)
+{
+	uint8_t sb[CSM_SB_SIZE];
+	int fd = open(path, O_RDONLY);
+	CHECK(fd >= 0 && pread(fd, sb, sizeof(sb), 0) == (ssize_t)sizeof(sb));
+	close(fd);
+	struct csm_super s;
+	CHECK(csm_sb_decode(sb, sizeof(sb), &s) == CSM_SB_OK);
+	return s;
+}
+
 /* Punch group gno's brothers and (if data) its data out of the file. */
 static void punch(uint64_t gno, bool data)
 {
@@ -288,6 +302,84 @@ int main(void)
 	e = open_file(false);
 	CHECK(read_group(e, g10) == -1);
 	CHECK(csm_close(e) == 0);
+
+	/* 3c. Two engines (as two processes) write and close: each signs off
+	 * its count, the last marks the file clean.  Then a process writes a
+	 * group and dies before any sync while another holds the file, which
+	 * then closes last: a writer never signed off, so the file stays
+	 * unclean (before: marked clean, the group in no record for good); the
+	 * next open alone recovers and records it, and a loss after that is a
+	 * loss. */
+	{
+		struct csm_engine *a = open_file(false), *b = open_file(false);
+		CHECK(csm_pwrite(a, "a", 1, 0) == 1 && csm_pwrite(b, "b", 1, 1) == 1);
+		struct csm_super s = stored_super();
+		CHECK(s.state == CSM_STATE_UNCLEAN && s.writers == 2, "state %u, writers %u",
+		      s.state, s.writers);
+		CHECK(csm_close(a) == 0);
+		CHECK_EQ_U64(stored_super().writers, 1);
+		CHECK(csm_close(b) == 0);
+		s = stored_super();
+		CHECK(s.state == CSM_STATE_CLEAN && s.writers == 0,
+		      "both signed off: state %u, "
+		      "writers %u",
+		      s.state, s.writers);
+	}
+	/* The holder closes last: it recovers the file itself (a writer never
+	 * signed off), recording the group; the file is clean after it.  The
+	 * holder's process exits instead (csm_exit, other threads may run):
+	 * the file is left unclean and the next open alone recovers it. */
+	for (int how = 0; how < 2; how++) {
+		const uint64_t g = 11 + (uint64_t)how;
+		/* how 1: the holder in a process of its own that exits */
+		pid_t hp = how ? fork() : 0;
+		CHECK(hp >= 0);
+		if (hp == 0) {
+			struct csm_engine *holder = open_file(false);
+			CHECK(csm_pwrite(holder, "h", 1, 0) == 1);
+			pid = fork();
+			CHECK(pid >= 0);
+			if (pid == 0) { /* the writer that dies */
+				e = open_file(false);
+				write_group(e, g);
+				_exit(0);
+			}
+			CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+			      WEXITSTATUS(status) == 0);
+			CHECK(!stored_bit(g));
+			if (how) {
+				CHECK(csm_exit(holder) == 0);
+				_exit(0);
+			}
+			CHECK(csm_close(holder) == 0);
+		} else {
+			CHECK(waitpid(hp, &status, 0) == hp && WIFEXITED(status) &&
+			      WEXITSTATUS(status) == 0);
+		}
+		struct csm_super left = stored_super();
+		if (how == 0) {
+			CHECK(left.state == CSM_STATE_CLEAN && left.writers == 0,
+			      "the last one out recovered: state %u, writers %u", left.state,
+			      left.writers);
+			CHECK(stored_bit(g), "the dead writer's group recorded at the close");
+			e = open_file(false);
+			CHECK(!csm_open_recovery(e)->ran);
+		} else {
+			CHECK(left.state == CSM_STATE_UNCLEAN && left.writers == 1,
+			      "an exit leaves it for recovery: state %u, writers %u", left.state,
+			      left.writers);
+			e = open_file(false); /* recovers */
+			CHECK(csm_open_recovery(e)->ran);
+			CHECK(stored_bit(g), "recovered and recorded");
+		}
+		CHECK(read_group(e, g) == 0);
+		CHECK(csm_close(e) == 0);
+		CHECK(stored_super().writers == 0);
+		punch(g, true);
+		e = open_file(false);
+		CHECK(read_group(e, g) == -1, "a loss after that is a loss");
+		CHECK(csm_close(e) == 0);
+	}
 
 	/* 4. Shrink, then grow back. */
 	format(0);

@@ -29,6 +29,7 @@ static struct csm_super sample(void)
 	s.format_time = 1700000000;
 	for (int i = 0; i < 16; i++)
 		s.boot_id[i] = (uint8_t)(0x50 + i);
+	s.writers = 0x01020304;
 	return s;
 }
 
@@ -42,7 +43,7 @@ static bool sb_equal(const struct csm_super *a, const struct csm_super *b)
 	       a->logical_size == b->logical_size && a->sequence == b->sequence &&
 	       a->format_time == b->format_time &&
 	       memcmp(a->boot_id, b->boot_id, sizeof(a->boot_id)) == 0 &&
-	       a->shrunk_from == b->shrunk_from;
+	       a->shrunk_from == b->shrunk_from && a->writers == b->writers;
 }
 
 static void expect(const uint8_t *b, enum csm_sb_err want)
@@ -145,6 +146,14 @@ int main(void)
 		CHECK(csm_sb_decode(c, sizeof(c), &d) == CSM_SB_OK && d.shrunk_from == 0,
 		      "v1 keeps no shrink origin");
 		c[CSM_SB_OFF_SHRUNK_FROM] = 1;
+		reseal(c);
+		expect(c, CSM_SB_BAD_RESERVED);
+		/* The writer count: v2 at offset 104, little-endian; v1 has none. */
+		csm_sb_encode(&s, c);
+		CHECK(csm_get_le32(c + CSM_SB_OFF_WRITERS) == 0x01020304);
+		csm_sb_encode(&t, c);
+		CHECK(csm_sb_decode(c, sizeof(c), &d) == CSM_SB_OK && d.writers == 0);
+		c[CSM_SB_OFF_WRITERS] = 1;
 		reseal(c);
 		expect(c, CSM_SB_BAD_RESERVED);
 	}
