@@ -266,11 +266,11 @@ static int check_pair_once(struct csm_engine *e, char *err, size_t errlen)
 		if (rc == 0)
 			return csm_errf(err, errlen, -EIO,
 			                "the data file holds %llu bytes, data past the %llu its "
-			                "metadata file describes (not closed cleanly), and no "
-			                "truncate from a size that far was under way: the metadata "
-			                "of another file or an older copy of this one; refused "
-			                "('csumshim recover' would cut the data file to that size, "
-			                "losing what lies past it)",
+			                "metadata file describes (not closed cleanly), more than "
+			                "any recorded truncate explains: data written without "
+			                "csumshim, or the metadata of another file or of an older "
+			                "copy of this one; refused ('csumshim recover' would cut "
+			                "the data file to that size, losing what lies past it)",
 			                (unsigned long long)dsize, (unsigned long long)size);
 	}
 	/* The last block the data file holds whole (a shorter one is a lost

@@ -483,7 +483,8 @@ int recover_locked(struct csm_engine *e, struct csm_recovery *res)
 		rc = sb_begin(e);
 		if (rc == 0) {
 			e->sb.state = CSM_STATE_CLEAN;
-			e->sb.writers = 0; /* every writer's changes judged */
+			e->sb.writers = 0;     /* every writer's changes judged */
+			e->sb.shrunk_from = 0; /* the stores cut to the size */
 			rc = write_super(e);
 			if (rc == 0)
 				rc = sync_store(e, CSM_META);

@@ -141,8 +141,12 @@ static int cut_stale(struct csm_engine *e, uint64_t have[2])
 	if (atomic_load(&e->stale_super))
 		return -EIO; /* the stored size is not the file's: recover first */
 	int rc = get_store_sizes(e, have);
-	if (rc < 0 || !stores_longer(e, have))
+	if (rc < 0)
 		return rc;
+	if (!stores_longer(e, have)) {
+		e->sb.shrunk_from = 0; /* no shrink left anything to finish */
+		return 0;
+	}
 	const struct csm_geometry *geo = &e->geo;
 	uint64_t size = e->sb.logical_size;
 	if (e->opts.trace)
@@ -150,6 +154,8 @@ static int cut_stale(struct csm_engine *e, uint64_t have[2])
 	cache_invalidate(e, csm_geo_groups(geo, size));
 	rc = set_store_sizes(e, size);
 	cache_invalidate(e, csm_geo_groups(geo, size));
+	if (rc == 0)
+		e->sb.shrunk_from = 0;
 	return rc < 0 ? rc : get_store_sizes(e, have); /* rare: asked again */
 }
 

@@ -54,13 +54,15 @@ int write_super(struct csm_engine *e)
 	e->sb.sequence++;
 	if (e->sb.state == CSM_STATE_CLEAN)
 		memset(e->sb.boot_id, 0, sizeof(e->sb.boot_id));
-	/* v2: a shrink's intent, kept until the next superblock write: the
-	 * stores are cut after this write, so a shrink killed in between
-	 * leaves them longer than the size, which the size before the shrink
-	 * explains (open.c's check of the pair). */
-	e->sb.shrunk_from = e->v2 && tl_shrinker == e && tl_shrink_size > e->sb.logical_size
-	                            ? tl_shrink_size
-	                            : 0;
+	/* v2: a shrink's intent.  The stores are cut after this write, so a
+	 * shrink killed in between leaves them longer than the size, which the
+	 * size before the shrink explains (open.c's check of the pair).  Kept
+	 * by every later write until the leftovers are cut (cut_stale clears
+	 * it) or the size grows past it (a growth cuts them first). */
+	if (e->v2 && tl_shrinker == e && tl_shrink_size > e->sb.logical_size)
+		e->sb.shrunk_from = tl_shrink_size;
+	else if (!e->v2 || e->sb.shrunk_from <= e->sb.logical_size)
+		e->sb.shrunk_from = 0;
 	int rc;
 	if (e->geo.wgrec) {
 		/* The header's records (record.c) go with the superblock. */

@@ -242,7 +242,7 @@ static void separate_alone(bool appended)
 	if (appended) {
 		CHECK(truncate(dpath, (off_t)n + 4096) == 0);
 		CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == -EIO, "%s: refused", what);
-		CHECK(strstr(err, "no truncate from a size that far") != NULL,
+		CHECK(strstr(err, "more than any recorded truncate explains") != NULL,
 		      "%s: the message says why: %s", what, err);
 		CHECK(stat(dpath, &st) == 0 && (uint64_t)st.st_size == n + 4096, "%s: nothing cut",
 		      what);
@@ -271,7 +271,7 @@ static void separate_alone(bool appended)
  * to `size` and die once the metadata file is cut (before the data file
  * is) or, `at_super`, once the smaller size is stored: _exit, no close, as
  * a kill leaves it. */
-static pid_t shrinker(uint64_t size, bool at_super, int ready, int go)
+static pid_t shrinker(uint64_t size, bool at_super, bool early, int ready, int go)
 {
 	pid_t pid = fork();
 	CHECK(pid >= 0);
@@ -283,6 +283,12 @@ static pid_t shrinker(uint64_t size, bool at_super, int ready, int go)
 	struct csm_backend be = dying_wrap(backend(SEPARATE));
 	if (csm_open(&be, &o, &e, err, sizeof(err)) < 0)
 		_exit(2);
+	/* Its first change (the unclean mark and writer count, a superblock
+	 * write) before the kill is armed: byte 0 written back as it is.
+	 * early: not, so at_super kills it at that write, before its shrink. */
+	uint8_t b0;
+	if (!early && (csm_pread(e, &b0, 1, 0) != 1 || csm_pwrite(e, &b0, 1, 0) != 1))
+		_exit(5);
 	if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
 		_exit(3);
 	dying.after_meta_size = !at_super;
@@ -304,9 +310,9 @@ static void reap(pid_t pid, const char *what)
  * shrank from, so it must not leave the data file longer than that
  * size's store (the first's tail).  The next open finishes the shrink
  * (nothing past the size is anyone's but theirs): no refusal. */
-static void separate_twice(void)
+static void separate_twice(bool early)
 {
-	const char *what = "separate/twice";
+	const char *what = early ? "separate/twice-early" : "separate/twice";
 	make(SEPARATE);
 	struct csm_engine *a = open_engine(backend(SEPARATE));
 	size_t n;
@@ -317,9 +323,9 @@ static void separate_twice(void)
 	CHECK(pipe(p1) == 0 && pipe(p2) == 0 && pipe(q1) == 0 && pipe(q2) == 0);
 	char c;
 	/* H, the holder, opens first; B shrinks and dies while H is in. */
-	pid_t h = shrinker(cut2, true, p1[1], q1[0]);
+	pid_t h = shrinker(cut2, true, early, p1[1], q1[0]);
 	CHECK(read(p1[0], &c, 1) == 1, "%s: the holder opened", what);
-	pid_t b = shrinker(cut1, false, p2[1], q2[0]);
+	pid_t b = shrinker(cut1, false, false, p2[1], q2[0]);
 	CHECK(read(p2[0], &c, 1) == 1 && write(q2[1], "g", 1) == 1);
 	reap(b, what);
 	CHECK(write(q1[1], "g", 1) == 1);
@@ -340,14 +346,16 @@ static void separate_twice(void)
 	struct csm_backend be = backend(SEPARATE);
 	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == 0, "%s: the pair check takes it: %s", what,
 	      err);
-	CHECK(csm_size(e) == cut2, "%s: the size", what);
-	CHECK(stat(dpath, &st) == 0 && (uint64_t)st.st_size == cut2, "%s: the data file cut", what);
+	/* early: the holder died at its first change, before its shrink: the
+	 * first shrink's intent survived that superblock write. */
+	uint64_t cut = early ? cut1 : cut2;
+	CHECK(csm_size(e) == cut, "%s: the size", what);
+	CHECK(stat(dpath, &st) == 0 && (uint64_t)st.st_size == cut, "%s: the data file cut", what);
 	uint8_t *got = malloc(n);
-	CHECK(got && csm_pread(e, got, cut2, 0) == (ssize_t)cut2);
-	CHECK(memcmp(got, buf, cut2) == 0, "%s: the kept bytes", what);
+	CHECK(got && csm_pread(e, got, cut, 0) == (ssize_t)cut);
+	CHECK(memcmp(got, buf, cut) == 0, "%s: the kept bytes", what);
 	CHECK(csm_truncate(e, n) == 0, "%s: regrow: %s", what, strerror(errno));
-	CHECK(csm_pread(e, got, n - cut2, cut2) == (ssize_t)(n - cut2) &&
-	              csm_is_zero(got, n - cut2),
+	CHECK(csm_pread(e, got, n - cut, cut) == (ssize_t)(n - cut) && csm_is_zero(got, n - cut),
 	      "%s: zeros past the cut after a regrowth", what);
 	scrub_clean(e, what);
 	CHECK(csm_close(e) == 0);
@@ -369,7 +377,7 @@ static int race_lock(void *ctx, uint64_t id, int type, bool wait)
 		int p[2], q[2];
 		char c;
 		CHECK(pipe(p) == 0 && pipe(q) == 0);
-		pid_t pid = shrinker(race_cut, false, p[1], q[0]);
+		pid_t pid = shrinker(race_cut, false, false, p[1], q[0]);
 		race_cut = 0;
 		CHECK(read(p[0], &c, 1) == 1 && write(q[1], "g", 1) == 1);
 		reap(pid, "separate/open-race");
@@ -441,7 +449,9 @@ int main(int argc, char **argv)
 	if (argc < 2 || !strcmp(argv[1], "separate/alone-appended"))
 		separate_alone(true);
 	if (argc < 2 || !strcmp(argv[1], "separate/twice"))
-		separate_twice();
+		separate_twice(false);
+	if (argc < 2 || !strcmp(argv[1], "separate/twice-early"))
+		separate_twice(true);
 	if (argc < 2 || !strcmp(argv[1], "separate/open-race"))
 		separate_open_race();
 	unlink(dpath);
