@@ -302,6 +302,7 @@ bool group_is_hole(struct csm_engine *e, uint64_t gno, uint64_t ngroups, uint64_
  * 1 if so, 0 if not, or -errno.  Holes are skipped where the store can
  * tell. */
 int past_size_zero(struct csm_engine *e, uint64_t from, uint64_t to);
+bool past_size_must_be_zero(struct csm_engine *e, uint64_t dsize);
 
 /* record.c */
 int rec_load_hdr(struct csm_engine *e);

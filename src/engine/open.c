@@ -171,6 +171,26 @@ static int sample_fails(struct csm_engine *e, uint64_t lblock, uint8_t *buf)
 	return kind == CSM_EV_DATA_MISMATCH || kind == CSM_EV_NONZERO_UNWRITTEN;
 }
 
+/* v2 separate layout, a data file of dsize bytes, longer than the size:
+ * must the data past the size be zeros?  Clean: the data file is cut to
+ * the size, so anything else there was never csumshim's.  Unclean, no
+ * restart since: a growth cut short leaves zeros there, and a shrink
+ * killed before its data cut leaves data its superblock explains (no
+ * longer than the store of the size it shrank from, which recovery cuts);
+ * anything else was never csumshim's either.  After a restart recovery
+ * judges it. */
+bool past_size_must_be_zero(struct csm_engine *e, uint64_t dsize)
+{
+	const struct csm_geometry *geo = &e->geo;
+	if (!e->v2 || dsize <= e->sb.logical_size)
+		return false;
+	if (e->sb.state == CSM_STATE_CLEAN)
+		return true;
+	bool shrink_left =
+	        e->sb.shrunk_from && dsize <= csm_geo_data_store_size(geo, e->sb.shrunk_from);
+	return !shrink_left && !e->opts.after_power_loss && !booted_since(e, e->sb.boot_id);
+}
+
 int past_size_zero(struct csm_engine *e, uint64_t from, uint64_t to)
 {
 	enum { CHUNK = 1 << 16 };
@@ -255,10 +275,7 @@ static int check_pair_once(struct csm_engine *e, char *err, size_t errlen)
 	 * shrink's superblock names the size it shrank from: a data file no
 	 * longer than that is the shrink's to finish (recovery cuts it).  The
 	 * rest is refused (`csumshim recover` would cut it, the message says). */
-	bool shrink_left =
-	        e->sb.shrunk_from && dsize <= csm_geo_data_store_size(geo, e->sb.shrunk_from);
-	if (e->v2 && e->sb.state == CSM_STATE_UNCLEAN && dsize > size && !shrink_left &&
-	    !e->opts.after_power_loss && !booted_since(e, e->sb.boot_id)) {
+	if (e->sb.state == CSM_STATE_UNCLEAN && past_size_must_be_zero(e, dsize)) {
 		rc = past_size_zero(e, size, dsize);
 		if (rc < 0)
 			return csm_errf(err, errlen, rc, "cannot read the data file: %s",

@@ -70,12 +70,13 @@ int csm_scrub(struct csm_engine *e, csm_progress_fn progress, void *arg,
 		struct csm_event ev = {.kind = CSM_EV_STALE_SUPER, .group = e->stale_group};
 		report(e, &ev);
 	}
-	/* Separate layout: a clean v2 data file is cut to the size; data past
-	 * it (zeros are what a growth whose size write failed leaves) was
-	 * never csumshim's. */
+	/* Separate layout: data past the size that no growth cut short and no
+	 * killed shrink explains was never csumshim's (the open's pair check
+	 * refuses the same). */
 	uint64_t dsize = 0;
-	if (e->v2 && geo->layout == CSM_LAYOUT_SEPARATE && e->sb.state == CSM_STATE_CLEAN &&
-	    e->be.ops->get_size(e->be.ctx, CSM_DATA, &dsize) == 0 && dsize > size) {
+	if (e->v2 && geo->layout == CSM_LAYOUT_SEPARATE &&
+	    e->be.ops->get_size(e->be.ctx, CSM_DATA, &dsize) == 0 &&
+	    past_size_must_be_zero(e, dsize)) {
 		rc = past_size_zero(e, size, dsize);
 		if (rc < 0) {
 			free(buf);

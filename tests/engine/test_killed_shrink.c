@@ -246,6 +246,14 @@ static void separate_alone(bool appended)
 		      "%s: the message says why: %s", what, err);
 		CHECK(stat(dpath, &st) == 0 && (uint64_t)st.st_size == n + 4096, "%s: nothing cut",
 		      what);
+		/* A read-only look (csumshim check) reports the same data. */
+		struct csm_engine_opts ro = {.readonly = true};
+		be = backend(SEPARATE);
+		CHECK(csm_open(&be, &ro, &e, err, sizeof(err)) == 0, "%s: read-only: %s", what, err);
+		struct csm_scrub_result res;
+		CHECK(csm_scrub(e, NULL, NULL, &res) == 0);
+		CHECK_EQ_U64(res.data_past_size, n + 4096);
+		CHECK(csm_close(e) == 0);
 		free(buf);
 		printf("  %s: refused, nothing cut\n", what);
 		return;
