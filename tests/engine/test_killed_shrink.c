@@ -249,7 +249,8 @@ static void separate_alone(bool appended)
 		/* A read-only look (csumshim check) reports the same data. */
 		struct csm_engine_opts ro = {.readonly = true};
 		be = backend(SEPARATE);
-		CHECK(csm_open(&be, &ro, &e, err, sizeof(err)) == 0, "%s: read-only: %s", what, err);
+		CHECK(csm_open(&be, &ro, &e, err, sizeof(err)) == 0, "%s: read-only: %s", what,
+		      err);
 		struct csm_scrub_result res;
 		CHECK(csm_scrub(e, NULL, NULL, &res) == 0);
 		CHECK_EQ_U64(res.data_past_size, n + 4096);
