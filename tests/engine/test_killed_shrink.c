@@ -212,6 +212,28 @@ static void one(enum layout l, enum ending end)
 	printf("  %s: nothing of the cut data came back\n", what);
 }
 
+/* After an open that finished a killed shrink to `cut`: the data file is
+ * cut, the kept bytes are buf's, a regrowth to `grow` reads zeros past the
+ * cut, the file scrubs clean.  Closes e and frees buf. */
+static void finished(struct csm_engine *e, uint8_t *buf, uint64_t cut, uint64_t grow,
+                     const char *what)
+{
+	struct stat st;
+	CHECK(stat(dpath, &st) == 0 && (uint64_t)st.st_size == cut, "%s: the data file cut", what);
+	uint8_t *got = malloc(grow);
+	CHECK(got && csm_pread(e, got, cut, 0) == (ssize_t)cut);
+	CHECK(memcmp(got, buf, cut) == 0, "%s: the kept bytes", what);
+	CHECK(csm_truncate(e, grow) == 0, "%s: regrow: %s", what, strerror(errno));
+	CHECK(csm_pread(e, got, grow - cut, cut) == (ssize_t)(grow - cut) &&
+	              csm_is_zero(got, grow - cut),
+	      "%s: zeros past the cut after a regrowth", what);
+	scrub_clean(e, what);
+	CHECK(csm_close(e) == 0);
+	free(got);
+	free(buf);
+	printf("  %s: finished at open, the kept bytes exact, zeros past them\n", what);
+}
+
 /* Separate layout, alone: a shrink killed after it cut the metadata file
  * and before it cut the data file, nobody else there.  The shrink's
  * superblock names the size it shrank from, so the next open that checks
@@ -261,18 +283,7 @@ static void separate_alone(bool appended)
 	}
 	CHECK(csm_open(&be, &o, &e, err, sizeof(err)) == 0, "%s: the pair check takes it: %s", what,
 	      err);
-	CHECK(stat(dpath, &st) == 0 && (uint64_t)st.st_size == cut, "%s: the data file cut", what);
-	uint8_t *got = malloc(cut);
-	CHECK(got && csm_pread(e, got, cut, 0) == (ssize_t)cut);
-	CHECK(memcmp(got, buf, cut) == 0, "%s: the kept bytes", what);
-	CHECK(csm_truncate(e, 4 * gb) == 0, "%s: regrow: %s", what, strerror(errno));
-	CHECK(csm_pread(e, got, cut, cut) == (ssize_t)cut && csm_is_zero(got, cut),
-	      "%s: zeros past the cut after a regrowth", what);
-	scrub_clean(e, what);
-	CHECK(csm_close(e) == 0);
-	free(got);
-	free(buf);
-	printf("  %s: finished at open, the kept bytes exact, zeros past them\n", what);
+	finished(e, buf, cut, 4 * gb, what);
 }
 
 /* In a child process: open the pair (no solo: a forked child has no
@@ -359,18 +370,7 @@ static void separate_twice(bool early)
 	 * first shrink's intent survived that superblock write. */
 	uint64_t cut = early ? cut1 : cut2;
 	CHECK(csm_size(e) == cut, "%s: the size", what);
-	CHECK(stat(dpath, &st) == 0 && (uint64_t)st.st_size == cut, "%s: the data file cut", what);
-	uint8_t *got = malloc(n);
-	CHECK(got && csm_pread(e, got, cut, 0) == (ssize_t)cut);
-	CHECK(memcmp(got, buf, cut) == 0, "%s: the kept bytes", what);
-	CHECK(csm_truncate(e, n) == 0, "%s: regrow: %s", what, strerror(errno));
-	CHECK(csm_pread(e, got, n - cut, cut) == (ssize_t)(n - cut) && csm_is_zero(got, n - cut),
-	      "%s: zeros past the cut after a regrowth", what);
-	scrub_clean(e, what);
-	CHECK(csm_close(e) == 0);
-	free(got);
-	free(buf);
-	printf("  %s: finished at open, the kept bytes exact, zeros past them\n", what);
+	finished(e, buf, cut, n, what);
 }
 
 /* A backend whose first try at the presence lock lets another process
