@@ -252,6 +252,13 @@ const struct csm_recovery *csm_open_recovery(const struct csm_engine *e);
  * engine while exit() runs.  A write after it marks the file unclean. */
 int csm_exit(struct csm_engine *e);
 
+/* As csm_exit, for a process whose exiting thread is its only one (no
+ * other thread can be inside the engine, the engine's own included): the
+ * last one out recovers what a writer that never signed off left (a fork
+ * child ended by _exit, a killed one) as csm_close does, where csm_exit
+ * leaves the file unclean for the next open. */
+int csm_exit_sole(struct csm_engine *e);
+
 /* In a forked child: close the engine's descriptors without syncing,
  * unlocking or freeing anything (the parent still owns all of it). */
 void csm_abandon(struct csm_engine *e);

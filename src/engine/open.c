@@ -517,8 +517,8 @@ void csm_abandon(struct csm_engine *e)
 
 /* What closing leaves on storage: every update synced, the groups this
  * engine dirtied clean, and — by the last engine out — the file clean.
- * closing: no other thread uses the engine (csm_close, not csm_exit), so
- * the last one out may run a recovery. */
+ * closing: no other thread uses the engine (csm_close, csm_exit_sole; not
+ * csm_exit), so the last one out may run a recovery. */
 static int sign_off(struct csm_engine *e, bool closing)
 {
 	int rc = 0;
@@ -601,6 +601,12 @@ int csm_close(struct csm_engine *e)
 int csm_exit(struct csm_engine *e)
 {
 	int rc = sign_off(e, false);
+	return rc < 0 ? (int)fail(rc) : 0;
+}
+
+int csm_exit_sole(struct csm_engine *e)
+{
+	int rc = sign_off(e, true);
 	return rc < 0 ? (int)fail(rc) : 0;
 }
 

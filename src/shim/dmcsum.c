@@ -175,8 +175,9 @@ static int d_close(void *h)
 	return rc;
 }
 
-static int d_exit(void *h)
+static int d_exit(void *h, bool sole)
 {
+	(void)sole;
 	return csm_dmc_fsync(D(h)); /* (6) */
 }
 

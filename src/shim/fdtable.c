@@ -345,12 +345,46 @@ static void atfork_parent(void)
  * forked child exiting never touches its parent's engines (abandoned at
  * the fork), only those it opened itself.  Engines are not freed: other
  * threads may still be running while exit() does this. */
+/* Whether the calling thread is the process's only one (the engine's own
+ * watcher counts too): then no other can be inside an engine, nor start
+ * (only this one could start it).  False when it cannot tell. */
+static bool only_thread(void)
+{
+	char buf[4096];
+	int fd = csm_real.open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = csm_real.read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len == sizeof(buf) - 1)
+			break;
+	}
+	csm_real.close(fd);
+	buf[len] = 0;
+	const char *t = strstr(buf, "\nThreads:");
+	if (!t)
+		return false;
+	char *end;
+	long n = strtol(t + 9, &end, 10);
+	return end != t + 9 && n == 1;
+}
+
 static void exit_sign_off(void)
 {
 	pthread_mutex_lock(&smu);
+	/* Alone, the last one out recovers what a writer that never signed
+	 * off left (a fork child ended by _exit: multiprocessing's workers), as
+	 * a close does, rather than leave the file unclean. */
+	bool sole = only_thread();
 	for (struct shim_inode *ino = inodes; ino; ino = ino->hh.next) {
 		struct shim_io *e = atomic_load(&ino->e);
-		if (e && io_exit(e) < 0)
+		if (e && io_exit(e, sole) < 0)
 			shim_log("%s: at exit: %s", ino->path, strerror(errno));
 	}
 	pthread_mutex_unlock(&smu);

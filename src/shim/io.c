@@ -59,9 +59,9 @@ static int e_close(void *h)
 	return csm_close(h);
 }
 
-static int e_exit(void *h)
+static int e_exit(void *h, bool sole)
 {
-	return csm_exit(h);
+	return sole ? csm_exit_sole(h) : csm_exit(h);
 }
 
 static void e_abandon(void *h)

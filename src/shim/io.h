@@ -37,8 +37,9 @@ struct shim_io_ops {
 	void (*advise)(void *h, uint64_t off, uint64_t len, int advice);
 	int (*close)(void *h);
 	/* A normal exit: leave the file as close() would, free nothing (other
-	 * threads may still be running). */
-	int (*exit)(void *h);
+	 * threads may still be running, unless sole: the exiting thread is
+	 * the process's only one). */
+	int (*exit)(void *h, bool sole);
 	/* In a forked child: drop the descriptors, unlock and free nothing. */
 	void (*abandon)(void *h);
 };
@@ -125,9 +126,9 @@ static inline void io_advise(struct shim_io *io, uint64_t off, uint64_t len, int
 	io->ops->advise(io->h, off, len, advice);
 }
 
-static inline int io_exit(struct shim_io *io)
+static inline int io_exit(struct shim_io *io, bool sole)
 {
-	return io->ops->exit(io->h);
+	return io->ops->exit(io->h, sole);
 }
 
 #endif
