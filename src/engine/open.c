@@ -550,7 +550,7 @@ static int sign_off(struct csm_engine *e, bool closing)
 		bool recover = rc == 0 && last && orphaned && e->sb.state != CSM_STATE_CLEAN;
 		if (recover && e->opts.trace)
 			tracef(e, "last out, %u writer(s) never signed off: %s", e->sb.writers,
-			       closing ? "recovering" : "left unclean");
+			       closing && !e->opts.no_recover ? "recovering" : "left unclean");
 		if (rc == 0 && (!last || orphaned || e->sb.state == CSM_STATE_CLEAN)) {
 			if (mine && e->sb.state != CSM_STATE_CLEAN)
 				rc = write_super(e); /* the count, one less */
@@ -577,7 +577,9 @@ static int sign_off(struct csm_engine *e, bool closing)
 				atomic_store(&e->unclean, false);
 		}
 		sb_end(e);
-		if (recover && closing && rc == 0)
+		/* (Told not to recover — csumshim's own tools but recover —
+		 * it leaves the file unclean, as it found a dead writer's.) */
+		if (recover && closing && !e->opts.no_recover && rc == 0)
 			rc = recover_locked(e, &e->recovery);
 	}
 	return rc;

@@ -329,13 +329,15 @@ int main(void)
 	 * signed off), recording the group; the file is clean after it.  The
 	 * holder's process exits instead (csm_exit, other threads may run):
 	 * the file is left unclean and the next open alone recovers it. */
-	for (int how = 0; how < 2; how++) {
+	for (int how = 0; how < 3; how++) {
 		const uint64_t g = 11 + (uint64_t)how;
-		/* how 1: the holder in a process of its own that exits */
-		pid_t hp = how ? fork() : 0;
+		/* how 1: the holder in a process of its own that exits; how 2:
+		 * a holder told not to recover (csumshim's tools but recover)
+		 * leaves the file unclean too. */
+		pid_t hp = how == 1 ? fork() : 0;
 		CHECK(hp >= 0);
 		if (hp == 0) {
-			struct csm_engine *holder = open_file(false);
+			struct csm_engine *holder = open_file(how == 2);
 			CHECK(csm_pwrite(holder, "h", 1, 0) == 1);
 			pid = fork();
 			CHECK(pid >= 0);
@@ -347,7 +349,7 @@ int main(void)
 			CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
 			      WEXITSTATUS(status) == 0);
 			CHECK(!stored_bit(g));
-			if (how) {
+			if (how == 1) {
 				CHECK(csm_exit(holder) == 0);
 				_exit(0);
 			}
