@@ -108,14 +108,14 @@ struct csm_super {
 	/* v2: boot id of the kernel that wrote the unclean mark; zero when
 	 * clean or unknown (v1: always zero). */
 	uint8_t boot_id[CSM_UUID_SIZE];
-	/* v2: the logical size before the shrink that wrote this superblock
-	 * (a shrink stores the smaller size before it cuts the stores); 0
-	 * when the last superblock write was no shrink. */
+	/* v2: the logical size before the last shrink (a shrink stores the
+	 * smaller size before it cuts the stores), kept until the stores are
+	 * no longer than the size needs; 0 then. */
 	uint64_t shrunk_from;
 	/* v2: engines that changed the file since it was last marked clean
 	 * and have not signed off (closed, or exited normally) since; 0 when
-	 * clean.  The last one out leaves the file unclean while it is not 0:
-	 * a writer died, and only recovery finds and records what it left. */
+	 * clean.  Above 0 when the last one out signs off, a writer died:
+	 * only a recovery finds and records what it left. */
 	uint32_t writers;
 };
 

@@ -96,8 +96,8 @@ int cmd_info(int argc, char **argv)
 			       "that died)\n",
 			       sb->writers);
 		if (sb->shrunk_from)
-			printf("shrunk from:      %llu bytes (the last superblock write was a "
-			       "truncate)\n",
+			printf("shrunk from:      %llu bytes (a truncate whose stores are not "
+			       "yet cut)\n",
 			       (unsigned long long)sb->shrunk_from);
 		printf("blocks:           %llu\n", (unsigned long long)blocks);
 		printf("blocks per group: %u\n", sb->per_group);

@@ -253,33 +253,24 @@ static int check_pair_once(struct csm_engine *e, char *err, size_t errlen)
 	 * it: data past it was never csumshim's.  Zeros past it are what a
 	 * growth whose size write failed left (an older csumshim marked such
 	 * a file clean as it was): nothing is read there, and the blocks are
-	 * sampled below. */
-	if (e->v2 && e->sb.state == CSM_STATE_CLEAN && dsize > size) {
+	 * sampled below.  Unclean, data there is either what a shrink killed
+	 * between storing the smaller size and cutting the data file left, or
+	 * data the metadata never knew of (metadata copied while the file was
+	 * open, then restored over a grown file), which recovery would cut
+	 * away: past_size_must_be_zero tells them apart by the size the
+	 * shrink's superblock says it shrank from.  The rest is refused
+	 * (`csumshim recover` would cut it, the message says). */
+	if (past_size_must_be_zero(e, dsize)) {
 		rc = past_size_zero(e, size, dsize);
 		if (rc < 0)
 			return csm_errf(err, errlen, rc, "cannot read the data file: %s",
 			                strerror(-rc));
-		if (rc == 0)
+		if (rc == 0 && e->sb.state == CSM_STATE_CLEAN)
 			return csm_errf(err, errlen, -EIO,
 			                "the data file holds %llu bytes but its metadata file "
 			                "describes %llu: the metadata of another file, or data "
 			                "written without csumshim; refused",
 			                (unsigned long long)dsize, (unsigned long long)size);
-	}
-	/* Unclean: a growth cut short leaves the data store longer than the
-	 * size with zeros past it (the size is stored before data lands past
-	 * it).  Data there is either what a shrink killed between storing the
-	 * smaller size and cutting the data file left, or data the metadata
-	 * never knew of (metadata copied while the file was open, then
-	 * restored over a grown file), which recovery would cut away.  The
-	 * shrink's superblock names the size it shrank from: a data file no
-	 * longer than that is the shrink's to finish (recovery cuts it).  The
-	 * rest is refused (`csumshim recover` would cut it, the message says). */
-	if (e->sb.state == CSM_STATE_UNCLEAN && past_size_must_be_zero(e, dsize)) {
-		rc = past_size_zero(e, size, dsize);
-		if (rc < 0)
-			return csm_errf(err, errlen, rc, "cannot read the data file: %s",
-			                strerror(-rc));
 		if (rc == 0)
 			return csm_errf(err, errlen, -EIO,
 			                "the data file holds %llu bytes, data past the %llu its "
@@ -548,9 +539,12 @@ static int sign_off(struct csm_engine *e, bool closing)
 			e->sb.writers--;
 		bool orphaned = e->v2 && e->sb.writers > 0;
 		bool recover = rc == 0 && last && orphaned && e->sb.state != CSM_STATE_CLEAN;
+		/* (Told not to recover — csumshim's own tools but recover —
+		 * it leaves the file unclean, as it found a dead writer's.) */
+		bool now = recover && closing && !e->opts.no_recover;
 		if (recover && e->opts.trace)
 			tracef(e, "last out, %u writer(s) never signed off: %s", e->sb.writers,
-			       closing && !e->opts.no_recover ? "recovering" : "left unclean");
+			       now ? "recovering" : "left unclean");
 		if (rc == 0 && (!last || orphaned || e->sb.state == CSM_STATE_CLEAN)) {
 			if (mine && e->sb.state != CSM_STATE_CLEAN)
 				rc = write_super(e); /* the count, one less */
@@ -577,9 +571,7 @@ static int sign_off(struct csm_engine *e, bool closing)
 				atomic_store(&e->unclean, false);
 		}
 		sb_end(e);
-		/* (Told not to recover — csumshim's own tools but recover —
-		 * it leaves the file unclean, as it found a dead writer's.) */
-		if (recover && closing && !e->opts.no_recover && rc == 0)
+		if (now && rc == 0)
 			rc = recover_locked(e, &e->recovery);
 	}
 	return rc;
