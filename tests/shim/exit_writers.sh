@@ -28,11 +28,12 @@ expect() { # FILE STATE WRITERS WHAT
 	fi
 }
 run() { "$CS" run --config conf -- python3 - "$@"; }
-# 1. Fork workers end with os._exit; the parent exits without close().
-"$CS" format --size 0 p/a >/dev/null || exit 2
-run "$T/p/a" <<'PY' || fail=1
-import multiprocessing as mp, os, sys
-P = sys.argv[1]
+# FILE N LINGER: N fork workers each write a block and end (os._exit, as
+# multiprocessing's do); the parent wrote one too and exits without
+# close(), with a thread still sleeping if LINGER is 1.
+cat >"$T/workers.py" <<'PY'
+import multiprocessing as mp, os, sys, threading, time
+P, N, LINGER = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 def work(i):
     fd = os.open(P, os.O_RDWR)
     os.pwrite(fd, bytes([i + 1]) * 4096, i * 4096 * 7)
@@ -41,12 +42,17 @@ if __name__ == "__main__":
     mp.set_start_method("fork")
     fd = os.open(P, os.O_RDWR)
     os.pwrite(fd, b"\0", 8 * 4096 * 7)
-    ps = [mp.Process(target=work, args=(i,)) for i in range(4)]
+    ps = [mp.Process(target=work, args=(i,)) for i in range(N)]
     [p.start() for p in ps]
     [p.join() for p in ps]
-    assert [p.exitcode for p in ps] == [0] * 4
+    assert [p.exitcode for p in ps] == [0] * N
+    if LINGER:
+        threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
     sys.exit(0)
 PY
+# 1. Fork workers end with os._exit; the parent exits without close().
+"$CS" format --size 0 p/a >/dev/null || exit 2
+run "$T/p/a" 4 0 <"$T/workers.py" || fail=1
 expect p/a clean 0 "fork workers, parent exits"
 "$CS" check p/a >/dev/null || { echo "FAIL: check p/a"; fail=1; }
 # 2. A worker killed while the parent holds the file; the parent exits.
@@ -84,22 +90,7 @@ PY
 # 3. Another thread still running at exit: left unclean, the next open
 #    alone recovers it.
 "$CS" format --size 0 p/c >/dev/null || exit 2
-run "$T/p/c" <<'PY' || fail=1
-import multiprocessing as mp, os, sys, threading, time
-P = sys.argv[1]
-def work(i):
-    fd = os.open(P, os.O_RDWR)
-    os.pwrite(fd, bytes([i + 1]) * 4096, i * 4096 * 7)
-if __name__ == "__main__":
-    mp.set_start_method("fork")
-    fd = os.open(P, os.O_RDWR)
-    os.pwrite(fd, b"\0", 8 * 4096 * 7)
-    ps = [mp.Process(target=work, args=(i,)) for i in range(2)]
-    [p.start() for p in ps]
-    [p.join() for p in ps]
-    threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
-    sys.exit(0)
-PY
+run "$T/p/c" 2 1 <"$T/workers.py" || fail=1
 expect p/c unclean 2 "a thread left running at exit"
 run "$T/p/c" <<'PY' || fail=1
 import os, sys
