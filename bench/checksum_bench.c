@@ -40,6 +40,11 @@ static uint64_t run_fold(const void *p, size_t n, uint64_t seed)
 	return csm_crc32c_fold((uint32_t)seed, p, n);
 }
 
+static uint64_t run_fuse(const void *p, size_t n, uint64_t seed)
+{
+	return csm_crc32c_fuse((uint32_t)seed, p, n);
+}
+
 static uint64_t run_xxh3(const void *p, size_t n, uint64_t seed)
 {
 	return XXH3_64bits_withSeed(p, n, seed);
@@ -72,6 +77,7 @@ int main(int argc, char **argv)
 	        {"crc32c slicing-by-8 (portable)", run_sw},
 	        {"crc32c sse4.2 (3 streams)", run_sse42},
 	        {"crc32c vpclmulqdq folding", run_fold},
+	        {"crc32c folding + 8 crc32 streams", run_fuse},
 	        {"xxh3-64", run_xxh3},
 	        {"block checksum, crc32c", run_block_crc},
 	        {"block checksum, xxh3", run_block_xxh},

@@ -458,13 +458,16 @@ void csm_pair_choose(struct csm_pair *p, enum csm_mb_status s0, uint64_t gen0,
 uint32_t csm_crc32c(uint32_t crc, const void *buf, size_t len);
 uint32_t csm_crc32c_sw(uint32_t crc, const void *buf, size_t len);
 /* The fastest the CPU offers (the one csm_crc32c uses): carry-less
- * multiplication folding with AVX-512 VPCLMULQDQ for 512 bytes and more,
- * else the SSE4.2 crc32 instruction, else the portable code.
+ * multiplication folding with AVX-512 VPCLMULQDQ for 512 bytes and more
+ * (on AMD, each 4 KiB half folded, half in crc32 instruction streams
+ * beside it: csm_crc32c_fuse), else the SSE4.2 crc32 instruction, else
+ * the portable code.
  * csm_crc32c_impl() names what runs.  The narrower entry points force one
  * path (each falls back to the next one down when the CPU lacks it), so
  * tests can compare them all. */
 uint32_t csm_crc32c_hw(uint32_t crc, const void *buf, size_t len);
 uint32_t csm_crc32c_fold(uint32_t crc, const void *buf, size_t len);
+uint32_t csm_crc32c_fuse(uint32_t crc, const void *buf, size_t len);
 uint32_t csm_crc32c_sse42(uint32_t crc, const void *buf, size_t len);
 bool csm_crc32c_have_fold(void);
 /* Copy len bytes from src to dst (not overlapping) and return the crc of

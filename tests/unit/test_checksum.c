@@ -4,9 +4,10 @@
  *
  * `test_checksum` runs everything but the folding path's own checks and
  * exits 77 (skipped) after them on a CPU without SSE4.2; `test_checksum
- * fold` runs the folding path against the portable code and exits 77 on a
- * CPU without AVX-512 VPCLMULQDQ, where csm_crc32c_fold() would quietly
- * run the SSE4.2 code instead. */
+ * fold` runs the folding path and the fused one (folding beside crc32
+ * streams, chosen on AMD) against the portable code and exits 77 on a CPU
+ * without AVX-512 VPCLMULQDQ, where csm_crc32c_fold() and
+ * csm_crc32c_fuse() would quietly run the SSE4.2 code instead. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdatomic.h>
@@ -117,6 +118,8 @@ static int fold_checks(void)
 			uint32_t want = csm_crc32c_sw(0, buf + mis, len);
 			CHECK(csm_crc32c_fold(0, buf + mis, len) == want, "fold len %zu mis %zu",
 			      len, mis);
+			CHECK(csm_crc32c_fuse(0, buf + mis, len) == want, "fuse len %zu mis %zu",
+			      len, mis);
 			memset(dst, 0xa5, len + 16);
 			CHECK(csm_crc32c_copy(0, dst + 8 - mis, buf + mis, len) == want &&
 			              memcmp(dst + 8 - mis, buf + mis, len) == 0 &&
@@ -131,12 +134,38 @@ static int fold_checks(void)
 		              memcmp(dst, buf + off, len) == 0,
 		      "fold copy len %zu", len);
 		CHECK(csm_crc32c_fold(seed, buf + off, len) == want, "fold len %zu", len);
+		CHECK(csm_crc32c_fuse(seed, buf + off, len) == want, "fuse len %zu", len);
 	}
+	/* The fused path's 4 KiB chunks: whole, several, with every tail kind
+	 * after them and every misalignment of 64-byte loads. */
+	for (size_t chunks = 1; chunks <= 3; chunks++)
+		for (size_t tail = 0; tail <= 1100; tail += tail < 40 ? 1 : 97)
+			for (size_t mis = 0; mis < 64; mis += 7) {
+				size_t len = chunks * 4096 + tail;
+				uint32_t seed = (uint32_t)rng_next(&r);
+				CHECK(csm_crc32c_fuse(seed, buf + mis, len) ==
+				              csm_crc32c_sw(seed, buf + mis, len),
+				      "fuse len %zu mis %zu", len, mis);
+			}
 	static uint8_t ones[8192], zeros[8192];
 	memset(ones, 0xff, sizeof(ones));
 	CHECK(csm_crc32c_fold(0, ones, sizeof(ones)) == csm_crc32c_sw(0, ones, sizeof(ones)));
 	CHECK(csm_crc32c_fold(7, zeros, sizeof(zeros)) == csm_crc32c_sw(7, zeros, sizeof(zeros)));
-	printf("folding path = portable code for every length and alignment (%s)\n",
+	CHECK(csm_crc32c_fuse(0, ones, sizeof(ones)) == csm_crc32c_sw(0, ones, sizeof(ones)));
+	CHECK(csm_crc32c_fuse(7, zeros, sizeof(zeros)) == csm_crc32c_sw(7, zeros, sizeof(zeros)));
+	/* A stream's word changed alone must change the crc: each of the nine
+	 * parts' registers really reaches the result. */
+	for (size_t at = 0; at < 4096; at += 8) {
+		uint8_t blk[4096];
+		memcpy(blk, buf, sizeof(blk));
+		uint32_t before = csm_crc32c_fuse(0, blk, sizeof(blk));
+		blk[at] ^= 1;
+		CHECK(csm_crc32c_fuse(0, blk, sizeof(blk)) != before &&
+		              csm_crc32c_fuse(0, blk, sizeof(blk)) ==
+		                      csm_crc32c_sw(0, blk, sizeof(blk)),
+		      "fuse flip at %zu", at);
+	}
+	printf("folding and fused paths = portable code for every length and alignment (%s)\n",
 	       csm_crc32c_impl());
 	printf("1 passed, 0 failed\n");
 	return 0;
