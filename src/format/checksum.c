@@ -75,7 +75,8 @@ static bool have_sse42(void)
 
 /*
  * Three streams.  The crc32 instruction has a latency of three cycles and a
- * throughput of one per cycle, so one dependent chain uses a third of it.
+ * throughput of one per cycle on most cores (two on AMD's Zen 4: see the
+ * fused path below), so one dependent chain uses a third of it.
  * A round feeds three interleaved chains with 256 bytes each (A, B, C),
  * then joins them: the register after A then B is shift(A) ^ B, where
  * shift() is the (linear) effect of 256 zero bytes on the register,
