@@ -459,7 +459,7 @@ uint32_t csm_crc32c(uint32_t crc, const void *buf, size_t len);
 uint32_t csm_crc32c_sw(uint32_t crc, const void *buf, size_t len);
 /* The fastest the CPU offers (the one csm_crc32c uses): carry-less
  * multiplication folding with AVX-512 VPCLMULQDQ for 512 bytes and more
- * (on AMD, each 4 KiB half folded, half in crc32 instruction streams
+ * (on AMD Zen 5, each 4 KiB half folded, half in crc32 instruction streams
  * beside it: csm_crc32c_fuse), else the SSE4.2 crc32 instruction, else
  * the portable code.
  * csm_crc32c_impl() names what runs.  The narrower entry points force one

@@ -17,6 +17,7 @@
 #include <xxhash.h>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -68,14 +69,33 @@ uint32_t csm_crc32c_sw(uint32_t crc, const void *buf, size_t len)
 /* ---- hardware: SSE4.2 crc32 instruction ------------------------------- */
 
 #if defined(__x86_64__)
+/* What the CPU offers, decided once (hw_decide, after the functions it
+ * needs): the SSE4.2 crc32 instruction, the folding below, and whether the
+ * crc32 instruction runs beside it (fuse4k). */
+enum { HW_UNKNOWN, HW_SW, HW_SSE42, HW_FOLD, HW_FUSE };
+static _Atomic int hw_kind;
+static pthread_once_t hw_once = PTHREAD_ONCE_INIT;
+static void hw_decide(void);
+
+/* Every crc call passes here: one load once decided. */
+static int hw(void)
+{
+	int k = atomic_load_explicit(&hw_kind, memory_order_acquire);
+	if (k == HW_UNKNOWN) {
+		pthread_once(&hw_once, hw_decide);
+		k = atomic_load_explicit(&hw_kind, memory_order_acquire);
+	}
+	return k;
+}
+
 static bool have_sse42(void)
 {
-	return __builtin_cpu_supports("sse4.2");
+	return hw() >= HW_SSE42;
 }
 
 /*
  * Three streams.  The crc32 instruction has a latency of three cycles and a
- * throughput of one per cycle on most cores (two on AMD's Zen 4: see the
+ * throughput of one per cycle on most cores (two on AMD's Zen 5: see the
  * fused path below), so one dependent chain uses a third of it.
  * A round feeds three interleaved chains with 256 bytes each (A, B, C),
  * then joins them: the register after A then B is shift(A) ^ B, where
@@ -184,25 +204,6 @@ __attribute__((target("sse4.2"))) static inline uint32_t crc32c_word(uint32_t cr
  */
 #if defined(__x86_64__)
 #define VPCLMUL_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,vpclmulqdq,pclmul,sse4.2")))
-
-/* What the CPU offers beyond SSE4.2, decided once (hw_decide, after the
- * functions it needs): the folding below, and whether the crc32 instruction
- * runs beside it (fuse4k). */
-enum { HW_UNKNOWN, HW_PLAIN, HW_FOLD, HW_FUSE };
-static _Atomic int hw_kind;
-static pthread_once_t hw_once = PTHREAD_ONCE_INIT;
-static void hw_decide(void);
-
-/* Every crc call passes here: one load once decided. */
-static int hw(void)
-{
-	int k = atomic_load_explicit(&hw_kind, memory_order_acquire);
-	if (k == HW_UNKNOWN) {
-		pthread_once(&hw_once, hw_decide);
-		k = atomic_load_explicit(&hw_kind, memory_order_acquire);
-	}
-	return k;
-}
 
 static bool have_fold(void)
 {
@@ -359,7 +360,7 @@ fold_body(uint32_t crc, uint8_t *dst, const uint8_t *p, size_t len)
 
 /* ---- hardware: folding with crc32 streams beside it ------------------- *
  *
- * On AMD's AVX-512 cores the carry-less multiplier folds about 16 bytes a
+ * On AMD's Zen 5 the carry-less multiplier folds about 16 bytes a
  * cycle, while the crc32 instruction (three cycles' latency) issues twice a
  * cycle on other ports: eight independent crc32 chains hash about as fast
  * as the folding, and the two run side by side.  A 4 KiB chunk is split in
@@ -453,17 +454,32 @@ VPCLMUL_TARGET static uint32_t crc32c_fuse(uint32_t crc, const void *buf, size_t
 	return len ? crc32c_fold(crc, p, len) : crc;
 }
 
-/* The crc32 instruction's second issue port is AMD's (Zen 4 and later are
- * its cores with AVX-512 VPCLMULQDQ); elsewhere the streams would slow the
- * folding down. */
+/* The crc32 instruction issuing twice a cycle was measured on AMD's family
+ * 1Ah (Zen 5; BENCHMARKS.md); elsewhere — Intel's cores issue it once a
+ * cycle, Zen 4 is unmeasured — the streams could slow the folding down, so
+ * it runs alone. */
+static bool crc32_twice_a_cycle(void)
+{
+	unsigned a, b, c, d;
+	if (!__builtin_cpu_is("amd") || !__get_cpuid(1, &a, &b, &c, &d))
+		return false;
+	unsigned family = (a >> 8) & 0xf;
+	if (family == 0xf)
+		family += (a >> 20) & 0xff;
+	return family >= 0x1a;
+}
+
+/* __builtin_cpu_init first: a crc may be asked for from a constructor that
+ * runs before libgcc's own (the shim's, loaded by LD_PRELOAD). */
 static void hw_decide(void)
 {
-	int k = HW_PLAIN;
-	if (__builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("avx512f") &&
+	__builtin_cpu_init();
+	int k = __builtin_cpu_supports("sse4.2") ? HW_SSE42 : HW_SW;
+	if (k == HW_SSE42 && __builtin_cpu_supports("avx512f") &&
 	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
 	    __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("pclmul")) {
 		fold_build();
-		k = __builtin_cpu_is("amd") ? HW_FUSE : HW_FOLD;
+		k = crc32_twice_a_cycle() ? HW_FUSE : HW_FOLD;
 	}
 	atomic_store_explicit(&hw_kind, k, memory_order_release);
 }

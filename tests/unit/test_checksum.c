@@ -5,7 +5,7 @@
  * `test_checksum` runs everything but the folding path's own checks and
  * exits 77 (skipped) after them on a CPU without SSE4.2; `test_checksum
  * fold` runs the folding path and the fused one (folding beside crc32
- * streams, chosen on AMD) against the portable code and exits 77 on a CPU
+ * streams, chosen on AMD Zen 5) against the portable code and exits 77 on a CPU
  * without AVX-512 VPCLMULQDQ, where csm_crc32c_fold() and
  * csm_crc32c_fuse() would quietly run the SSE4.2 code instead. */
 #include <pthread.h>
