@@ -52,6 +52,12 @@ enum csm_event_kind {
 	/* WGREC: a segment's written-group record is damaged or foreign
 	 * (group: the segment's first; mb_status: enum csm_rec_status). */
 	CSM_EV_RECORD_DAMAGED,
+	/* v2: the last one out of a file found a writer that never signed
+	 * off (a process killed, or a fork child ended by _exit, while this
+	 * one held the file) and recovered it before marking it clean
+	 * (detail: what the recovery found).  Not an error: the blocks it
+	 * could not verify are reported each. */
+	CSM_EV_RECOVERED,
 };
 
 const char *csm_event_name(enum csm_event_kind k);

@@ -290,6 +290,9 @@ void cli_event_text(const struct cli_events *c, const struct csm_event *ev, char
 		snprintf(buf, n, "group %llu: %s (run 'csumshim recover')",
 		         (unsigned long long)ev->group, csm_event_name(ev->kind));
 		break;
+	case CSM_EV_RECOVERED:
+		snprintf(buf, n, "%s: %s", csm_event_name(ev->kind), ev->detail);
+		break;
 	default:
 		snprintf(buf, n, "%s", csm_event_name(ev->kind));
 	}
@@ -298,7 +301,9 @@ void cli_event_text(const struct cli_events *c, const struct csm_event *ev, char
 void cli_event(void *arg, const struct csm_event *ev)
 {
 	struct cli_events *c = arg;
-	if (!c->collect) {
+	/* A recovery's summary at the close is news, printed as it comes: its
+	 * detail lives only as long as the call. */
+	if (!c->collect || ev->kind == CSM_EV_RECOVERED) {
 		char line[256];
 		cli_event_text(c, ev, line, sizeof(line));
 		printf("%s\n", line);

@@ -35,6 +35,9 @@ const char *csm_event_name(enum csm_event_kind k)
 		return "lost: written, but its metadata and data are gone (holes)";
 	case CSM_EV_RECORD_DAMAGED:
 		return "written-group record damaged";
+	case CSM_EV_RECOVERED:
+		return "recovered at the last close: a process that wrote it ended without "
+		       "closing it (killed, or a fork child's _exit)";
 	}
 	return "unknown event";
 }
@@ -59,6 +62,10 @@ void report(struct csm_engine *e, const struct csm_event *ev)
 		break;
 	case CSM_EV_UNVERIFIED:
 		break;
+	case CSM_EV_RECOVERED: /* news, not a fault: never the first event */
+		if (e->opts.report)
+			e->opts.report(e->opts.report_arg, ev);
+		return;
 	}
 	pthread_mutex_lock(&e->first_mu);
 	if (e->first.kind == 0)

@@ -506,6 +506,23 @@ void csm_abandon(struct csm_engine *e)
 	csm_backend_destroy(&e->be);
 }
 
+/* Tells the caller what a recovery at the last close found, as the open's
+ * result (csm_open_recovery) tells of one at the open: the engine is gone
+ * once csm_close returns. */
+static void report_recovered(struct csm_engine *e)
+{
+	const struct csm_recovery *r = &e->recovery;
+	char detail[200];
+	snprintf(detail, sizeof(detail),
+	         "%llu of %llu groups were dirty, %llu blocks re-checked, %llu could not be "
+	         "verified, %llu fail verification",
+	         (unsigned long long)r->dirty_groups, (unsigned long long)r->groups,
+	         (unsigned long long)r->blocks_checked, (unsigned long long)r->blocks_unverified,
+	         (unsigned long long)(r->blocks_lost + r->blocks_bad));
+	struct csm_event ev = {.kind = CSM_EV_RECOVERED, .detail = detail};
+	report(e, &ev);
+}
+
 /* What closing leaves on storage: every update synced, the groups this
  * engine dirtied clean, and — by the last engine out — the file clean.
  * closing: no other thread uses the engine (csm_close, csm_exit_sole; not
@@ -573,6 +590,8 @@ static int sign_off(struct csm_engine *e, bool closing)
 		sb_end(e);
 		if (now && rc == 0)
 			rc = recover_locked(e, &e->recovery);
+		if (now && rc == 0 && e->recovery.ran)
+			report_recovered(e);
 	}
 	return rc;
 }

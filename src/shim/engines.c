@@ -371,7 +371,7 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 		         path, (unsigned long long)rec->dirty_groups,
 		         (unsigned long long)rec->groups, (unsigned long long)rec->blocks_checked,
 		         (unsigned long long)rec->blocks_unverified,
-		         (unsigned long long)rec->blocks_lost);
+		         (unsigned long long)(rec->blocks_lost + rec->blocks_bad));
 	if (rec->skipped)
 		shim_log("%s: not closed cleanly; read with caution until 'csumshim recover' (a "
 		         "block that matches neither of its checksums fails with EIO)",

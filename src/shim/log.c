@@ -121,6 +121,9 @@ void on_event(void *arg, const struct csm_event *ev)
 			         ev->detail ? " (" : "", ev->detail ? ev->detail : "",
 			         ev->detail ? ")" : "");
 		break;
+	case CSM_EV_RECOVERED:
+		shim_log("%s: %s: %s", ino->path, csm_event_name(ev->kind), ev->detail);
+		break;
 	case CSM_EV_META_DAMAGED:
 		shim_log("%s: metadata block %c of group %llu: %s", ino->path, ev->slot ? 'B' : 'A',
 		         (unsigned long long)ev->group, csm_mb_status_name(ev->mb_status));

@@ -46,11 +46,18 @@ static struct csm_geometry geo;
 static uint64_t lost_seen[16];
 static size_t nlost;
 
+static char recovered[256]; /* the last CSM_EV_RECOVERED's detail */
+static unsigned nrecovered;
+
 static void on_event(void *arg, const struct csm_event *ev)
 {
 	(void)arg;
 	if (ev->kind == CSM_EV_LOST && nlost < 16)
 		lost_seen[nlost++] = ev->group;
+	if (ev->kind == CSM_EV_RECOVERED) {
+		snprintf(recovered, sizeof(recovered), "%s", ev->detail);
+		nrecovered++;
+	}
 }
 
 static unsigned solo_retry_ms;
@@ -353,7 +360,19 @@ int main(void)
 				CHECK(csm_exit(holder) == 0);
 				_exit(0);
 			}
+			nrecovered = 0;
 			CHECK(csm_close(holder) == 0);
+			/* Told, as an open's recovery is: the dead writer's
+			 * group (and the holder's) re-checked, none failing. */
+			if (how == 0)
+				CHECK(nrecovered == 1 && strstr(recovered, " groups were dirty") &&
+				              strncmp(recovered, "0 of", 4) != 0 &&
+				              strstr(recovered, "0 could not be verified, 0 fail "
+				                                "verification"),
+				      "close's recovery reported %u time(s): %s", nrecovered,
+				      recovered);
+			else
+				CHECK(nrecovered == 0, "told not to recover: %s", recovered);
 		} else {
 			CHECK(waitpid(hp, &status, 0) == hp && WIFEXITED(status) &&
 			      WEXITSTATUS(status) == 0);

@@ -98,9 +98,17 @@ os.close(os.open(sys.argv[1], os.O_RDWR))
 PY
 expect p/c clean 0 "reopened"
 "$CS" check p/c >/dev/null || { echo "FAIL: check p/c"; fail=1; }
-# Logged: the punched group's loss, the reopen's recovery finding nothing
-# it cannot verify; nothing else.
-if grep -vE "/p/b: group 2: lost|/p/c: recovered after an unclean shutdown: .* 0 could not be verified, 0 fail verification" log; then
+# Logged: the recoveries at the last one's exit (case 2's holder after
+# the killed writer; case 1's parent after its workers' _exit) and the
+# reopen's (case 3), each finding nothing it cannot verify; the punched
+# group's loss; nothing else.
+closed="/p/[ab]: recovered at the last close: a process that wrote it ended without closing it \(killed, or a fork child's _exit\): [1-9][0-9]* of [0-9]+ groups were dirty, [0-9]+ blocks re-checked, 0 could not be verified, 0 fail verification"
+opened="/p/c: recovered after an unclean shutdown: .* 0 could not be verified, 0 fail verification"
+if ! grep -E "$closed" log | grep -q /p/b:; then
+	echo "FAIL: no line for the recovery at the holder's exit"
+	fail=1
+fi
+if grep -vE "/p/b: group 2: lost|$closed|$opened" log; then
 	echo "FAIL: unexpected log lines (above)"
 	fail=1
 fi
