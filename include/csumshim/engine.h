@@ -69,7 +69,8 @@ struct csm_event {
 	int slot;                     /* META_DAMAGED: 0 = A, 1 = B */
 	enum csm_mb_status mb_status; /* META_DAMAGED (RECORD_DAMAGED: csm_rec_status) */
 	int err;                      /* IO_ERROR: positive errno */
-	const char *detail;           /* or NULL: what the engine saw (UNVERIFIED) */
+	const char *detail;           /* or NULL: what the engine saw (UNVERIFIED,
+	                                 RECOVERED); valid during the report only */
 	uint64_t nblocks;             /* MISSING: blocks from lblock on */
 };
 
@@ -296,7 +297,8 @@ struct csm_stats {
 	uint64_t meta_damaged; /* brother events */
 	uint64_t io_errors;
 	uint64_t syncs;         /* storage syncs issued (group commit shares them) */
-	struct csm_event first; /* first event, kind 0 if none */
+	struct csm_event first; /* first event, kind 0 if none; detail NULL (an
+	                           event's detail lives only for the report) */
 };
 void csm_stats(struct csm_engine *e, struct csm_stats *st);
 

@@ -68,8 +68,10 @@ void report(struct csm_engine *e, const struct csm_event *ev)
 		return;
 	}
 	pthread_mutex_lock(&e->first_mu);
-	if (e->first.kind == 0)
+	if (e->first.kind == 0) {
 		e->first = *ev;
+		e->first.detail = NULL; /* lives only as long as this call */
+	}
 	pthread_mutex_unlock(&e->first_mu);
 	if (e->opts.report)
 		e->opts.report(e->opts.report_arg, ev);

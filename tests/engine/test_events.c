@@ -242,6 +242,12 @@ static void one_case(struct rng *r, bool separate, uint64_t counts[EV_COUNT])
 		}
 		n_unverified = 0;
 		e = open_engine(&mb, ev == EV_POWER);
+		/* The first event kept for csm_stats holds no detail: a
+		 * recovery's detail lived on its stack. */
+		struct csm_stats st;
+		csm_stats(e, &st);
+		CHECK(st.first.detail == NULL, "first event (%s) keeps a detail pointer",
+		      csm_event_name(st.first.kind));
 		verify(e, ev, rotten);
 	}
 	CHECK(csm_close(e) == 0);
