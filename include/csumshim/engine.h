@@ -252,6 +252,10 @@ int csm_exclusive(struct csm_engine *e, bool on);
 
 /* What csm_open's automatic recovery did (ran = false if none). */
 const struct csm_recovery *csm_open_recovery(const struct csm_engine *e);
+/* One line of what a recovery found ("N of M groups were dirty, …, F fail
+ * verification"), as the shim logs it after an open's and
+ * CSM_EV_RECOVERED carries after a close's. */
+void csm_recovery_summary(const struct csm_recovery *r, char *buf, size_t n);
 
 /* The process is exiting normally (exit(), return from main): leave the
  * file as csm_close would — synced, and clean if no other engine has it

@@ -61,14 +61,12 @@ void report(struct csm_engine *e, const struct csm_event *ev)
 		atomic_fetch_add(&e->n_io, 1);
 		break;
 	case CSM_EV_UNVERIFIED:
+	case CSM_EV_RECOVERED:
 		break;
-	case CSM_EV_RECOVERED: /* news, not a fault: never the first event */
-		if (e->opts.report)
-			e->opts.report(e->opts.report_arg, ev);
-		return;
 	}
 	pthread_mutex_lock(&e->first_mu);
-	if (e->first.kind == 0) {
+	/* A recovery's summary is news, not a fault: never the first event. */
+	if (e->first.kind == 0 && ev->kind != CSM_EV_RECOVERED) {
 		e->first = *ev;
 		e->first.detail = NULL; /* lives only as long as this call */
 	}

@@ -511,14 +511,8 @@ void csm_abandon(struct csm_engine *e)
  * once csm_close returns. */
 static void report_recovered(struct csm_engine *e)
 {
-	const struct csm_recovery *r = &e->recovery;
 	char detail[200];
-	snprintf(detail, sizeof(detail),
-	         "%llu of %llu groups were dirty, %llu blocks re-checked, %llu could not be "
-	         "verified, %llu fail verification",
-	         (unsigned long long)r->dirty_groups, (unsigned long long)r->groups,
-	         (unsigned long long)r->blocks_checked, (unsigned long long)r->blocks_unverified,
-	         (unsigned long long)(r->blocks_lost + r->blocks_bad));
+	csm_recovery_summary(&e->recovery, detail, sizeof(detail));
 	struct csm_event ev = {.kind = CSM_EV_RECOVERED, .detail = detail};
 	report(e, &ev);
 }

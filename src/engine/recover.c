@@ -592,3 +592,13 @@ const struct csm_recovery *csm_open_recovery(const struct csm_engine *e)
 {
 	return &e->recovery;
 }
+
+void csm_recovery_summary(const struct csm_recovery *r, char *buf, size_t n)
+{
+	snprintf(buf, n,
+	         "%llu of %llu groups were dirty, %llu blocks re-checked, %llu could not be "
+	         "verified, %llu fail verification",
+	         (unsigned long long)r->dirty_groups, (unsigned long long)r->groups,
+	         (unsigned long long)r->blocks_checked, (unsigned long long)r->blocks_unverified,
+	         (unsigned long long)(r->blocks_lost + r->blocks_bad));
+}

@@ -364,14 +364,11 @@ static int attach_csumshim(struct shim_inode *ino, const struct csm_rule *r,
 		goto fail;
 	}
 	const struct csm_recovery *rec = csm_open_recovery(e);
-	if (rec->ran)
-		shim_log("%s: recovered after an unclean shutdown: %llu of %llu groups were dirty, "
-		         "%llu blocks re-checked, %llu could not be verified, %llu fail "
-		         "verification",
-		         path, (unsigned long long)rec->dirty_groups,
-		         (unsigned long long)rec->groups, (unsigned long long)rec->blocks_checked,
-		         (unsigned long long)rec->blocks_unverified,
-		         (unsigned long long)(rec->blocks_lost + rec->blocks_bad));
+	if (rec->ran) {
+		char found[200];
+		csm_recovery_summary(rec, found, sizeof(found));
+		shim_log("%s: recovered after an unclean shutdown: %s", path, found);
+	}
 	if (rec->skipped)
 		shim_log("%s: not closed cleanly; read with caution until 'csumshim recover' (a "
 		         "block that matches neither of its checksums fails with EIO)",
